@@ -1,0 +1,280 @@
+"""Reading and validating case files.
+
+A file holds one case (a mapping with ``name``) or a list of cases under ``cases:``. Every problem is a
+:class:`CaseFileError` that names the file, the line and the key, and quotes the line. Nothing is
+defaulted silently: the only defaults are the ones the schema states (``dtypes``, ``forget_bias``,
+``forms``).
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import spec, yamlnodes
+from harness.spec import FIELDS, Field
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a case file."""
+
+    line: int
+    key: str | None
+    message: str
+
+
+class CaseFileError(Exception):
+    """A case file that cannot be used, with every problem found in it."""
+
+    def __init__(self, path: Path, problems: list, text: str = ""):
+        self.path, self.problems = Path(path), problems
+        self._lines = text.splitlines()
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """``file:line: key 'k': message`` for every problem, each followed by the quoted line."""
+        out = []
+        for p in self.problems:
+            where = f"{self.path}:{p.line}" if p.line else f"{self.path}"
+            key = f" key {p.key!r}:" if p.key else ""
+            out.append(f"{where}:{key} {p.message}")
+            if 0 < p.line <= len(self._lines):
+                out.append(f"    {p.line:4d} | {self._lines[p.line - 1]}")
+        return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One validated case, with where it was written."""
+
+    name: str
+    input_depth: int
+    num_units: int
+    timesteps: int
+    batch: int
+    seed: int
+    dtypes: tuple
+    forget_bias: float
+    forms: tuple | None  # None: every form that applies
+    num_classes: int | None
+    tolerance: dict  # dtype -> atol override
+    tolerance_reason: str | None
+    description: str
+    path: Path
+    line: int
+
+    @property
+    def where(self) -> str:
+        """``file:line`` of the case."""
+        return f"{self.path}:{self.line}"
+
+
+def _type_ok(f: Field, value) -> bool:
+    if f.type == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if f.type == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if f.type == "string":
+        return isinstance(value, str)
+    if f.type == "array":
+        return isinstance(value, yamlnodes.Sequence)
+    return isinstance(value, yamlnodes.Mapping)
+
+
+_YAML_TYPE = {int: "integer", float: "number", bool: "boolean", str: "string", type(None): "null",
+              yamlnodes.Sequence: "list", yamlnodes.Mapping: "mapping"}
+
+
+def _describe(value) -> str:
+    kind = _YAML_TYPE.get(type(value), type(value).__name__)
+    if isinstance(value, (yamlnodes.Sequence, yamlnodes.Mapping)):
+        return f"a {kind}"
+    return f"{kind} {value!r}"
+
+
+def _check(f: Field, value, key: str, line: int, problems: list):
+    """Validate ``value`` against ``f``; return it as plain data (None if it is invalid)."""
+    if not _type_ok(f, value):
+        hint = ""
+        if f.type == "number" and isinstance(value, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", value):
+            hint = " (YAML 1.1 reads an exponent without a dot as a string: write e.g. 1.0e-5)"
+        problems.append(Problem(line, key, f"must be {'an' if f.type[0] in 'aeiou' else 'a'} {f.type}, "
+                                           f"got {_describe(value)}{hint}"))
+        return None
+    if f.type in ("integer", "number"):
+        if f.minimum is not None and value < f.minimum:
+            problems.append(Problem(line, key, f"must be at least {f.minimum:g}, got {value!r}"))
+            return None
+        if f.maximum is not None and value > f.maximum:
+            problems.append(Problem(line, key, f"must be at most {f.maximum:g}, got {value!r}"))
+            return None
+        if f.exclusive_minimum is not None and value <= f.exclusive_minimum:
+            problems.append(Problem(line, key, f"must be greater than {f.exclusive_minimum:g}, got {value!r}"))
+            return None
+        return value
+    if f.type == "string":
+        if f.enum is not None and value not in f.enum:
+            close = difflib.get_close_matches(value, f.enum, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(Problem(line, key, f"must be one of {', '.join(f.enum)}, got {value!r}{hint}"))
+            return None
+        if f.pattern is not None and not re.match(f.pattern, value):
+            problems.append(Problem(line, key, f"must match {f.pattern} (letters, digits, _), got {value!r}"))
+            return None
+        if f.min_length is not None and len(value.strip()) < f.min_length:
+            problems.append(Problem(line, key, "must not be empty"))
+            return None
+        return value
+    if f.type == "array":
+        if f.min_items is not None and len(value.items) < f.min_items:
+            problems.append(Problem(line, key, f"must have at least {f.min_items} item(s)"))
+            return None
+        items = [_check(f.items, v, key, vline, problems) for v, vline in zip(value.items, value.item_lines)]
+        if None in items:
+            return None
+        if f.unique_items and len(set(items)) != len(items):
+            problems.append(Problem(line, key, f"lists an item twice: {items}"))
+            return None
+        return tuple(items)
+    return _check_object(f.fields, value, key, problems, f.min_properties)
+
+
+def _check_object(fields: dict, mapping: yamlnodes.Mapping, where: str | None, problems: list,
+                  min_properties: int | None = None):
+    """Validate a mapping against ``fields``: unknown keys (with a suggestion), required keys, values."""
+    out, before = {}, len(problems)
+    for key, value in mapping.values.items():
+        line = mapping.key_lines[key]
+        qual = f"{where}.{key}" if where else key
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(fields)}"
+            problems.append(Problem(line, qual, f"unknown key{hint}"))
+            continue
+        out[key] = _check(fields[key], value, qual, line, problems)
+    for key, f in fields.items():
+        if f.required and key not in mapping.values:
+            qual = f"{where}.{key}" if where else key
+            problems.append(Problem(mapping.line, qual, "is required but missing"))
+    if min_properties is not None and len(mapping.values) < min_properties:
+        problems.append(Problem(mapping.line, where, f"needs at least {min_properties} keys"))
+    return out if len(problems) == before else None
+
+
+def _to_case(values: dict, mapping: yamlnodes.Mapping, path: Path, problems: list):
+    """Cross-field rules, then the Case."""
+    need = spec.memory_bytes(values)
+    if need > spec.MEMORY_BOUND_BYTES:
+        key = max(("batch", "timesteps", "num_units", "input_depth"), key=lambda k: values[k])
+        problems.append(Problem(mapping.key_lines.get(key, mapping.line), key,
+                                f"the case would need about {need / 2**30:.1f} GiB of arrays "
+                                f"(batch x timesteps x (input_depth + 12 num_units) x 8 bytes); "
+                                f"the bound is {spec.MEMORY_BOUND_BYTES // 2**30} GiB"))
+        return None
+    tolerance = values.get("tolerance") or {}
+    for dtype in spec.DTYPES:
+        if dtype in tolerance and dtype not in values.get("dtypes", spec.DTYPES):
+            problems.append(Problem(mapping.values["tolerance"].key_lines[dtype], f"tolerance.{dtype}",
+                                    f"overrides a dtype the case does not run (dtypes: {values['dtypes']})"))
+            return None
+    return Case(
+        name=values["name"], input_depth=values["input_depth"], num_units=values["num_units"],
+        timesteps=values["timesteps"], batch=values["batch"], seed=values["seed"],
+        dtypes=tuple(values.get("dtypes", spec.DTYPES)), forget_bias=float(values.get("forget_bias", 1.0)),
+        forms=values.get("forms"), num_classes=(values.get("head") or {}).get("num_classes"),
+        tolerance={d: float(v) for d, v in tolerance.items() if d in spec.DTYPES},
+        tolerance_reason=tolerance.get("reason"), description=values.get("description", ""),
+        path=path, line=mapping.line,
+    )
+
+
+def parse(path: Path, data: bytes) -> list:
+    """Validate one file's bytes; return its cases or raise :class:`CaseFileError`."""
+    path = Path(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise CaseFileError(path, [Problem(line, None, f"is not UTF-8 text (byte 0x{data[err.start]:02x} "
+                                                       f"at offset {err.start})")]) from None
+    try:
+        root = yamlnodes.load(text)
+    except yamlnodes.YamlError as err:
+        raise CaseFileError(path, [Problem(err.line, err.key, err.message)], text) from None
+    if root is None:
+        raise CaseFileError(path, [Problem(0, None, "is empty: write one case (a mapping with 'name') "
+                                                    "or a list of cases under 'cases:'")], text)
+    if not isinstance(root, yamlnodes.Mapping):
+        raise CaseFileError(path, [Problem(getattr(root, "line", 1), None,
+                                           f"must be a mapping (one case) or 'cases:' (a list), got "
+                                           f"{_describe(root)}")], text)
+    problems = []
+    if "cases" in root.values:
+        extra = [k for k in root.values if k != "cases"]
+        if extra:
+            problems.append(Problem(root.key_lines[extra[0]], extra[0],
+                                    "a file with 'cases:' holds nothing else at the top level"))
+        seq = root.values["cases"]
+        if not isinstance(seq, yamlnodes.Sequence) or not seq.items:
+            problems.append(Problem(root.key_lines["cases"], "cases", "must be a non-empty list of cases"))
+            raise CaseFileError(path, problems, text)
+        entries = seq.items
+    else:
+        entries = [root]
+    cases = []
+    for entry in entries:
+        if not isinstance(entry, yamlnodes.Mapping):
+            problems.append(Problem(getattr(entry, "line", root.line), "cases",
+                                    f"each case must be a mapping, got {_describe(entry)}"))
+            continue
+        values = _check_object(FIELDS, entry, None, problems)
+        if values is not None:
+            case = _to_case(values, entry, path, problems)
+            if case is not None:
+                cases.append(case)
+    seen = {}
+    for case in cases:
+        if case.name in seen:
+            problems.append(Problem(case.line, "name", f"{case.name!r} is already the name of the case on "
+                                                       f"line {seen[case.name].line}"))
+        seen.setdefault(case.name, case)
+    if problems:
+        raise CaseFileError(path, sorted(problems, key=lambda p: p.line), text)
+    return cases
+
+
+class CaseLoader:
+    """Loads case files one at a time and refuses a name that an earlier file already used."""
+
+    def __init__(self):
+        self._names = {}  # name -> Case
+
+    def load(self, path) -> list:
+        """The cases of ``path``; raises :class:`CaseFileError` for any problem, duplicates included."""
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise CaseFileError(path, [Problem(0, None, f"cannot be read: {err.strerror}")]) from None
+        cases = parse(path, data)
+        clashes = [c for c in cases if c.name in self._names and self._names[c.name].path != path]
+        if clashes:
+            text = data.decode("utf-8")
+            raise CaseFileError(path, [Problem(c.line, "name", f"{c.name!r} is already the name of a case in "
+                                                               f"{self._names[c.name].where}") for c in clashes], text)
+        for c in cases:
+            self._names[c.name] = c
+        return cases
+
+
+def case_files(paths) -> list:
+    """Every ``*.yaml`` / ``*.yml`` file under ``paths`` (files are taken as given), sorted."""
+    found = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += [f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file()]
+        else:
+            found.append(p)
+    return sorted(set(found))

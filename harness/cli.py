@@ -1,0 +1,103 @@
+"""``lstm-equiv``: run cases and print what matched.
+
+Exit codes: 0 every item passed (or skipped with a reason); 1 an equivalence failed or a form crashed;
+2 a case file is invalid (the valid files still run) or the command line is wrong.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from harness import casefile, engine, spec, tf_compat
+
+EXIT_OK, EXIT_FAIL, EXIT_INVALID = 0, 1, 2
+
+
+def _load(paths) -> tuple:
+    """Cases of every file under ``paths``, and the errors of the invalid files."""
+    loader, cases, errors = casefile.CaseLoader(), [], []
+    for path in casefile.case_files(paths):
+        try:
+            cases += loader.load(path)
+        except casefile.CaseFileError as err:
+            errors.append(err)
+    return cases, errors
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def _table(results) -> str:
+    rows = [("case", "form", "dtype", "check", "max abs err", "tolerance", "status")]
+    rows += [(r.item.case.name, r.item.form, r.item.dtype, r.item.check, _fmt(r.max_abs_err),
+              _fmt(r.tolerance), r.status.upper()) for r in results]
+    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def cmd_run(args) -> int:
+    """Run every item of the cases under ``args.paths``."""
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"lstm-equiv: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_INVALID
+    cases, errors = _load(args.paths)
+    for err in errors:
+        print(f"invalid case file:\n{err}\n", file=sys.stderr)
+    items = engine.plan(cases)
+    if args.keyword:
+        items = [i for i in items if args.keyword in f"{i.case.name} {i.form} {i.dtype} {i.check}"]
+    v = tf_compat.versions()
+    print("lstm-equiv: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + f"; device {tf_compat.device()}")
+    results = [engine.evaluate(i) for i in items]
+    print(_table(results))
+    for r in results:
+        if r.status in ("fail", "error"):
+            print(f"\n{r.status.upper()}: {r.message}")
+    counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "error", "skip")}
+    print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items())
+          + (f", {len(errors)} invalid case file(s)" if errors else ""))
+    if args.json:
+        rows = [dict(r.as_dict(), versions=v) for r in results]
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    if counts["fail"] or counts["error"]:
+        return EXIT_FAIL
+    if errors or not cases:
+        if not cases and not errors:
+            print("lstm-equiv: no case files found", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def cmd_schema(args) -> int:
+    """Print the JSON Schema of a case file."""
+    print(json.dumps(spec.json_schema(), indent=2))
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="lstm-equiv", description="Prove that TensorFlow's stacked, fused LSTM "
+                                "forms compute the same function as a per-gate NumPy reference.")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run case files and print a table of max errors")
+    run.add_argument("paths", nargs="*", default=["cases"], help="case files or folders (default: cases/)")
+    run.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    run.add_argument("-k", dest="keyword", metavar="TEXT", help="only items whose 'case form dtype check' holds TEXT")
+    run.set_defaults(func=cmd_run)
+    schema = sub.add_parser("schema", help="print the JSON Schema of case files")
+    schema.set_defaults(func=cmd_schema)
+    return p
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``lstm-equiv`` console script."""
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""pytest collection of case files: file -> case -> run (form-dtype) -> check.
+
+Three small node classes in the manner of pytest's non-python example: collect a file, run an item,
+report a failure. A run's checks share one parent node, so ``--dist loadscope`` sends them to the same
+xdist worker, which runs TF once for all of them.
+"""
+from __future__ import annotations
+
+import pytest
+
+from harness import casefile, engine
+
+_LOADER = pytest.StashKey()
+
+
+def loader(config) -> casefile.CaseLoader:
+    """The session's case loader: it remembers names across files to refuse duplicates."""
+    if _LOADER not in config.stash:
+        config.stash[_LOADER] = casefile.CaseLoader()
+    return config.stash[_LOADER]
+
+
+class CaseFile(pytest.File):
+    """A YAML case file."""
+
+    def collect(self):
+        for case in loader(self.config).load(self.path):
+            node = CaseNode.from_parent(self, name=case.name)
+            node.case = case
+            yield node
+
+    def repr_failure(self, excinfo):
+        if excinfo.errisinstance(casefile.CaseFileError):
+            return f"invalid case file\n{excinfo.value}"
+        return super().repr_failure(excinfo)
+
+
+class CaseNode(pytest.Collector):
+    """One case: its runs, one per form and dtype."""
+
+    case = None
+
+    def collect(self):
+        for form in engine.forms_of(self.case):
+            for dtype in self.case.dtypes:
+                run = RunNode.from_parent(self, name=f"{form}-{dtype}")
+                run.form, run.dtype = form, dtype
+                yield run
+
+
+class RunNode(pytest.Collector):
+    """One (form, dtype) of a case: its checks share a single TF run."""
+
+    form = dtype = None
+
+    def collect(self):
+        case = self.parent.case
+        for check in engine.checks_of(case):
+            yield CheckItem.from_parent(self, name=check, item=engine.Item(case, self.form, self.dtype, check))
+
+
+class CheckFailed(Exception):
+    """A check that failed or errored; its message is the whole report."""
+
+
+class CheckItem(pytest.Item):
+    """One check: TF against the reference for one tensor (or the weights)."""
+
+    def __init__(self, *, item, **kwargs):
+        super().__init__(**kwargs)
+        self.item = item
+
+    def runtest(self):
+        result = engine.evaluate(self.item)
+        self.user_properties += [("max_abs_err", result.max_abs_err), ("tolerance", result.tolerance)]
+        if result.status == "skip":
+            pytest.skip(result.message)
+        if result.status != "pass":
+            raise CheckFailed(result.message)
+
+    def repr_failure(self, excinfo):
+        if excinfo.errisinstance(CheckFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        case = self.item.case
+        return case.path, case.line - 1, f"{case.name} [{self.item.form} {self.item.dtype}] {self.item.check}"

@@ -1,0 +1,190 @@
+"""The one engine behind the CLI and pytest: plan the items of a set of cases, run each form once,
+and evaluate each check.
+
+An item is (case, form, dtype, check). The TF run and the reference run of a (case, form, dtype) happen
+once per process and are shared by all its checks.
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness import compare, layouts, tolerances
+from harness.forms import FORMS
+from harness.inputs import make_inputs
+from reference import GATES, dense, lstm_forward
+
+CHECKS = ("weights", "outputs", "final_h", "final_c", "logits")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One check of one form of one case in one dtype."""
+
+    case: object
+    form: str
+    dtype: str
+    check: str
+
+    @property
+    def run_id(self) -> str:
+        """``form-dtype``: the group of items that share one TF run."""
+        return f"{self.form}-{self.dtype}"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one item."""
+
+    item: Item
+    status: str  # pass, fail, skip, error
+    max_abs_err: float | None
+    tolerance: float | None
+    message: str
+
+    def as_dict(self) -> dict:
+        """The item's row of the JSON report."""
+        return {
+            "case": self.item.case.name, "file": str(self.item.case.path), "line": self.item.case.line,
+            "form": self.item.form, "dtype": self.item.dtype, "check": self.item.check,
+            "status": self.status, "max_abs_err": self.max_abs_err, "tolerance": self.tolerance,
+            "message": self.message,
+        }
+
+
+def forms_of(case) -> list:
+    """The forms a case runs: those it names, or every form."""
+    return list(case.forms) if case.forms else sorted(FORMS)
+
+
+def checks_of(case) -> list:
+    """The checks a case asks for: every check, ``logits`` only with a head."""
+    return [c for c in CHECKS if c != "logits" or case.num_classes]
+
+
+def plan(cases) -> list:
+    """Every item of ``cases``, in a deterministic order (case, form, dtype, check)."""
+    return [Item(case, form, dtype, check)
+            for case in cases for form in forms_of(case) for dtype in case.dtypes for check in checks_of(case)]
+
+
+@dataclass
+class Run:
+    """One (case, form, dtype) run: the form's output, the params read back, the reference's output."""
+
+    inputs: object = None
+    form_out: object = None
+    params: object = None  # per-gate params read back from TF through the layout
+    reference: dict = None
+    error: str | None = None
+    skip: str | None = None
+
+
+_RUNS = {}
+
+
+def run(case, form_name: str, dtype: str, read_layout=None) -> Run:
+    """Run ``form_name`` on ``case`` in ``dtype`` and the reference on what it holds; cached per process.
+
+    ``read_layout`` replaces the form's layout when reading its weights back: the self-tests use it to
+    show that a wrong layout is caught.
+    """
+    form = FORMS[form_name]
+    layout = read_layout or form.layout
+    key = (str(case.path), case.name, form_name, dtype, layout)
+    if key not in _RUNS:
+        _RUNS[key] = _run(case, form, dtype, layout)
+    return _RUNS[key]
+
+
+def _run(case, form, dtype, layout) -> Run:
+    out = Run()
+    out.skip = form.skip_reason(case, dtype)
+    if out.skip:
+        return out
+    try:
+        out.inputs = make_inputs(case, dtype)
+        out.form_out = form.run(case, out.inputs, dtype)
+        out.params = layout.split(out.form_out.tensors, case.input_depth, case.forget_bias)
+        x64, p64 = out.inputs.x.astype(np.float64), out.params.astype(np.float64)
+        outputs, (h, c) = lstm_forward(x64, p64, forget_bias=case.forget_bias)
+        out.reference = {"outputs": outputs, "final_h": h, "final_c": c}
+        if case.num_classes:
+            out.reference["logits"] = dense(outputs[:, -1], out.inputs.head_kernel.astype(np.float64),
+                                            out.inputs.head_bias.astype(np.float64))
+    except Exception:  # a TF crash is reported on every check of the run, with its traceback
+        out.error = traceback.format_exc()
+    return out
+
+
+def evaluate(item: Item, read_layout=None) -> Result:
+    """Run (or reuse) the item's run and evaluate its check."""
+    r = run(item.case, item.form, item.dtype, read_layout)
+    if r.skip:
+        return Result(item, "skip", None, None, r.skip)
+    if r.error:
+        return Result(item, "error", None, None, f"{_what(item)}\nThe run raised:\n{r.error}")
+    if item.check == "weights":
+        return _check_weights(item, r, read_layout or FORMS[item.form].layout)
+    tol = tolerances.for_case(item.case, item.dtype)
+    actual = {"outputs": r.form_out.outputs, "final_h": r.form_out.h, "final_c": r.form_out.c,
+              "logits": r.form_out.logits}[item.check]
+    axes = {"outputs": ("batch", "timestep", "unit"), "logits": ("batch", "class")}.get(item.check, ("batch", "unit"))
+    outcome = compare.compare(actual, r.reference[item.check], tol, _what(item), axes, ulp_dtype=item.dtype)
+    return Result(item, "pass" if outcome.passed else "fail", outcome.max_abs_err, tol.atol, outcome.message)
+
+
+def _what(item: Item) -> str:
+    c = item.case
+    return (f"case {c.name} ({c.where}), form {item.form}, dtype {item.dtype}, check {item.check}: "
+            f"TF against the per-gate float64 reference")
+
+
+def _check_weights(item: Item, r: Run, layout) -> Result:
+    """Shapes as the layout says; each gate block read back equals what was injected; the BasicLSTMCell
+    stacked kernel composed from them has its documented shape and splits back to the same params."""
+    case, problems = item.case, []
+    n_in, n = case.input_depth, case.num_units
+    expected = layout.shapes(n_in, n)
+    got = {name: tuple(t.shape) for name, t in r.form_out.tensors.items()}
+    if got != expected:
+        problems.append(f"TF's variables have shapes {got}; layout {layout.name} expects {expected} ({layout.about})")
+    else:
+        problems += _gate_mismatches(r.inputs.params, r.params, layout, case, item.dtype)
+    stacked = layouts.BASIC_LSTM_CELL.compose(r.params, case.forget_bias)
+    want = {"kernel": (n_in + n, 4 * n), "bias": (4 * n,)}
+    have = {k: tuple(v.shape) for k, v in stacked.items()}
+    if have != want:
+        problems.append(f"BasicLSTMCell stacked form has shapes {have}, expected {want}: kernel rows are "
+                        f"input_depth {n_in} x-rows then num_units {n} h-rows, columns 4 x {n} gate blocks i j f o")
+    back = layouts.BASIC_LSTM_CELL.split(stacked, n_in, case.forget_bias)
+    for part, g, a in back.items():
+        if not np.array_equal(a, getattr(r.params, part)[g]):
+            problems.append(f"splitting the BasicLSTMCell stacked kernel back changed {part}[{g!r}]")
+    tol = tolerances.EXACT
+    if problems:
+        return Result(item, "fail", None, tol.atol, "\n".join([_what(item), *problems]))
+    return Result(item, "pass", 0.0, tol.atol, "")
+
+
+def _gate_mismatches(injected, read, layout, case, dtype) -> list:
+    """Name every gate block that was read back from the wrong place, and say whose block it holds."""
+    # bias f goes through (b_f + forget_bias) - forget_bias in the run's dtype: allow that rounding only
+    slack = 4 * np.finfo(dtype).eps * (1.0 + abs(case.forget_bias))
+    out = []
+    for part, g, a in read.items():
+        want = getattr(injected, part)
+        if _close(a, want[g], slack):
+            continue
+        where = layout.where(part, g, case.input_depth, case.num_units)
+        owner = [h for h in GATES if h != g and _close(a, want[h], slack)]
+        whose = f"it holds the block injected as {part}[{owner[0]!r}]" if owner else "it matches no injected gate block"
+        out.append(f"gate block {part}[{g!r}] read from {where} (layout {layout.name}) differs from the "
+                   f"injected {part}[{g!r}]: {whose}")
+    return out
+
+
+def _close(a, b, slack) -> bool:
+    return a.shape == b.shape and np.allclose(a, b, rtol=0.0, atol=slack)

@@ -1,0 +1,121 @@
+"""The case-file format, once: the validator and the shipped JSON Schema are both generated from here.
+
+``FIELDS`` describes every key a case may hold. :func:`json_schema` turns it into the JSON Schema that
+ships as ``harness/case.schema.json`` (a test keeps the file equal to this module's output, and another
+checks that ``jsonschema`` and :mod:`harness.casefile` accept and reject the same files).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DTYPES = ("float32", "float64")
+MEMORY_BOUND_BYTES = 4 * 2**30  # one case's arrays (TF and reference) must fit in this
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of the format: its JSON type and constraints."""
+
+    type: str  # "string", "integer", "number", "array", "object"
+    doc: str
+    required: bool = False
+    default: object = None
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: float | None = None
+    pattern: str | None = None
+    min_length: int | None = None
+    enum: tuple | None = None
+    items: "Field | None" = None
+    min_items: int | None = None
+    unique_items: bool = False
+    fields: dict = field(default_factory=dict)  # for "object"
+    min_properties: int | None = None
+
+
+FORM_NAMES = ("keras_lstm",)
+"""Every form a case can name; kept equal to :data:`harness.forms.FORMS` by a test."""
+
+_SIZE = "a positive integer"
+FIELDS = {
+    "name": Field("string", "Unique case name, used in test ids.", required=True, pattern=NAME_PATTERN),
+    "description": Field("string", "Free text: what this case is for."),
+    "input_depth": Field("integer", "Features per timestep (rows of V).", required=True, minimum=1, maximum=65536),
+    "num_units": Field("integer", "LSTM units, the width of h and c.", required=True, minimum=1, maximum=4096),
+    "timesteps": Field("integer", "Sequence length.", required=True, minimum=1, maximum=100000),
+    "batch": Field("integer", "Sequences per batch.", required=True, minimum=1, maximum=65536),
+    "seed": Field("integer", "Seed of the random, gate-distinct weights and inputs.", required=True, minimum=0,
+                  maximum=2**32 - 1),
+    "dtypes": Field("array", "Dtypes to run the forms in.", default=list(DTYPES),
+                    items=Field("string", "a dtype", enum=DTYPES), min_items=1, unique_items=True),
+    "forget_bias": Field("number", "BasicLSTMCell's forget_bias, added to f's pre-activation at run time.",
+                         default=1.0, minimum=-100.0, maximum=100.0),
+    "forms": Field("array", "Forms to run (default: every form that applies).",
+                   items=Field("string", "a form", enum=FORM_NAMES), min_items=1, unique_items=True),
+    "head": Field("object", "A dense layer on the last output, as in the question's network.",
+                  fields={"num_classes": Field("integer", "Output classes.", required=True, minimum=1,
+                                               maximum=65536)}),
+    "tolerance": Field("object", "Per-dtype absolute tolerance overrides; a reason is required.",
+                       fields={
+                           "float32": Field("number", "atol for float32", exclusive_minimum=0, maximum=1.0),
+                           "float64": Field("number", "atol for float64", exclusive_minimum=0, maximum=1.0),
+                           "reason": Field("string", "Why the default tolerance does not hold here.",
+                                           required=True, min_length=1),
+                       }, min_properties=2),
+}
+
+
+def memory_bytes(case: dict) -> int:
+    """A generous estimate of the bytes one case's arrays take (inputs, gates, outputs, weights)."""
+    per_step = case["input_depth"] + 12 * case["num_units"]
+    weights = 4 * case["num_units"] * (case["input_depth"] + case["num_units"] + 1)
+    return 8 * (case["batch"] * case["timesteps"] * per_step + 4 * weights)
+
+
+def _field_schema(f: Field) -> dict:
+    """One Field as a JSON Schema fragment."""
+    out = {"type": f.type, "description": f.doc}
+    for key, value in (("default", f.default), ("minimum", f.minimum), ("maximum", f.maximum),
+                       ("exclusiveMinimum", f.exclusive_minimum), ("pattern", f.pattern),
+                       ("minLength", f.min_length), ("minItems", f.min_items),
+                       ("minProperties", f.min_properties)):
+        if value is not None:
+            out[key] = value
+    if f.enum is not None:
+        out["enum"] = list(f.enum)
+    if f.unique_items:
+        out["uniqueItems"] = True
+    if f.items is not None:
+        out["items"] = _field_schema(f.items)
+    if f.type == "object":
+        out.update(_object_schema(f.fields))
+    return out
+
+
+def _object_schema(fields: dict) -> dict:
+    """A closed JSON Schema object of ``fields``."""
+    return {
+        "properties": {name: _field_schema(f) for name, f in fields.items()},
+        "required": [name for name, f in fields.items() if f.required],
+        "additionalProperties": False,
+    }
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a case file: one case, or a list of cases under ``cases:``."""
+    case = {"type": "object", **_object_schema(FIELDS)}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://lstm-equiv.invalid/case.schema.json",
+        "title": "lstm-equiv case file",
+        "description": "One LSTM case, or a list of them under 'cases:'. Beyond this schema, the validator also "
+        f"refuses duplicate names across files and cases whose arrays would exceed {MEMORY_BOUND_BYTES // 2**30} GiB.",
+        "$defs": {"case": case},
+        "oneOf": [
+            {"$ref": "#/$defs/case"},
+            {"type": "object", "properties": {"cases": {"type": "array", "minItems": 1,
+                                                        "items": {"$ref": "#/$defs/case"}}},
+             "required": ["cases"], "additionalProperties": False},
+        ],
+    }

@@ -1,0 +1,9 @@
+"""An independent, per-gate NumPy LSTM: the reference every TensorFlow form is checked against.
+
+NumPy only. Nothing here imports TensorFlow or Keras, concatenates ``x`` with ``h``, or builds a matrix
+``4 * num_units`` wide: every gate has its own input matrix ``V[g]``, recurrent matrix ``W[g]`` and bias
+``b[g]``, exactly as the equations are written.
+"""
+from reference.lstm import GATES, LSTMParams, dense, lstm_forward
+
+__all__ = ["GATES", "LSTMParams", "dense", "lstm_forward"]
