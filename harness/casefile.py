@@ -7,7 +7,6 @@ defaulted silently: the only defaults are the ones the schema states (``dtypes``
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +70,26 @@ class Case:
         return f"{self.path}:{self.line}"
 
 
+def _typo_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) that turn ``a`` into ``b``."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def suggest(word: str, options) -> str | None:
+    """The option ``word`` is most likely a typo of: a few edits away, or a part of its name."""
+    scored = sorted((_typo_distance(word, o), o) for o in options)
+    if scored and scored[0][0] <= max(1, len(word) // 4):
+        return scored[0][1]
+    parts = [o for o in options if len(word) >= 4 and (word in o or o in word)]
+    return parts[0] if len(parts) == 1 else None
+
+
 def _type_ok(f: Field, value) -> bool:
     if f.type == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
@@ -116,8 +135,8 @@ def _check(f: Field, value, key: str, line: int, problems: list):
         return value
     if f.type == "string":
         if f.enum is not None and value not in f.enum:
-            close = difflib.get_close_matches(value, f.enum, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = suggest(value, f.enum)
+            hint = f"; did you mean {close!r}?" if close else ""
             problems.append(Problem(line, key, f"must be one of {', '.join(f.enum)}, got {value!r}{hint}"))
             return None
         if f.pattern is not None and not re.match(f.pattern, value):
@@ -138,28 +157,29 @@ def _check(f: Field, value, key: str, line: int, problems: list):
             problems.append(Problem(line, key, f"lists an item twice: {items}"))
             return None
         return tuple(items)
-    return _check_object(f.fields, value, key, problems, f.min_properties)
+    return _check_object(f.fields, value, key, problems, line, f.min_properties)
 
 
-def _check_object(fields: dict, mapping: yamlnodes.Mapping, where: str | None, problems: list,
+def _check_object(fields: dict, mapping: yamlnodes.Mapping, where: str | None, problems: list, line: int = 0,
                   min_properties: int | None = None):
     """Validate a mapping against ``fields``: unknown keys (with a suggestion), required keys, values."""
-    out, before = {}, len(problems)
+    out, before, meant = {}, len(problems), set()
     for key, value in mapping.values.items():
-        line = mapping.key_lines[key]
         qual = f"{where}.{key}" if where else key
         if key not in fields:
-            close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(fields)}"
-            problems.append(Problem(line, qual, f"unknown key{hint}"))
+            close = suggest(key, fields)
+            meant.add(close)
+            hint = f"; did you mean {close!r}?" if close else f"; known keys: {', '.join(fields)}"
+            problems.append(Problem(mapping.key_lines[key], qual, f"unknown key{hint}"))
             continue
-        out[key] = _check(fields[key], value, qual, line, problems)
+        out[key] = _check(fields[key], value, qual, mapping.key_lines[key], problems)
     for key, f in fields.items():
-        if f.required and key not in mapping.values:
+        if f.required and key not in mapping.values and key not in meant:  # a typo is reported once
             qual = f"{where}.{key}" if where else key
-            problems.append(Problem(mapping.line, qual, "is required but missing"))
-    if min_properties is not None and len(mapping.values) < min_properties:
-        problems.append(Problem(mapping.line, where, f"needs at least {min_properties} keys"))
+            problems.append(Problem(line or mapping.line, qual, "is required but missing"))
+    optional = [k for k, f in fields.items() if not f.required]
+    if len(problems) == before and min_properties and len(mapping.values) < min_properties:
+        problems.append(Problem(line or mapping.line, where, f"needs at least one of {', '.join(optional)}"))
     return out if len(problems) == before else None
 
 
@@ -177,7 +197,7 @@ def _to_case(values: dict, mapping: yamlnodes.Mapping, path: Path, problems: lis
     for dtype in spec.DTYPES:
         if dtype in tolerance and dtype not in values.get("dtypes", spec.DTYPES):
             problems.append(Problem(mapping.values["tolerance"].key_lines[dtype], f"tolerance.{dtype}",
-                                    f"overrides a dtype the case does not run (dtypes: {values['dtypes']})"))
+                                    f"overrides a dtype the case does not run (dtypes: {list(values['dtypes'])})"))
             return None
     return Case(
         name=values["name"], input_depth=values["input_depth"], num_units=values["num_units"],
@@ -198,7 +218,8 @@ def parse(path: Path, data: bytes) -> list:
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise CaseFileError(path, [Problem(line, None, f"is not UTF-8 text (byte 0x{data[err.start]:02x} "
-                                                       f"at offset {err.start})")]) from None
+                                                       f"at offset {err.start})")],
+                            data.decode("utf-8", "replace")) from None
     try:
         root = yamlnodes.load(text)
     except yamlnodes.YamlError as err:
@@ -224,9 +245,10 @@ def parse(path: Path, data: bytes) -> list:
     else:
         entries = [root]
     cases = []
-    for entry in entries:
+    lines = seq.item_lines if "cases" in root.values else [root.line]
+    for entry, entry_line in zip(entries, lines):
         if not isinstance(entry, yamlnodes.Mapping):
-            problems.append(Problem(getattr(entry, "line", root.line), "cases",
+            problems.append(Problem(entry_line, "cases",
                                     f"each case must be a mapping, got {_describe(entry)}"))
             continue
         values = _check_object(FIELDS, entry, None, problems)

@@ -47,7 +47,7 @@ def compare(actual, desired, tol: Tolerance, what: str, axes: tuple, ulp_dtype=N
     if bad.any():
         first = _index(actual.shape, int(np.flatnonzero(bad)[0]))
         return Outcome(False, None, f"{head}\nNon-finite values: {int(bad.sum())} / {actual.size} elements, "
-                                    f"first at {_label(axes, first)}: {actual[first]!r}")
+                                    f"first at {_label(axes, first)}: {float(actual[first])}")
     diff = np.abs(actual.astype(np.float64) - desired.astype(np.float64))
     max_abs = float(diff.max()) if diff.size else 0.0
     mismatch = diff > tol.atol
@@ -62,7 +62,8 @@ def compare(actual, desired, tol: Tolerance, what: str, axes: tuple, ulp_dtype=N
     lines = [
         head,
         f"Mismatched elements: {n} / {total} ({100.0 * n / total:.3g}%)",
-        f"First mismatch at {_label(axes, first)}: form {actual[first]!r}, reference {desired[first]!r}",
+        f"First mismatch at {_label(axes, first)}: form {float(actual[first]):.17g}, "
+        f"reference {float(desired[first]):.17g}",
         f"Max absolute difference: {max_abs:.6g}",
         f"Max ULP difference ({np.dtype(ulp_dtype).name}): {float(ulps.max()):.6g}",
     ]

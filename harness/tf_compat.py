@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import sys
+import tempfile
 from importlib import metadata
+
+# TF >= 2.18 prints absl INFO lines at import that TF_CPP_MIN_LOG_LEVEL no longer silences
+_STARTUP_CHATTER = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|I\d{4} )")
 
 
 def _minor(version: str) -> tuple:
@@ -18,8 +24,19 @@ def _minor(version: str) -> tuple:
 def tf():
     """``tensorflow``, imported once per process with its start-up chatter silenced."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow
-
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines(keepends=True)
+                    if not _STARTUP_CHATTER.match(line)]
+            sys.stderr.write("".join(kept))
     return tensorflow
 
 

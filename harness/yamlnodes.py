@@ -59,7 +59,10 @@ def load(text: str):
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else 0
-        raise YamlError(line, f"YAML syntax error: {err.problem or err.context}") from None
+        problem = err.problem or err.context
+        if "another document" in str(problem):
+            raise YamlError(line, "a case file holds one YAML document; put several cases under 'cases:'") from None
+        raise YamlError(line, f"YAML syntax error: {problem}") from None
     except yaml.YAMLError as err:
         raise YamlError(0, f"YAML error: {err}") from None
     if node is None:

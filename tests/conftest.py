@@ -1,0 +1,28 @@
+"""Helpers for the harness's own tests."""
+import pytest
+
+from harness.casefile import parse
+
+TINY = """\
+name: {name}
+input_depth: 3
+num_units: 4
+timesteps: 6
+batch: 2
+seed: 7
+forget_bias: {forget_bias}
+dtypes: [{dtypes}]
+"""
+
+
+@pytest.fixture
+def make_case(tmp_path):
+    """Write a small case file and return its validated Case."""
+
+    def make(name="tiny", forget_bias=1.0, dtypes="float32, float64", extra=""):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(TINY.format(name=name, forget_bias=forget_bias, dtypes=dtypes) + extra)
+        (case,) = parse(path, path.read_bytes())
+        return case
+
+    return make

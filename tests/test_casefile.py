@@ -1,0 +1,141 @@
+"""Case files: the shipped ones are valid, every malformed one gets a pinned, located message, and the
+shipped JSON Schema agrees with the validator."""
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness import spec
+from harness.casefile import CaseFileError, CaseLoader, case_files, parse
+
+ROOT = Path(__file__).resolve().parent.parent
+BAD = ROOT / "tests" / "data" / "bad"
+
+# file -> (line, key, message fragment, does JSON Schema alone reject the parsed data?)
+# None for "schema" means the file is not plain YAML data, so the schema never sees it.
+EXPECTED = {
+    "bad_name.yaml": (1, "name", "must match ^[A-Za-z][A-Za-z0-9_]*$ (letters, digits, _), got 'my case!'", True),
+    "bool_as_int.yaml": (5, "batch", "must be an integer, got boolean True", True),
+    "case_not_mapping.yaml": (2, "cases", "each case must be a mapping, got string 'just_a_name'", True),
+    "cases_empty_list.yaml": (1, "cases", "must be a non-empty list of cases", True),
+    "cases_not_list.yaml": (1, "cases", "must be a non-empty list of cases", True),
+    "cases_with_extra.yaml": (1, "name", "a file with 'cases:' holds nothing else at the top level", True),
+    "comments_only.yaml": (0, None, "is empty: write one case", None),
+    "custom_tag.yaml": (1, None, "YAML tag '!case' is not allowed: case files hold plain data only", None),
+    "dtype_typo.yaml": (7, "dtypes", "got 'flaot32'; did you mean 'float32'?", True),
+    "duplicate_key.yaml": (4, "num_units", "key 'num_units' is written twice (first on line 3)", None),
+    "duplicate_name_in_file.yaml": (8, "name", "'twin' is already the name of the case on line 2", False),
+    "empty.yaml": (0, None, "is empty: write one case", None),
+    "empty_dtypes.yaml": (7, "dtypes", "must have at least 1 item(s)", True),
+    "exponent_string.yaml": (8, "tolerance.float32", "got string '1e-4' (YAML 1.1 reads an exponent without a dot", True),
+    "forget_bias_string.yaml": (7, "forget_bias", "must be a number, got string 'one'", True),
+    "head_unknown_key.yaml": (8, "head.classes", "unknown key; did you mean 'num_classes'?", True),
+    "huge_size.yaml": (4, "timesteps", "must be at most 100000, got 10000000", True),
+    "memory_bound.yaml": (4, "timesteps", "GiB of arrays (batch x timesteps x (input_depth + 12 num_units) x 8 bytes); "
+                                         "the bound is 4 GiB", False),
+    "missing_required.yaml": (1, "seed", "is required but missing", True),
+    "multi_document.yaml": (7, None, "a case file holds one YAML document", None),
+    "negative_seed.yaml": (6, "seed", "must be at least 0, got -1", True),
+    "negative_size.yaml": (2, "input_depth", "must be at least 1, got -3", True),
+    "non_utf8.yaml": (2, None, "is not UTF-8 text (byte 0xe9 at offset 29)", None),
+    "python_tag.yaml": (1, None, "YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed", None),
+    "repeated_dtype.yaml": (7, "dtypes", "lists an item twice", True),
+    "syntax_error.yaml": (3, None, "YAML syntax error: expected ',' or ']'", None),
+    "tolerance_dtype_not_run.yaml": (9, "tolerance.float32", "overrides a dtype the case does not run", False),
+    "tolerance_without_reason.yaml": (7, "tolerance.reason", "is required but missing", True),
+    "top_level_list.yaml": (1, None, "must be a mapping (one case) or 'cases:' (a list), got a list", True),
+    "unknown_form.yaml": (7, "forms", "got 'keras_lsmt'; did you mean 'keras_lstm'?", True),
+    "unknown_key.yaml": (7, "colour", "unknown key; known keys: name, description", True),
+    "unknown_key_typo.yaml": (3, "num_unit", "unknown key; did you mean 'num_units'?", True),
+    "unsupported_dtype.yaml": (7, "dtypes", "must be one of float32, float64, got 'float16'", True),
+    "wrong_type_float.yaml": (4, "timesteps", "must be an integer, got number 8.5", True),
+    "wrong_type_string.yaml": (3, "num_units", "must be an integer, got string 'sixty-four'", True),
+    "zero_size.yaml": (3, "num_units", "must be at least 1, got 0", True),
+}
+
+
+def test_every_bad_file_has_an_expectation():
+    assert sorted(p.name for p in BAD.glob("*.yaml")) == sorted(EXPECTED)
+    assert len(EXPECTED) >= 25
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bad_file_message_names_file_line_and_key(name):
+    line, key, fragment, _ = EXPECTED[name]
+    path = BAD / name
+    with pytest.raises(CaseFileError) as err:
+        parse(path, path.read_bytes())
+    text = str(err.value)
+    first = text.splitlines()[0]
+    where = f"{path}:{line}:" if line else f"{path}:"
+    assert first.startswith(where), text
+    if key:
+        assert f" key {key!r}:" in first, text
+    assert fragment in text, text
+    assert "Traceback" not in text
+    if line:  # the offending line is quoted under the message
+        quoted = path.read_bytes().decode("utf-8", "replace").splitlines()[line - 1]
+        assert f"{line:4d} | {quoted}" in text, text
+
+
+def test_yaml_tags_construct_nothing(tmp_path):
+    marker = Path("/tmp/lstm_equiv_pwned")
+    marker.unlink(missing_ok=True)
+    path = BAD / "python_tag.yaml"
+    with pytest.raises(CaseFileError):
+        parse(path, path.read_bytes())
+    assert not marker.exists()
+
+
+def test_duplicate_names_across_files_name_both_places():
+    loader = CaseLoader()
+    files = case_files([ROOT / "tests" / "data" / "dup"])
+    assert [f.name for f in files] == ["a.yaml", "b.yaml"]
+    assert [c.name for c in loader.load(files[0])] == ["shared_name"]
+    with pytest.raises(CaseFileError) as err:
+        loader.load(files[1])
+    assert str(err.value).splitlines()[0] == (
+        f"{files[1]}:9: key 'name': 'shared_name' is already the name of a case in {files[0]}:1")
+
+
+def test_shipped_cases_are_valid_and_cover_the_question():
+    loader = CaseLoader()
+    cases = [c for f in case_files([ROOT / "cases"]) for c in loader.load(f)]
+    by_name = {c.name: c for c in cases}
+    q = by_name["question_network"]
+    assert (q.input_depth, q.num_units, q.timesteps, q.batch, q.num_classes) == (12, 64, 820, 2, 2)
+    assert set(q.dtypes) == {"float32", "float64"} and q.forget_bias == 1.0
+    assert len(cases) >= 11
+    assert any(c.input_depth == 1 for c in cases) and any(c.num_units == 1 for c in cases)
+    assert any(c.timesteps == 1 for c in cases) and any(c.batch == 1 for c in cases)
+    assert any(c.input_depth > c.num_units for c in cases) and any(c.num_units >= 256 for c in cases)
+    assert any(c.forget_bias == 0.0 for c in cases) and any(c.forget_bias not in (0.0, 1.0) for c in cases)
+
+
+def test_shipped_schema_is_generated_from_the_spec():
+    shipped = json.loads((ROOT / "harness" / "case.schema.json").read_text())
+    assert shipped == spec.json_schema(), "regenerate: lstm-equiv schema > harness/case.schema.json"
+
+
+def test_form_names_in_the_spec_are_the_registered_forms():
+    from harness.forms import FORMS
+
+    assert sorted(spec.FORM_NAMES) == sorted(FORMS)
+
+
+def _schema_accepts(data) -> bool:
+    jsonschema = pytest.importorskip("jsonschema")
+    return jsonschema.Draft202012Validator(spec.json_schema()).is_valid(data)
+
+
+@pytest.mark.parametrize("path", case_files([ROOT / "cases"]), ids=lambda p: p.name)
+def test_schema_accepts_every_shipped_case(path):
+    assert _schema_accepts(yaml.safe_load(path.read_text()))
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in EXPECTED.items() if e[3] is not None))
+def test_schema_and_validator_agree_on_bad_files(name):
+    """Both reject, except the rules the schema's description says only the validator applies."""
+    data = yaml.safe_load((BAD / name).read_text())
+    assert _schema_accepts(data) is not EXPECTED[name][3]

@@ -1,0 +1,61 @@
+"""The lstm-equiv command line: table, JSON report, exit codes 0 / 1 / 2."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = "name: {name}\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float32]\n{extra}"
+
+
+def cli(*args, cwd=ROOT):
+    proc = subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_run_prints_a_table_and_writes_json(tmp_path):
+    (tmp_path / "ok.yaml").write_text(GOOD.format(name="ok", extra=""))
+    code, out, err = cli("run", str(tmp_path), "--json", str(tmp_path / "r.json"))
+    assert code == 0, out + err
+    assert out.splitlines()[1].split() == ["case", "form", "dtype", "check", "max", "abs", "err", "tolerance", "status"]
+    assert "ok    keras_lstm  float32  outputs" in out
+    assert out.rstrip().endswith("4 pass, 0 fail, 0 error, 0 skip")
+    rows = json.loads((tmp_path / "r.json").read_text())
+    assert [r["check"] for r in rows] == ["weights", "outputs", "final_h", "final_c"]
+    for r in rows:
+        assert {"case", "form", "dtype", "check", "status", "max_abs_err", "tolerance"} <= set(r)
+        assert r["status"] == "pass" and r["max_abs_err"] <= r["tolerance"]
+        assert r["versions"]["tensorflow"]
+
+
+def test_an_equivalence_failure_exits_1(tmp_path):
+    """A tolerance far below float32's rounding cannot hold: the run must say FAIL and exit 1."""
+    extra = "tolerance:\n  float32: 1.0e-30\n  reason: deliberately impossible, to see the failure path\n"
+    (tmp_path / "strict.yaml").write_text(GOOD.format(name="strict", extra=extra))
+    code, out, err = cli("run", str(tmp_path))
+    assert code == 1, out + err
+    assert "FAIL: case strict" in out
+    assert "Tolerance: atol=1e-30 (override in" in out and "deliberately impossible" in out
+
+
+def test_an_invalid_file_exits_2_and_the_others_still_run(tmp_path):
+    (tmp_path / "a.yaml").write_text(GOOD.format(name="fine", extra=""))
+    (tmp_path / "b.yaml").write_text(GOOD.format(name="broken", extra="num_unit: 3\n"))
+    code, out, err = cli("run", str(tmp_path))
+    assert code == 2
+    assert f"{tmp_path / 'b.yaml'}:8: key 'num_unit': unknown key; did you mean 'num_units'?" in err
+    assert "Traceback" not in err
+    assert "4 pass, 0 fail, 0 error, 0 skip, 1 invalid case file(s)" in out
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert cli("run", str(tmp_path / "missing"))[0] == 2
+    assert cli("frobnicate")[0] == 2
+    assert cli("run", str(tmp_path))[0] == 2  # no case files at all
+
+
+def test_schema_command_prints_the_shipped_schema():
+    code, out, _ = cli("schema")
+    assert code == 0
+    assert json.loads(out) == json.loads((ROOT / "harness" / "case.schema.json").read_text())

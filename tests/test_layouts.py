@@ -1,0 +1,73 @@
+"""Layouts compose and split exactly, and put each gate where the real forms keep it."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from harness import layouts
+from harness.inputs import make_inputs
+from reference import GATES
+
+
+class _Case:  # the fields make_inputs reads
+    input_depth, num_units, timesteps, batch, seed, num_classes = 5, 3, 2, 1, 42, None
+
+
+PARAMS = make_inputs(_Case, "float64").params
+
+
+@pytest.mark.parametrize("layout", layouts.LAYOUTS.values(), ids=lambda l: l.name)
+def test_compose_then_split_is_the_identity(layout):
+    tensors = layout.compose(PARAMS, forget_bias=1.5)
+    assert {k: v.shape for k, v in tensors.items()} == layout.shapes(5, 3)
+    back = layout.split(tensors, 5, forget_bias=1.5)
+    for part, g, a in back.items():
+        if layout.forget_bias == layouts.STORED and (part, g) == ("b", "f"):
+            # (b + 1.5) - 1.5 rounds: the stored form cannot give back b['f'] bit for bit
+            np.testing.assert_allclose(a, PARAMS.b["f"], rtol=0, atol=4 * np.finfo(float).eps * 2.5)
+        else:
+            np.testing.assert_array_equal(a, getattr(PARAMS, part)[g], err_msg=f"{part}[{g}]")
+
+
+def test_basic_lstm_cell_kernel_is_x_rows_then_h_rows_blocks_ijfo():
+    t = layouts.BASIC_LSTM_CELL.compose(PARAMS, forget_bias=1.0)
+    assert t["kernel"].shape == (5 + 3, 4 * 3) and t["bias"].shape == (4 * 3,)
+    for k, g in enumerate("ijfo"):
+        np.testing.assert_array_equal(t["kernel"][:5, 3 * k:3 * k + 3], PARAMS.V[g])
+        np.testing.assert_array_equal(t["kernel"][5:, 3 * k:3 * k + 3], PARAMS.W[g])
+        np.testing.assert_array_equal(t["bias"][3 * k:3 * k + 3], PARAMS.b[g])  # forget_bias is not stored
+
+
+def test_keras_blocks_are_ifco_with_forget_bias_in_the_f_block():
+    t = layouts.KERAS.compose(PARAMS, forget_bias=1.0)
+    for k, g in enumerate("ifjo"):
+        np.testing.assert_array_equal(t["kernel"][:, 3 * k:3 * k + 3], PARAMS.V[g])
+        np.testing.assert_array_equal(t["recurrent_kernel"][:, 3 * k:3 * k + 3], PARAMS.W[g])
+        np.testing.assert_array_equal(t["bias"][3 * k:3 * k + 3], PARAMS.b[g] + (1.0 if g == "f" else 0.0))
+
+
+def test_a_wrong_gate_order_does_not_split_back_to_the_same_params():
+    wrong = replace(layouts.KERAS, gate_order=("i", "j", "f", "o"))
+    back = wrong.split(layouts.KERAS.compose(PARAMS, 1.0), 5, 1.0)
+    assert not np.array_equal(back.V["f"], PARAMS.V["f"])
+    np.testing.assert_array_equal(back.V["f"], PARAMS.V["j"])
+
+
+def test_gate_order_must_be_a_permutation():
+    with pytest.raises(ValueError, match="not a permutation"):
+        replace(layouts.KERAS, gate_order=("i", "i", "f", "o"))
+
+
+def test_where_names_rows_and_columns():
+    assert layouts.BASIC_LSTM_CELL.where("W", "f", 12, 64) == "kernel rows 12:76, columns 128:192"
+    assert layouts.KERAS.where("V", "f", 12, 64) == "kernel columns 64:128"
+    assert layouts.KERAS.where("b", "o", 12, 64) == "bias[192:256]"
+
+
+def test_inputs_are_random_and_differ_per_gate():
+    for part in ("V", "W", "b"):
+        blocks = getattr(PARAMS, part)
+        for a in GATES:
+            assert np.unique(blocks[a]).size == blocks[a].size  # no constant entries
+            for b in GATES:
+                assert a == b or not np.allclose(blocks[a], blocks[b])
