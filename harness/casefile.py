@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import spec, yamlnodes
+from harness.forms import FORMS
 from harness.spec import FIELDS, Field
 
 
@@ -56,13 +57,24 @@ class Case:
     seed: int
     dtypes: tuple
     forget_bias: float
-    forms: tuple | None  # None: every form that applies
+    forms: tuple  # the forms this case runs: those it names, or every form that can express it
+    activation: str
+    recurrent_activation: str
+    use_peepholes: bool
+    num_proj: int | None
+    cell_clip: float | None
+    proj_clip: float | None
     num_classes: int | None
     tolerance: dict  # dtype -> atol override
     tolerance_reason: str | None
     description: str
     path: Path
     line: int
+
+    @property
+    def h_depth(self) -> int:
+        """The width of h: num_proj with a projection, else num_units."""
+        return self.num_proj or self.num_units
 
     @property
     def where(self) -> str:
@@ -91,6 +103,8 @@ def suggest(word: str, options) -> str | None:
 
 
 def _type_ok(f: Field, value) -> bool:
+    if f.type == "boolean":
+        return isinstance(value, bool)
     if f.type == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
     if f.type == "number":
@@ -122,6 +136,8 @@ def _check(f: Field, value, key: str, line: int, problems: list):
         problems.append(Problem(line, key, f"must be {'an' if f.type[0] in 'aeiou' else 'a'} {f.type}, "
                                            f"got {_describe(value)}{hint}"))
         return None
+    if f.type == "boolean":
+        return value
     if f.type in ("integer", "number"):
         if f.minimum is not None and value < f.minimum:
             problems.append(Problem(line, key, f"must be at least {f.minimum:g}, got {value!r}"))
@@ -193,6 +209,14 @@ def _to_case(values: dict, mapping: yamlnodes.Mapping, path: Path, problems: lis
                                 f"(batch x timesteps x (input_depth + 12 num_units) x 8 bytes); "
                                 f"the bound is {spec.MEMORY_BOUND_BYTES // 2**30} GiB"))
         return None
+    if "proj_clip" in values and "num_proj" not in values:
+        problems.append(Problem(mapping.key_lines["proj_clip"], "proj_clip", "needs num_proj: only a projected "
+                                                                          "h can be clipped"))
+        return None
+    options = {k: values.get(k, FIELDS[k].default) for k in spec.OPTIONS}
+    forms = _forms_for(values, options, mapping, problems)
+    if forms is None:
+        return None
     tolerance = values.get("tolerance") or {}
     for dtype in spec.DTYPES:
         if dtype in tolerance and dtype not in values.get("dtypes", spec.DTYPES):
@@ -203,11 +227,29 @@ def _to_case(values: dict, mapping: yamlnodes.Mapping, path: Path, problems: lis
         name=values["name"], input_depth=values["input_depth"], num_units=values["num_units"],
         timesteps=values["timesteps"], batch=values["batch"], seed=values["seed"],
         dtypes=tuple(values.get("dtypes", spec.DTYPES)), forget_bias=float(values.get("forget_bias", 1.0)),
-        forms=values.get("forms"), num_classes=(values.get("head") or {}).get("num_classes"),
+        forms=forms, **options, num_classes=(values.get("head") or {}).get("num_classes"),
         tolerance={d: float(v) for d, v in tolerance.items() if d in spec.DTYPES},
         tolerance_reason=tolerance.get("reason"), description=values.get("description", ""),
         path=path, line=mapping.line,
     )
+
+
+def _forms_for(values: dict, options: dict, mapping, problems: list):
+    """The forms named (each must express every option set), or every form that can express them."""
+    if "forms" in values:
+        before = len(problems)
+        for name in values["forms"]:
+            for key, why in FORMS[name].cannot_express(options):
+                problems.append(Problem(mapping.key_lines[key], key, f"form {name} (named in 'forms' on line "
+                                                                     f"{mapping.key_lines['forms']}) {why}"))
+        return None if len(problems) > before else values["forms"]
+    forms = tuple(name for name in spec.FORM_NAMES if not FORMS[name].cannot_express(options))
+    if not forms:
+        set_keys = [k for k in spec.OPTIONS if options[k] != FIELDS[k].default]
+        problems.append(Problem(mapping.key_lines[set_keys[0]], set_keys[0],
+                                f"no form can express {', '.join(f'{k}={options[k]!r}' for k in set_keys)} together"))
+        return None
+    return forms
 
 
 def parse(path: Path, data: bytes) -> list:

@@ -14,7 +14,7 @@ import numpy as np
 from harness import compare, layouts, tolerances
 from harness.forms import FORMS
 from harness.inputs import make_inputs
-from reference import GATES, dense, lstm_forward
+from reference import dense, lstm_forward
 
 CHECKS = ("weights", "outputs", "final_h", "final_c", "logits")
 
@@ -55,8 +55,8 @@ class Result:
 
 
 def forms_of(case) -> list:
-    """The forms a case runs: those it names, or every form."""
-    return list(case.forms) if case.forms else sorted(FORMS)
+    """The forms a case runs: those it names, or every form that can express it (set when validated)."""
+    return list(case.forms)
 
 
 def checks_of(case) -> list:
@@ -109,7 +109,7 @@ def _run(case, form, dtype, layout) -> Run:
         out.form_out = form.run(case, out.inputs, dtype)
         out.params = layout.split(out.form_out.tensors, case.input_depth, case.forget_bias)
         x64, p64 = out.inputs.x.astype(np.float64), out.params.astype(np.float64)
-        outputs, (h, c) = lstm_forward(x64, p64, forget_bias=case.forget_bias)
+        outputs, (h, c) = lstm_forward(x64, p64, **form.semantics(case))
         out.reference = {"outputs": outputs, "final_h": h, "final_c": c}
         if case.num_classes:
             out.reference["logits"] = dense(outputs[:, -1], out.inputs.head_kernel.astype(np.float64),
@@ -147,18 +147,19 @@ def _check_weights(item: Item, r: Run, layout) -> Result:
     stacked kernel composed from them has its documented shape and splits back to the same params."""
     case, problems = item.case, []
     n_in, n = case.input_depth, case.num_units
-    expected = layout.shapes(n_in, n)
+    expected = layout.shapes(n_in, n, case.num_proj, case.use_peepholes)
     got = {name: tuple(t.shape) for name, t in r.form_out.tensors.items()}
     if got != expected:
         problems.append(f"TF's variables have shapes {got}; layout {layout.name} expects {expected} ({layout.about})")
     else:
         problems += _gate_mismatches(r.inputs.params, r.params, layout, case, item.dtype)
     stacked = layouts.BASIC_LSTM_CELL.compose(r.params, case.forget_bias)
-    want = {"kernel": (n_in + n, 4 * n), "bias": (4 * n,)}
-    have = {k: tuple(v.shape) for k, v in stacked.items()}
+    want = {"kernel": (n_in + case.h_depth, 4 * n), "bias": (4 * n,)}
+    have = {k: tuple(stacked[k].shape) for k in want}
     if have != want:
         problems.append(f"BasicLSTMCell stacked form has shapes {have}, expected {want}: kernel rows are "
-                        f"input_depth {n_in} x-rows then num_units {n} h-rows, columns 4 x {n} gate blocks i j f o")
+                        f"input_depth {n_in} x-rows then h_depth {case.h_depth} h-rows, columns 4 x {n} "
+                        f"gate blocks i j f o")
     back = layouts.BASIC_LSTM_CELL.split(stacked, n_in, case.forget_bias)
     for part, g, a in back.items():
         if not np.array_equal(a, getattr(r.params, part)[g]):
@@ -174,12 +175,18 @@ def _gate_mismatches(injected, read, layout, case, dtype) -> list:
     # bias f goes through (b_f + forget_bias) - forget_bias in the run's dtype: allow that rounding only
     slack = 4 * np.finfo(dtype).eps * (1.0 + abs(case.forget_bias))
     out = []
+    if (read.projection is None) != (injected.projection is None) or (
+            read.projection is not None and not _close(read.projection, injected.projection, 0.0)):
+        out.append(f"the projection read from {layout.projection} (layout {layout.name}) differs from the injected one")
     for part, g, a in read.items():
         want = getattr(injected, part)
+        if want is None or g not in want:
+            out.append(f"{part}[{g!r}] was read back (layout {layout.name}) but none was injected")
+            continue
         if _close(a, want[g], slack):
             continue
-        where = layout.where(part, g, case.input_depth, case.num_units)
-        owner = [h for h in GATES if h != g and _close(a, want[h], slack)]
+        where = layout.where(part, g, case.input_depth, case.num_units, case.h_depth)
+        owner = [h for h in want if h != g and _close(a, want[h], slack)]
         whose = f"it holds the block injected as {part}[{owner[0]!r}]" if owner else "it matches no injected gate block"
         out.append(f"gate block {part}[{g!r}] read from {where} (layout {layout.name}) differs from the "
                    f"injected {part}[{g!r}]: {whose}")

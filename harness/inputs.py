@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference import GATES, LSTMParams
+from reference import GATES, PEEPHOLE_GATES, LSTMParams
 
 
 @dataclass(frozen=True)
@@ -19,24 +19,28 @@ class Inputs:
 
     params: LSTMParams
     x: np.ndarray  # [batch, timesteps, input_depth]
-    head_kernel: np.ndarray | None  # [num_units, num_classes]
+    head_kernel: np.ndarray | None  # [h_depth, num_classes]
     head_bias: np.ndarray | None  # [num_classes]
 
 
 def make_inputs(case, dtype: str) -> Inputs:
     """The case's weights and inputs in ``dtype``; the same draws for every dtype and form."""
     rng = np.random.default_rng(case.seed)
-    n_in, n = case.input_depth, case.num_units
-    scale = 1.0 / np.sqrt(n_in + n)  # keeps pre-activations O(1): gates neither saturate nor vanish
+    n_in, n, h_depth = case.input_depth, case.num_units, case.h_depth
+    scale = 1.0 / np.sqrt(n_in + h_depth)  # keeps pre-activations O(1): gates neither saturate nor vanish
     V, W, b = {}, {}, {}
     for g in GATES:
         V[g] = rng.normal(0.0, scale, (n_in, n))
-        W[g] = rng.normal(0.0, scale, (n, n))
+        W[g] = rng.normal(0.0, scale, (h_depth, n))
         b[g] = rng.normal(0.0, 0.5, n)
     x = rng.normal(0.0, 1.0, (case.batch, case.timesteps, n_in))
     head_kernel = head_bias = None
     if case.num_classes:
-        head_kernel = rng.normal(0.0, 1.0 / np.sqrt(n), (n, case.num_classes))
+        head_kernel = rng.normal(0.0, 1.0 / np.sqrt(h_depth), (h_depth, case.num_classes))
         head_bias = rng.normal(0.0, 0.1, case.num_classes)
+    # drawn last, so that adding them to a case leaves its other draws as they were
+    peephole = {g: rng.normal(0.0, 0.5, n) for g in PEEPHOLE_GATES} if case.use_peepholes else None
+    projection = rng.normal(0.0, 1.0 / np.sqrt(n), (n, case.num_proj)) if case.num_proj else None
     cast = lambda a: None if a is None else a.astype(dtype)  # noqa: E731
-    return Inputs(LSTMParams(V, W, b).astype(dtype), cast(x), cast(head_kernel), cast(head_bias))
+    params = LSTMParams(V, W, b, peephole, projection).astype(dtype)
+    return Inputs(params, cast(x), cast(head_kernel), cast(head_bias))

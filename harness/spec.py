@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.forms import FORMS
+
 DTYPES = ("float32", "float64")
 MEMORY_BOUND_BYTES = 4 * 2**30  # one case's arrays (TF and reference) must fit in this
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
@@ -17,7 +19,7 @@ NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 class Field:
     """One key of the format: its JSON type and constraints."""
 
-    type: str  # "string", "integer", "number", "array", "object"
+    type: str  # "string", "integer", "number", "boolean", "array", "object"
     doc: str
     required: bool = False
     default: object = None
@@ -34,8 +36,9 @@ class Field:
     min_properties: int | None = None
 
 
-FORM_NAMES = ("keras_lstm",)
-"""Every form a case can name; kept equal to :data:`harness.forms.FORMS` by a test."""
+FORM_NAMES = tuple(sorted(FORMS))
+OPTIONS = ("activation", "recurrent_activation", "use_peepholes", "num_proj", "cell_clip", "proj_clip")
+"""Keys that not every form can express; each form lists the ones it can (harness/forms)."""
 
 _SIZE = "a positive integer"
 FIELDS = {
@@ -53,6 +56,18 @@ FIELDS = {
                          default=1.0, minimum=-100.0, maximum=100.0),
     "forms": Field("array", "Forms to run (default: every form that applies).",
                    items=Field("string", "a form", enum=FORM_NAMES), min_items=1, unique_items=True),
+    "activation": Field("string", "Activation of the block input j and of c.", default="tanh",
+                        enum=("tanh", "relu", "sigmoid")),
+    "recurrent_activation": Field("string", "Activation of the gates i, f, o (Keras forms). hard_sigmoid is "
+                                  "the installed Keras's: clip(0.2x + 0.5) in Keras 2, clip(x/6 + 0.5) in Keras 3.",
+                                  default="sigmoid", enum=("sigmoid", "hard_sigmoid")),
+    "use_peepholes": Field("boolean", "Peephole diagonals: i and f see the previous c, o the new c.", default=False),
+    "num_proj": Field("integer", "Project h to this width (LSTMCell): h_depth = num_proj.", minimum=1,
+                      maximum=4096),
+    "cell_clip": Field("number", "Clip c to [-cell_clip, cell_clip] after each step.", exclusive_minimum=0,
+                       maximum=1e6),
+    "proj_clip": Field("number", "Clip the projected h to [-proj_clip, proj_clip] (needs num_proj).",
+                       exclusive_minimum=0, maximum=1e6),
     "head": Field("object", "A dense layer on the last output, as in the question's network.",
                   fields={"num_classes": Field("integer", "Output classes.", required=True, minimum=1,
                                                maximum=65536)}),

@@ -6,6 +6,7 @@ only as ``tf_keras``). Nothing outside this module reads a version or branches o
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import re
 import sys
@@ -37,13 +38,52 @@ def tf():
             kept = [line for line in captured.read().decode(errors="replace").splitlines(keepends=True)
                     if not _STARTUP_CHATTER.match(line)]
             sys.stderr.write("".join(kept))
+    tensorflow.get_logger().setLevel("ERROR")  # deprecation notices of the legacy APIs we use on purpose
     return tensorflow
+
+
+def _tf_minor() -> tuple:
+    version = _dist_version("tensorflow") or _dist_version("tensorflow-cpu") or "0.0"
+    return _minor(version)
+
+
+def keras_major() -> int:
+    """2 on TF 2.12-2.15 (``tf.keras``), 3 on TF >= 2.16 (the ``keras`` package)."""
+    return 3 if _tf_minor() >= (2, 16) else 2
+
+
+def keras_hard_sigmoid() -> str:
+    """The reference activation that the installed Keras calls ``hard_sigmoid``."""
+    return "hard_sigmoid_1/6" if keras_major() == 3 else "hard_sigmoid_0.2"
+
+
+def legacy_cells_missing() -> str | None:
+    """Why ``BasicLSTMCell``/``LSTMCell`` cannot be built here, or None when they can."""
+    if keras_major() == 3 and importlib.util.find_spec("tf_keras") is None:
+        want = ".".join(map(str, _tf_minor()))
+        return (f"the tf.compat.v1 LSTM cells are not available with Keras 3 (TF {want}): "
+                f"pip install 'tf-keras=={want}.*' (or pip install -e '.[legacy]')")
+    return None
+
+
+@functools.cache
+def legacy_cells():
+    """The module holding ``BasicLSTMCell``, ``LSTMCell`` and ``LSTMStateTuple`` for this TF.
+
+    TF >= 2.16 raises on ``tf.compat.v1.nn.rnn_cell.*`` unless Keras 2 is the global Keras; importing
+    tf_keras's legacy cells directly keeps Keras 3 for the Keras forms in the same process.
+    """
+    if keras_major() == 3:
+        from tf_keras.src.layers.rnn import legacy_cells as cells
+
+        return cells
+    return tf().compat.v1.nn.rnn_cell
 
 
 @functools.cache
 def keras():
     """The Keras that goes with this TensorFlow: Keras 3 on TF >= 2.16, ``tf.keras`` (Keras 2) before."""
-    if _minor(tf().__version__) >= (2, 16):
+    if keras_major() == 3:
         import keras as keras3
 
         return keras3

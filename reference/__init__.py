@@ -4,6 +4,6 @@ NumPy only. Nothing here imports TensorFlow or Keras, concatenates ``x`` with ``
 ``4 * num_units`` wide: every gate has its own input matrix ``V[g]``, recurrent matrix ``W[g]`` and bias
 ``b[g]``, exactly as the equations are written.
 """
-from reference.lstm import GATES, LSTMParams, dense, lstm_forward
+from reference.lstm import ACTIVATIONS, GATES, PEEPHOLE_GATES, LSTMParams, dense, lstm_forward
 
-__all__ = ["GATES", "LSTMParams", "dense", "lstm_forward"]
+__all__ = ["ACTIVATIONS", "GATES", "PEEPHOLE_GATES", "LSTMParams", "dense", "lstm_forward"]

@@ -2,15 +2,16 @@
 
 For every timestep t, with ``x_t`` [batch, input_depth] and the previous state ``h``, ``c``::
 
-    i = sigmoid(x_t V[i] + h W[i] + b[i])                  input gate
-    j = tanh   (x_t V[j] + h W[j] + b[j])                  block input (the candidate)
-    f = sigmoid(x_t V[f] + h W[f] + b[f] + forget_bias)    forget gate
-    o = sigmoid(x_t V[o] + h W[o] + b[o])                  output gate
-    c = f * c + i * j
-    h = o * tanh(c)
+    i = rec_act(x_t V[i] + h W[i] + b[i]               + p[i] * c)     input gate
+    j = act    (x_t V[j] + h W[j] + b[j])                             block input (the candidate)
+    f = rec_act(x_t V[f] + h W[f] + b[f] + forget_bias + p[f] * c)     forget gate
+    c = f * c + i * j                      then clipped to [-cell_clip, cell_clip] if cell_clip is set
+    o = rec_act(x_t V[o] + h W[o] + b[o]               + p[o] * c)     output gate (sees the new c)
+    h = o * act(c)                         then h @ projection, clipped to proj_clip, if projected
 
-``forget_bias`` is added to the forget gate's pre-activation at run time, as TensorFlow's BasicLSTMCell
-does; it is never folded into ``b[f]``.
+``act`` is tanh and ``rec_act`` sigmoid unless chosen otherwise. ``forget_bias`` is added to the forget
+gate's pre-activation at run time, as TensorFlow's BasicLSTMCell does; it is never folded into ``b[f]``.
+The peephole diagonals ``p`` and the ``projection`` exist only when the params carry them.
 """
 from __future__ import annotations
 
@@ -22,31 +23,38 @@ import numpy as np
 GATES = ("i", "j", "f", "o")
 """Gate names: input gate, block input (the tanh candidate), forget gate, output gate."""
 
+PEEPHOLE_GATES = ("i", "f", "o")
+"""Gates with a peephole diagonal: i and f see the previous c, o sees the new c."""
+
 
 @dataclass(frozen=True)
 class LSTMParams:
     """Per-gate LSTM weights: mappings from gate name to array.
 
-    ``V[g]`` is [input_depth, num_units] (input weights), ``W[g]`` is [num_units, num_units] (recurrent
-    weights) and ``b[g]`` is [num_units].
+    ``V[g]`` is [input_depth, num_units] (input weights), ``W[g]`` is [h_depth, num_units] (recurrent
+    weights; h_depth is num_units, or num_proj with a projection) and ``b[g]`` is [num_units].
+    ``peephole[g]`` for g in i, f, o is [num_units]; ``projection`` is [num_units, num_proj].
     """
 
     V: Mapping[str, np.ndarray]
     W: Mapping[str, np.ndarray]
     b: Mapping[str, np.ndarray]
+    peephole: Mapping[str, np.ndarray] | None = None
+    projection: np.ndarray | None = None
 
     def __post_init__(self):
         for part in ("V", "W", "b"):
             keys = tuple(getattr(self, part))
             if sorted(keys) != sorted(GATES):
                 raise ValueError(f"LSTMParams.{part} must have exactly the gates {GATES}, got {keys}")
-        n_in, n_units = np.shape(self.V["i"])
-        expected = {"V": (n_in, n_units), "W": (n_units, n_units), "b": (n_units,)}
-        for part, shape in expected.items():
-            for g in GATES:
-                got = np.shape(getattr(self, part)[g])
-                if got != shape:
-                    raise ValueError(f"LSTMParams.{part}[{g!r}] has shape {got}, expected {shape}")
+        if self.peephole is not None and sorted(self.peephole) != sorted(PEEPHOLE_GATES):
+            raise ValueError(f"LSTMParams.peephole must have exactly the gates {PEEPHOLE_GATES}")
+        n_in, n = np.shape(self.V["i"])
+        if self.projection is not None and np.shape(self.projection)[0] != n:
+            raise ValueError(f"LSTMParams.projection has shape {np.shape(self.projection)}, expected ({n}, num_proj)")
+        for part, g, a in self.items():
+            if np.shape(a) != self.shape_of(part):
+                raise ValueError(f"LSTMParams.{part}[{g!r}] has shape {np.shape(a)}, expected {self.shape_of(part)}")
 
     @property
     def input_depth(self) -> int:
@@ -55,53 +63,93 @@ class LSTMParams:
 
     @property
     def num_units(self) -> int:
-        """Columns of every ``V[g]`` and ``W[g]``."""
+        """Columns of every ``V[g]`` and ``W[g]``: the width of c."""
         return int(np.shape(self.V["i"])[1])
+
+    @property
+    def h_depth(self) -> int:
+        """The width of h: num_proj with a projection, else num_units. The rows of every ``W[g]``."""
+        return self.num_units if self.projection is None else int(np.shape(self.projection)[1])
+
+    def shape_of(self, part: str) -> tuple:
+        """The shape of every block of ``part`` (V, W, b, peephole)."""
+        return {"V": (self.input_depth, self.num_units), "W": (self.h_depth, self.num_units),
+                "b": (self.num_units,), "peephole": (self.num_units,)}[part]
 
     def astype(self, dtype) -> "LSTMParams":
         """The same parameters cast to ``dtype``."""
-        cast = lambda m: {g: np.asarray(m[g], dtype=dtype) for g in GATES}  # noqa: E731
-        return LSTMParams(V=cast(self.V), W=cast(self.W), b=cast(self.b))
+        cast = lambda m: None if m is None else {g: np.asarray(a, dtype=dtype) for g, a in m.items()}  # noqa: E731
+        projection = None if self.projection is None else np.asarray(self.projection, dtype=dtype)
+        return LSTMParams(cast(self.V), cast(self.W), cast(self.b), cast(self.peephole), projection)
 
     def items(self):
-        """Yield ``(part, gate, array)`` for every block, parts V, W, b and gates in GATES order."""
+        """Yield ``(part, gate, array)`` for every per-gate block: V, W, b, then the peepholes."""
         for part in ("V", "W", "b"):
             for g in GATES:
                 yield part, g, getattr(self, part)[g]
+        for g in PEEPHOLE_GATES if self.peephole is not None else ():
+            yield "peephole", g, self.peephole[g]
 
 
-def sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z):
     """The logistic function, written through tanh so that it never overflows."""
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
-_ACTIVATION = {"i": sigmoid, "j": np.tanh, "f": sigmoid, "o": sigmoid}
+def _hard_sigmoid(slope):
+    def hard_sigmoid(z):
+        return np.clip(slope * z + 0.5, 0.0, 1.0).astype(np.asarray(z).dtype)
+    return hard_sigmoid
 
 
-def lstm_forward(x, params: LSTMParams, h0=None, c0=None, forget_bias: float = 0.0):
+ACTIVATIONS = {
+    "tanh": np.tanh,
+    "sigmoid": sigmoid,
+    "relu": lambda z: np.maximum(z, 0.0).astype(np.asarray(z).dtype),
+    "hard_sigmoid_0.2": _hard_sigmoid(0.2),  # clip(0.2 z + 0.5, 0, 1): Keras 2, TF
+    "hard_sigmoid_1/6": _hard_sigmoid(1.0 / 6.0),  # clip(z / 6 + 0.5, 0, 1) = relu6(z + 3) / 6: Keras 3
+}
+"""Activations by name: ``activation`` acts on j and on c, ``recurrent_activation`` on i, f, o."""
+
+
+def lstm_forward(x, params: LSTMParams, h0=None, c0=None, forget_bias: float = 0.0, *, cell_clip=None,
+                 proj_clip=None, activation: str = "tanh", recurrent_activation: str = "sigmoid"):
     """Run the LSTM over ``x`` [batch, timesteps, input_depth] in the dtype of ``x``.
 
-    Returns ``outputs`` [batch, timesteps, num_units] (h at every step) and the final state ``(h, c)``,
-    each [batch, num_units]. ``h0`` and ``c0`` default to zeros.
+    Returns ``outputs`` [batch, timesteps, h_depth] (h at every step) and the final state ``(h, c)``.
+    ``h0`` [batch, h_depth] and ``c0`` [batch, num_units] default to zeros. ``cell_clip`` and
+    ``proj_clip`` (None: off) clip c and the projected h elementwise.
     """
     x = np.asarray(x)
     if x.ndim != 3 or x.shape[2] != params.input_depth:
         raise ValueError(f"x must be [batch, timesteps, {params.input_depth}], got {x.shape}")
+    if proj_clip is not None and params.projection is None:
+        raise ValueError("proj_clip needs a projection")
+    act, rec_act = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
     dtype = x.dtype
     batch, timesteps, _ = x.shape
     p = params.astype(dtype)
-    zeros = np.zeros((batch, p.num_units), dtype=dtype)
-    h = zeros if h0 is None else np.asarray(h0, dtype=dtype)
-    c = zeros if c0 is None else np.asarray(c0, dtype=dtype)
-    extra = {g: dtype.type(0) for g in GATES}
-    extra["f"] = dtype.type(forget_bias)
-    # The input projections of all timesteps at once, gate by gate: the time loop carries only h.
-    xV = {g: x @ p.V[g] + (p.b[g] + extra[g]) for g in GATES}
-    outputs = np.empty((batch, timesteps, p.num_units), dtype=dtype)
+    h = np.zeros((batch, p.h_depth), dtype) if h0 is None else np.asarray(h0, dtype=dtype)
+    c = np.zeros((batch, p.num_units), dtype) if c0 is None else np.asarray(c0, dtype=dtype)
+    shift = {g: dtype.type(forget_bias if g == "f" else 0.0) for g in GATES}
+    # The input projections of all timesteps at once, gate by gate: the time loop carries only h and c.
+    xV = {g: x @ p.V[g] + (p.b[g] + shift[g]) for g in GATES}
+    outputs = np.empty((batch, timesteps, p.h_depth), dtype=dtype)
     for t in range(timesteps):
-        gate = {g: _ACTIVATION[g](xV[g][:, t] + h @ p.W[g]) for g in GATES}
-        c = gate["f"] * c + gate["i"] * gate["j"]
-        h = gate["o"] * np.tanh(c)
+        z = {g: xV[g][:, t] + h @ p.W[g] for g in GATES}
+        if p.peephole is not None:
+            z["i"] = z["i"] + p.peephole["i"] * c
+            z["f"] = z["f"] + p.peephole["f"] * c
+        c = rec_act(z["f"]) * c + rec_act(z["i"]) * act(z["j"])
+        if cell_clip is not None:
+            c = np.clip(c, -cell_clip, cell_clip)
+        if p.peephole is not None:
+            z["o"] = z["o"] + p.peephole["o"] * c
+        h = rec_act(z["o"]) * act(c)
+        if p.projection is not None:
+            h = h @ p.projection
+            if proj_clip is not None:
+                h = np.clip(h, -proj_clip, proj_clip)
         outputs[:, t] = h
     return outputs, (h, c)
 

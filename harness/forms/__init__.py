@@ -1,13 +1,26 @@
 """The real TensorFlow forms of the LSTM. Each form builds, runs and reads back one TF implementation.
 
-A form injects per-gate parameters through its layout, runs TF once (traced, with a fixed input
-signature), and returns what TF computed together with the tensors read back from TF's own variables.
+A form injects per-gate parameters through its layout into TF variables, runs TF once, and returns what
+TF computed together with the tensors read back from those variables. Importing this package does not
+import TensorFlow: forms import it when they run.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+ANY = "any"
+"""In :attr:`Form.options`: the form can express every value the case format allows."""
+
+DEFAULTS = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_peepholes": False,
+            "num_proj": None, "cell_clip": None, "proj_clip": None}
+"""What a form that does not list an option computes: the case format's defaults."""
+
+_OPTION_WORDS = {"activation": "a block-input activation other than tanh",
+                 "recurrent_activation": "a gate activation other than sigmoid",
+                 "use_peepholes": "peephole connections", "num_proj": "a projection of h",
+                 "cell_clip": "a clipped cell state", "proj_clip": "a clipped projection"}
 
 
 @dataclass(frozen=True)
@@ -22,12 +35,22 @@ class FormOutput:
 
 
 class Form:
-    """Base of every form: a name, a layout, the dtypes it takes, and a way to run it."""
+    """Base of every form: a name, a layout, the dtypes and options it takes, and a way to run it."""
 
     name: str = ""
     layout = None
     dtypes: tuple = ("float32", "float64")
+    options: dict = {}  # option -> ANY or the tuple of values the form can express besides the default
     about: str = ""
+
+    def cannot_express(self, options: dict) -> list:
+        """``(key, why)`` for every option value in ``options`` this form cannot compute."""
+        out = []
+        for key, value in options.items():
+            allowed = self.options.get(key, ())
+            if value != DEFAULTS[key] and allowed != ANY and value not in allowed:
+                out.append((key, f"cannot express {_OPTION_WORDS[key]} ({key}: {value!r}): {self.about}"))
+        return out
 
     def skip_reason(self, case, dtype: str) -> str | None:
         """Why this form cannot run ``case`` in ``dtype`` on this TF, or None when it can."""
@@ -35,15 +58,28 @@ class Form:
             return f"{self.name} takes {'/'.join(self.dtypes)} only, not {dtype}"
         return None
 
+    def semantics(self, case) -> dict:
+        """The reference's keyword arguments that compute what this form computes for ``case``."""
+        return {"forget_bias": case.forget_bias, "cell_clip": case.cell_clip, "proj_clip": case.proj_clip,
+                "activation": case.activation, "recurrent_activation": case.recurrent_activation}
+
     def run(self, case, inputs, dtype: str) -> FormOutput:  # pragma: no cover - abstract
         """Build the TF form with ``inputs``, run it once, read its variables back."""
         raise NotImplementedError
 
 
-def _registry() -> dict:
-    from harness.forms.keras_lstm import KerasLSTM
+def head_logits(tf, last, inputs, dtype):
+    """The question's head: ``tf.matmul(outputs[-1], weights['out']) + biases['out']``."""
+    if inputs.head_kernel is None:
+        return None
+    return tf.matmul(last, tf.constant(inputs.head_kernel, dtype)) + tf.constant(inputs.head_bias, dtype)
 
-    return {form.name: form for form in (KerasLSTM(),)}
+
+def _registry() -> dict:
+    from harness.forms import block, keras, legacy
+
+    forms = [*keras.FORMS, *legacy.FORMS, *block.FORMS]
+    return {form.name: form for form in forms}
 
 
 FORMS = _registry()
