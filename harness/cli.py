@@ -54,9 +54,14 @@ def cmd_run(args) -> int:
     print("lstm-equiv: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + f"; device {tf_compat.device()}")
     results = [engine.evaluate(i) for i in items]
     print(_table(results))
+    skipped = {}
     for r in results:
+        if r.status == "skip":
+            skipped[r.message] = skipped.get(r.message, 0) + 1
         if r.status in ("fail", "error"):
             print(f"\n{r.status.upper()}: {r.message}")
+    for reason, n in skipped.items():
+        print(f"\nSKIP ({n} items): {reason}")
     counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "error", "skip")}
     print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items())
           + (f", {len(errors)} invalid case file(s)" if errors else ""))

@@ -63,8 +63,9 @@ def test_plan_is_deterministic_and_complete(make_case):
     case = make_case(extra="head:\n  num_classes: 2\n")
     items = engine.plan([case])
     assert items == engine.plan([case])
-    assert len(items) == 1 * 2 * 5  # forms x dtypes x checks
-    assert [i.run_id for i in items[:5]] == ["keras_lstm-float32"] * 5
+    assert case.forms == tuple(sorted(case.forms)) and len(case.forms) == 9  # every form can express it
+    assert len(items) == 9 * 2 * 5  # forms x dtypes x checks
+    assert [i.run_id for i in items[:5]] == [f"{case.forms[0]}-float32"] * 5
 
 
 def test_runs_are_shared_by_the_checks_of_one_form_and_dtype(make_case, monkeypatch):

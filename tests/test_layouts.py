@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 
 from harness import layouts
+from harness.casefile import parse
 from harness.inputs import make_inputs
 from reference import GATES
 
-
-class _Case:  # the fields make_inputs reads
-    input_depth, num_units, timesteps, batch, seed, num_classes = 5, 3, 2, 1, 42, None
-
-
-PARAMS = make_inputs(_Case, "float64").params
+CASE = b"name: layout\ninput_depth: 5\nnum_units: 3\ntimesteps: 2\nbatch: 1\nseed: 42\n"
+(_case,) = parse("layout.yaml", CASE)
+PARAMS = make_inputs(_case, "float64").params
+(_full,) = parse("full.yaml", CASE + b"use_peepholes: true\nnum_proj: 2\nforms: [lstm_cell]\n")
+FULL = make_inputs(_full, "float64").params
 
 
 @pytest.mark.parametrize("layout", layouts.LAYOUTS.values(), ids=lambda l: l.name)
@@ -71,3 +71,20 @@ def test_inputs_are_random_and_differ_per_gate():
             assert np.unique(blocks[a]).size == blocks[a].size  # no constant entries
             for b in GATES:
                 assert a == b or not np.allclose(blocks[a], blocks[b])
+
+
+def test_peepholes_and_projection_are_named_tensors_of_the_cell_layout():
+    t = layouts.BASIC_LSTM_CELL.compose(FULL, forget_bias=1.0)
+    assert {k: v.shape for k, v in t.items()} == layouts.BASIC_LSTM_CELL.shapes(5, 3, num_proj=2, use_peepholes=True)
+    assert t["kernel"].shape == (5 + 2, 4 * 3)  # h rows are num_proj wide
+    np.testing.assert_array_equal(t["w_f_diag"], FULL.peephole["f"])
+    np.testing.assert_array_equal(t["projection/kernel"], FULL.projection)
+    back = layouts.BASIC_LSTM_CELL.split(t, 5, forget_bias=1.0)
+    np.testing.assert_array_equal(back.projection, FULL.projection)
+    for g in "ifo":
+        np.testing.assert_array_equal(back.peephole[g], FULL.peephole[g])
+
+
+def test_a_layout_without_projection_refuses_one():
+    with pytest.raises(ValueError, match="has no projection"):
+        layouts.BLOCK_LSTM.compose(FULL, forget_bias=1.0)

@@ -1,0 +1,92 @@
+"""Every form against real TensorFlow: its own layout passes; a permuted gate block or the forget bias in
+the wrong place fails; forms do not leak into each other whatever the order they run in."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from harness import engine, layouts, tf_compat
+from harness.engine import Item, evaluate
+from harness.forms import FORMS
+
+EXTRA = "use_peepholes: true\n"  # the forms that can express peepholes get them; the others drop the key
+
+
+def _case(make_case, form, name):
+    extra = EXTRA if form.options.get("use_peepholes") else ""
+    return make_case(name=name, forget_bias=1.0, dtypes="float32", extra=extra + f"forms: [{form.name}]\n")
+
+
+def _swap_first_two(order):
+    return (order[1], order[0], *order[2:])
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_each_form_passes_with_its_own_layout(make_case, name):
+    case = _case(make_case, FORMS[name], f"right_{name}")
+    results = [evaluate(Item(case, name, "float32", check)) for check in engine.checks_of(case)]
+    assert [r.status for r in results] == ["pass"] * len(results), [r.message for r in results]
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_each_form_fails_with_a_permuted_gate_block(make_case, name):
+    form = FORMS[name]
+    wrong = replace(form.layout, name=f"{form.layout.name} permuted", gate_order=_swap_first_two(form.layout.gate_order))
+    case = _case(make_case, form, f"permuted_{name}")
+    outputs = evaluate(Item(case, name, "float32", "outputs"), read_layout=wrong)
+    assert outputs.status == "fail" and outputs.max_abs_err > 1e-3, outputs.message
+    weights = evaluate(Item(case, name, "float32", "weights"), read_layout=wrong)
+    first, second = form.layout.gate_order[:2]
+    assert f"gate block V[{first!r}]" in weights.message and f"injected as V[{second!r}]" in weights.message
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_each_form_fails_with_the_forget_bias_in_the_wrong_place(make_case, name):
+    form = FORMS[name]
+    flipped = layouts.STORED if form.layout.forget_bias == layouts.RUNTIME else layouts.RUNTIME
+    wrong = replace(form.layout, name=f"{form.layout.name} forget_bias {flipped}", forget_bias=flipped)
+    case = _case(make_case, form, f"forget_{name}")
+    outputs = evaluate(Item(case, name, "float32", "outputs"), read_layout=wrong)
+    assert outputs.status == "fail" and outputs.max_abs_err > 1e-3, outputs.message
+    weights = evaluate(Item(case, name, "float32", "weights"), read_layout=wrong)
+    assert "gate block b['f']" in weights.message
+
+
+def test_block_ops_skip_float64_with_the_reason(make_case):
+    case = make_case(name="f64", dtypes="float64")
+    for name in ("lstm_block_cell", "block_lstm", "block_lstm_v2"):
+        result = evaluate(Item(case, name, "float64", "outputs"))
+        assert result.status == "skip" and result.message == f"{name} takes float32 only, not float64"
+
+
+def test_legacy_cells_skip_with_the_reason_when_tf_keras_is_missing(make_case, monkeypatch):
+    monkeypatch.setattr(tf_compat, "legacy_cells_missing", lambda: "the tf.compat.v1 LSTM cells are not available")
+    case = make_case(name="no_tf_keras")
+    result = evaluate(Item(case, "basic_lstm_cell_static_rnn", "float32", "outputs"))
+    assert result.status == "skip" and "not available" in result.message
+
+
+def test_forms_do_not_leak_into_each_other_in_any_order(make_case, monkeypatch):
+    """Run every form, then every form again in reverse order in the same process: bit-identical."""
+    case = make_case(name="isolation", dtypes="float32")
+    names = list(case.forms)
+    first = {n: engine.run(case, n, "float32").form_out for n in names}
+    monkeypatch.setattr(engine, "_RUNS", {})
+    for n in reversed(names + names):  # twice, so static_rnn also runs after a traced dynamic_rnn
+        again = engine.run(case, n, "float32").form_out
+        monkeypatch.setattr(engine, "_RUNS", {})
+        np.testing.assert_array_equal(again.outputs, first[n].outputs, err_msg=n)
+        np.testing.assert_array_equal(again.c, first[n].c, err_msg=n)
+
+
+def test_the_question_network_runs_through_basic_lstm_cell_static_rnn_with_its_head():
+    from pathlib import Path
+
+    from harness.casefile import CaseLoader
+
+    (case,) = CaseLoader().load(Path(__file__).resolve().parent.parent / "cases" / "question.yaml")
+    assert "basic_lstm_cell_static_rnn" in case.forms and case.num_classes == 2
+    r = engine.run(case, "basic_lstm_cell_static_rnn", "float32")
+    assert r.form_out.tensors["kernel"].shape == (12 + 64, 4 * 64)  # [input_depth + h_depth, 4 num_units]
+    assert r.form_out.tensors["bias"].shape == (4 * 64,)
+    assert r.form_out.logits.shape == (2, 2)
