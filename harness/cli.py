@@ -51,7 +51,7 @@ def cmd_run(args) -> int:
     if args.keyword:
         items = [i for i in items if args.keyword in f"{i.case.name} {i.form} {i.dtype} {i.check}"]
     v = tf_compat.versions()
-    print("lstm-equiv: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + f"; device {tf_compat.device()}")
+    print(_stack_line())
     results = [engine.evaluate(i) for i in items]
     print(_table(results))
     skipped = {}
@@ -77,6 +77,47 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
+def cmd_selftest(args) -> int:
+    """Run the mutation catalogue; exit 1 if any mistake goes undetected with random weights."""
+    from harness import mutations
+
+    print(_stack_line())
+    base = mutations.baseline()
+    broken = [b for b in base if not b[3]]
+    print(f"baseline: {len(base) - len(broken)}/{len(base)} right readings pass (random and constant weights)")
+    for case, form, weights, _, how in broken:
+        print(f"  BASELINE FAILS: {case} {form} ({weights} weights): {how}")
+    print(f"self-test cases drive |c| to {mutations.max_abs_c():.2f} (the fused ops' default cell_clip is 3.0)\n")
+    verdicts = mutations.run_catalogue()
+    rows = [("mistake", "forms", "random weights", "smallest error", "constant weights")]
+    by_name = {}
+    for v in verdicts:
+        by_name.setdefault(v.mutation.name, []).append(v)
+    for name, vs in by_name.items():
+        caught = sum(v.detected for v in vs)
+        const = sum(v.detected_constant for v in vs)
+        errs = [v.max_abs_err for v in vs if v.max_abs_err is not None]
+        rows.append((name, str(len(vs)), f"{caught}/{len(vs)} detected" + ("" if caught == len(vs) else " MISSED"),
+                     _fmt(min(errs)) if errs else "-",
+                     f"{const}/{len(vs)} detected" + (f" ({len(vs) - const} missed)" if const < len(vs) else "")))
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    missed = [v for v in verdicts if not v.detected]
+    for v in missed:
+        print(f"\nMISSED: {v.mutation.name} on {v.form}: {v.how}")
+    detected = len(verdicts) - len(missed)
+    constant = sum(v.detected_constant for v in verdicts)
+    print(f"\nselftest: {detected}/{len(verdicts)} entries detected ({len(by_name)} mistakes x the forms they apply to); "
+          f"constant weights would detect {constant}/{len(verdicts)}")
+    return EXIT_OK if not missed and not broken else EXIT_FAIL
+
+
+def _stack_line() -> str:
+    v = tf_compat.versions()
+    return "lstm-equiv: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + f"; device {tf_compat.device()}"
+
+
 def cmd_schema(args) -> int:
     """Print the JSON Schema of a case file."""
     print(json.dumps(spec.json_schema(), indent=2))
@@ -93,6 +134,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     run.add_argument("-k", dest="keyword", metavar="TEXT", help="only items whose 'case form dtype check' holds TEXT")
     run.set_defaults(func=cmd_run)
+    selftest = sub.add_parser("selftest", help="show that every mistake in the catalogue of wrong layouts and "
+                              "semantics is caught (exit 1 if one is missed)")
+    selftest.set_defaults(func=cmd_selftest)
     schema = sub.add_parser("schema", help="print the JSON Schema of case files")
     schema.set_defaults(func=cmd_schema)
     return p

@@ -6,6 +6,7 @@ once per process and are shared by all its checks.
 """
 from __future__ import annotations
 
+import hashlib
 import traceback
 from dataclasses import dataclass
 
@@ -43,6 +44,7 @@ class Result:
     max_abs_err: float | None
     tolerance: float | None
     message: str
+    digest: str | None = None  # sha256 of TF's tensor(s) for this check: equal digests, equal bits
 
     def as_dict(self) -> dict:
         """The item's row of the JSON report."""
@@ -50,7 +52,7 @@ class Result:
             "case": self.item.case.name, "file": str(self.item.case.path), "line": self.item.case.line,
             "form": self.item.form, "dtype": self.item.dtype, "check": self.item.check,
             "status": self.status, "max_abs_err": self.max_abs_err, "tolerance": self.tolerance,
-            "message": self.message,
+            "message": self.message, "digest": self.digest,
         }
 
 
@@ -82,7 +84,78 @@ class Run:
     skip: str | None = None
 
 
-_RUNS = {}
+class Reading:
+    """How the harness reads a TF run: the identity here. The self-test's mutations override these
+    hooks to read it wrongly on purpose, through the same comparison as real items."""
+
+    def layout(self, layout):
+        """The layout the weights are read back through."""
+        return layout
+
+    def params(self, params):
+        """The per-gate params read back."""
+        return params
+
+    def semantics(self, kwargs: dict) -> dict:
+        """The reference's configuration."""
+        return kwargs
+
+    def x(self, x):
+        """The input sequence fed to the reference."""
+        return x
+
+    def reference(self, ref: dict) -> dict:
+        """The reference's results, as they are lined up against TF's."""
+        return ref
+
+
+_TF_RUNS, _RUNS = {}, {}
+
+
+def tf_run(case, form_name: str, dtype: str, weights: str = "random") -> Run:
+    """Build and run ``form_name`` on ``case`` once per process (``weights``: random, or constant for the
+    self-test's demonstration of what constant weights miss). The Run holds inputs and TF's output."""
+    key = (str(case.path), case.name, form_name, dtype, weights)
+    if key not in _TF_RUNS:
+        form, out = FORMS[form_name], Run()
+        out.skip = form.skip_reason(case, dtype)
+        if not out.skip:
+            try:
+                out.inputs = make_inputs(case, dtype, constant=weights == "constant")
+                out.form_out = form.run(case, out.inputs, dtype)
+            except Exception:  # a TF crash is reported on every check of the run, with its traceback
+                out.error = traceback.format_exc()
+        _TF_RUNS[key] = out
+    return _TF_RUNS[key]
+
+
+def read(case, form_name: str, dtype: str, reading: Reading = Reading(), weights: str = "random") -> Run:
+    """The TF run of ``form_name`` read back through ``reading``, and the reference run on what was read."""
+    form, tf = FORMS[form_name], tf_run(case, form_name, dtype, weights)
+    out = Run(inputs=tf.inputs, form_out=tf.form_out, error=tf.error, skip=tf.skip)
+    if out.skip or out.error:
+        return out
+    try:
+        layout = reading.layout(form.layout)
+        out.params = reading.params(layout.split(out.form_out.tensors, case.input_depth, case.forget_bias))
+        x64, p64 = reading.x(out.inputs.x.astype(np.float64)), out.params.astype(np.float64)
+        outputs, (h, c) = lstm_forward(x64, p64, **reading.semantics(form.semantics(case)))
+        ref = {"outputs": outputs, "final_h": h, "final_c": c}
+        if case.num_classes:
+            ref["logits"] = dense(outputs[:, -1], out.inputs.head_kernel.astype(np.float64),
+                                  out.inputs.head_bias.astype(np.float64))
+        out.reference = reading.reference(ref)
+    except Exception:
+        out.error = traceback.format_exc()
+    return out
+
+
+class _ReadAs(Reading):
+    def __init__(self, layout):
+        self._layout = layout
+
+    def layout(self, layout):
+        return self._layout
 
 
 def run(case, form_name: str, dtype: str, read_layout=None) -> Run:
@@ -91,32 +164,11 @@ def run(case, form_name: str, dtype: str, read_layout=None) -> Run:
     ``read_layout`` replaces the form's layout when reading its weights back: the self-tests use it to
     show that a wrong layout is caught.
     """
-    form = FORMS[form_name]
-    layout = read_layout or form.layout
+    layout = read_layout or FORMS[form_name].layout
     key = (str(case.path), case.name, form_name, dtype, layout)
     if key not in _RUNS:
-        _RUNS[key] = _run(case, form, dtype, layout)
+        _RUNS[key] = read(case, form_name, dtype, _ReadAs(layout))
     return _RUNS[key]
-
-
-def _run(case, form, dtype, layout) -> Run:
-    out = Run()
-    out.skip = form.skip_reason(case, dtype)
-    if out.skip:
-        return out
-    try:
-        out.inputs = make_inputs(case, dtype)
-        out.form_out = form.run(case, out.inputs, dtype)
-        out.params = layout.split(out.form_out.tensors, case.input_depth, case.forget_bias)
-        x64, p64 = out.inputs.x.astype(np.float64), out.params.astype(np.float64)
-        outputs, (h, c) = lstm_forward(x64, p64, **form.semantics(case))
-        out.reference = {"outputs": outputs, "final_h": h, "final_c": c}
-        if case.num_classes:
-            out.reference["logits"] = dense(outputs[:, -1], out.inputs.head_kernel.astype(np.float64),
-                                            out.inputs.head_bias.astype(np.float64))
-    except Exception:  # a TF crash is reported on every check of the run, with its traceback
-        out.error = traceback.format_exc()
-    return out
 
 
 def evaluate(item: Item, read_layout=None) -> Result:
@@ -133,7 +185,18 @@ def evaluate(item: Item, read_layout=None) -> Result:
               "logits": r.form_out.logits}[item.check]
     axes = {"outputs": ("batch", "timestep", "unit"), "logits": ("batch", "class")}.get(item.check, ("batch", "unit"))
     outcome = compare.compare(actual, r.reference[item.check], tol, _what(item), axes, ulp_dtype=item.dtype)
-    return Result(item, "pass" if outcome.passed else "fail", outcome.max_abs_err, tol.atol, outcome.message)
+    return Result(item, "pass" if outcome.passed else "fail", outcome.max_abs_err, tol.atol, outcome.message,
+                  _digest([actual]))
+
+
+def _digest(arrays) -> str:
+    """sha256 over the dtype, shape and bytes of each array."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def _what(item: Item) -> str:
@@ -164,10 +227,10 @@ def _check_weights(item: Item, r: Run, layout) -> Result:
     for part, g, a in back.items():
         if not np.array_equal(a, getattr(r.params, part)[g]):
             problems.append(f"splitting the BasicLSTMCell stacked kernel back changed {part}[{g!r}]")
-    tol = tolerances.EXACT
+    tol, digest = tolerances.EXACT, _digest(r.form_out.tensors[k] for k in sorted(r.form_out.tensors))
     if problems:
-        return Result(item, "fail", None, tol.atol, "\n".join([_what(item), *problems]))
-    return Result(item, "pass", 0.0, tol.atol, "")
+        return Result(item, "fail", None, tol.atol, "\n".join([_what(item), *problems]), digest)
+    return Result(item, "pass", 0.0, tol.atol, "", digest)
 
 
 def _gate_mismatches(injected, read, layout, case, dtype) -> list:

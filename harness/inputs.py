@@ -23,8 +23,15 @@ class Inputs:
     head_bias: np.ndarray | None  # [num_classes]
 
 
-def make_inputs(case, dtype: str) -> Inputs:
-    """The case's weights and inputs in ``dtype``; the same draws for every dtype and form."""
+CONSTANT = 0.1  # the self-test's constant weights: every V, W, peephole and projection entry; biases 0
+
+
+def make_inputs(case, dtype: str, constant: bool = False) -> Inputs:
+    """The case's weights and inputs in ``dtype``; the same draws for every dtype and form.
+
+    ``constant`` replaces the weights (not x) by constants, as the published test vectors do: only the
+    self-test uses it, to show which mistakes such weights cannot reveal.
+    """
     rng = np.random.default_rng(case.seed)
     n_in, n, h_depth = case.input_depth, case.num_units, case.h_depth
     scale = 1.0 / np.sqrt(n_in + h_depth)  # keeps pre-activations O(1): gates neither saturate nor vanish
@@ -42,5 +49,15 @@ def make_inputs(case, dtype: str) -> Inputs:
     peephole = {g: rng.normal(0.0, 0.5, n) for g in PEEPHOLE_GATES} if case.use_peepholes else None
     projection = rng.normal(0.0, 1.0 / np.sqrt(n), (n, case.num_proj)) if case.num_proj else None
     cast = lambda a: None if a is None else a.astype(dtype)  # noqa: E731
-    params = LSTMParams(V, W, b, peephole, projection).astype(dtype)
+    params = LSTMParams(V, W, b, peephole, projection)
+    if constant:
+        params = _constant_like(params)
+    params = params.astype(dtype)
     return Inputs(params, cast(x), cast(head_kernel), cast(head_bias))
+
+
+def _constant_like(p: LSTMParams) -> LSTMParams:
+    """The same shapes, every weight CONSTANT and every bias 0."""
+    full = lambda m, v: None if m is None else {g: np.full_like(a, v) for g, a in m.items()}  # noqa: E731
+    projection = None if p.projection is None else np.full_like(p.projection, CONSTANT)
+    return LSTMParams(full(p.V, CONSTANT), full(p.W, CONSTANT), full(p.b, 0.0), full(p.peephole, CONSTANT), projection)

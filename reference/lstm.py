@@ -113,19 +113,23 @@ ACTIVATIONS = {
 
 
 def lstm_forward(x, params: LSTMParams, h0=None, c0=None, forget_bias: float = 0.0, *, cell_clip=None,
-                 proj_clip=None, activation: str = "tanh", recurrent_activation: str = "sigmoid"):
+                 proj_clip=None, activation: str = "tanh", recurrent_activation: str = "sigmoid",
+                 gate_activations=None):
     """Run the LSTM over ``x`` [batch, timesteps, input_depth] in the dtype of ``x``.
 
     Returns ``outputs`` [batch, timesteps, h_depth] (h at every step) and the final state ``(h, c)``.
     ``h0`` [batch, h_depth] and ``c0`` [batch, num_units] default to zeros. ``cell_clip`` and
-    ``proj_clip`` (None: off) clip c and the projected h elementwise.
+    ``proj_clip`` (None: off) clip c and the projected h elementwise. ``gate_activations`` maps any of
+    i, j, f, o (and c, the activation of the cell state) to a function that replaces that one
+    activation, as ONNX's ``activations`` attribute does.
     """
     x = np.asarray(x)
     if x.ndim != 3 or x.shape[2] != params.input_depth:
         raise ValueError(f"x must be [batch, timesteps, {params.input_depth}], got {x.shape}")
     if proj_clip is not None and params.projection is None:
         raise ValueError("proj_clip needs a projection")
-    act, rec_act = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
+    act = {g: ACTIVATIONS[recurrent_activation] for g in ("i", "f", "o")}
+    act.update({"j": ACTIVATIONS[activation], "c": ACTIVATIONS[activation]}, **(gate_activations or {}))
     dtype = x.dtype
     batch, timesteps, _ = x.shape
     p = params.astype(dtype)
@@ -140,12 +144,12 @@ def lstm_forward(x, params: LSTMParams, h0=None, c0=None, forget_bias: float = 0
         if p.peephole is not None:
             z["i"] = z["i"] + p.peephole["i"] * c
             z["f"] = z["f"] + p.peephole["f"] * c
-        c = rec_act(z["f"]) * c + rec_act(z["i"]) * act(z["j"])
+        c = act["f"](z["f"]) * c + act["i"](z["i"]) * act["j"](z["j"])
         if cell_clip is not None:
             c = np.clip(c, -cell_clip, cell_clip)
         if p.peephole is not None:
             z["o"] = z["o"] + p.peephole["o"] * c
-        h = rec_act(z["o"]) * act(c)
+        h = act["o"](z["o"]) * act["c"](c)
         if p.projection is not None:
             h = h @ p.projection
             if proj_clip is not None:

@@ -59,3 +59,30 @@ def test_schema_command_prints_the_shipped_schema():
     code, out, _ = cli("schema")
     assert code == 0
     assert json.loads(out) == json.loads((ROOT / "harness" / "case.schema.json").read_text())
+
+
+BAD = ROOT / "tests" / "data" / "bad"
+
+
+def test_every_bad_file_is_a_clean_error_and_the_good_case_still_runs(tmp_path):
+    (tmp_path / "good.yaml").write_text(GOOD.format(name="survivor", extra=""))
+    bad = sorted(BAD.glob("*.yaml"))
+    code, out, err = cli("run", str(tmp_path), *map(str, bad))
+    assert code == 2
+    assert err.count("invalid case file:") == len(bad)
+    for path in bad:
+        assert f"{path}:" in err, path
+    assert "Traceback" not in err + out
+    assert "4 pass, 0 fail, 0 error, 0 skip, " + f"{len(bad)} invalid case file(s)" in out
+
+
+def test_two_runs_give_bit_identical_results(tmp_path):
+    (tmp_path / "same.yaml").write_text(GOOD.format(name="same", extra="").replace("forms: [keras_lstm]\n", ""))
+    digests = []
+    for k in range(2):
+        code, out, err = cli("run", str(tmp_path), "--json", str(tmp_path / f"r{k}.json"))
+        assert code == 0, out + err
+        rows = json.loads((tmp_path / f"r{k}.json").read_text())
+        digests.append({(r["form"], r["dtype"], r["check"]): r["digest"] for r in rows})
+    assert len(digests[0]) == 9 * 4 and all(digests[0].values())
+    assert digests[0] == digests[1]

@@ -23,9 +23,10 @@ def run_pytest(tmp_path, cases: dict, *args, conftest_extra=""):
     """Run pytest in a copy of the project's conftest and config, over ``cases`` written to cases/."""
     (tmp_path / "conftest.py").write_text((ROOT / "conftest.py").read_text() + conftest_extra)
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
-    (tmp_path / "cases").mkdir()
-    for name, text in cases.items():
-        (tmp_path / "cases" / name).write_text(text)
+    (tmp_path / "cases").mkdir(exist_ok=True)
+    for name, content in cases.items():
+        target = tmp_path / "cases" / name
+        target.write_bytes(content) if isinstance(content, bytes) else target.write_text(content)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=300)
@@ -72,3 +73,29 @@ def test_a_wrong_layout_makes_the_suite_fail_naming_the_gate_block(tmp_path):
     assert "gate block V['j'] read from kernel columns 4:8 (layout keras read as ijfo)" in out
     assert "it holds the block injected as V['f']" in out
     assert "Mismatched elements:" in out and "Traceback" not in out
+
+
+def test_every_bad_file_is_a_collection_error_under_xdist(tmp_path):
+    bad = {p.name: p.read_bytes() for p in (ROOT / "tests" / "data" / "bad").glob("*.yaml")}
+    code, out = run_pytest(tmp_path, {"zz_good.yaml": GOOD, **bad}, "-n", "2")
+    assert code == 1, out
+    for name in bad:
+        assert f"ERROR collecting cases/{name}" in out
+    assert f"4 passed, {len(bad)} errors" in out, out
+    assert "Traceback" not in out
+
+
+def test_items_pass_in_random_order(tmp_path):
+    every_form = GOOD.replace("forms: [keras_lstm]\n", "").replace("[float64]", "[float32]")
+    orders = []
+    for seed in ("1", "2"):
+        workdir = tmp_path / seed
+        workdir.mkdir()
+        code, out = run_pytest(workdir, {"good.yaml": every_form}, "-p", "randomly", f"--randomly-seed={seed}",
+                               "--collect-only", "-q")
+        orders.append([line for line in out.splitlines() if line.startswith("cases/")])
+        code, out = run_pytest(workdir, {"good.yaml": every_form}, "-p", "randomly", f"--randomly-seed={seed}", "-n", "2")
+        assert code == 0, out
+        assert f"Using --randomly-seed={seed}" in out and "36 passed" in out, out
+    assert len(orders[0]) == 36 and sorted(orders[0]) == sorted(orders[1])
+    assert orders[0] != orders[1]  # the two runs really ran the items in different orders
