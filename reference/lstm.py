@@ -133,29 +133,43 @@ def lstm_forward(x, params: LSTMParams, h0=None, c0=None, forget_bias: float = 0
     dtype = x.dtype
     batch, timesteps, _ = x.shape
     p = params.astype(dtype)
-    h = np.zeros((batch, p.h_depth), dtype) if h0 is None else np.asarray(h0, dtype=dtype)
+    h = np.zeros((batch, p.h_depth), dtype) if h0 is None else np.ascontiguousarray(h0, dtype=dtype)
     c = np.zeros((batch, p.num_units), dtype) if c0 is None else np.asarray(c0, dtype=dtype)
     shift = {g: dtype.type(forget_bias if g == "f" else 0.0) for g in GATES}
-    # The input projections of all timesteps at once, gate by gate: the time loop carries only h and c.
-    xV = {g: x @ p.V[g] + (p.b[g] + shift[g]) for g in GATES}
-    outputs = np.empty((batch, timesteps, p.h_depth), dtype=dtype)
+    # The input projections of all timesteps at once, gate by gate, time-major so that each step reads
+    # contiguous rows: the time loop carries only the recurrent products.
+    x_by_time = np.ascontiguousarray(np.swapaxes(x, 0, 1))
+    xV_i, xV_j, xV_f, xV_o = (x_by_time @ p.V[g] + (p.b[g] + shift[g]) for g in GATES)
+    W_i, W_j, W_f, W_o = (p.W[g] for g in GATES)
+    z_i, z_j, z_f, z_o = (np.empty((batch, p.num_units), dtype) for _ in GATES)  # pre-activations
+    act_i, act_j, act_f, act_o, act_c = (act[g] for g in ("i", "j", "f", "o", "c"))
+    peep = p.peephole
+    outputs = np.empty((timesteps, batch, p.h_depth), dtype=dtype)
     for t in range(timesteps):
-        z = {g: xV[g][:, t] + h @ p.W[g] for g in GATES}
-        if p.peephole is not None:
-            z["i"] = z["i"] + p.peephole["i"] * c
-            z["f"] = z["f"] + p.peephole["f"] * c
-        c = act["f"](z["f"]) * c + act["i"](z["i"]) * act["j"](z["j"])
+        np.dot(h, W_i, out=z_i)
+        z_i += xV_i[t]
+        np.dot(h, W_j, out=z_j)
+        z_j += xV_j[t]
+        np.dot(h, W_f, out=z_f)
+        z_f += xV_f[t]
+        np.dot(h, W_o, out=z_o)
+        z_o += xV_o[t]
+        if peep is not None:  # i and f see the previous c
+            z_i += peep["i"] * c
+            z_f += peep["f"] * c
+        c = act_f(z_f) * c + act_i(z_i) * act_j(z_j)
         if cell_clip is not None:
             c = np.clip(c, -cell_clip, cell_clip)
-        if p.peephole is not None:
-            z["o"] = z["o"] + p.peephole["o"] * c
-        h = act["o"](z["o"]) * act["c"](c)
+        if peep is not None:  # o sees the new c
+            z_o += peep["o"] * c
+        h = act_o(z_o) * act_c(c)
         if p.projection is not None:
             h = h @ p.projection
             if proj_clip is not None:
                 h = np.clip(h, -proj_clip, proj_clip)
-        outputs[:, t] = h
-    return outputs, (h, c)
+        h = np.ascontiguousarray(h)
+        outputs[t] = h
+    return np.swapaxes(outputs, 0, 1), (h, c)
 
 
 def dense(x, kernel, bias):
