@@ -1,6 +1,6 @@
 """Collects ``cases/**/*.yaml`` (and any YAML file named on the command line) into pytest items."""
-from harness.collect import CaseFile
-from harness.tf_compat import device, versions
+from harness.collect import CaseFile, DeviceReport
+from harness.tf_compat import versions
 
 
 def pytest_collect_file(file_path, parent):
@@ -16,8 +16,13 @@ def pytest_collect_file(file_path, parent):
     return None
 
 
+def pytest_configure(config):
+    """Report the device TF ran on, also from xdist workers."""
+    config.pluginmanager.register(DeviceReport(), "lstm-equiv-device")
+
+
 def pytest_report_header(config):
     """The stack the equivalence is proven on."""
     v = versions()
     stack = ", ".join(f"{name} {version}" for name, version in v.items() if version)
-    return [f"lstm-equiv: {stack}; device {device()}"]
+    return [f"lstm-equiv: {stack}; {DeviceReport.header(config)}"]

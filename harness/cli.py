@@ -118,6 +118,13 @@ def _stack_line() -> str:
     return "lstm-equiv: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + f"; device {tf_compat.device()}"
 
 
+def cmd_bench(args) -> int:
+    """Measure the harness's speed (see harness/bench.py)."""
+    from harness import bench
+
+    return bench.main(args.paths, Path.cwd())
+
+
 def cmd_schema(args) -> int:
     """Print the JSON Schema of a case file."""
     print(json.dumps(spec.json_schema(), indent=2))
@@ -137,6 +144,10 @@ def parser() -> argparse.ArgumentParser:
     selftest = sub.add_parser("selftest", help="show that every mistake in the catalogue of wrong layouts and "
                               "semantics is caught (exit 1 if one is missed)")
     selftest.set_defaults(func=cmd_selftest)
+    bench = sub.add_parser("bench", help="measure the harness's speed: item cost over TF's, the reference over "
+                           "TF, pytest -n auto over -n 0, cost against timesteps and num_units")
+    bench.add_argument("paths", nargs="*", default=["cases"], help="case files or folders (default: cases/)")
+    bench.set_defaults(func=cmd_bench)
     schema = sub.add_parser("schema", help="print the JSON Schema of case files")
     schema.set_defaults(func=cmd_schema)
     return p

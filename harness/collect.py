@@ -6,9 +6,11 @@ xdist worker, which runs TF once for all of them.
 """
 from __future__ import annotations
 
+import sys
+
 import pytest
 
-from harness import casefile, engine
+from harness import casefile, engine, tf_compat
 
 _LOADER = pytest.StashKey()
 
@@ -86,3 +88,33 @@ class CheckItem(pytest.Item):
     def reportinfo(self):
         case = self.item.case
         return case.path, case.line - 1, f"{case.name} [{self.item.form} {self.item.dtype}] {self.item.check}"
+
+
+class DeviceReport:
+    """Says which device TF ran on. Under xdist the controller never imports TF (that would cost every
+    run ~2 s of serial time): each worker reports its device, and the summary shows them."""
+
+    def __init__(self):
+        self.devices = set()
+
+    @staticmethod
+    def header(config) -> str:
+        """The device part of the header line."""
+        if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+            return "device: reported by the xdist workers at the end of the run"
+        return f"device {tf_compat.device()}"
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error):
+        device = getattr(node, "workeroutput", {}).get("lstm_equiv_device")
+        if device:
+            self.devices.add(device)
+
+    def pytest_sessionfinish(self, session):
+        config = session.config
+        if hasattr(config, "workeroutput") and "tensorflow" in sys.modules:
+            config.workeroutput["lstm_equiv_device"] = tf_compat.device()
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if self.devices:
+            terminalreporter.write_line(f"lstm-equiv: the xdist workers ran TF on {', '.join(sorted(self.devices))}")

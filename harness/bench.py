@@ -1,0 +1,153 @@
+"""``lstm-equiv bench``: the harness's speed, measured side by side in one run.
+
+(a) item_ratio: each item's share of the harness's wall time over the least TF work that item needs
+    (one build, trace and call of the same form on the same case, timed alone);
+(b) reference_ratio: the per-gate NumPy reference over TF's traced forward pass, question's shape;
+(c) xdist_speedup: ``pytest cases -n 0`` over ``pytest cases -n auto``;
+(d) the cost of one run against timesteps (100 to 10 000) and against num_units (8 to 512).
+The last line is ``bench: item_ratio=X reference_ratio=Y xdist_speedup=Z`` (medians). Nothing here
+asserts on time: these are measurements to read, on a noisy machine.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from harness import casefile, engine, tf_compat
+from harness.forms import FORMS
+from harness.inputs import make_inputs
+from reference import lstm_forward
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _fresh():
+    engine._RUNS.clear()
+    engine._TF_RUNS.clear()
+
+
+def item_ratios(cases, out=print) -> list:
+    """(a): per item, (harness wall time of its run's items / number of items) / (one TF run alone)."""
+    ratios, rows = [], []
+    for item_group in _groups(engine.plan(cases)):
+        first = item_group[0]
+        form = FORMS[first.form]
+        if form.skip_reason(first.case, first.dtype):
+            continue
+        _fresh()
+        harness = _timed(lambda: [engine.evaluate(i) for i in item_group])
+        inputs = make_inputs(first.case, first.dtype)
+        alone = _timed(lambda: form.run(first.case, inputs, first.dtype))  # measured second: TF is warm
+        share = harness / len(item_group) / alone
+        ratios += [share] * len(item_group)
+        rows.append((first.case.name, first.form, first.dtype, len(item_group), harness, alone, share))
+    _fresh()
+    out(f"(a) item cost over the least TF work, {len(rows)} runs, {len(ratios)} items")
+    out(f"    {'case':22} {'form':28} {'dtype':7} items  harness s  TF alone s  item ratio")
+    for case, form, dtype, n, harness, alone, share in rows:
+        out(f"    {case:22} {form:28} {dtype:7} {n:5}  {harness:9.3f}  {alone:10.3f}  {share:10.2f}")
+    return ratios
+
+
+def _groups(items) -> list:
+    groups = {}
+    for item in items:
+        groups.setdefault((id(item.case), item.form, item.dtype), []).append(item)
+    return list(groups.values())
+
+
+def reference_ratio(case, out=print, repeats=9) -> float:
+    """(b): the reference's time over TF's traced keras_lstm call, float64, interleaved repeats."""
+    tf, keras = tf_compat.tf(), tf_compat.keras()
+    inputs = make_inputs(case, "float64")
+    layer = keras.layers.LSTM(case.num_units, return_sequences=True, return_state=True, dtype="float64")
+    layer.build(inputs.x.shape)
+    forward = tf.function(lambda x: layer(x), input_signature=[tf.TensorSpec(inputs.x.shape, "float64")])
+    x = tf.constant(inputs.x)
+    forward(x)  # the trace
+    ref, tfs = [], []
+    for _ in range(repeats):
+        ref.append(_timed(lambda: lstm_forward(inputs.x, inputs.params, forget_bias=case.forget_bias)))
+        tfs.append(_timed(lambda: [np.asarray(t) for t in forward(x)]))
+    ratio = statistics.median(ref) / statistics.median(tfs)
+    out(f"(b) reference {statistics.median(ref) * 1e3:.1f} ms vs TF traced keras_lstm "
+        f"{statistics.median(tfs) * 1e3:.1f} ms per forward pass ({case.name}, float64, median of {repeats}): "
+        f"ratio {ratio:.2f}")
+    return ratio
+
+
+def xdist_speedup(root: Path, out=print) -> float | None:
+    """(c): wall time of ``pytest cases -n 0`` over ``pytest cases -n auto``."""
+    if not (root / "cases").is_dir():
+        out("(c) skipped: no cases/ folder here")
+        return None
+    times = {}
+    for workers in ("0", "auto"):
+        cmd = [sys.executable, "-m", "pytest", "cases", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "-n", workers]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+        times[workers] = time.perf_counter() - start
+        tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr.strip()[-200:]
+        out(f"(c) pytest cases -n {workers}: {times[workers]:.1f} s ({tail.strip('= ')})")
+    speedup = times["0"] / times["auto"]
+    out(f"    xdist speedup on {os.cpu_count()} cores: {speedup:.2f}")
+    return speedup
+
+
+def scaling(out=print) -> float:
+    """(d): one run of keras_lstm (TF + reference + every check) as timesteps and num_units grow."""
+    (base,) = casefile.parse("<bench>", b"name: bench\ninput_depth: 12\nnum_units: 64\ntimesteps: 100\nbatch: 2\n"
+                                        b"seed: 5\ndtypes: [float32]\nforms: [keras_lstm]\n")
+
+    def cost(case):
+        _fresh()
+        ref = _timed(lambda: engine.read(case, "keras_lstm", "float32"))
+        _fresh()
+        whole = _timed(lambda: [engine.evaluate(i) for i in engine.plan([case])])
+        return whole, ref
+
+    cost(base)  # warm-up
+    out("(d) one keras_lstm run, float32 (TF build + trace + call, reference, every check)")
+    by_t = {}
+    for t in (100, 300, 1000, 3000, 10000):
+        whole, _ = cost(replace(base, name=f"bench_t{t}", timesteps=t))
+        by_t[t] = whole
+        out(f"    timesteps {t:6}: {whole:7.3f} s")
+    for n in (8, 32, 128, 512):
+        whole, _ = cost(replace(base, name=f"bench_u{n}", num_units=n))
+        out(f"    num_units {n:6}: {whole:7.3f} s  (timesteps 100)")
+    growth = by_t[10000] / by_t[1000]
+    out(f"    10 000 steps cost {growth:.1f}x of 1 000 (linear: 10x)")
+    _fresh()
+    return growth
+
+
+def main(paths, root: Path, out=print) -> int:
+    """Run all four measurements and print the summary line."""
+    out(f"lstm-equiv bench: TF {tf_compat.versions()['tensorflow']}, {os.cpu_count()} cores, device {tf_compat.device()}")
+    loader, cases = casefile.CaseLoader(), []
+    for path in casefile.case_files(paths):
+        cases += loader.load(path)
+    question = next((c for c in cases if c.name == "question_network"), None)
+    warm = [replace(c, name=f"warm_{c.name}", timesteps=2) for c in cases[:1]]
+    for item_group in _groups(engine.plan(warm)):  # first-use costs of each form, not counted
+        [engine.evaluate(i) for i in item_group]
+    items = item_ratios(cases, out)
+    ref = reference_ratio(question or cases[0], out)
+    speedup = xdist_speedup(root, out)
+    scaling(out)
+    item = statistics.median(items)
+    out(f"bench: item_ratio={item:.2f} reference_ratio={ref:.2f} xdist_speedup="
+        f"{'n/a' if speedup is None else f'{speedup:.2f}'}")
+    return 0
