@@ -125,6 +125,17 @@ def cmd_bench(args) -> int:
     return bench.main(args.paths, Path.cwd())
 
 
+def cmd_drift(args) -> int:
+    """Compare JSON reports of runs (e.g. two TF versions)."""
+    from harness import drift
+
+    missing = [p for p in args.reports if not Path(p).is_file()]
+    if missing:
+        print(f"lstm-equiv: no such report: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_INVALID
+    return drift.drift(args.reports)
+
+
 def cmd_schema(args) -> int:
     """Print the JSON Schema of a case file."""
     print(json.dumps(spec.json_schema(), indent=2))
@@ -148,6 +159,10 @@ def parser() -> argparse.ArgumentParser:
                            "TF, pytest -n auto over -n 0, cost against timesteps and num_units")
     bench.add_argument("paths", nargs="*", default=["cases"], help="case files or folders (default: cases/)")
     bench.set_defaults(func=cmd_bench)
+    drift = sub.add_parser("drift", help="compare 'run --json' reports: did TF's outputs change between them, and "
+                           "by how much, next to each run's distance from the reference")
+    drift.add_argument("reports", nargs="+", help="JSON reports of lstm-equiv run --json")
+    drift.set_defaults(func=cmd_drift)
     schema = sub.add_parser("schema", help="print the JSON Schema of case files")
     schema.set_defaults(func=cmd_schema)
     return p

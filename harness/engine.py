@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -45,6 +45,8 @@ class Result:
     tolerance: float | None
     message: str
     digest: str | None = None  # sha256 of TF's tensor(s) for this check: equal digests, equal bits
+    sample: tuple = ()  # TF's values at up to SAMPLE evenly spaced elements, for `lstm-equiv drift`
+    inputs_digest: str | None = None  # sha256 of x and the injected weights: runs are comparable when equal
 
     def as_dict(self) -> dict:
         """The item's row of the JSON report."""
@@ -52,7 +54,8 @@ class Result:
             "case": self.item.case.name, "file": str(self.item.case.path), "line": self.item.case.line,
             "form": self.item.form, "dtype": self.item.dtype, "check": self.item.check,
             "status": self.status, "max_abs_err": self.max_abs_err, "tolerance": self.tolerance,
-            "message": self.message, "digest": self.digest,
+            "message": self.message, "digest": self.digest, "sample": list(self.sample),
+            "inputs_digest": self.inputs_digest,
         }
 
 
@@ -174,6 +177,15 @@ def run(case, form_name: str, dtype: str, read_layout=None) -> Run:
 def evaluate(item: Item, read_layout=None) -> Result:
     """Run (or reuse) the item's run and evaluate its check."""
     r = run(item.case, item.form, item.dtype, read_layout)
+    result = _evaluate(item, r, read_layout)
+    if r.inputs is not None:
+        p = r.inputs.params
+        arrays = [r.inputs.x, *(a for _, _, a in p.items()), *([] if p.projection is None else [p.projection])]
+        result = replace(result, inputs_digest=_digest(arrays))
+    return result
+
+
+def _evaluate(item: Item, r: Run, read_layout) -> Result:
     if r.skip:
         return Result(item, "skip", None, None, r.skip)
     if r.error:
@@ -186,7 +198,19 @@ def evaluate(item: Item, read_layout=None) -> Result:
     axes = {"outputs": ("batch", "timestep", "unit"), "logits": ("batch", "class")}.get(item.check, ("batch", "unit"))
     outcome = compare.compare(actual, r.reference[item.check], tol, _what(item), axes, ulp_dtype=item.dtype)
     return Result(item, "pass" if outcome.passed else "fail", outcome.max_abs_err, tol.atol, outcome.message,
-                  _digest([actual]))
+                  _digest([actual]), _sample(actual))
+
+
+SAMPLE = 64
+
+
+def _sample(a) -> tuple:
+    """Up to SAMPLE values of ``a``, evenly spaced over its flattened elements, first and last included."""
+    flat = np.asarray(a).ravel()
+    if flat.size == 0:
+        return ()
+    idx = np.unique(np.linspace(0, flat.size - 1, min(flat.size, SAMPLE)).round().astype(int))
+    return tuple(float(v) for v in flat[idx])
 
 
 def _digest(arrays) -> str:

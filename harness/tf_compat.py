@@ -1,7 +1,9 @@
 """The one module that knows TensorFlow and Keras versions apart.
 
-TF 2.12-2.15 ship Keras 2 as ``tf.keras``; TF >= 2.16 ship Keras 3 as the ``keras`` package (and Keras 2
-only as ``tf_keras``). Nothing outside this module reads a version or branches on one.
+TF 2.12-2.15 ship Keras 2 as ``tf.keras``; TF >= 2.16 ship Keras 3 as the ``keras`` package, and Keras 2
+only as ``tf_keras`` — which becomes ``tf.keras`` when ``TF_USE_LEGACY_KERAS=1`` is set before TF is
+imported. The Keras forms use whatever ``tf.keras`` is; the compat.v1 cells need Keras 2. Nothing outside
+this module reads a version or branches on one.
 """
 from __future__ import annotations
 
@@ -47,9 +49,14 @@ def _tf_minor() -> tuple:
     return _minor(version)
 
 
+def legacy_keras_requested() -> bool:
+    """Whether ``TF_USE_LEGACY_KERAS`` asks TF >= 2.16 to make tf-keras its ``tf.keras``."""
+    return os.environ.get("TF_USE_LEGACY_KERAS", "") in ("1", "true", "True")
+
+
 def keras_major() -> int:
-    """2 on TF 2.12-2.15 (``tf.keras``), 3 on TF >= 2.16 (the ``keras`` package)."""
-    return 3 if _tf_minor() >= (2, 16) else 2
+    """The major version of ``tf.keras``: 2 on TF 2.12-2.15 and with TF_USE_LEGACY_KERAS, else 3."""
+    return 3 if _tf_minor() >= (2, 16) and not legacy_keras_requested() else 2
 
 
 def keras_hard_sigmoid() -> str:
@@ -59,7 +66,7 @@ def keras_hard_sigmoid() -> str:
 
 def legacy_cells_missing() -> str | None:
     """Why ``BasicLSTMCell``/``LSTMCell`` cannot be built here, or None when they can."""
-    if keras_major() == 3 and importlib.util.find_spec("tf_keras") is None:
+    if _tf_minor() >= (2, 16) and importlib.util.find_spec("tf_keras") is None:
         want = ".".join(map(str, _tf_minor()))
         return (f"the tf.compat.v1 LSTM cells are not available with Keras 3 (TF {want}): "
                 f"pip install 'tf-keras=={want}.*' (or pip install -e '.[legacy]')")
@@ -68,10 +75,11 @@ def legacy_cells_missing() -> str | None:
 
 @functools.cache
 def legacy_cells():
-    """The module holding ``BasicLSTMCell``, ``LSTMCell`` and ``LSTMStateTuple`` for this TF.
+    """The module holding ``BasicLSTMCell`` and ``LSTMCell`` for this TF.
 
-    TF >= 2.16 raises on ``tf.compat.v1.nn.rnn_cell.*`` unless Keras 2 is the global Keras; importing
-    tf_keras's legacy cells directly keeps Keras 3 for the Keras forms in the same process.
+    ``tf.compat.v1.nn.rnn_cell`` where ``tf.keras`` is Keras 2 (TF <= 2.15, or TF_USE_LEGACY_KERAS=1);
+    otherwise TF raises on it, and tf_keras's legacy cells are imported directly, which keeps Keras 3
+    for the Keras forms in the same process.
     """
     if keras_major() == 3:
         from tf_keras.src.layers.rnn import legacy_cells as cells
@@ -82,7 +90,7 @@ def legacy_cells():
 
 @functools.cache
 def keras():
-    """The Keras that goes with this TensorFlow: Keras 3 on TF >= 2.16, ``tf.keras`` (Keras 2) before."""
+    """``tf.keras``: Keras 3 (the ``keras`` package) on TF >= 2.16, Keras 2 before it or in legacy mode."""
     if keras_major() == 3:
         import keras as keras3
 
@@ -105,6 +113,7 @@ def versions() -> dict:
         "keras": _dist_version("keras"),
         "tf_keras": _dist_version("tf-keras"),
         "numpy": _dist_version("numpy"),
+        "tf.keras": f"Keras {keras_major()}" + (" (TF_USE_LEGACY_KERAS)" if legacy_keras_requested() else ""),
     }
 
 
