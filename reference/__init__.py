@@ -5,5 +5,7 @@ NumPy only. Nothing here imports TensorFlow or Keras, concatenates ``x`` with ``
 ``b[g]``, exactly as the equations are written.
 """
 from reference.lstm import ACTIVATIONS, GATES, PEEPHOLE_GATES, LSTMParams, dense, lstm_forward
+from reference.backward import LSTMGrads, lstm_backward
 
-__all__ = ["ACTIVATIONS", "GATES", "PEEPHOLE_GATES", "LSTMParams", "dense", "lstm_forward"]
+__all__ = ["ACTIVATIONS", "GATES", "PEEPHOLE_GATES", "LSTMGrads", "LSTMParams", "dense", "lstm_backward",
+           "lstm_forward"]

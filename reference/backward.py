@@ -1,0 +1,136 @@
+"""Backpropagation through time for the per-gate LSTM of :mod:`reference.lstm`.
+
+For a scalar loss ``L = sum(d_outputs * outputs) + sum(d_h * h_T) + sum(d_c * c_T)`` it returns dL for
+every ``V[g]``, ``W[g]``, ``b[g]``, the peephole diagonals and the projection where present, and for
+``x``, ``h0`` and ``c0`` — each gate with its own gradient, nothing stacked. Walking back from step T to
+step 1, with the forward's values at each step::
+
+    dm      = (dh * clip mask) @ projection.T          (dm = dh without a projection)
+    dz_o    = dm * act(c) * rec_act'(z_o)
+    dc     += dm * o * act'(c) + dz_o * p[o]           then times the cell-clip mask
+    dz_i    = dc * j * rec_act'(z_i);  dz_j = dc * i * act'(z_j);  dz_f = dc * c_prev * rec_act'(z_f)
+    dc_prev = dc * f + dz_i * p[i] + dz_f * p[f]
+    dh_prev = sum over g of dz_g @ W[g].T;   dx_t = sum over g of dz_g @ V[g].T
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference.lstm import GATES, PEEPHOLE_GATES, ACTIVATIONS, LSTMParams
+
+
+def _derivative(name):
+    """d act / dz as a function of z, for every activation in ACTIVATIONS."""
+    if name == "tanh":
+        return lambda z: 1.0 - np.tanh(z) ** 2
+    if name == "sigmoid":
+        sig = ACTIVATIONS["sigmoid"]
+        return lambda z: sig(z) * (1.0 - sig(z))
+    if name == "relu":
+        return lambda z: (z > 0).astype(z.dtype)
+    if name.startswith("hard_sigmoid"):
+        slope = 0.2 if name == "hard_sigmoid_0.2" else 1.0 / 6.0
+        return lambda z: np.where(np.abs(slope * z) < 0.5, slope, 0.0).astype(z.dtype)
+    raise ValueError(f"no derivative for activation {name!r}")
+
+
+@dataclass(frozen=True)
+class LSTMGrads:
+    """dL for every parameter block (an :class:`LSTMParams`, projection and peepholes included) and for
+    the inputs ``x`` [batch, timesteps, input_depth], ``h0`` and ``c0``."""
+
+    params: LSTMParams
+    x: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+
+
+def lstm_backward(x, params: LSTMParams, d_outputs, h0=None, c0=None, forget_bias: float = 0.0, *,
+                  d_h=None, d_c=None, cell_clip=None, proj_clip=None, activation: str = "tanh",
+                  recurrent_activation: str = "sigmoid") -> LSTMGrads:
+    """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h_T) + sum(d_c * c_T)``, in the dtype of x.
+
+    Takes the arguments of :func:`reference.lstm_forward` (named activations only) and ``d_outputs``
+    [batch, timesteps, h_depth].
+    """
+    x = np.asarray(x)
+    dtype = x.dtype
+    p = params.astype(dtype)
+    batch, timesteps, _ = x.shape
+    act, rec = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
+    d_act, d_rec = _derivative(activation), _derivative(recurrent_activation)
+    n, h_depth = p.num_units, p.h_depth
+    h = np.zeros((batch, h_depth), dtype) if h0 is None else np.asarray(h0, dtype)
+    c = np.zeros((batch, n), dtype) if c0 is None else np.asarray(c0, dtype)
+    peep = p.peephole
+    shift = {g: dtype.type(forget_bias if g == "f" else 0.0) for g in GATES}
+
+    # forward, keeping what the backward pass needs at every step
+    steps, h_prev = [], np.empty((timesteps, batch, h_depth), dtype)
+    for t in range(timesteps):
+        h_prev[t] = h
+        z = {g: x[:, t] @ p.V[g] + h @ p.W[g] + p.b[g] + shift[g] for g in GATES}
+        if peep is not None:
+            z["i"] = z["i"] + peep["i"] * c
+            z["f"] = z["f"] + peep["f"] * c
+        i, f, j = rec(z["i"]), rec(z["f"]), act(z["j"])
+        c_raw = f * c + i * j
+        c_new = c_raw if cell_clip is None else np.clip(c_raw, -cell_clip, cell_clip)
+        if peep is not None:
+            z["o"] = z["o"] + peep["o"] * c_new
+        o = rec(z["o"])
+        m = o * act(c_new)
+        h_raw = m if p.projection is None else m @ p.projection
+        h_new = h_raw if proj_clip is None else np.clip(h_raw, -proj_clip, proj_clip)
+        steps.append(dict(c_prev=c, z=z, i=i, f=f, j=j, o=o, c=c_new, c_raw=c_raw, m=m, h_raw=h_raw))
+        h, c = h_new, c_new
+
+    d_outputs = np.asarray(d_outputs, dtype)
+    dh_next = np.zeros((batch, h_depth), dtype) if d_h is None else np.asarray(d_h, dtype).copy()
+    dc_next = np.zeros((batch, n), dtype) if d_c is None else np.asarray(d_c, dtype).copy()
+    dz_all = {g: np.empty((timesteps, batch, n), dtype) for g in GATES}
+    dP = None if p.projection is None else np.zeros_like(p.projection)
+    dpeep = None if peep is None else {g: np.zeros(n, dtype) for g in PEEPHOLE_GATES}
+    for t in reversed(range(timesteps)):
+        s = steps[t]
+        dh = dh_next + d_outputs[:, t]
+        if proj_clip is not None:
+            dh = dh * (np.abs(s["h_raw"]) <= proj_clip)
+        if p.projection is not None:
+            dP += s["m"].T @ dh
+            dm = dh @ p.projection.T
+        else:
+            dm = dh
+        dz_o = dm * act(s["c"]) * d_rec(s["z"]["o"])
+        dc = dc_next + dm * s["o"] * d_act(s["c"])
+        if peep is not None:
+            dc = dc + dz_o * peep["o"]
+            dpeep["o"] += (dz_o * s["c"]).sum(axis=0)
+        if cell_clip is not None:
+            dc = dc * (np.abs(s["c_raw"]) <= cell_clip)
+        dz_i = dc * s["j"] * d_rec(s["z"]["i"])
+        dz_j = dc * s["i"] * d_act(s["z"]["j"])
+        dz_f = dc * s["c_prev"] * d_rec(s["z"]["f"])
+        dc_next = dc * s["f"]
+        if peep is not None:
+            dc_next = dc_next + dz_i * peep["i"] + dz_f * peep["f"]
+            dpeep["i"] += (dz_i * s["c_prev"]).sum(axis=0)
+            dpeep["f"] += (dz_f * s["c_prev"]).sum(axis=0)
+        dz = {"i": dz_i, "j": dz_j, "f": dz_f, "o": dz_o}
+        dh_next = sum(dz[g] @ p.W[g].T for g in GATES)
+        for g in GATES:
+            dz_all[g][t] = dz[g]
+
+    x_by_time = np.swapaxes(x, 0, 1)
+    flat = lambda a: a.reshape(-1, a.shape[-1])  # noqa: E731  [T * batch, features]
+    grads = LSTMParams(
+        V={g: flat(x_by_time).T @ flat(dz_all[g]) for g in GATES},
+        W={g: flat(h_prev).T @ flat(dz_all[g]) for g in GATES},
+        b={g: dz_all[g].sum(axis=(0, 1)) for g in GATES},
+        peephole=dpeep,
+        projection=dP,
+    )
+    dx = np.swapaxes(sum(dz_all[g] @ p.V[g].T for g in GATES), 0, 1)
+    return LSTMGrads(params=grads, x=dx, h0=dh_next, c0=dc_next)

@@ -1,0 +1,78 @@
+"""The reference's backpropagation through time against central finite differences, float64."""
+import numpy as np
+import pytest
+
+from reference import GATES, PEEPHOLE_GATES, LSTMParams, lstm_backward, lstm_forward
+
+EPS = 1e-6
+# central differences are exact to O(EPS^2) ~ 1e-12 relative, plus rounding ~ 1e-16 / EPS = 1e-10
+RTOL = 1e-6
+
+CONFIGS = {
+    "plain": dict(),
+    "forget_bias": dict(forget_bias=1.3),
+    "peepholes_and_cell_clip": dict(peepholes=True, cell_clip=0.5, forget_bias=0.7),
+    "projection_and_proj_clip": dict(num_proj=3, proj_clip=0.15),
+    "relu": dict(activation="relu"),
+    "hard_sigmoid": dict(recurrent_activation="hard_sigmoid_1/6"),
+}
+
+
+def _setup(seed, peepholes=False, num_proj=None, **_):
+    rng = np.random.default_rng(seed)
+    n_in, n, batch, steps = 3, 4, 2, 5
+    h_depth = num_proj or n
+    params = LSTMParams(
+        V={g: rng.normal(0, 0.6, (n_in, n)) for g in GATES},
+        W={g: rng.normal(0, 0.6, (h_depth, n)) for g in GATES},
+        b={g: rng.normal(0, 0.5, n) for g in GATES},
+        peephole={g: rng.normal(0, 0.5, n) for g in PEEPHOLE_GATES} if peepholes else None,
+        projection=rng.normal(0, 0.6, (n, num_proj)) if num_proj else None,
+    )
+    x = rng.normal(size=(batch, steps, n_in))
+    h0, c0 = rng.normal(0, 0.3, (batch, h_depth)), rng.normal(0, 0.3, (batch, n))
+    weights = (rng.normal(size=(batch, steps, h_depth)), rng.normal(size=(batch, h_depth)), rng.normal(size=(batch, n)))
+    return params, x, h0, c0, weights
+
+
+def _loss(params, x, h0, c0, weights, kwargs):
+    outputs, (h, c) = lstm_forward(x, params, h0, c0, **kwargs)
+    r_out, r_h, r_c = weights
+    return float((r_out * outputs).sum() + (r_h * h).sum() + (r_c * c).sum())
+
+
+def _numeric(f, a):
+    """Central differences of f() with respect to every element of array ``a`` (changed in place)."""
+    grad = np.zeros_like(a)
+    for k in np.ndindex(a.shape):
+        keep = a[k]
+        a[k] = keep + EPS
+        up = f()
+        a[k] = keep - EPS
+        down = f()
+        a[k] = keep
+        grad[k] = (up - down) / (2 * EPS)
+    return grad
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_every_gradient_matches_finite_differences(name):
+    config = CONFIGS[name]
+    params, x, h0, c0, weights = _setup(7, **config)
+    kwargs = {k: v for k, v in config.items() if k not in ("peepholes", "num_proj")}
+    grads = lstm_backward(x, params, weights[0], h0, c0, d_h=weights[1], d_c=weights[2], **kwargs)
+    f = lambda: _loss(params, x, h0, c0, weights, kwargs)  # noqa: E731
+    blocks = [(f"{part}[{g}]", a, getattr(grads.params, part)[g]) for part, g, a in params.items()]
+    if params.projection is not None:
+        blocks.append(("projection", params.projection, grads.params.projection))
+    blocks += [("x", x, grads.x), ("h0", h0, grads.h0), ("c0", c0, grads.c0)]
+    for label, array, analytic in blocks:
+        numeric = _numeric(f, array)
+        np.testing.assert_allclose(analytic, numeric, rtol=RTOL, atol=RTOL * np.abs(numeric).max(), err_msg=label)
+
+
+def test_gradients_are_per_gate_and_nonzero():
+    params, x, h0, c0, weights = _setup(3, peepholes=True)
+    grads = lstm_backward(x, params, weights[0], h0, c0)
+    for part, g, a in grads.params.items():
+        assert a.shape == getattr(params, part)[g].shape and np.abs(a).max() > 0, (part, g)
