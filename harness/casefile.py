@@ -65,6 +65,8 @@ class Case:
     cell_clip: float | None
     proj_clip: float | None
     num_classes: int | None
+    checks: tuple  # forward, gradients
+    loss: str  # outputs, last_output
     tolerance: dict  # dtype -> atol override
     tolerance_reason: str | None
     description: str
@@ -227,7 +229,8 @@ def _to_case(values: dict, mapping: yamlnodes.Mapping, path: Path, problems: lis
         name=values["name"], input_depth=values["input_depth"], num_units=values["num_units"],
         timesteps=values["timesteps"], batch=values["batch"], seed=values["seed"],
         dtypes=tuple(values.get("dtypes", spec.DTYPES)), forget_bias=float(values.get("forget_bias", 1.0)),
-        forms=forms, **options, num_classes=(values.get("head") or {}).get("num_classes"),
+        forms=forms, **options, checks=tuple(values.get("checks", FIELDS["checks"].default)),
+        loss=values.get("loss", FIELDS["loss"].default), num_classes=(values.get("head") or {}).get("num_classes"),
         tolerance={d: float(v) for d, v in tolerance.items() if d in spec.DTYPES},
         tolerance_reason=tolerance.get("reason"), description=values.get("description", ""),
         path=path, line=mapping.line,

@@ -52,22 +52,35 @@ def cmd_run(args) -> int:
         items = [i for i in items if args.keyword in f"{i.case.name} {i.form} {i.dtype} {i.check}"]
     v = tf_compat.versions()
     print(_stack_line())
-    results = [engine.evaluate(i) for i in items]
+    results = []
+    progress = sys.stderr.isatty()  # a live counter for people at a terminal, nothing in logs and pipes
+    for k, item in enumerate(items, 1):
+        if progress:
+            sys.stderr.write(f"\r\x1b[K[{k}/{len(items)}] {item.case.name} {item.form} {item.dtype} {item.check}")
+            sys.stderr.flush()
+        results.append(engine.evaluate(item))
+    if progress:
+        sys.stderr.write("\r\x1b[K")
     print(_table(results))
     skipped = {}
     for r in results:
-        if r.status == "skip":
-            skipped[r.message] = skipped.get(r.message, 0) + 1
+        if r.status in ("skip", "xfail"):
+            key = f"{'SKIP' if r.status == 'skip' else 'XFAIL'} ({{n}} items): {r.message}"
+            skipped[key] = skipped.get(key, 0) + 1
         if r.status in ("fail", "error"):
             print(f"\n{r.status.upper()}: {r.message}")
-    for reason, n in skipped.items():
-        print(f"\nSKIP ({n} items): {reason}")
-    counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "error", "skip")}
-    print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items())
+    for line, n in skipped.items():
+        print("\n" + line.format(n=n))
+    counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "error", "skip", "xfail")}
+    print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items() if n or s != "xfail")
           + (f", {len(errors)} invalid case file(s)" if errors else ""))
     if args.json:
         rows = [dict(r.as_dict(), versions=v) for r in results]
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    if args.report:
+        from harness import report
+
+        print(f"report: {report.write(args.report, cases, results, v)}")
     if counts["fail"] or counts["error"]:
         return EXIT_FAIL
     if errors or not cases:
@@ -136,6 +149,33 @@ def cmd_drift(args) -> int:
     return drift.drift(args.reports)
 
 
+def cmd_explain(args) -> int:
+    """Explain the fused weights of one form or all."""
+    from harness import explain
+    from harness.forms import FORMS
+
+    if args.form and args.form not in FORMS:
+        print(f"lstm-equiv: unknown form {args.form!r}; forms: {', '.join(sorted(FORMS))}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.num_proj and args.form and not FORMS[args.form].options.get("num_proj"):
+        print(f"lstm-equiv: form {args.form} has no projection (only lstm_cell does)", file=sys.stderr)
+        return EXIT_INVALID
+    if args.png:
+        if not args.form:
+            print("lstm-equiv: --png draws one form: add --form FORM", file=sys.stderr)
+            return EXIT_INVALID
+        panels = explain.draw(args.form, args.input_depth, args.num_units, args.num_proj, args.png)
+        print(f"wrote {args.png}: {', '.join(f'{k} {list(v)}' for k, v in panels.items())}")
+    return explain.main(args.input_depth, args.num_units, args.form, args.num_proj)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def cmd_schema(args) -> int:
     """Print the JSON Schema of a case file."""
     print(json.dumps(spec.json_schema(), indent=2))
@@ -150,6 +190,8 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run case files and print a table of max errors")
     run.add_argument("paths", nargs="*", default=["cases"], help="case files or folders (default: cases/)")
     run.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    run.add_argument("--report", metavar="DIR", help="also write an HTML report with error plots to DIR "
+                     "(needs matplotlib: pip install -e '.[plots]')")
     run.add_argument("-k", dest="keyword", metavar="TEXT", help="only items whose 'case form dtype check' holds TEXT")
     run.set_defaults(func=cmd_run)
     selftest = sub.add_parser("selftest", help="show that every mistake in the catalogue of wrong layouts and "
@@ -163,6 +205,15 @@ def parser() -> argparse.ArgumentParser:
                            "by how much, next to each run's distance from the reference")
     drift.add_argument("reports", nargs="+", help="JSON reports of lstm-equiv run --json")
     drift.set_defaults(func=cmd_drift)
+    explain = sub.add_parser("explain", help="show which kernel rows are x and h, which columns are which gate, "
+                             "where the forget bias lives, for each form")
+    explain.add_argument("--input-depth", type=_positive, required=True)
+    explain.add_argument("--num-units", type=_positive, required=True)
+    explain.add_argument("--form", help="one form (default: all)")
+    explain.add_argument("--num-proj", type=_positive, help="LSTMCell's projection width")
+    explain.add_argument("--png", metavar="FILE", help="draw the real extracted kernel of --form as a labelled "
+                         "picture (needs matplotlib: pip install -e '.[plots]')")
+    explain.set_defaults(func=cmd_explain)
     schema = sub.add_parser("schema", help="print the JSON Schema of case files")
     schema.set_defaults(func=cmd_schema)
     return p

@@ -77,6 +77,8 @@ class CheckItem(pytest.Item):
         self.user_properties += [("max_abs_err", result.max_abs_err), ("tolerance", result.tolerance)]
         if result.status == "skip":
             pytest.skip(result.message)
+        if result.status == "xfail":
+            pytest.xfail(result.message)
         if result.status != "pass":
             raise CheckFailed(result.message)
 

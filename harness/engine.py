@@ -15,9 +15,9 @@ import numpy as np
 from harness import compare, layouts, tolerances
 from harness.forms import FORMS
 from harness.inputs import make_inputs
-from reference import dense, lstm_forward
+from reference import dense, lstm_backward, lstm_forward
 
-CHECKS = ("weights", "outputs", "final_h", "final_c", "logits")
+CHECKS = {"forward": ("weights", "outputs", "final_h", "final_c", "logits"), "gradients": ("grad_weights", "grad_x")}
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Result:
     """The outcome of one item."""
 
     item: Item
-    status: str  # pass, fail, skip, error
+    status: str  # pass, fail, skip, error, xfail (a documented TF bug, expected to fail)
     max_abs_err: float | None
     tolerance: float | None
     message: str
@@ -65,8 +65,8 @@ def forms_of(case) -> list:
 
 
 def checks_of(case) -> list:
-    """The checks a case asks for: every check, ``logits`` only with a head."""
-    return [c for c in CHECKS if c != "logits" or case.num_classes]
+    """The checks a case asks for (``checks:`` forward, gradients), ``logits`` only with a head."""
+    return [c for kind in case.checks for c in CHECKS[kind] if c != "logits" or case.num_classes]
 
 
 def plan(cases) -> list:
@@ -85,6 +85,7 @@ class Run:
     reference: dict = None
     error: str | None = None
     skip: str | None = None
+    reference_grads: object = None  # reference.LSTMGrads, computed when a gradient check first asks
 
 
 class Reading:
@@ -125,7 +126,8 @@ def tf_run(case, form_name: str, dtype: str, weights: str = "random") -> Run:
         if not out.skip:
             try:
                 out.inputs = make_inputs(case, dtype, constant=weights == "constant")
-                out.form_out = form.run(case, out.inputs, dtype)
+                gradients = "gradients" in case.checks and weights == "random" and not form.no_gradient
+                out.form_out = form.run(case, out.inputs, dtype, gradients=gradients)
             except Exception:  # a TF crash is reported on every check of the run, with its traceback
                 out.error = traceback.format_exc()
         _TF_RUNS[key] = out
@@ -192,6 +194,8 @@ def _evaluate(item: Item, r: Run, read_layout) -> Result:
         return Result(item, "error", None, None, f"{_what(item)}\nThe run raised:\n{r.error}")
     if item.check == "weights":
         return _check_weights(item, r, read_layout or FORMS[item.form].layout)
+    if item.check.startswith("grad_"):
+        return _check_gradients(item, r, read_layout or FORMS[item.form].layout)
     tol = tolerances.for_case(item.case, item.dtype)
     actual = {"outputs": r.form_out.outputs, "final_h": r.form_out.h, "final_c": r.form_out.c,
               "logits": r.form_out.logits}[item.check]
@@ -282,3 +286,52 @@ def _gate_mismatches(injected, read, layout, case, dtype) -> list:
 
 def _close(a, b, slack) -> bool:
     return a.shape == b.shape and np.allclose(a, b, rtol=0.0, atol=slack)
+
+
+def _reference_grads(item: Item, r: Run):
+    """The reference's BPTT gradients for this run's params and loss, once per run."""
+    if r.reference_grads is None:
+        case, form = item.case, FORMS[item.form]
+        p64, x64 = r.params.astype(np.float64), r.inputs.x.astype(np.float64)
+        r.reference_grads = lstm_backward(x64, p64, r.inputs.loss_weights.astype(np.float64), **form.semantics(case),
+                                          **form.gradient_semantics(case))
+    return r.reference_grads
+
+
+def _check_gradients(item: Item, r: Run, layout) -> Result:
+    """TF's gradients, cut into gate blocks through the form's layout, against the reference's, block by
+    block; each block within the tolerance times the block's own scale (its largest reference entry)."""
+    form, case = FORMS[item.form], item.case
+    if form.no_gradient:
+        return Result(item, "skip", None, None, f"{item.form}: {form.no_gradient}")
+    tol = tolerances.gradient(case, item.dtype)
+    ref = _reference_grads(item, r)
+    grads = r.form_out.grads
+    if item.check == "grad_x":
+        blocks = [("d loss / d x", grads["x"], ref.x)]
+    else:
+        tf_params = layout.split({k: v for k, v in grads.items() if k != "x"}, case.input_depth, forget_bias=0.0)
+        blocks = [(f"d loss / d {part}[{g!r}] ({layout.where(part, g, case.input_depth, case.num_units, case.h_depth)})",
+                   a, getattr(ref.params, part)[g]) for part, g, a in tf_params.items()]
+        if ref.params.projection is not None:
+            blocks.append((f"d loss / d projection ({layout.projection})", tf_params.projection, ref.params.projection))
+    worst, failures = 0.0, []
+    for label, actual, desired in blocks:
+        scale = max(1.0, float(np.abs(desired).max()))
+        scaled = replace(tol, atol=tol.atol * scale)
+        outcome = compare.compare(actual, desired, scaled, f"{_what(item)}: {label}", ("row", "column")[:np.ndim(desired)]
+                                  if np.ndim(desired) < 3 else ("batch", "timestep", "feature"), ulp_dtype=item.dtype)
+        if outcome.max_abs_err is not None:
+            worst = max(worst, outcome.max_abs_err / scale)
+        if not outcome.passed:
+            failures.append(outcome.message)
+    digest = _digest([actual for _, actual, _ in blocks])
+    if form.gradient_bug:  # expected to fail; passing means TF fixed it, which must be noticed too
+        if failures:
+            return Result(item, "xfail", worst, tol.atol, f"{item.form}: known TF bug: {form.gradient_bug}", digest)
+        return Result(item, "fail", worst, tol.atol, f"{_what(item)}: expected the known TF bug ({form.gradient_bug}) "
+                      "but the gradients now match the reference: TF fixed it; drop gradient_bug in harness/forms",
+                      digest)
+    if failures:
+        return Result(item, "fail", worst, tol.atol, "\n\n".join(failures), digest)
+    return Result(item, "pass", worst, tol.atol, "", digest)

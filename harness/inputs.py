@@ -21,6 +21,7 @@ class Inputs:
     x: np.ndarray  # [batch, timesteps, input_depth]
     head_kernel: np.ndarray | None  # [h_depth, num_classes]
     head_bias: np.ndarray | None  # [num_classes]
+    loss_weights: np.ndarray  # [batch, timesteps, h_depth]: the loss is sum(loss_weights * outputs)
 
 
 CONSTANT = 0.1  # the self-test's constant weights: every V, W, peephole and projection entry; biases 0
@@ -48,12 +49,16 @@ def make_inputs(case, dtype: str, constant: bool = False) -> Inputs:
     # drawn last, so that adding them to a case leaves its other draws as they were
     peephole = {g: rng.normal(0.0, 0.5, n) for g in PEEPHOLE_GATES} if case.use_peepholes else None
     projection = rng.normal(0.0, 1.0 / np.sqrt(n), (n, case.num_proj)) if case.num_proj else None
+    # a fixed random projection of the outputs, so that every timestep and unit reaches the loss
+    loss_weights = rng.normal(0.0, 1.0, (case.batch, case.timesteps, h_depth))
+    if case.loss == "last_output":  # what a classifier on the last output backpropagates
+        loss_weights[:, :-1] = 0.0
     cast = lambda a: None if a is None else a.astype(dtype)  # noqa: E731
     params = LSTMParams(V, W, b, peephole, projection)
     if constant:
         params = _constant_like(params)
     params = params.astype(dtype)
-    return Inputs(params, cast(x), cast(head_kernel), cast(head_bias))
+    return Inputs(params, cast(x), cast(head_kernel), cast(head_bias), cast(loss_weights))
 
 
 def _constant_like(p: LSTMParams) -> LSTMParams:

@@ -68,6 +68,13 @@ FIELDS = {
                        maximum=1e6),
     "proj_clip": Field("number", "Clip the projected h to [-proj_clip, proj_clip] (needs num_proj).",
                        exclusive_minimum=0, maximum=1e6),
+    "checks": Field("array", "What to compare: forward (weights read back, outputs, final h and c, logits) and "
+                    "gradients (d loss / d every gate block, and d loss / d x).", default=["forward", "gradients"],
+                    items=Field("string", "a kind of check", enum=("forward", "gradients")), min_items=1,
+                    unique_items=True),
+    "loss": Field("string", "The scalar loss of the gradient checks: a fixed random projection of every output "
+                  "(outputs) or of the last output only (last_output).", default="outputs",
+                  enum=("outputs", "last_output")),
     "head": Field("object", "A dense layer on the last output, as in the question's network.",
                   fields={"num_classes": Field("integer", "Output classes.", required=True, minimum=1,
                                                maximum=65536)}),

@@ -39,3 +39,19 @@ def for_case(case, dtype: str) -> Tolerance:
     if dtype in case.tolerance:
         return Tolerance(case.tolerance[dtype], f"override in {case.where}: {case.tolerance_reason}")
     return DEFAULT[dtype]
+
+
+GRADIENT = {
+    "float64": Tolerance(1e-12, "float64 gradients: 5.0e-15 worst measured over the shipped cases (long_sequence, "
+                                "2000 steps, TF 2.21), relative to each block's largest entry; ~200x headroom"),
+    "float32": Tolerance(1e-4, "float32 gradients: 2.3e-6 worst measured over the shipped cases (long_sequence, "
+                               "2000 steps, TF 2.21), relative to each block's largest entry; ~40x headroom, "
+                               "while a wrong mapping is off by 1e-1 to 1e1"),
+}
+"""TF's gradient of each gate block against the reference's, scaled by max(1, the block's largest entry):
+gradients sum over every timestep and batch entry, so their error grows with their size."""
+
+
+def gradient(case, dtype: str) -> Tolerance:
+    """The gradient tolerance of ``case`` in ``dtype``."""
+    return GRADIENT[dtype]

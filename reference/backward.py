@@ -49,12 +49,16 @@ class LSTMGrads:
 
 def lstm_backward(x, params: LSTMParams, d_outputs, h0=None, c0=None, forget_bias: float = 0.0, *,
                   d_h=None, d_c=None, cell_clip=None, proj_clip=None, activation: str = "tanh",
-                  recurrent_activation: str = "sigmoid") -> LSTMGrads:
+                  recurrent_activation: str = "sigmoid", cell_clip_gradient: str = "mask") -> LSTMGrads:
     """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h_T) + sum(d_c * c_T)``, in the dtype of x.
 
     Takes the arguments of :func:`reference.lstm_forward` (named activations only) and ``d_outputs``
-    [batch, timesteps, h_depth].
+    [batch, timesteps, h_depth]. ``cell_clip_gradient`` is ``"mask"`` (the derivative of the clip: zero
+    where c was clipped) or ``"straight_through"`` (the gradient passes the clip unchanged, which is what
+    TF's fused BlockLSTM gradient kernel computes).
     """
+    if cell_clip_gradient not in ("mask", "straight_through"):
+        raise ValueError(f"cell_clip_gradient must be 'mask' or 'straight_through', got {cell_clip_gradient!r}")
     x = np.asarray(x)
     dtype = x.dtype
     p = params.astype(dtype)
@@ -108,7 +112,7 @@ def lstm_backward(x, params: LSTMParams, d_outputs, h0=None, c0=None, forget_bia
         if peep is not None:
             dc = dc + dz_o * peep["o"]
             dpeep["o"] += (dz_o * s["c"]).sum(axis=0)
-        if cell_clip is not None:
+        if cell_clip is not None and cell_clip_gradient == "mask":
             dc = dc * (np.abs(s["c_raw"]) <= cell_clip)
         dz_i = dc * s["j"] * d_rec(s["z"]["i"])
         dz_j = dc * s["i"] * d_act(s["z"]["j"])

@@ -58,6 +58,8 @@ EXPECTED = {
     "no_form_expresses.yaml": (7, "recurrent_activation", "no form can express recurrent_activation='hard_sigmoid', "
                                                           "use_peepholes=True together", False),
     "peepholes_not_bool.yaml": (7, "use_peepholes", "must be a boolean, got string 'yes'", True),
+    "checks_typo.yaml": (7, "checks", "must be one of forward, gradients, got 'gradient'; did you mean 'gradients'?",
+                         True),
 }
 
 

@@ -76,3 +76,15 @@ def test_gradients_are_per_gate_and_nonzero():
     grads = lstm_backward(x, params, weights[0], h0, c0)
     for part, g, a in grads.params.items():
         assert a.shape == getattr(params, part)[g].shape and np.abs(a).max() > 0, (part, g)
+
+
+def test_straight_through_cell_clip_differs_only_where_the_clip_engages():
+    params, x, h0, c0, weights = _setup(11)
+    tight = [lstm_backward(x, params, weights[0], h0, c0, cell_clip=0.3, cell_clip_gradient=mode).params.W["f"]
+             for mode in ("mask", "straight_through")]
+    loose = [lstm_backward(x, params, weights[0], h0, c0, cell_clip=1e6, cell_clip_gradient=mode).params.W["f"]
+             for mode in ("mask", "straight_through")]
+    assert np.abs(tight[0] - tight[1]).max() > 1e-3
+    np.testing.assert_array_equal(loose[0], loose[1])
+    with pytest.raises(ValueError, match="cell_clip_gradient"):
+        lstm_backward(x, params, weights[0], cell_clip_gradient="clip")

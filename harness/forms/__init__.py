@@ -32,6 +32,7 @@ class FormOutput:
     h: np.ndarray
     c: np.ndarray
     logits: np.ndarray | None
+    grads: dict | None = None  # d loss / d tensor for each layout tensor name, and "x"; None if not asked
 
 
 class Form:
@@ -42,6 +43,8 @@ class Form:
     dtypes: tuple = ("float32", "float64")
     options: dict = {}  # option -> ANY or the tuple of values the form can express besides the default
     about: str = ""
+    no_gradient: str | None = None  # why TF cannot differentiate this form, where it cannot
+    gradient_bug: str | None = None  # a known TF bug that makes this form's gradients wrong: expected to fail
 
     def cannot_express(self, options: dict) -> list:
         """``(key, why)`` for every option value in ``options`` this form cannot compute."""
@@ -63,9 +66,39 @@ class Form:
         return {"forget_bias": case.forget_bias, "cell_clip": case.cell_clip, "proj_clip": case.proj_clip,
                 "activation": case.activation, "recurrent_activation": case.recurrent_activation}
 
-    def run(self, case, inputs, dtype: str) -> FormOutput:  # pragma: no cover - abstract
-        """Build the TF form with ``inputs``, run it once, read its variables back."""
+    def gradient_semantics(self, case) -> dict:
+        """The reference's backward-pass arguments that compute what TF's gradient of this form computes."""
+        return {}
+
+    def run(self, case, inputs, dtype: str, gradients: bool = False) -> FormOutput:  # pragma: no cover
+        """Build the TF form with ``inputs``, run it once, read its variables back; with ``gradients``,
+        also take d loss / d variable and d loss / d x by tf.GradientTape in the same run."""
         raise NotImplementedError
+
+
+def forward_and_gradients(tf, forward, variables: dict, x, loss_weights):
+    """``forward(x)`` -> (outputs, h, c, logits); with ``loss_weights``, also the gradients of
+    ``sum(loss_weights * outputs)`` with respect to every variable and to x, by name."""
+    if loss_weights is None:
+        return (*forward(x), {})
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        outputs, h, c, logits = forward(x)
+        loss = tf.reduce_sum(outputs * tf.constant(loss_weights, outputs.dtype))
+    names = list(variables)
+    grads = tape.gradient(loss, [variables[n] for n in names] + [x])
+    return outputs, h, c, logits, dict(zip(names + ["x"], grads))
+
+
+def form_output(variables: dict, outputs, h, c, logits, grads, read=None) -> FormOutput:
+    """Everything as NumPy; ``read`` names the variables to report (default: all)."""
+    names = [n for n in variables if read is None or n in read]
+    return FormOutput(
+        tensors={n: np.asarray(variables[n].numpy()) for n in names},
+        outputs=np.asarray(outputs), h=np.asarray(h), c=np.asarray(c),
+        logits=None if logits is None else np.asarray(logits),
+        grads={n: np.asarray(g) for n, g in grads.items() if n == "x" or n in names} if grads else None,
+    )
 
 
 def head_logits(tf, last, inputs, dtype):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness import layouts, tf_compat
-from harness.forms import ANY, Form, FormOutput, head_logits
+from harness.forms import ANY, Form, form_output, forward_and_gradients, head_logits
 
 _NO_CLIP = -1.0  # any value <= 0 turns the ops' clip off
 
@@ -22,10 +22,16 @@ class BlockForm(Form):
     dtypes = ("float32",)
     options = {"use_peepholes": ANY, "cell_clip": ANY}
 
-    def __init__(self, name, about, layout, step):
+    def __init__(self, name, about, layout, step, no_gradient=None, gradient_bug=None):
         self.name, self.about, self.layout, self._step = name, about, layout, step
+        self.no_gradient, self.gradient_bug = no_gradient, gradient_bug
 
-    def run(self, case, inputs, dtype):
+    def gradient_semantics(self, case):
+        # measured: TF's BlockLSTMGrad kernels pass the gradient straight through the cell clip, where
+        # the clip's derivative (LSTMCell's tf.clip_by_value) is zero (46 vs 1.6e-5 on the cell_clip case)
+        return {"cell_clip_gradient": "straight_through"}
+
+    def run(self, case, inputs, dtype, gradients=False):
         tf = tf_compat.tf()
         n = case.num_units
         tensors = self.layout.compose(inputs.params, case.forget_bias)
@@ -36,15 +42,17 @@ class BlockForm(Form):
         attrs = {"cell_clip": case.cell_clip or _NO_CLIP, "use_peephole": case.use_peepholes}
         if self.layout.forget_bias == layouts.RUNTIME:
             attrs["forget_bias"] = case.forget_bias
-        x = tf.constant(np.transpose(inputs.x, (1, 0, 2)))  # time-major
         h0 = tf.zeros((case.batch, n), dtype)
-        outputs, c = self._step(tf, x, h0, variables, attrs)  # [time, batch, u], last c
-        outputs = tf.transpose(outputs, (1, 0, 2))
-        logits = head_logits(tf, outputs[:, -1], inputs, dtype)
-        read = {name: v.numpy() for name, v in variables.items()
-                if case.use_peepholes or name not in dict(self.layout.peepholes).values()}
-        return FormOutput(tensors=read, outputs=np.asarray(outputs), h=np.asarray(outputs[:, -1]),
-                          c=np.asarray(c), logits=None if logits is None else np.asarray(logits))
+
+        def forward(x):
+            time_major, c = self._step(tf, tf.transpose(x, (1, 0, 2)), h0, variables, attrs)
+            outputs = tf.transpose(time_major, (1, 0, 2))
+            return outputs, outputs[:, -1], c, head_logits(tf, outputs[:, -1], inputs, dtype)
+
+        result = forward_and_gradients(tf, forward, variables, tf.constant(inputs.x),
+                                       inputs.loss_weights if gradients else None)
+        unused = () if case.use_peepholes else dict(self.layout.peepholes).values()
+        return form_output(variables, *result, read=[n for n in variables if n not in unused])
 
 
 def _weights(v):
@@ -75,7 +83,11 @@ def block_lstm_v2(tf, x, h0, v, attrs):
 
 _ABOUT = "a fused op: activations fixed to tanh/sigmoid, no projection"
 FORMS = [
-    BlockForm("lstm_block_cell", f"tf.raw_ops.LSTMBlockCell, {_ABOUT}", layouts.BLOCK_LSTM, lstm_block_cell),
+    BlockForm("lstm_block_cell", f"tf.raw_ops.LSTMBlockCell, {_ABOUT}", layouts.BLOCK_LSTM, lstm_block_cell,
+              no_gradient="TF registers no gradient for LSTMBlockCell (its gradient lived in tf.contrib)"),
     BlockForm("block_lstm", f"tf.raw_ops.BlockLSTM, {_ABOUT}", layouts.BLOCK_LSTM, block_lstm),
-    BlockForm("block_lstm_v2", f"tf.raw_ops.BlockLSTMV2, {_ABOUT}", layouts.BLOCK_LSTM_V2, block_lstm_v2),
+    BlockForm("block_lstm_v2", f"tf.raw_ops.BlockLSTMV2, {_ABOUT}", layouts.BLOCK_LSTM_V2, block_lstm_v2,
+              gradient_bug="TF registers BlockLSTMV2's gradient as BlockLSTM's (tensorflow/python/ops/rnn_grad.py: "
+              "the V1 kernel BlockLSTMGrad, which assumes blocks i ci f o), so tf.GradientTape returns wrong "
+              "gradients; tf.raw_ops.BlockLSTMGradV2 itself matches the reference (measured on TF 2.15.1 and 2.21.0)"),
 ]

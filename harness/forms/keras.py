@@ -6,10 +6,9 @@ run-time forget bias, so BasicLSTMCell's ``forget_bias`` is realised in the f bl
 """
 from __future__ import annotations
 
-import numpy as np
 
 from harness import layouts, tf_compat
-from harness.forms import ANY, Form, FormOutput
+from harness.forms import ANY, Form, form_output, forward_and_gradients
 
 
 class KerasForm(Form):
@@ -27,7 +26,7 @@ class KerasForm(Form):
             out["recurrent_activation"] = tf_compat.keras_hard_sigmoid()
         return out
 
-    def run(self, case, inputs, dtype):
+    def run(self, case, inputs, dtype, gradients=False):
         tf, keras = tf_compat.tf(), tf_compat.keras()
         cell_args = dict(activation=case.activation, recurrent_activation=case.recurrent_activation,
                          unit_forget_bias=False, dtype=dtype)
@@ -44,17 +43,15 @@ class KerasForm(Form):
             head.kernel.assign(inputs.head_kernel)
             head.bias.assign(inputs.head_bias)
 
-        @tf.function(input_signature=[tf.TensorSpec(inputs.x.shape, dtype)])
         def forward(x):
             outputs, h, c = layer(x)
-            logits = head(outputs[:, -1]) if head is not None else tf.zeros([0], dtype)
-            return outputs, h, c, logits
+            return outputs, h, c, head(outputs[:, -1]) if head is not None else tf.zeros([0], dtype)
 
-        outputs, h, c, logits = (np.asarray(t) for t in forward(tf.constant(inputs.x)))
-        return FormOutput(
-            tensors={name: np.asarray(v.numpy()) for name, v in variables.items()},
-            outputs=outputs, h=h, c=c, logits=logits if head is not None else None,
-        )
+        loss_weights = inputs.loss_weights if gradients else None
+        step = tf.function(lambda x: forward_and_gradients(tf, forward, variables, x, loss_weights),
+                           input_signature=[tf.TensorSpec(inputs.x.shape, dtype)])
+        outputs, h, c, logits, grads = step(tf.constant(inputs.x))
+        return form_output(variables, outputs, h, c, logits if head is not None else None, grads)
 
 
 def _lstm(implementation):

@@ -10,10 +10,9 @@ from __future__ import annotations
 import itertools
 import warnings
 
-import numpy as np
 
 from harness import layouts, tf_compat
-from harness.forms import ANY, Form, FormOutput, head_logits
+from harness.forms import ANY, Form, form_output, forward_and_gradients, head_logits
 
 _SCOPES = itertools.count()
 
@@ -25,6 +24,7 @@ class LegacyCellForm(Form):
 
     def __init__(self, name, about, cell, driver, options):
         self.name, self.about, self._cell, self._driver, self.options = name, about, cell, driver, options
+        self._traced = driver is dynamic_rnn  # static_rnn runs eagerly: tracing 820 unrolled steps costs ~11 s
 
     def skip_reason(self, case, dtype):
         return super().skip_reason(case, dtype) or tf_compat.legacy_cells_missing()
@@ -37,7 +37,7 @@ class LegacyCellForm(Form):
                               num_proj=case.num_proj, proj_clip=case.proj_clip, forget_bias=case.forget_bias,
                               activation=case.activation, dtype=dtype)
 
-    def run(self, case, inputs, dtype):
+    def run(self, case, inputs, dtype, gradients=False):
         tf = tf_compat.tf()
         # static_rnn's variable-scope bug (FACTS.md): every run gets a scope no other run has used
         scope = f"lstm_equiv_{next(_SCOPES)}"
@@ -48,13 +48,15 @@ class LegacyCellForm(Form):
             variables = {_relative(w.name, scope): w for w in cell.weights}
             for name, value in self.layout.compose(inputs.params, case.forget_bias).items():
                 variables[name].assign(value)
-            outputs, state = self._driver(tf, cell, tf.constant(inputs.x), dtype)
-            logits = head_logits(tf, outputs[:, -1], inputs, dtype)
-        return FormOutput(
-            tensors={name: v.numpy() for name, v in variables.items()},
-            outputs=np.asarray(outputs), h=np.asarray(state.h), c=np.asarray(state.c),
-            logits=None if logits is None else np.asarray(logits),
-        )
+            def forward(x):
+                outputs, state = self._driver(tf, cell, x, dtype)
+                return outputs, state.h, state.c, head_logits(tf, outputs[:, -1], inputs, dtype)
+
+            loss_weights = inputs.loss_weights if gradients else None
+            step = lambda x: forward_and_gradients(tf, forward, variables, x, loss_weights)  # noqa: E731
+            if self._traced:
+                step = tf.function(step, input_signature=[tf.TensorSpec(inputs.x.shape, dtype)])
+            return form_output(variables, *step(tf.constant(inputs.x)))
 
 
 def _relative(variable_name: str, scope: str) -> str:
@@ -63,15 +65,14 @@ def _relative(variable_name: str, scope: str) -> str:
 
 
 def static_rnn(tf, cell, x, dtype):
-    """The question's code path: unstack over time, static_rnn, eagerly (tracing it costs ~11 s)."""
+    """The question's code path: unstack over time, static_rnn."""
     outputs, state = tf.compat.v1.nn.static_rnn(cell, tf.unstack(x, axis=1), dtype=dtype)
     return tf.stack(outputs, axis=1), state
 
 
 def dynamic_rnn(tf, cell, x, dtype):
-    """dynamic_rnn in a tf.function: one while loop, traced once."""
-    run = tf.function(lambda x: tf.compat.v1.nn.dynamic_rnn(cell, x, dtype=dtype))
-    return run(x)
+    """dynamic_rnn: one while loop."""
+    return tf.compat.v1.nn.dynamic_rnn(cell, x, dtype=dtype)
 
 
 _BASIC = "tf.compat.v1.nn.rnn_cell.BasicLSTMCell: no peepholes, projection or clips; gates always sigmoid"

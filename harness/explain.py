@@ -1,0 +1,114 @@
+"""``lstm-equiv explain``: where every number of a form's fused weights comes from.
+
+For each form: which rows of the kernel multiply x and which multiply h, which columns hold which gate,
+where the forget bias lives, the per-gate shapes, and the equations. Everything is read from the layouts
+(harness/layouts.py), the same data the harness reads TF's weights back with.
+"""
+from __future__ import annotations
+
+from harness import layouts
+from harness.forms import FORMS
+
+_GATE_WORDS = {"i": "input gate", "j": "block input (candidate)", "f": "forget gate", "o": "output gate"}
+_KERAS_NAMES = {"i": "i", "f": "f", "j": "c", "o": "o"}
+_FUSED_NAMES = {"i": "i", "f": "f", "j": "ci", "o": "o"}
+
+
+def _own_name(layout, gate) -> str:
+    """The gate's letter in the form's own source."""
+    if layout in (layouts.KERAS, layouts.BLOCK_LSTM_V2):
+        return _KERAS_NAMES[gate]
+    if layout is layouts.BLOCK_LSTM:
+        return _FUSED_NAMES[gate]
+    return gate
+
+
+def explain(form_name: str, input_depth: int, num_units: int, num_proj=None) -> list:
+    """The explanation of one form for these sizes, as lines."""
+    form = FORMS[form_name]
+    layout = form.layout
+    h_depth = num_proj or num_units
+    shapes = layout.shapes(input_depth, num_units, num_proj)
+    lines = [f"{form_name}: {form.about}", f"  layout {layout.name}: {layout.about}"]
+    for name, shape in shapes.items():
+        lines.append(f"  {name:18} {list(shape)}")
+    if layout.kernel == layouts.STACKED:
+        lines.append(f"  kernel rows 0:{input_depth} multiply x_t (input_depth {input_depth}); rows "
+                     f"{input_depth}:{input_depth + h_depth} multiply h_(t-1) (h_depth {h_depth}): "
+                     f"one matmul of concat([x_t, h_(t-1)]) with [{input_depth} + {h_depth}, 4 x {num_units}]")
+    else:
+        lines.append(f"  kernel multiplies x_t, recurrent_kernel multiplies h_(t-1): two matmuls, "
+                     f"[{input_depth}, 4 x {num_units}] and [{h_depth}, 4 x {num_units}]")
+    lines.append("  columns (4 gate blocks of num_units each, left to right):")
+    for gate in layout.gate_order:
+        cols = layout.column_block(gate, num_units)
+        lines.append(f"    {cols.start:5}:{cols.stop:<5} {gate} = {_own_name(layout, gate):2} {_GATE_WORDS[gate]}")
+    if layout.forget_bias == layouts.RUNTIME:
+        lines.append("  forget bias: added to f's pre-activation at run time, never stored in the bias")
+    else:
+        cols = layout.column_block("f", num_units)
+        lines.append(f"  forget bias: stored, inside bias[{cols.start}:{cols.stop}] (the f block): "
+                     f"BasicLSTMCell's b[f] + forget_bias")
+    lines.append(f"  per gate g in i j f o: V[g] [{input_depth}, {num_units}]  W[g] [{h_depth}, {num_units}]  "
+                 f"b[g] [{num_units}]" + (f"  projection [{num_units}, {num_proj}]" if num_proj else ""))
+    lines += [
+        "  equations:",
+        "    i = sigmoid(x_t V[i] + h W[i] + b[i]);  f = sigmoid(x_t V[f] + h W[f] + b[f] + forget_bias)",
+        "    j = tanh(x_t V[j] + h W[j] + b[j]);     o = sigmoid(x_t V[o] + h W[o] + b[o])",
+        "    c = f * c + i * j;  h = o * tanh(c)" + ("  then h = h @ projection" if num_proj else ""),
+    ]
+    return lines
+
+
+def main(input_depth: int, num_units: int, form=None, num_proj=None, out=print) -> int:
+    """Print the explanation of ``form`` (default: every form that can express ``num_proj``)."""
+    names = [form] if form else [n for n in sorted(FORMS)
+                                 if not num_proj or FORMS[n].options.get("num_proj")]
+    for k, name in enumerate(names):
+        if k:
+            out("")
+        for line in explain(name, input_depth, num_units, num_proj):
+            out(line)
+    return 0
+
+
+def draw(form_name: str, input_depth: int, num_units: int, num_proj, path) -> dict:
+    """Draw the real kernel of ``form_name``, extracted from TF after injecting seeded per-gate weights,
+    with the x/h row bands and the gate column bands marked. Needs matplotlib. Returns the panels drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from harness import casefile, engine
+
+    text = (f"name: explain\ninput_depth: {input_depth}\nnum_units: {num_units}\ntimesteps: 2\nbatch: 1\nseed: 0\n"
+            f"dtypes: [float32]\nforms: [{form_name}]\nchecks: [forward]\n" + (f"num_proj: {num_proj}\n" if num_proj else ""))
+    (case,) = casefile.parse("<explain>", text.encode())
+    run = engine.run(case, form_name, "float32")
+    if run.error or run.skip:
+        raise RuntimeError(run.error or run.skip)
+    layout, h_depth = FORMS[form_name].layout, num_proj or num_units
+    panels = {"kernel": run.form_out.tensors["kernel"]}
+    if layout.kernel == layouts.SPLIT:
+        panels["recurrent_kernel"] = run.form_out.tensors["recurrent_kernel"]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.5 + 3 * len(panels)), squeeze=False)
+    for ax, (name, matrix) in zip(axes[:, 0], panels.items()):
+        ax.imshow(matrix, aspect="auto", cmap="coolwarm", interpolation="nearest")
+        ax.set_title(f"{form_name}: {name} {list(matrix.shape)} as TF holds it")
+        for gate in layout.gate_order:
+            cols = layout.column_block(gate, num_units)
+            ax.axvline(cols.start - 0.5, color="k", linewidth=1)
+            ax.text((cols.start + cols.stop) / 2, -0.02, f"{gate} ({_own_name(layout, gate)})",
+                    transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=9)
+        if name == "kernel" and layout.kernel == layouts.STACKED:
+            ax.axhline(input_depth - 0.5, color="k", linewidth=2)
+            ax.set_yticks([(input_depth - 1) / 2, input_depth + (h_depth - 1) / 2],
+                          [f"x rows 0:{input_depth}", f"h rows {input_depth}:{input_depth + h_depth}"])
+        else:
+            ax.set_yticks([(matrix.shape[0] - 1) / 2], ["x rows" if name == "kernel" else "h rows"])
+        ax.set_xticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return {name: m.shape for name, m in panels.items()}

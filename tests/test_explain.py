@@ -1,0 +1,38 @@
+"""lstm-equiv explain, checked against the weights really extracted from TensorFlow."""
+import re
+
+import numpy as np
+import pytest
+
+from harness import engine, explain
+from harness.casefile import parse
+from harness.forms import FORMS
+
+(QUESTION,) = parse("q.yaml", b"name: explain_q\ninput_depth: 12\nnum_units: 64\ntimesteps: 3\nbatch: 2\nseed: 12\n"
+                              b"dtypes: [float32]\n")
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_explain_matches_the_real_weights(name):
+    lines = explain.explain(name, 12, 64)
+    run = engine.run(QUESTION, name, "float32")
+    real = run.form_out.tensors
+    shown = {m.group(1): tuple(int(v) for v in m.group(2).split(", "))
+             for m in (re.match(r"  (\S+) +\[([\d, ]+)\]$", line) for line in lines) if m}
+    assert shown == {k: v.shape for k, v in real.items()}
+    injected = run.inputs.params
+    kernel_x = real["kernel"][:12]  # x rows first in every stacked kernel; the whole kernel where split
+    for line in lines:
+        m = re.match(r" +(\d+):(\d+) +(\w) = ", line)
+        if m:
+            start, stop, gate = int(m.group(1)), int(m.group(2)), m.group(3)
+            np.testing.assert_array_equal(kernel_x[:, start:stop], injected.V[gate], err_msg=f"{name} {gate}")
+    if "basic_lstm_cell" in name:
+        assert "kernel rows 0:12 multiply x_t (input_depth 12); rows 12:76 multiply h_(t-1)" in "\n".join(lines)
+        assert "forget bias: added to f's pre-activation at run time" in "\n".join(lines)
+
+
+def test_explain_with_a_projection():
+    text = "\n".join(explain.explain("lstm_cell", 12, 64, num_proj=16))
+    assert "kernel             [28, 256]" in text and "projection/kernel  [64, 16]" in text
+    assert "rows 12:28 multiply h_(t-1) (h_depth 16)" in text

@@ -1,0 +1,72 @@
+"""Gradients through TF's forms against the reference's BPTT, gate by gate, block by block."""
+from dataclasses import replace
+
+import pytest
+
+from harness import engine, layouts
+from harness.casefile import parse
+from harness.engine import Item, evaluate
+from harness.forms import FORMS
+
+DIFFERENTIABLE = sorted(n for n, f in FORMS.items() if not f.no_gradient and not f.gradient_bug)
+
+
+def _case(make_case, name, form, dtypes="float32, float64"):
+    extra = "use_peepholes: true\n" if FORMS[form].options.get("use_peepholes") else ""
+    return make_case(name=f"{name}_{form}", dtypes=dtypes, extra=extra + f"forms: [{form}]\n")
+
+
+@pytest.mark.parametrize("form", DIFFERENTIABLE)
+def test_each_differentiable_form_matches_the_reference_gradients(make_case, form):
+    case = _case(make_case, "grads", form)
+    for dtype in FORMS[form].dtypes:
+        for check in ("grad_weights", "grad_x"):
+            result = evaluate(Item(case, form, dtype, check))
+            assert result.status == "pass", result.message
+            assert result.max_abs_err <= result.tolerance
+
+
+def test_lstm_block_cell_has_no_gradient_and_says_why(make_case):
+    case = _case(make_case, "nograd", "lstm_block_cell", dtypes="float32")
+    result = evaluate(Item(case, "lstm_block_cell", "float32", "grad_weights"))
+    assert result.status == "skip" and "TF registers no gradient for LSTMBlockCell" in result.message
+
+
+def test_block_lstm_v2_gradient_is_tfs_known_bug(make_case):
+    case = _case(make_case, "v2bug", "block_lstm_v2", dtypes="float32")
+    result = evaluate(Item(case, "block_lstm_v2", "float32", "grad_weights"))
+    assert result.status == "xfail" and "BlockLSTMGradV2 itself matches the reference" in result.message
+    assert result.max_abs_err > 1e-2  # far outside the tolerance: not a rounding question
+
+
+def test_the_forget_bias_gradient_read_from_the_i_block_fails_naming_the_gate(make_case):
+    case = _case(make_case, "fswap", "keras_lstm", dtypes="float64")
+    wrong = replace(layouts.KERAS, name="keras with i and f swapped", gate_order=("f", "i", "j", "o"))
+    result = evaluate(Item(case, "keras_lstm", "float64", "grad_weights"), read_layout=wrong)
+    assert result.status == "fail"
+    assert "d loss / d b['f'] (bias[0:4])" in result.message and "d loss / d b['i'] (bias[4:8])" in result.message
+
+
+def test_v_and_w_gradients_swapped_fail_naming_the_block():
+    # square: input_depth == num_units, so the swapped gradients still fit and are caught by their values
+    (case,) = parse("vw.yaml", b"name: vw\ninput_depth: 4\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 9\n"
+                               b"dtypes: [float64]\nforms: [keras_lstm]\n")
+    r = engine.run(case, "keras_lstm", "float64")
+    grads = dict(r.form_out.grads, kernel=r.form_out.grads["recurrent_kernel"], recurrent_kernel=r.form_out.grads["kernel"])
+    swapped = replace(r, form_out=replace(r.form_out, grads=grads))
+    result = engine._check_gradients(Item(case, "keras_lstm", "float64", "grad_weights"), swapped, layouts.KERAS)
+    assert result.status == "fail"
+    for gate in "ifjo":
+        assert f"d loss / d V['{gate}'] (kernel columns" in result.message
+        assert f"d loss / d W['{gate}'] (recurrent_kernel columns" in result.message
+
+
+def test_block_lstm_passes_its_gradient_straight_through_the_cell_clip(make_case, monkeypatch):
+    """Measured: TF's BlockLSTM gradient ignores the clip's zero derivative; the true derivative fails."""
+    case = make_case(name="clipped", dtypes="float32", extra="cell_clip: 0.2\nforms: [block_lstm]\n")
+    assert evaluate(Item(case, "block_lstm", "float32", "grad_weights")).status == "pass"
+    monkeypatch.setattr(FORMS["block_lstm"], "gradient_semantics", lambda case: {})  # the clip's true derivative
+    r = engine.run(case, "block_lstm", "float32")
+    r.reference_grads = None
+    result = engine._check_gradients(Item(case, "block_lstm", "float32", "grad_weights"), r, layouts.BLOCK_LSTM)
+    assert result.status == "fail" and "d loss / d W['f']" in result.message
