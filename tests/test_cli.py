@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GOOD = "name: {name}\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float32]\nforms: [keras_lstm]\n{extra}"
+GOOD = "name: {name}\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float32]\nforms: [keras_lstm]\nchecks: [forward]\n{extra}"
 
 
 def cli(*args, cwd=ROOT):
@@ -44,7 +44,7 @@ def test_an_invalid_file_exits_2_and_the_others_still_run(tmp_path):
     (tmp_path / "b.yaml").write_text(GOOD.format(name="broken", extra="num_unit: 3\n"))
     code, out, err = cli("run", str(tmp_path))
     assert code == 2
-    assert f"{tmp_path / 'b.yaml'}:9: key 'num_unit': unknown key; did you mean 'num_units'?" in err
+    assert f"{tmp_path / 'b.yaml'}:10: key 'num_unit': unknown key; did you mean 'num_units'?" in err
     assert "Traceback" not in err
     assert "4 pass, 0 fail, 0 error, 0 skip, 1 invalid case file(s)" in out
 

@@ -14,8 +14,9 @@ FORGET_BIAS_AT_RUN_TIME = replace(layouts.KERAS, name="keras without stored forg
 def test_every_check_passes_with_the_right_layout(make_case, dtype):
     case = make_case(extra="head:\n  num_classes: 3\n")
     results = [evaluate(Item(case, "keras_lstm", dtype, check)) for check in engine.checks_of(case)]
-    assert [r.item.check for r in results] == ["weights", "outputs", "final_h", "final_c", "logits"]
-    assert [r.status for r in results] == ["pass"] * 5, [r.message for r in results]
+    assert [r.item.check for r in results] == ["weights", "outputs", "final_h", "final_c", "logits",
+                                               "grad_weights", "grad_x"]
+    assert [r.status for r in results] == ["pass"] * 7, [r.message for r in results]
     assert all(r.max_abs_err <= r.tolerance for r in results)
 
 
@@ -50,7 +51,7 @@ def test_forget_bias_in_the_wrong_place_names_b_f(make_case):
 def test_a_crashing_form_is_an_error_on_every_check(make_case, monkeypatch):
     from harness.forms import FORMS
 
-    def boom(*args):
+    def boom(*args, **kwargs):
         raise RuntimeError("the form fell over")
 
     monkeypatch.setattr(FORMS["keras_lstm"], "run", boom)
@@ -64,8 +65,8 @@ def test_plan_is_deterministic_and_complete(make_case):
     items = engine.plan([case])
     assert items == engine.plan([case])
     assert case.forms == tuple(sorted(case.forms)) and len(case.forms) == 9  # every form can express it
-    assert len(items) == 9 * 2 * 5  # forms x dtypes x checks
-    assert [i.run_id for i in items[:5]] == [f"{case.forms[0]}-float32"] * 5
+    assert len(items) == 9 * 2 * 7  # forms x dtypes x checks (5 forward, 2 gradient)
+    assert [i.run_id for i in items[:7]] == [f"{case.forms[0]}-float32"] * 7
 
 
 def test_runs_are_shared_by_the_checks_of_one_form_and_dtype(make_case, monkeypatch):
@@ -73,7 +74,7 @@ def test_runs_are_shared_by_the_checks_of_one_form_and_dtype(make_case, monkeypa
 
     calls = []
     real = FORMS["keras_lstm"].run
-    monkeypatch.setattr(FORMS["keras_lstm"], "run", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(FORMS["keras_lstm"], "run", lambda *a, **kw: calls.append(a) or real(*a, **kw))
     case = make_case(name="shared")
     for check in engine.checks_of(case):
         evaluate(Item(case, "keras_lstm", "float64", check))

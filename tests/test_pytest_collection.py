@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-GOOD = "name: tiny\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float64]\nforms: [keras_lstm]\n"
+GOOD = "name: tiny\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float64]\nforms: [keras_lstm]\nchecks: [forward]\n"
 BAD = "name: typo\ninput_depth: 3\nnum_unit: 4\ntimesteps: 6\nbatch: 2\nseed: 8\n"
 WRONG_LAYOUT = '''
 from dataclasses import replace
