@@ -32,11 +32,6 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def _fresh():
-    engine._RUNS.clear()
-    engine._TF_RUNS.clear()
-
-
 def item_ratios(cases, out=print) -> list:
     """(a): per item, (harness wall time of its run's items / number of items) / (one TF run alone)."""
     ratios, rows = [], []
@@ -45,14 +40,14 @@ def item_ratios(cases, out=print) -> list:
         form = FORMS[first.form]
         if form.skip_reason(first.case, first.dtype):
             continue
-        _fresh()
+        engine.forget_runs()
         harness = _timed(lambda: [engine.evaluate(i) for i in item_group])
         inputs = make_inputs(first.case, first.dtype)
         alone = _timed(lambda: form.run(first.case, inputs, first.dtype))  # measured second: TF is warm
         share = harness / len(item_group) / alone
         ratios += [share] * len(item_group)
         rows.append((first.case.name, first.form, first.dtype, len(item_group), harness, alone, share))
-    _fresh()
+    engine.forget_runs()
     out(f"(a) item cost over the least TF work, {len(rows)} runs, {len(ratios)} items")
     out(f"    {'case':22} {'form':28} {'dtype':7} items  harness s  TF alone s  item ratio")
     for case, form, dtype, n, harness, alone, share in rows:
@@ -111,9 +106,9 @@ def scaling(out=print) -> float:
                                         b"seed: 5\ndtypes: [float32]\nforms: [keras_lstm]\n")
 
     def cost(case):
-        _fresh()
+        engine.forget_runs()
         ref = _timed(lambda: engine.read(case, "keras_lstm", "float32"))
-        _fresh()
+        engine.forget_runs()
         whole = _timed(lambda: [engine.evaluate(i) for i in engine.plan([case])])
         return whole, ref
 
@@ -129,7 +124,7 @@ def scaling(out=print) -> float:
         out(f"    num_units {n:6}: {whole:7.3f} s  (timesteps 100)")
     growth = by_t[10000] / by_t[1000]
     out(f"    10 000 steps cost {growth:.1f}x of 1 000 (linear: 10x)")
-    _fresh()
+    engine.forget_runs()
     return growth
 
 

@@ -116,6 +116,12 @@ class Reading:
 _TF_RUNS, _RUNS = {}, {}
 
 
+def forget_runs():
+    """Drop every cached run, so that the next evaluation builds and runs TF again (for the bench)."""
+    _TF_RUNS.clear()
+    _RUNS.clear()
+
+
 def tf_run(case, form_name: str, dtype: str, weights: str = "random") -> Run:
     """Build and run ``form_name`` on ``case`` once per process (``weights``: random, or constant for the
     self-test's demonstration of what constant weights miss). The Run holds inputs and TF's output."""
@@ -319,8 +325,8 @@ def _check_gradients(item: Item, r: Run, layout) -> Result:
     for label, actual, desired in blocks:
         scale = max(1.0, float(np.abs(desired).max()))
         scaled = replace(tol, atol=tol.atol * scale)
-        outcome = compare.compare(actual, desired, scaled, f"{_what(item)}: {label}", ("row", "column")[:np.ndim(desired)]
-                                  if np.ndim(desired) < 3 else ("batch", "timestep", "feature"), ulp_dtype=item.dtype)
+        axes = ("batch", "timestep", "feature") if np.ndim(desired) == 3 else ("row", "column")[:np.ndim(desired)]
+        outcome = compare.compare(actual, desired, scaled, f"{_what(item)}: {label}", axes, ulp_dtype=item.dtype)
         if outcome.max_abs_err is not None:
             worst = max(worst, outcome.max_abs_err / scale)
         if not outcome.passed:
