@@ -43,7 +43,7 @@ class CaseNode(pytest.Collector):
     case = None
 
     def collect(self):
-        for form in engine.forms_of(self.case):
+        for form in self.case.forms:
             for dtype in self.case.dtypes:
                 run = RunNode.from_parent(self, name=f"{form}-{dtype}")
                 run.form, run.dtype = form, dtype

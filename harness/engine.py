@@ -59,11 +59,6 @@ class Result:
         }
 
 
-def forms_of(case) -> list:
-    """The forms a case runs: those it names, or every form that can express it (set when validated)."""
-    return list(case.forms)
-
-
 def checks_of(case) -> list:
     """The checks a case asks for (``checks:`` forward, gradients), ``logits`` only with a head."""
     return [c for kind in case.checks for c in CHECKS[kind] if c != "logits" or case.num_classes]
@@ -72,7 +67,7 @@ def checks_of(case) -> list:
 def plan(cases) -> list:
     """Every item of ``cases``, in a deterministic order (case, form, dtype, check)."""
     return [Item(case, form, dtype, check)
-            for case in cases for form in forms_of(case) for dtype in case.dtypes for check in checks_of(case)]
+            for case in cases for form in case.forms for dtype in case.dtypes for check in checks_of(case)]
 
 
 @dataclass
@@ -86,6 +81,7 @@ class Run:
     error: str | None = None
     skip: str | None = None
     reference_grads: object = None  # reference.LSTMGrads, computed when a gradient check first asks
+    inputs_digest: str | None = None  # sha256 of x and the injected weights, once per TF run
 
 
 class Reading:
@@ -132,6 +128,9 @@ def tf_run(case, form_name: str, dtype: str, weights: str = "random") -> Run:
         if not out.skip:
             try:
                 out.inputs = make_inputs(case, dtype, constant=weights == "constant")
+                p = out.inputs.params
+                out.inputs_digest = _digest([out.inputs.x, *(a for _, _, a in p.items()),
+                                             *([] if p.projection is None else [p.projection])])
                 gradients = "gradients" in case.checks and weights == "random" and not form.no_gradient
                 out.form_out = form.run(case, out.inputs, dtype, gradients=gradients)
             except Exception:  # a TF crash is reported on every check of the run, with its traceback
@@ -143,7 +142,7 @@ def tf_run(case, form_name: str, dtype: str, weights: str = "random") -> Run:
 def read(case, form_name: str, dtype: str, reading: Reading = Reading(), weights: str = "random") -> Run:
     """The TF run of ``form_name`` read back through ``reading``, and the reference run on what was read."""
     form, tf = FORMS[form_name], tf_run(case, form_name, dtype, weights)
-    out = Run(inputs=tf.inputs, form_out=tf.form_out, error=tf.error, skip=tf.skip)
+    out = Run(inputs=tf.inputs, form_out=tf.form_out, error=tf.error, skip=tf.skip, inputs_digest=tf.inputs_digest)
     if out.skip or out.error:
         return out
     try:
@@ -185,12 +184,7 @@ def run(case, form_name: str, dtype: str, read_layout=None) -> Run:
 def evaluate(item: Item, read_layout=None) -> Result:
     """Run (or reuse) the item's run and evaluate its check."""
     r = run(item.case, item.form, item.dtype, read_layout)
-    result = _evaluate(item, r, read_layout)
-    if r.inputs is not None:
-        p = r.inputs.params
-        arrays = [r.inputs.x, *(a for _, _, a in p.items()), *([] if p.projection is None else [p.projection])]
-        result = replace(result, inputs_digest=_digest(arrays))
-    return result
+    return replace(_evaluate(item, r, read_layout), inputs_digest=r.inputs_digest)
 
 
 def _evaluate(item: Item, r: Run, read_layout) -> Result:
