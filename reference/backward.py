@@ -3,7 +3,8 @@
 For a scalar loss ``L = sum(d_outputs * outputs) + sum(d_h * h_T) + sum(d_c * c_T)`` it returns dL for
 every ``V[g]``, ``W[g]``, ``b[g]``, the peephole diagonals and the projection where present, and for
 ``x``, ``h0`` and ``c0`` — each gate with its own gradient, nothing stacked. Walking back from step T to
-step 1, with the forward's values at each step::
+step 1, with the forward's values at each step (the forward pass is :func:`reference.lstm.lstm_step`,
+the same equations the forward reference runs, kept for every step)::
 
     dm      = (dh * clip mask) @ projection.T          (dm = dh without a projection)
     dz_o    = dm * act(c) * rec_act'(z_o)
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.lstm import GATES, PEEPHOLE_GATES, ACTIVATIONS, LSTMParams
+from reference.lstm import (ACTIVATIONS, GATES, PEEPHOLE_GATES, LSTMParams, activations, initial_state,
+                            input_projections, lstm_step, per_step)
 
 
 def _derivative(name):
@@ -63,33 +65,20 @@ def lstm_backward(x, params: LSTMParams, d_outputs, h0=None, c0=None, forget_bia
     dtype = x.dtype
     p = params.astype(dtype)
     batch, timesteps, _ = x.shape
-    act, rec = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
+    act = activations(activation, recurrent_activation)
     d_act, d_rec = _derivative(activation), _derivative(recurrent_activation)
     n, h_depth = p.num_units, p.h_depth
-    h = np.zeros((batch, h_depth), dtype) if h0 is None else np.asarray(h0, dtype)
-    c = np.zeros((batch, n), dtype) if c0 is None else np.asarray(c0, dtype)
     peep = p.peephole
-    shift = {g: dtype.type(forget_bias if g == "f" else 0.0) for g in GATES}
 
-    # forward, keeping what the backward pass needs at every step
+    # the forward pass, step by step through the same equations, keeping every step for the way back
+    h, c = initial_state(x, p, h0, c0)
+    xV = input_projections(x, p, forget_bias)
     steps, h_prev = [], np.empty((timesteps, batch, h_depth), dtype)
-    for t in range(timesteps):
+    for t, xV_t in enumerate(per_step(xV)):
         h_prev[t] = h
-        z = {g: x[:, t] @ p.V[g] + h @ p.W[g] + p.b[g] + shift[g] for g in GATES}
-        if peep is not None:
-            z["i"] = z["i"] + peep["i"] * c
-            z["f"] = z["f"] + peep["f"] * c
-        i, f, j = rec(z["i"]), rec(z["f"]), act(z["j"])
-        c_raw = f * c + i * j
-        c_new = c_raw if cell_clip is None else np.clip(c_raw, -cell_clip, cell_clip)
-        if peep is not None:
-            z["o"] = z["o"] + peep["o"] * c_new
-        o = rec(z["o"])
-        m = o * act(c_new)
-        h_raw = m if p.projection is None else m @ p.projection
-        h_new = h_raw if proj_clip is None else np.clip(h_raw, -proj_clip, proj_clip)
-        steps.append(dict(c_prev=c, z=z, i=i, f=f, j=j, o=o, c=c_new, c_raw=c_raw, m=m, h_raw=h_raw))
-        h, c = h_new, c_new
+        s = lstm_step(xV_t, h, c, p.W, act, peep, p.projection, cell_clip, proj_clip)
+        steps.append(s)
+        h, c = s.h, s.c
 
     d_outputs = np.asarray(d_outputs, dtype)
     dh_next = np.zeros((batch, h_depth), dtype) if d_h is None else np.asarray(d_h, dtype).copy()
@@ -101,27 +90,27 @@ def lstm_backward(x, params: LSTMParams, d_outputs, h0=None, c0=None, forget_bia
         s = steps[t]
         dh = dh_next + d_outputs[:, t]
         if proj_clip is not None:
-            dh = dh * (np.abs(s["h_raw"]) <= proj_clip)
+            dh = dh * (np.abs(s.h_raw) <= proj_clip)
         if p.projection is not None:
-            dP += s["m"].T @ dh
+            dP += s.m.T @ dh
             dm = dh @ p.projection.T
         else:
             dm = dh
-        dz_o = dm * act(s["c"]) * d_rec(s["z"]["o"])
-        dc = dc_next + dm * s["o"] * d_act(s["c"])
+        dz_o = dm * act["c"](s.c) * d_rec(s.z["o"])
+        dc = dc_next + dm * s.o * d_act(s.c)
         if peep is not None:
             dc = dc + dz_o * peep["o"]
-            dpeep["o"] += (dz_o * s["c"]).sum(axis=0)
+            dpeep["o"] += (dz_o * s.c).sum(axis=0)
         if cell_clip is not None and cell_clip_gradient == "mask":
-            dc = dc * (np.abs(s["c_raw"]) <= cell_clip)
-        dz_i = dc * s["j"] * d_rec(s["z"]["i"])
-        dz_j = dc * s["i"] * d_act(s["z"]["j"])
-        dz_f = dc * s["c_prev"] * d_rec(s["z"]["f"])
-        dc_next = dc * s["f"]
+            dc = dc * (np.abs(s.c_raw) <= cell_clip)
+        dz_i = dc * s.j * d_rec(s.z["i"])
+        dz_j = dc * s.i * d_act(s.z["j"])
+        dz_f = dc * s.c_prev * d_rec(s.z["f"])
+        dc_next = dc * s.f
         if peep is not None:
             dc_next = dc_next + dz_i * peep["i"] + dz_f * peep["f"]
-            dpeep["i"] += (dz_i * s["c_prev"]).sum(axis=0)
-            dpeep["f"] += (dz_f * s["c_prev"]).sum(axis=0)
+            dpeep["i"] += (dz_i * s.c_prev).sum(axis=0)
+            dpeep["f"] += (dz_f * s.c_prev).sum(axis=0)
         dz = {"i": dz_i, "j": dz_j, "f": dz_f, "o": dz_o}
         dh_next = sum(dz[g] @ p.W[g].T for g in GATES)
         for g in GATES:

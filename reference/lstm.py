@@ -16,7 +16,7 @@ The peephole diagonals ``p`` and the ``projection`` exist only when the params c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 import numpy as np
 
@@ -112,6 +112,82 @@ ACTIVATIONS = {
 """Activations by name: ``activation`` acts on j and on c, ``recurrent_activation`` on i, f, o."""
 
 
+class Step(NamedTuple):
+    """What one timestep computed: the pre-activations ``z[g]``, the gates, and the states.
+
+    ``c_raw`` is the cell state before the cell clip, ``m`` the output before the projection, ``h_raw``
+    the projected output before the projection clip. The backward pass reads all of them.
+    """
+
+    z: dict
+    i: np.ndarray
+    j: np.ndarray
+    f: np.ndarray
+    o: np.ndarray
+    c_prev: np.ndarray
+    c_raw: np.ndarray
+    c: np.ndarray
+    m: np.ndarray
+    h_raw: np.ndarray
+    h: np.ndarray
+
+
+def lstm_step(xV_t, h, c, W, act, peephole=None, projection=None, cell_clip=None, proj_clip=None, z=None) -> Step:
+    """The equations of one timestep, written once for the forward and the backward pass.
+
+    ``xV_t[g]`` is ``x_t V[g] + b[g]`` (plus forget_bias for f), computed ahead for every step; ``W[g]``
+    the recurrent matrices; ``act`` maps i, j, f, o and c to their activation. ``z`` may hold four
+    [batch, num_units] buffers for the pre-activations (the forward pass reuses them; the backward pass
+    keeps every step's, so it passes none).
+    """
+    z = {g: np.empty_like(xV_t[g]) for g in GATES} if z is None else z
+    for g in GATES:
+        np.dot(h, W[g], out=z[g])
+        z[g] += xV_t[g]
+    if peephole is not None:  # i and f see the previous c
+        z["i"] += peephole["i"] * c
+        z["f"] += peephole["f"] * c
+    i, j, f = act["i"](z["i"]), act["j"](z["j"]), act["f"](z["f"])
+    c_raw = f * c + i * j
+    c_new = c_raw if cell_clip is None else np.clip(c_raw, -cell_clip, cell_clip)
+    if peephole is not None:  # o sees the new c
+        z["o"] += peephole["o"] * c_new
+    o = act["o"](z["o"])
+    m = o * act["c"](c_new)
+    h_raw = m if projection is None else m @ projection
+    h_new = h_raw if proj_clip is None else np.clip(h_raw, -proj_clip, proj_clip)
+    return Step(z, i, j, f, o, c, c_raw, c_new, m, h_raw, np.ascontiguousarray(h_new))
+
+
+def activations(activation: str = "tanh", recurrent_activation: str = "sigmoid", gate_activations=None) -> dict:
+    """The activation of each of i, j, f, o and of the cell state c, by name, with any replaced."""
+    act = {g: ACTIVATIONS[recurrent_activation] for g in ("i", "f", "o")}
+    act.update({"j": ACTIVATIONS[activation], "c": ACTIVATIONS[activation]}, **(gate_activations or {}))
+    return act
+
+
+def input_projections(x, params: "LSTMParams", forget_bias: float) -> dict:
+    """``x_t V[g] + b[g]`` (+ forget_bias for f) for every timestep at once, gate by gate, time-major:
+    [timesteps, batch, num_units], so that each step reads contiguous rows and the time loop carries
+    only the recurrent products."""
+    x_by_time = np.ascontiguousarray(np.swapaxes(x, 0, 1))
+    shift = {g: x.dtype.type(forget_bias if g == "f" else 0.0) for g in GATES}
+    return {g: x_by_time @ params.V[g] + (params.b[g] + shift[g]) for g in GATES}
+
+
+def per_step(xV: dict) -> list:
+    """The input projections as one ``{gate: [batch, num_units]}`` per timestep."""
+    return [dict(zip(GATES, rows)) for rows in zip(*(xV[g] for g in GATES))]
+
+
+def initial_state(x, params: "LSTMParams", h0=None, c0=None) -> tuple:
+    """``(h0, c0)`` in the dtype of x, zeros where not given."""
+    batch, dtype = x.shape[0], x.dtype
+    h = np.zeros((batch, params.h_depth), dtype) if h0 is None else np.ascontiguousarray(h0, dtype=dtype)
+    c = np.zeros((batch, params.num_units), dtype) if c0 is None else np.asarray(c0, dtype=dtype)
+    return h, c
+
+
 def lstm_forward(x, params: LSTMParams, h0=None, c0=None, forget_bias: float = 0.0, *, cell_clip=None,
                  proj_clip=None, activation: str = "tanh", recurrent_activation: str = "sigmoid",
                  gate_activations=None):
@@ -128,46 +204,15 @@ def lstm_forward(x, params: LSTMParams, h0=None, c0=None, forget_bias: float = 0
         raise ValueError(f"x must be [batch, timesteps, {params.input_depth}], got {x.shape}")
     if proj_clip is not None and params.projection is None:
         raise ValueError("proj_clip needs a projection")
-    act = {g: ACTIVATIONS[recurrent_activation] for g in ("i", "f", "o")}
-    act.update({"j": ACTIVATIONS[activation], "c": ACTIVATIONS[activation]}, **(gate_activations or {}))
-    dtype = x.dtype
-    batch, timesteps, _ = x.shape
-    p = params.astype(dtype)
-    h = np.zeros((batch, p.h_depth), dtype) if h0 is None else np.ascontiguousarray(h0, dtype=dtype)
-    c = np.zeros((batch, p.num_units), dtype) if c0 is None else np.asarray(c0, dtype=dtype)
-    shift = {g: dtype.type(forget_bias if g == "f" else 0.0) for g in GATES}
-    # The input projections of all timesteps at once, gate by gate, time-major so that each step reads
-    # contiguous rows: the time loop carries only the recurrent products.
-    x_by_time = np.ascontiguousarray(np.swapaxes(x, 0, 1))
-    xV_i, xV_j, xV_f, xV_o = (x_by_time @ p.V[g] + (p.b[g] + shift[g]) for g in GATES)
-    W_i, W_j, W_f, W_o = (p.W[g] for g in GATES)
-    z_i, z_j, z_f, z_o = (np.empty((batch, p.num_units), dtype) for _ in GATES)  # pre-activations
-    act_i, act_j, act_f, act_o, act_c = (act[g] for g in ("i", "j", "f", "o", "c"))
-    peep = p.peephole
-    outputs = np.empty((timesteps, batch, p.h_depth), dtype=dtype)
-    for t in range(timesteps):
-        np.dot(h, W_i, out=z_i)
-        z_i += xV_i[t]
-        np.dot(h, W_j, out=z_j)
-        z_j += xV_j[t]
-        np.dot(h, W_f, out=z_f)
-        z_f += xV_f[t]
-        np.dot(h, W_o, out=z_o)
-        z_o += xV_o[t]
-        if peep is not None:  # i and f see the previous c
-            z_i += peep["i"] * c
-            z_f += peep["f"] * c
-        c = act_f(z_f) * c + act_i(z_i) * act_j(z_j)
-        if cell_clip is not None:
-            c = np.clip(c, -cell_clip, cell_clip)
-        if peep is not None:  # o sees the new c
-            z_o += peep["o"] * c
-        h = act_o(z_o) * act_c(c)
-        if p.projection is not None:
-            h = h @ p.projection
-            if proj_clip is not None:
-                h = np.clip(h, -proj_clip, proj_clip)
-        h = np.ascontiguousarray(h)
+    act = activations(activation, recurrent_activation, gate_activations)
+    p = params.astype(x.dtype)
+    h, c = initial_state(x, p, h0, c0)
+    xV = input_projections(x, p, forget_bias)
+    z = {g: np.empty((x.shape[0], p.num_units), x.dtype) for g in GATES}  # reused by every step
+    outputs = np.empty((x.shape[1], x.shape[0], p.h_depth), dtype=x.dtype)
+    for t, xV_t in enumerate(per_step(xV)):
+        s = lstm_step(xV_t, h, c, p.W, act, p.peephole, p.projection, cell_clip, proj_clip, z)
+        h, c = s.h, s.c
         outputs[t] = h
     return np.swapaxes(outputs, 0, 1), (h, c)
 
