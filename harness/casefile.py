@@ -7,6 +7,7 @@ defaulted silently: the only defaults are the ones the schema states (``dtypes``
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,9 @@ def _check(f: Field, value, key: str, line: int, problems: list):
     if f.type == "boolean":
         return value
     if f.type in ("integer", "number"):
+        if not math.isfinite(value):  # YAML's .nan and .inf: every comparison with NaN is False
+            problems.append(Problem(line, key, f"must be a finite number, got {value!r}"))
+            return None
         if f.minimum is not None and value < f.minimum:
             problems.append(Problem(line, key, f"must be at least {f.minimum:g}, got {value!r}"))
             return None

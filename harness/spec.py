@@ -132,7 +132,8 @@ def json_schema() -> dict:
         "$id": "https://lstm-equiv.invalid/case.schema.json",
         "title": "lstm-equiv case file",
         "description": "One LSTM case, or a list of them under 'cases:'. Beyond this schema, the validator also "
-        f"refuses duplicate names across files and cases whose arrays would exceed {MEMORY_BOUND_BYTES // 2**30} GiB.",
+        f"refuses duplicate names across files, cases whose arrays would exceed {MEMORY_BOUND_BYTES // 2**30} GiB, and "
+        "non-finite numbers (YAML's .nan and .inf, which JSON cannot hold).",
         "$defs": {"case": case},
         "oneOf": [
             {"$ref": "#/$defs/case"},

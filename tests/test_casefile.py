@@ -58,6 +58,11 @@ EXPECTED = {
     "no_form_expresses.yaml": (7, "recurrent_activation", "no form can express recurrent_activation='hard_sigmoid', "
                                                           "use_peepholes=True together", False),
     "peepholes_not_bool.yaml": (7, "use_peepholes", "must be a boolean, got string 'yes'", True),
+    "forget_bias_nan.yaml": (7, "forget_bias", "must be a finite number, got nan", False),
+    "cell_clip_inf.yaml": (7, "cell_clip", "must be a finite number, got inf", True),
+    "tolerance_minus_inf.yaml": (8, "tolerance.float32", "must be a finite number, got -inf", True),
+    "billion_laughs.yaml": (2, None, "the file expands to more than 100000 values through its aliases", None),
+    "merge_not_mapping.yaml": (9, "<<", "a '<<' merge key takes a mapping or a list of mappings", None),
     "checks_typo.yaml": (7, "checks", "must be one of forward, gradients, got 'gradient'; did you mean 'gradients'?",
                          True),
 }
@@ -153,3 +158,54 @@ def test_schema_and_validator_agree_on_bad_files(name):
     """Both reject, except the rules the schema's description says only the validator applies."""
     data = yaml.safe_load((BAD / name).read_text())
     assert _schema_accepts(data) is not EXPECTED[name][3]
+
+
+MERGED = """\
+cases:
+  - &base
+    name: base
+    input_depth: 3
+    num_units: 4
+    timesteps: 6
+    batch: 2
+    seed: 1
+    forget_bias: 0.5
+  - <<: *base
+    name: wider
+    num_units: 8
+  - <<: [*base]
+    name: bad_merge
+    timesteps: -2
+"""
+
+
+def test_anchors_and_merge_keys_share_settings_and_keep_their_lines():
+    text = MERGED.replace("  - <<: [*base]\n    name: bad_merge\n    timesteps: -2\n", "")
+    base, wider = parse("merged.yaml", text.encode())
+    assert (wider.input_depth, wider.num_units, wider.timesteps, wider.forget_bias) == (3, 8, 6, 0.5)
+    assert base.num_units == 4  # the written key wins over the merged one, and the anchor is untouched
+    with pytest.raises(CaseFileError) as err:  # a bad written key on its line, merged keys still fine
+        parse("merged.yaml", MERGED.encode())
+    assert str(err.value).splitlines()[0] == "merged.yaml:15: key 'timesteps': must be at least 1, got -2"
+
+
+def test_a_bad_merged_value_is_reported_where_it_was_written():
+    text = MERGED.replace("    forget_bias: 0.5", "    forget_bias: .nan")
+    with pytest.raises(CaseFileError) as err:
+        parse("merged.yaml", text.encode())
+    lines = str(err.value).splitlines()
+    assert lines[0] == "merged.yaml:9: key 'forget_bias': must be a finite number, got nan"
+    assert lines.count("       9 |     forget_bias: .nan") >= 2  # the anchor's own case and every case merging it
+
+
+def test_the_alias_bound_is_far_above_what_real_files_need():
+    from harness import yamlnodes
+
+    many = "cases:\n" + "".join(f"  - <<: *b\n    name: c{k}\n" if k else
+                                 "  - &b {input_depth: 3, num_units: 4, timesteps: 6, batch: 2, seed: 1, name: c0}\n"
+                                 for k in range(1000))
+    assert len(parse("many.yaml", many.encode())) == 1000
+    deep = BAD / "billion_laughs.yaml"
+    with pytest.raises(CaseFileError) as err:
+        parse(deep, deep.read_bytes())
+    assert f"more than {yamlnodes.MAX_VALUES} values" in str(err.value)
