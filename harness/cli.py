@@ -91,39 +91,47 @@ def cmd_run(args) -> int:
 
 
 def cmd_selftest(args) -> int:
-    """Run the mutation catalogue; exit 1 if any mistake goes undetected with random weights."""
+    """Run the mutation catalogue; exit 1 if any mistake goes undetected with random weights, or errors."""
     from harness import mutations
 
     print(_stack_line())
     base = mutations.baseline()
-    broken = [b for b in base if not b[3]]
-    print(f"baseline: {len(base) - len(broken)}/{len(base)} right readings pass (random and constant weights)")
-    for case, form, weights, _, how in broken:
-        print(f"  BASELINE FAILS: {case} {form} ({weights} weights): {how}")
+    broken = [b for b in base if b[4] != "missed"]
+    print(f"baseline: {len(base) - len(broken)}/{len(base)} right readings pass (every dtype with random weights, "
+          f"{mutations.CONSTANT_DTYPE} with constant weights)")
+    for case, form, dtype, weights, outcome, how in broken:
+        print(f"  BASELINE FAILS: {case} {form} {dtype} ({weights} weights): {outcome}: {how}")
     print(f"self-test cases drive |c| to {mutations.max_abs_c():.2f} (the fused ops' default cell_clip is 3.0)\n")
     verdicts = mutations.run_catalogue()
-    rows = [("mistake", "forms", "random weights", "smallest error", "constant weights")]
+    rows = [("mistake", "entries", "random weights", "smallest error/bound", "constant weights")]
     by_name = {}
     for v in verdicts:
         by_name.setdefault(v.mutation.name, []).append(v)
     for name, vs in by_name.items():
         caught = sum(v.detected for v in vs)
-        const = sum(v.detected_constant for v in vs)
-        errs = [v.max_abs_err for v in vs if v.max_abs_err is not None]
-        rows.append((name, str(len(vs)), f"{caught}/{len(vs)} detected" + ("" if caught == len(vs) else " MISSED"),
-                     _fmt(min(errs)) if errs else "-",
-                     f"{const}/{len(vs)} detected" + (f" ({len(vs) - const} missed)" if const < len(vs) else "")))
+        errors = sum(v.outcome == "error" for v in vs)
+        const = [v for v in vs if v.outcome_constant is not None]
+        const_caught = sum(v.outcome_constant == "detected" for v in const)
+        ratios = [v.ratio for v in vs if v.ratio is not None]
+        verdict = f"{caught}/{len(vs)} detected" + ("" if caught == len(vs) else " MISSED") + (
+            f" ({errors} ERROR)" if errors else "")
+        constant = "-" if not const else f"{const_caught}/{len(const)} detected" + (
+            f" ({len(const) - const_caught} missed)" if const_caught < len(const) else "")
+        rows.append((name, str(len(vs)), verdict, _fmt(min(ratios)) if ratios else "-", constant))
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
-    missed = [v for v in verdicts if not v.detected]
-    for v in missed:
-        print(f"\nMISSED: {v.mutation.name} on {v.form}: {v.how}")
-    detected = len(verdicts) - len(missed)
-    constant = sum(v.detected_constant for v in verdicts)
-    print(f"\nselftest: {detected}/{len(verdicts)} entries detected ({len(by_name)} mistakes x the forms they apply to); "
-          f"constant weights would detect {constant}/{len(verdicts)}")
-    return EXIT_OK if not missed and not broken else EXIT_FAIL
+    wrong = [v for v in verdicts if not v.detected]
+    for v in wrong:
+        print(f"\n{'MISSED' if v.outcome == 'missed' else 'ERROR'}: {v.mutation.name} on {v.form} {v.dtype}: {v.how}")
+    detected = len(verdicts) - len(wrong)
+    const = [v for v in verdicts if v.outcome_constant is not None]
+    const_caught = sum(v.outcome_constant == "detected" for v in const)
+    ratios = [v.ratio for v in verdicts if v.ratio is not None]
+    print(f"\nselftest: {detected}/{len(verdicts)} entries detected ({len(by_name)} mistakes x the forms and dtypes "
+          f"they apply to); smallest error/bound {min(ratios):.3g}; constant weights would detect "
+          f"{const_caught}/{len(const)} of the {mutations.CONSTANT_DTYPE} forward entries")
+    return EXIT_OK if not wrong and not broken else EXIT_FAIL
 
 
 def _stack_line() -> str:

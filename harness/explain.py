@@ -85,7 +85,7 @@ def draw(form_name: str, input_depth: int, num_units: int, num_proj, path) -> di
     text = (f"name: explain\ninput_depth: {input_depth}\nnum_units: {num_units}\ntimesteps: 2\nbatch: 1\nseed: 0\n"
             f"dtypes: [float32]\nforms: [{form_name}]\nchecks: [forward]\n" + (f"num_proj: {num_proj}\n" if num_proj else ""))
     (case,) = casefile.parse("<explain>", text.encode())
-    run = engine.run(case, form_name, "float32")
+    run = engine.read(case, form_name, "float32")
     if run.error or run.skip:
         raise RuntimeError(run.error or run.skip)
     layout, h_depth = FORMS[form_name].layout, num_proj or num_units

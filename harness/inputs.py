@@ -22,6 +22,7 @@ class Inputs:
     head_kernel: np.ndarray | None  # [h_depth, num_classes]
     head_bias: np.ndarray | None  # [num_classes]
     loss_weights: np.ndarray  # [batch, timesteps, h_depth]: the loss is sum(loss_weights * outputs)
+    loss_draw: np.ndarray  # the random draw behind loss_weights, before the case's ``loss`` masks it
 
 
 CONSTANT = 0.1  # the self-test's constant weights: every V, W, peephole and projection entry; biases 0
@@ -50,15 +51,27 @@ def make_inputs(case, dtype: str, constant: bool = False) -> Inputs:
     peephole = {g: rng.normal(0.0, 0.5, n) for g in PEEPHOLE_GATES} if case.use_peepholes else None
     projection = rng.normal(0.0, 1.0 / np.sqrt(n), (n, case.num_proj)) if case.num_proj else None
     # a fixed random projection of the outputs, so that every timestep and unit reaches the loss
-    loss_weights = rng.normal(0.0, 1.0, (case.batch, case.timesteps, h_depth))
-    if case.loss == "last_output":  # what a classifier on the last output backpropagates
-        loss_weights[:, :-1] = 0.0
+    loss_draw = rng.normal(0.0, 1.0, (case.batch, case.timesteps, h_depth))
     cast = lambda a: None if a is None else a.astype(dtype)  # noqa: E731
     params = LSTMParams(V, W, b, peephole, projection)
     if constant:
         params = _constant_like(params)
     params = params.astype(dtype)
-    return Inputs(params, cast(x), cast(head_kernel), cast(head_bias), cast(loss_weights))
+    return Inputs(params, cast(x), cast(head_kernel), cast(head_bias), cast(loss_weights(loss_draw, case.loss)),
+                  cast(loss_draw))
+
+
+def loss_weights(draw: np.ndarray, loss: str) -> np.ndarray:
+    """The weights R of the gradient checks' loss ``sum(R * outputs)`` for the case's ``loss``: the whole
+    draw (``outputs``), or its last timestep only (``last_output``, what a classifier on the last output
+    backpropagates)."""
+    if loss == "outputs":
+        return draw
+    if loss == "last_output":
+        out = np.zeros_like(draw)
+        out[:, -1] = draw[:, -1]
+        return out
+    raise ValueError(f"unknown loss {loss!r}")
 
 
 def _constant_like(p: LSTMParams) -> LSTMParams:

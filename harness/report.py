@@ -20,7 +20,7 @@ def error_curves(case, results) -> dict:
         item = r.item
         if item.case is not case or item.check != "outputs" or r.status not in ("pass", "fail"):
             continue
-        run = engine.run(case, item.form, item.dtype)
+        run = engine.read(case, item.form, item.dtype)
         diff = np.abs(run.form_out.outputs.astype(np.float64) - run.reference["outputs"])
         curves[(item.form, item.dtype)] = diff.max(axis=(0, 2))
     return curves

@@ -4,7 +4,7 @@ from dataclasses import replace
 import pytest
 
 from harness import engine, layouts
-from harness.engine import Item, evaluate
+from harness.engine import Item, ReadAs, evaluate
 
 WRONG_ORDER = replace(layouts.KERAS, name="keras read as ijfo", gate_order=("i", "j", "f", "o"))
 FORGET_BIAS_AT_RUN_TIME = replace(layouts.KERAS, name="keras without stored forget_bias", forget_bias=layouts.RUNTIME)
@@ -22,12 +22,12 @@ def test_every_check_passes_with_the_right_layout(make_case, dtype):
 
 def test_reading_the_keras_kernel_as_ijfo_fails_and_names_the_gate_block(make_case):
     case = make_case()
-    weights = evaluate(Item(case, "keras_lstm", "float64", "weights"), read_layout=WRONG_ORDER)
+    weights = evaluate(Item(case, "keras_lstm", "float64", "weights"), reading=ReadAs(other=WRONG_ORDER))
     assert weights.status == "fail"
     assert ("gate block V['j'] read from kernel columns 4:8 (layout keras read as ijfo) differs from the "
             "injected V['j']: it holds the block injected as V['f']") in weights.message
     assert "gate block W['f'] read from recurrent_kernel columns 8:12" in weights.message
-    outputs = evaluate(Item(case, "keras_lstm", "float64", "outputs"), read_layout=WRONG_ORDER)
+    outputs = evaluate(Item(case, "keras_lstm", "float64", "outputs"), reading=ReadAs(other=WRONG_ORDER))
     assert outputs.status == "fail" and outputs.max_abs_err > 1e-3
     assert "Mismatched elements:" in outputs.message
     assert "First mismatch at batch 0, timestep 0, unit" in outputs.message
@@ -38,12 +38,12 @@ def test_reading_the_keras_kernel_as_ijfo_fails_and_names_the_gate_block(make_ca
 @pytest.mark.parametrize("check", ["outputs", "final_h", "final_c"])
 def test_forget_bias_in_the_wrong_place_fails(make_case, check):
     case = make_case(forget_bias=1.0)
-    result = evaluate(Item(case, "keras_lstm", "float32", check), read_layout=FORGET_BIAS_AT_RUN_TIME)
+    result = evaluate(Item(case, "keras_lstm", "float32", check), reading=ReadAs(other=FORGET_BIAS_AT_RUN_TIME))
     assert result.status == "fail" and result.max_abs_err > 1e-3
 
 
 def test_forget_bias_in_the_wrong_place_names_b_f(make_case):
-    result = evaluate(Item(make_case(), "keras_lstm", "float64", "weights"), read_layout=FORGET_BIAS_AT_RUN_TIME)
+    result = evaluate(Item(make_case(), "keras_lstm", "float64", "weights"), reading=ReadAs(other=FORGET_BIAS_AT_RUN_TIME))
     assert "gate block b['f'] read from bias[4:8]" in result.message
     assert "it matches no injected gate block" in result.message
 

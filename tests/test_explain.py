@@ -15,7 +15,7 @@ from harness.forms import FORMS
 @pytest.mark.parametrize("name", sorted(FORMS))
 def test_explain_matches_the_real_weights(name):
     lines = explain.explain(name, 12, 64)
-    run = engine.run(QUESTION, name, "float32")
+    run = engine.read(QUESTION, name, "float32")
     real = run.form_out.tensors
     shown = {m.group(1): tuple(int(v) for v in m.group(2).split(", "))
              for m in (re.match(r"  (\S+) +\[([\d, ]+)\]$", line) for line in lines) if m}

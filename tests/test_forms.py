@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from harness import engine, layouts, tf_compat
-from harness.engine import Item, evaluate
+from harness.engine import Item, ReadAs, evaluate
 from harness.forms import FORMS
 
 EXTRA = "use_peepholes: true\n"  # the forms that can express peepholes get them; the others drop the key
@@ -36,9 +36,9 @@ def test_each_form_fails_with_a_permuted_gate_block(make_case, name):
     form = FORMS[name]
     wrong = replace(form.layout, name=f"{form.layout.name} permuted", gate_order=_swap_first_two(form.layout.gate_order))
     case = _case(make_case, form, f"permuted_{name}")
-    outputs = evaluate(Item(case, name, "float32", "outputs"), read_layout=wrong)
+    outputs = evaluate(Item(case, name, "float32", "outputs"), reading=ReadAs(other=wrong))
     assert outputs.status == "fail" and outputs.max_abs_err > 1e-3, outputs.message
-    weights = evaluate(Item(case, name, "float32", "weights"), read_layout=wrong)
+    weights = evaluate(Item(case, name, "float32", "weights"), reading=ReadAs(other=wrong))
     first, second = form.layout.gate_order[:2]
     assert f"gate block V[{first!r}]" in weights.message and f"injected as V[{second!r}]" in weights.message
 
@@ -49,9 +49,9 @@ def test_each_form_fails_with_the_forget_bias_in_the_wrong_place(make_case, name
     flipped = layouts.STORED if form.layout.forget_bias == layouts.RUNTIME else layouts.RUNTIME
     wrong = replace(form.layout, name=f"{form.layout.name} forget_bias {flipped}", forget_bias=flipped)
     case = _case(make_case, form, f"forget_{name}")
-    outputs = evaluate(Item(case, name, "float32", "outputs"), read_layout=wrong)
+    outputs = evaluate(Item(case, name, "float32", "outputs"), reading=ReadAs(other=wrong))
     assert outputs.status == "fail" and outputs.max_abs_err > 1e-3, outputs.message
-    weights = evaluate(Item(case, name, "float32", "weights"), read_layout=wrong)
+    weights = evaluate(Item(case, name, "float32", "weights"), reading=ReadAs(other=wrong))
     assert "gate block b['f']" in weights.message
 
 
@@ -73,11 +73,10 @@ def test_forms_do_not_leak_into_each_other_in_any_order(make_case, monkeypatch):
     """Run every form, then every form again in reverse order in the same process: bit-identical."""
     case = make_case(name="isolation", dtypes="float32")
     names = list(case.forms)
-    first = {n: engine.run(case, n, "float32").form_out for n in names}
+    first = {n: engine.read(case, n, "float32").form_out for n in names}
     for n in reversed(names + names):  # twice, so static_rnn also runs after a traced dynamic_rnn
-        monkeypatch.setattr(engine, "_RUNS", {})
-        monkeypatch.setattr(engine, "_TF_RUNS", {})  # build and run TF again
-        again = engine.run(case, n, "float32").form_out
+        monkeypatch.setattr(engine, "_RUNS", {})  # build and run TF again
+        again = engine.read(case, n, "float32").form_out
         assert again is not first[n]
         np.testing.assert_array_equal(again.outputs, first[n].outputs, err_msg=n)
         np.testing.assert_array_equal(again.c, first[n].c, err_msg=n)
@@ -90,7 +89,7 @@ def test_the_question_network_runs_through_basic_lstm_cell_static_rnn_with_its_h
 
     (case,) = CaseLoader().load(Path(__file__).resolve().parent.parent / "cases" / "question.yaml")
     assert "basic_lstm_cell_static_rnn" in case.forms and case.num_classes == 2
-    r = engine.run(case, "basic_lstm_cell_static_rnn", "float32")
+    r = engine.read(case, "basic_lstm_cell_static_rnn", "float32")
     assert r.form_out.tensors["kernel"].shape == (12 + 64, 4 * 64)  # [input_depth + h_depth, 4 num_units]
     assert r.form_out.tensors["bias"].shape == (4 * 64,)
     assert r.form_out.logits.shape == (2, 2)

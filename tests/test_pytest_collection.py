@@ -15,7 +15,7 @@ from dataclasses import replace
 from harness import engine, layouts
 _wrong = replace(layouts.KERAS, name="keras read as ijfo", gate_order=("i", "j", "f", "o"))
 _evaluate = engine.evaluate
-engine.evaluate = lambda item, read_layout=None: _evaluate(item, read_layout=_wrong)
+engine.evaluate = lambda item, reading=None, weights="random": _evaluate(item, engine.ReadAs(other=_wrong), weights)
 '''
 
 

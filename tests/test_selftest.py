@@ -1,50 +1,88 @@
 """The harness can fail: every mistake in the catalogue is caught, and the reasons cases use random weights."""
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from harness import layouts, mutations
+from harness import cli, engine, layouts, mutations
 from harness.forms import FORMS
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def verdicts():
-    return mutations.run_catalogue()
+    return mutations.run_catalogue()  # cached per process: the CLI test below reuses it
 
 
 def test_the_catalogue_has_the_required_mistakes(verdicts):
     names = {v.mutation.name for v in verdicts}
-    assert len(names) >= 35
-    for form in FORMS:  # all 23 wrong gate-block permutations, for each fused form
-        assert sum(v.form == form and v.mutation.gate_order is not None for v in verdicts) == 23
+    assert len(names) >= 50
+    for form in FORMS:  # all 23 wrong gate-block permutations, for each fused form, in each dtype it takes
+        perms = [v for v in verdicts if v.form == form and v.mutation.gate_order is not None]
+        assert len(perms) == 23 * len(FORMS[form].dtypes)
     for needed in ("x rows and h rows swapped (V read as W)", "recurrent block W[f] transposed", "forget_bias dropped",
                    "forget_bias doubled", "forget_bias applied after the sigmoid",
                    "unit_forget_bias (+1.0) on top of forget_bias", "hard_sigmoid in place of sigmoid",
                    "the fused ops' default cell_clip=3.0 left on", "peephole diagonals of i and f swapped",
-                   "projection omitted", "time reversed", "state carried off by one step"):
+                   "projection omitted", "time reversed", "state carried off by one step",
+                   "activation ignored (relu read as tanh)", "loss ignored (last_output read as outputs)",
+                   "cell_clip ignored", "proj_clip ignored",
+                   "recurrent_activation ignored (hard_sigmoid read as sigmoid)"):
         assert needed in names
     assert any(n.endswith("hard_sigmoid in place of Keras 3's") or n.endswith("in place of Keras 2's") for n in names)
 
 
+def test_every_bound_has_an_entry_just_above_it_in_every_dtype(verdicts):
+    """Loosen a default bound of harness/tolerances.py past twice its value and one of these is missed."""
+    for dtype in mutations.DTYPES:
+        for kind, check in (("forward", "outputs"), ("gradients", "grad_weights")):
+            entries = [v for v in verdicts if v.dtype == dtype and v.mutation.name.startswith("one ")
+                       and v.mutation.kinds == ((kind,) if kind == "gradients" else ("forward",))]
+            assert entries, (dtype, kind)
+            assert all(v.detected for v in entries)
+            # BlockLSTMV2's tape gradients are wrong anyway (TF's bug): its entry is caught by the bug's signature
+            sized = [v for v in entries if kind == "forward" or not FORMS[v.form].gradient_bug]
+            assert all(1.5 < v.ratio < 2.5 for v in sized), [(v.form, v.ratio) for v in sized]
+
+
 def test_every_mistake_is_detected_with_random_weights(verdicts):
-    missed = [(v.mutation.name, v.form, v.how) for v in verdicts if not v.detected]
-    assert missed == []
+    wrong = [(v.mutation.name, v.form, v.dtype, v.outcome, v.how) for v in verdicts if not v.detected]
+    assert wrong == []
+
+
+def test_the_catalogue_runs_in_float64_and_reaches_the_gradients(verdicts):
+    assert {v.dtype for v in verdicts} == {"float32", "float64"}
+    assert any("grad_weights" in v.how for v in verdicts)
+    assert any(v.how == "grad_weights, grad_x" for v in verdicts if v.mutation.name.startswith("loss ignored"))
 
 
 def test_the_right_readings_pass():
-    assert [b for b in mutations.baseline() if not b[3]] == []
+    assert [b for b in mutations.baseline() if b[4] != "missed"] == []
+
+
+def test_a_crash_is_an_error_never_a_detection(make_case):
+    """A reading that raises is its own outcome: the self-test reports it and fails, it never counts it."""
+    crash = mutations.Mutation("params raise", "plain", change_params=lambda p: 1 / 0)
+    case = make_case(name="crash", dtypes="float32")
+    outcome, _, _, how = mutations.judge(case, "keras_lstm", "float32", crash)
+    assert outcome == "error" and "ZeroDivisionError" in how
+    verdict = mutations.Verdict(crash, "keras_lstm", "float32", outcome, None, None, None, how)
+    assert not verdict.detected
+
+
+def test_the_self_test_goes_through_the_real_evaluation(make_case, monkeypatch):
+    """One evaluation path: the self-test judges through engine.evaluate, so a broken evaluate breaks it."""
+    calls = []
+    real = engine.evaluate
+    monkeypatch.setattr(engine, "evaluate", lambda *a, **kw: calls.append(a[0].check) or real(*a, **kw))
+    case = make_case(name="path", dtypes="float32")
+    mutations.judge(case, "keras_lstm", "float32", engine.IDENTITY)
+    assert calls == ["weights", "outputs", "final_h", "final_c", "grad_weights", "grad_x"]
 
 
 def test_constant_weights_cannot_see_a_gate_swap(verdicts):
     """Where forget_bias is added at run time, every permutation is invisible with constant weights."""
     runtime = {n for n, f in FORMS.items() if f.layout.forget_bias == layouts.RUNTIME}
-    swaps = [v for v in verdicts if v.mutation.gate_order is not None and v.form in runtime]
+    swaps = [v for v in verdicts if v.mutation.gate_order is not None and v.form in runtime
+             and v.outcome_constant is not None]
     assert len(swaps) == 23 * len(runtime)
-    assert not any(v.detected_constant for v in swaps)
+    assert not any(v.outcome_constant == "detected" for v in swaps)
     assert all(v.detected for v in swaps)
 
 
@@ -52,13 +90,11 @@ def test_the_selftest_case_drives_c_past_the_default_clip():
     assert mutations.max_abs_c() > 3.0
 
 
-def test_selftest_command_prints_the_catalogue_and_exits_0():
-    proc = subprocess.run([sys.executable, "-m", "harness", "selftest"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = proc.stdout.splitlines()
+def test_selftest_command_prints_the_catalogue_and_exits_0(verdicts, capsys):
+    assert cli.main(["selftest"]) == 0
+    lines = capsys.readouterr().out.splitlines()
     assert lines[-1].startswith("selftest: ") and "entries detected" in lines[-1]
     detected, total = lines[-1].split()[1].split("/")
-    assert detected == total and int(total) >= 35
-    assert any(line.startswith("gate blocks read as i f o j") and "9/9 detected" in line for line in lines)
-    assert "MISSED" not in proc.stdout
+    assert detected == total and int(total) == len(verdicts)
+    assert any(line.startswith("gate blocks read as i f o j") and "15/15 detected" in line for line in lines)
+    assert "MISSED" not in "\n".join(lines) and "ERROR" not in "\n".join(lines)

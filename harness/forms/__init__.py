@@ -33,6 +33,7 @@ class FormOutput:
     c: np.ndarray
     logits: np.ndarray | None
     grads: dict | None = None  # d loss / d tensor for each layout tensor name, and "x"; None if not asked
+    evidence: dict | None = None  # for a form with a known gradient bug: the gradients that confirm it
 
 
 class Form:
@@ -90,14 +91,16 @@ def forward_and_gradients(tf, forward, variables: dict, x, loss_weights):
     return outputs, h, c, logits, dict(zip(names + ["x"], grads))
 
 
-def form_output(variables: dict, outputs, h, c, logits, grads, read=None) -> FormOutput:
+def form_output(variables: dict, outputs, h, c, logits, grads, read=None, evidence=None) -> FormOutput:
     """Everything as NumPy; ``read`` names the variables to report (default: all)."""
     names = [n for n in variables if read is None or n in read]
+    keep = lambda g: {n: np.asarray(a) for n, a in g.items() if n == "x" or n in names}  # noqa: E731
     return FormOutput(
         tensors={n: np.asarray(variables[n].numpy()) for n in names},
         outputs=np.asarray(outputs), h=np.asarray(h), c=np.asarray(c),
         logits=None if logits is None else np.asarray(logits),
-        grads={n: np.asarray(g) for n, g in grads.items() if n == "x" or n in names} if grads else None,
+        grads=keep(grads) if grads else None,
+        evidence={k: keep(g) for k, g in evidence.items()} if evidence else None,
     )
 
 

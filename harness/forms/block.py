@@ -49,10 +49,12 @@ class BlockForm(Form):
             outputs = tf.transpose(time_major, (1, 0, 2))
             return outputs, outputs[:, -1], c, head_logits(tf, outputs[:, -1], inputs, dtype)
 
-        result = forward_and_gradients(tf, forward, variables, tf.constant(inputs.x),
-                                       inputs.loss_weights if gradients else None)
+        x = tf.constant(inputs.x)
+        result = forward_and_gradients(tf, forward, variables, x, inputs.loss_weights if gradients else None)
         unused = () if case.use_peepholes else dict(self.layout.peepholes).values()
-        return form_output(variables, *result, read=[n for n in variables if n not in unused])
+        evidence = _gradient_kernels(tf, x, h0, variables, attrs, inputs.loss_weights) if (
+            gradients and self.gradient_bug) else None
+        return form_output(variables, *result, read=[n for n in variables if n not in unused], evidence=evidence)
 
 
 def _weights(v):
@@ -79,6 +81,25 @@ def block_lstm_v2(tf, x, h0, v, attrs):
     """tf.raw_ops.BlockLSTMV2 over the whole sequence."""
     out = tf.raw_ops.BlockLSTMV2(seq_len_max=np.int64(x.shape[0]), x=x, cs_prev=h0, h_prev=h0, **_weights(v), **attrs)
     return out.h, out.cs[-1]
+
+
+def _gradient_kernels(tf, x, h0, v, attrs, loss_weights) -> dict:
+    """BlockLSTMV2's outputs run through both gradient kernels for the loss ``sum(loss_weights * h)``:
+    ``registered`` (the V1 kernel BlockLSTMGrad, which TF registers as V2's gradient) and ``own``
+    (BlockLSTMGradV2), each as d loss / d tensor by layout name and d loss / d x (batch-major)."""
+    x_t = tf.transpose(x, (1, 0, 2))
+    fwd = tf.raw_ops.BlockLSTMV2(seq_len_max=np.int64(x_t.shape[0]), x=x_t, cs_prev=h0, h_prev=h0, **_weights(v),
+                                 **attrs)
+    args = dict(seq_len_max=np.int64(x_t.shape[0]), x=x_t, cs_prev=h0, h_prev=h0, **_weights(v), i=fwd.i,
+                cs=fwd.cs, f=fwd.f, o=fwd.o, ci=fwd.ci, co=fwd.co, h=fwd.h, cs_grad=tf.zeros_like(fwd.cs),
+                h_grad=tf.transpose(tf.constant(loss_weights, x.dtype), (1, 0, 2)),
+                use_peephole=attrs["use_peephole"])
+    out = {}
+    for name, op in (("registered", tf.raw_ops.BlockLSTMGrad), ("own", tf.raw_ops.BlockLSTMGradV2)):
+        g = op(**args)
+        out[name] = {"kernel": g.w_grad, "bias": g.b_grad, "wci": g.wci_grad, "wcf": g.wcf_grad, "wco": g.wco_grad,
+                     "x": tf.transpose(g.x_grad, (1, 0, 2))}
+    return out
 
 
 _ABOUT = "a fused op: activations fixed to tanh/sigmoid, no projection"
