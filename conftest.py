@@ -1,6 +1,10 @@
 """Collects ``cases/**/*.yaml`` (and any YAML file named on the command line) into pytest items."""
+import pytest
+
 from harness.collect import CaseFile, DeviceReport
 from harness.tf_compat import versions
+
+pytest_plugins = ("pytester",)  # the harness's own tests run pytest on case files in-process
 
 
 def pytest_collect_file(file_path, parent):
@@ -26,3 +30,11 @@ def pytest_report_header(config):
     v = versions()
     stack = ", ".join(f"{name} {version}" for name, version in v.items() if version)
     return [f"lstm-equiv: {stack}; {DeviceReport.header(config)}"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """``--dist loadscope`` whenever xdist runs workers and no --dist was given: the checks of one (case,
+    form, dtype) then share one worker and one TF run. Not in addopts, so that ``pytest -p no:xdist`` works."""
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") == "no":
+        config.option.dist = "loadscope"

@@ -1,14 +1,36 @@
-"""The lstm-equiv command line: table, JSON report, exit codes 0 / 1 / 2."""
+"""The lstm-equiv command line: table, JSON report, exit codes 0 / 1 / 2. In-process (TF is imported
+once per worker), except where a second process is the point."""
+import io
 import json
+import os
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+
+from harness import engine
+from harness.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = "name: {name}\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float32]\nforms: [keras_lstm]\nchecks: [forward]\n{extra}"
 
 
 def cli(*args, cwd=ROOT):
+    """Run ``lstm-equiv ARGS`` in this process: (exit code, stdout, stderr)."""
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(cwd)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exit_:  # argparse's usage errors
+                code = exit_.code
+    finally:
+        os.chdir(here)
+    return code, out.getvalue(), err.getvalue()
+
+
+def cli_in_a_new_process(*args, cwd=ROOT):
     proc = subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     return proc.returncode, proc.stdout, proc.stderr
@@ -23,8 +45,9 @@ def test_run_prints_a_table_and_writes_json(tmp_path):
     assert out.rstrip().endswith("4 pass, 0 fail, 0 error, 0 skip")
     rows = json.loads((tmp_path / "r.json").read_text())
     assert [r["check"] for r in rows] == ["weights", "outputs", "final_h", "final_c"]
+    assert rows[0]["compared"][:2] == ["shapes", "V['i']"] and rows[1]["compared"] == ["outputs"]
     for r in rows:
-        assert {"case", "form", "dtype", "check", "status", "max_abs_err", "tolerance"} <= set(r)
+        assert {"case", "form", "dtype", "check", "status", "max_abs_err", "tolerance", "compared"} <= set(r)
         assert r["status"] == "pass" and r["max_abs_err"] <= r["tolerance"]
         assert r["versions"]["tensorflow"]
 
@@ -79,8 +102,9 @@ def test_every_bad_file_is_a_clean_error_and_the_good_case_still_runs(tmp_path):
 def test_two_runs_give_bit_identical_results(tmp_path):
     (tmp_path / "same.yaml").write_text(GOOD.format(name="same", extra="").replace("forms: [keras_lstm]\n", ""))
     digests = []
-    for k in range(2):
-        code, out, err = cli("run", str(tmp_path), "--json", str(tmp_path / f"r{k}.json"))
+    engine.forget_runs()  # build and run TF afresh here, then once more in a process of its own
+    for k, run in enumerate((cli, cli_in_a_new_process)):
+        code, out, err = run("run", str(tmp_path), "--json", str(tmp_path / f"r{k}.json"))
         assert code == 0, out + err
         rows = json.loads((tmp_path / f"r{k}.json").read_text())
         digests.append({(r["form"], r["dtype"], r["check"]): r["digest"] for r in rows})

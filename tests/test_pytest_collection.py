@@ -1,11 +1,13 @@
-"""The suite as users run it: pytest (and pytest -n) over case files, in a fresh process each time."""
-import os
+"""The suite as users run it: pytest (with and without xdist) over case files. In-process through pytester
+where that proves the same thing; in a fresh process where xdist's workers are the point."""
+import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from harness import engine, tf_compat
+from harness.forms import FORMS
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = "name: tiny\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float64]\nforms: [keras_lstm]\nchecks: [forward]\n"
@@ -17,26 +19,44 @@ _wrong = replace(layouts.KERAS, name="keras read as ijfo", gate_order=("i", "j",
 _evaluate = engine.evaluate
 engine.evaluate = lambda item, reading=None, weights="random": _evaluate(item, engine.ReadAs(other=_wrong), weights)
 '''
+COLLECTED = ROOT / "tests" / "data" / "collected.json"
 
 
-def run_pytest(tmp_path, cases: dict, *args, conftest_extra=""):
-    """Run pytest in a copy of the project's conftest and config, over ``cases`` written to cases/."""
-    (tmp_path / "conftest.py").write_text((ROOT / "conftest.py").read_text() + conftest_extra)
-    shutil.copy(ROOT / "pyproject.toml", tmp_path)
-    (tmp_path / "cases").mkdir(exist_ok=True)
+@pytest.fixture(autouse=True, scope="module")
+def every_form_already_ran_here(tmp_path_factory):
+    """pytester's in-process runs drop the modules they imported; TF's must not be imported twice in one
+    process (its C++ op registry aborts), so every form runs once here, in this process, before them."""
+    from harness.casefile import parse
+
+    path = tmp_path_factory.mktemp("warm") / "warm.yaml"
+    (case,) = parse(path, GOOD.replace("tiny", "warm").replace("forms: [keras_lstm]\n", "").replace(
+        "[float64]", "[float32, float64]").replace("checks: [forward]\n", "").encode())
+    for form in case.forms:
+        for dtype in case.dtypes:
+            engine.read(case, form, dtype)
+    tf_compat.device()
+
+
+def project(pytester, cases: dict, conftest_extra=""):
+    """A copy of the project's conftest and config, with ``cases`` written to cases/."""
+    pytester.makeconftest((ROOT / "conftest.py").read_text() + conftest_extra)
+    shutil.copy(ROOT / "pyproject.toml", pytester.path)
+    (pytester.path / "cases").mkdir(exist_ok=True)
     for name, content in cases.items():
-        target = tmp_path / "cases" / name
+        target = pytester.path / "cases" / name
         target.write_bytes(content) if isinstance(content, bytes) else target.write_text(content)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=300)
-    return proc.returncode, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("workers", ["0", "2"])
-def test_a_bad_file_is_a_collection_error_and_the_other_files_still_run(tmp_path, workers):
-    code, out = run_pytest(tmp_path, {"a_good.yaml": GOOD, "b_bad.yaml": BAD, "c_good.yaml": GOOD.replace("tiny", "tiny2")},
-                           "-n", workers)
+def run(pytester, cases: dict, *args, conftest_extra="", subprocess=False):
+    project(pytester, cases, conftest_extra)
+    runner = pytester.runpytest_subprocess if subprocess else pytester.runpytest_inprocess
+    result = runner("-p", "no:cacheprovider", "-p", "no:randomly", *args)
+    return result.ret, result.stdout.str() + result.stderr.str()
+
+
+def test_a_bad_file_is_a_collection_error_and_the_other_files_still_run(pytester):
+    code, out = run(pytester, {"a_good.yaml": GOOD, "b_bad.yaml": BAD, "c_good.yaml": GOOD.replace("tiny", "tiny2")},
+                    "-p", "no:xdist")
     assert code == 1, out
     assert "ERROR collecting cases/b_bad.yaml" in out
     assert "cases/b_bad.yaml:3: key 'num_unit': unknown key; did you mean 'num_units'?" in out
@@ -45,29 +65,61 @@ def test_a_bad_file_is_a_collection_error_and_the_other_files_still_run(tmp_path
     assert "8 passed, 1 error" in out, out
 
 
-def test_ids_are_readable_and_k_selects(tmp_path):
-    code, out = run_pytest(tmp_path, {"good.yaml": GOOD}, "--collect-only", "-q", "-k", "float64 and outputs")
+def test_under_xdist_too_with_every_bad_file_and_loadscope_by_default(pytester):
+    """Two real workers: every bad file is a collection error, the good case passes, and the four checks of
+    its one run go to one worker (--dist loadscope, set by the conftest)."""
+    bad = {p.name: p.read_bytes() for p in (ROOT / "tests" / "data" / "bad").glob("*.yaml")}
+    code, out = run(pytester, {"zz_good.yaml": GOOD, **bad}, "-n", "2", "-v", subprocess=True)
+    assert code == 1, out
+    for name in bad:
+        assert f"ERROR collecting cases/{name}" in out
+    assert f"4 passed, {len(bad)} errors" in out, out
+    assert "Traceback" not in out
+    workers = {line.split()[0] for line in out.splitlines() if "PASSED cases/zz_good.yaml::tiny::" in line}
+    assert len(workers) == 1 and workers < {"[gw0]", "[gw1]"}, out
+
+
+def test_the_suite_runs_without_xdist(pytester):
+    code, out = run(pytester, {"good.yaml": GOOD}, "-p", "no:xdist")
+    assert code == 0, out
+    assert "4 passed" in out and "unrecognized arguments" not in out
+
+
+def test_a_crashing_form_fails_every_item_under_pytest(pytester, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("the form fell over")
+
+    monkeypatch.setattr(FORMS["keras_lstm"], "run", boom)
+    code, out = run(pytester, {"good.yaml": GOOD}, "-p", "no:xdist")
+    assert code == 1, out
+    assert "4 failed" in out and "passed" not in out.splitlines()[-1], out
+    assert "The run raised:" in out and "RuntimeError: the form fell over" in out
+
+
+def test_ids_are_readable_and_k_selects(pytester):
+    code, out = run(pytester, {"good.yaml": GOOD}, "--collect-only", "-q", "-k", "float64 and outputs")
     assert code == 0, out
     assert "cases/good.yaml::tiny::keras_lstm-float64::outputs" in out
     assert "1/4 tests collected (3 deselected)" in out
 
 
-def test_header_shows_the_versions_and_device(tmp_path):
-    code, out = run_pytest(tmp_path, {"good.yaml": GOOD}, "--collect-only", "-q", "-v")
+def test_header_shows_the_versions_and_device(pytester):
+    code, out = run(pytester, {"good.yaml": GOOD}, "--collect-only", "-q", "-v", "-p", "no:xdist")
     header = next(line for line in out.splitlines() if line.startswith("lstm-equiv:"))
-    assert "tensorflow 2." in header and "numpy" in header and "device CPU" in header or "device GPU" in header
+    assert "tensorflow 2." in header and "numpy" in header and ("device CPU" in header or "device GPU" in header)
 
 
-def test_junitxml_records_each_check_with_its_error(tmp_path):
-    code, out = run_pytest(tmp_path, {"good.yaml": GOOD}, "-n", "0", "--junitxml=report.xml")
+def test_junitxml_records_each_check_with_its_error(pytester):
+    code, out = run(pytester, {"good.yaml": GOOD}, "-p", "no:xdist", "--junitxml=report.xml")
     assert code == 0, out
-    xml = (tmp_path / "report.xml").read_text()
+    xml = (pytester.path / "report.xml").read_text()
     assert 'name="outputs"' in xml and '<property name="max_abs_err"' in xml
     assert '<property name="tolerance" value="1e-12"' in xml
 
 
-def test_a_wrong_layout_makes_the_suite_fail_naming_the_gate_block(tmp_path):
-    code, out = run_pytest(tmp_path, {"good.yaml": GOOD}, "-n", "0", conftest_extra=WRONG_LAYOUT)
+def test_a_wrong_layout_makes_the_suite_fail_naming_the_gate_block(pytester, monkeypatch):
+    monkeypatch.setattr(engine, "evaluate", engine.evaluate)  # the conftest below patches it in this process
+    code, out = run(pytester, {"good.yaml": GOOD}, "-p", "no:xdist", conftest_extra=WRONG_LAYOUT)
     assert code == 1, out
     assert "4 failed" in out
     assert "gate block V['j'] read from kernel columns 4:8 (layout keras read as ijfo)" in out
@@ -75,27 +127,42 @@ def test_a_wrong_layout_makes_the_suite_fail_naming_the_gate_block(tmp_path):
     assert "Mismatched elements:" in out and "Traceback" not in out
 
 
-def test_every_bad_file_is_a_collection_error_under_xdist(tmp_path):
-    bad = {p.name: p.read_bytes() for p in (ROOT / "tests" / "data" / "bad").glob("*.yaml")}
-    code, out = run_pytest(tmp_path, {"zz_good.yaml": GOOD, **bad}, "-n", "2")
-    assert code == 1, out
-    for name in bad:
-        assert f"ERROR collecting cases/{name}" in out
-    assert f"4 passed, {len(bad)} errors" in out, out
-    assert "Traceback" not in out
+def collected(pytester) -> dict:
+    """Per case of the shipped cases/: its forms, dtypes and checks as pytest collects them, and the count."""
+    project(pytester, {})
+    shutil.rmtree(pytester.path / "cases")
+    shutil.copytree(ROOT / "cases", pytester.path / "cases")
+    result = pytester.runpytest_inprocess("--collect-only", "-q", "-p", "no:randomly", "-p", "no:xdist", "cases")
+    out = {}
+    for line in result.stdout.lines:
+        if line.startswith("cases/") and "::" in line:
+            _, case, run_id, check = line.split("::")
+            form, dtype = run_id.rsplit("-", 1)
+            entry = out.setdefault(case, {"forms": set(), "dtypes": set(), "checks": set(), "items": 0})
+            entry["forms"].add(form), entry["dtypes"].add(dtype), entry["checks"].add(check)
+            entry["items"] += 1
+    return {case: {k: sorted(v) if isinstance(v, set) else v for k, v in e.items()} for case, e in sorted(out.items())}
 
 
-def test_items_pass_in_random_order(tmp_path):
+def test_what_is_collected_is_pinned(pytester):
+    """No item can vanish: per case, the forms, dtypes and checks collected, and the count, are pinned.
+    After adding a case on purpose: python tools/pin_collection.py > tests/data/collected.json"""
+    now, pinned = collected(pytester), json.loads(COLLECTED.read_text())
+    assert now == pinned, "collection changed; if on purpose: python tools/pin_collection.py > tests/data/collected.json"
+    for case, e in now.items():  # every combination, nothing partial
+        assert e["items"] == len(e["forms"]) * len(e["dtypes"]) * len(e["checks"]), case
+    assert sum(e["items"] for e in now.values()) >= 1400
+
+
+def test_items_pass_in_random_order(pytester):
     every_form = GOOD.replace("forms: [keras_lstm]\n", "").replace("[float64]", "[float32]")
+    project(pytester, {"good.yaml": every_form})
     orders = []
     for seed in ("1", "2"):
-        workdir = tmp_path / seed
-        workdir.mkdir()
-        code, out = run_pytest(workdir, {"good.yaml": every_form}, "-p", "randomly", f"--randomly-seed={seed}",
-                               "--collect-only", "-q")
-        orders.append([line for line in out.splitlines() if line.startswith("cases/")])
-        code, out = run_pytest(workdir, {"good.yaml": every_form}, "-p", "randomly", f"--randomly-seed={seed}", "-n", "2")
-        assert code == 0, out
+        result = pytester.runpytest_inprocess("-p", "randomly", f"--randomly-seed={seed}", "-p", "no:xdist", "-v")
+        out = result.stdout.str()
+        assert result.ret == 0, out
         assert f"Using --randomly-seed={seed}" in out and "36 passed" in out, out
+        orders.append([line.split()[0] for line in out.splitlines() if line.startswith("cases/")])
     assert len(orders[0]) == 36 and sorted(orders[0]) == sorted(orders[1])
     assert orders[0] != orders[1]  # the two runs really ran the items in different orders
