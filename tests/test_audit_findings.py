@@ -1,0 +1,163 @@
+"""Findings of the independent audit (issue 11) that are not covered where their mechanism lives: each
+test here fails if the harness goes back to passing what it should not."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from harness import compare, engine, mutations, spec, tolerances
+from harness.engine import Item, evaluate
+from harness.forms import FORMS
+from harness.inputs import loss_weights, make_inputs
+from harness.tolerances import Tolerance
+
+GATE_BLOCKS = ["V['i']", "V['j']", "V['f']", "V['o']", "W['i']", "W['j']", "W['f']", "W['o']",
+               "b['i']", "b['j']", "b['f']", "b['o']"]
+PEEPHOLES = ["peephole['i']", "peephole['f']", "peephole['o']"]
+
+
+# finding 3: every comparison knows the blocks it compares, pinned per form and option
+@pytest.mark.parametrize("form, extra, grad_blocks", [
+    ("keras_lstm", "", GATE_BLOCKS),
+    ("basic_lstm_cell_dynamic_rnn", "", GATE_BLOCKS),
+    ("block_lstm", "use_peepholes: true\n", GATE_BLOCKS + PEEPHOLES),
+    ("lstm_cell", "use_peepholes: true\nnum_proj: 3\n", GATE_BLOCKS + PEEPHOLES + ["projection"]),
+    ("lstm_cell", "num_proj: 3\n", GATE_BLOCKS + ["projection"]),
+])
+def test_the_blocks_each_check_compares_are_pinned(make_case, form, extra, grad_blocks):
+    case = make_case(name=f"pinned_{form}_{len(extra)}", dtypes="float32", extra=extra + f"forms: [{form}]\n")
+    results = {check: evaluate(Item(case, form, "float32", check)) for check in engine.checks_of(case)}
+    assert all(r.status == "pass" for r in results.values()), [r.message for r in results.values()]
+    assert list(results["grad_weights"].compared) == grad_blocks
+    assert list(results["grad_x"].compared) == ["x"]
+    assert list(results["outputs"].compared) == ["outputs"]
+    extra_weights = ["projection"] if "num_proj" in extra else []
+    assert list(results["weights"].compared) == (["shapes"] + grad_blocks[:len(grad_blocks) - len(extra_weights)]
+                                                 + extra_weights + ["BasicLSTMCell stacked kernel and bias"])
+
+
+def test_a_dropped_projection_gradient_does_not_pass(make_case, monkeypatch):
+    case = make_case(name="noproj_grad", dtypes="float32", extra="num_proj: 3\nforms: [lstm_cell]\n")
+    tf = engine.tf_run(case, "lstm_cell", "float32")
+    grads = {k: v for k, v in tf.form_out.grads.items() if k != "projection/kernel"}
+    key = (str(case.path), case.name, "lstm_cell", "float32", "random")
+    monkeypatch.setitem(engine._RUNS, key, replace(tf, form_out=replace(tf.form_out, grads=grads), reads={}))
+    result = evaluate(Item(case, "lstm_cell", "float32", "grad_weights"))
+    assert result.status == "error" and "The check raised" in result.message
+
+
+# finding 5: a case's tolerance override reaches the gradient checks too
+def test_the_tolerance_override_applies_to_the_gradient_checks(make_case):
+    extra = "tolerance:\n  float32: 1.0e-30\n  reason: deliberately impossible\nforms: [keras_lstm]\n"
+    case = make_case(name="strict_grads", dtypes="float32", extra=extra)
+    result = evaluate(Item(case, "keras_lstm", "float32", "grad_weights"))
+    assert result.status == "fail" and result.tolerance == 1e-30
+    assert "override in" in result.message and "deliberately impossible" in result.message
+    assert tolerances.gradient(case, "float32").atol == 1e-30
+
+
+# finding 6: every case key does something the suite would notice if it were ignored
+KEY_COVERAGE = {
+    "name": "tests/test_pytest_collection.py::test_what_is_collected_is_pinned (the item ids)",
+    "description": "free text, shown nowhere in a computation (read by people only)",
+    "input_depth": "test_the_drawn_inputs_follow_every_size_key",
+    "num_units": "test_the_drawn_inputs_follow_every_size_key",
+    "timesteps": "test_the_drawn_inputs_follow_every_size_key",
+    "batch": "test_the_drawn_inputs_follow_every_size_key",
+    "seed": "test_the_drawn_inputs_follow_every_size_key",
+    "dtypes": "tests/test_pytest_collection.py::test_what_is_collected_is_pinned",
+    "forms": "tests/test_pytest_collection.py::test_what_is_collected_is_pinned",
+    "checks": "tests/test_pytest_collection.py::test_what_is_collected_is_pinned",
+    "head": "tests/test_pytest_collection.py::test_what_is_collected_is_pinned (logits items) and "
+            "tests/test_engine.py::test_every_check_passes_with_the_right_layout",
+    "tolerance": "test_the_tolerance_override_applies_to_the_gradient_checks, tests/test_cli.py",
+    "forget_bias": "self-test: forget_bias dropped",
+    "activation": "self-test: activation ignored (relu read as tanh)",
+    "recurrent_activation": "self-test: recurrent_activation ignored (hard_sigmoid read as sigmoid)",
+    "use_peepholes": "self-test: peepholes ignored",
+    "num_proj": "self-test: projection omitted",
+    "cell_clip": "self-test: cell_clip ignored",
+    "proj_clip": "self-test: proj_clip ignored",
+    "loss": "self-test: loss ignored (last_output read as outputs)",
+}
+
+
+def test_every_case_key_has_a_test_that_fails_if_it_is_ignored():
+    assert sorted(KEY_COVERAGE) == sorted(spec.FIELDS), "a new case key needs a test that fails if it is ignored"
+    names = {m.name for m, _, _ in mutations.catalogue()}
+    for key, where in KEY_COVERAGE.items():
+        if where.startswith("self-test: "):
+            assert where.removeprefix("self-test: ") in names, key
+        elif where.startswith("test_"):
+            assert where.split(",")[0] in globals(), key
+
+
+def test_the_drawn_inputs_follow_every_size_key(make_case):
+    case = make_case(name="sizes", extra="num_proj: 2\n")
+    inputs = make_inputs(case, "float64")
+    assert inputs.x.shape == (case.batch, case.timesteps, case.input_depth)
+    assert inputs.params.V["i"].shape == (case.input_depth, case.num_units)
+    assert inputs.params.W["i"].shape == (case.num_proj, case.num_units)
+    other = make_inputs(replace(case, seed=case.seed + 1), "float64")
+    assert not np.array_equal(other.x, inputs.x) and not np.array_equal(other.params.V["i"], inputs.params.V["i"])
+    last = make_inputs(replace(case, loss="last_output"), "float64")
+    assert np.array_equal(last.loss_weights, loss_weights(inputs.loss_draw, "last_output"))
+    assert not last.loss_weights[:, :-1].any() and np.array_equal(last.loss_weights[:, -1], inputs.loss_draw[:, -1])
+
+
+def test_keras2_and_keras3_hard_sigmoid_keep_their_slopes(monkeypatch):
+    """Keras 2: clip(0.2 z + 0.5); Keras 3: clip(z / 6 + 0.5) (keras/src/activations: relu6(x + 3) / 6)."""
+    from harness import tf_compat
+    from reference import ACTIVATIONS
+
+    z = np.array([-4.0, -1.0, 0.0, 1.0, 2.0, 4.0])
+    np.testing.assert_array_equal(ACTIVATIONS["hard_sigmoid_0.2"](z), [0.0, 0.3, 0.5, 0.7, 0.9, 1.0])
+    np.testing.assert_allclose(ACTIVATIONS["hard_sigmoid_1/6"](z), [0.0, 1 / 3, 0.5, 2 / 3, 5 / 6, 1.0], rtol=1e-15)
+    for major, name in ((2, "hard_sigmoid_0.2"), (3, "hard_sigmoid_1/6")):
+        monkeypatch.setattr(tf_compat, "keras_major", lambda major=major: major)
+        assert tf_compat.keras_hard_sigmoid() == name
+
+
+# finding 7: compare is symmetric and says what numpy.testing says
+TOL = Tolerance(1e-6, "test")
+
+
+def test_a_nan_in_the_reference_fails():
+    desired = np.array([[0.1, np.nan]])
+    outcome = compare.compare(np.array([[0.1, 0.2]]), desired, TOL, "t", ("batch", "unit"))
+    assert not outcome.passed and "Non-finite values in the reference: 1 / 2 elements" in outcome.message
+
+
+def test_a_difference_below_and_above_counts_alike():
+    desired = np.zeros((1, 3, 2))
+    for sign in (1.0, -1.0):
+        actual = desired.copy()
+        actual[0, 1, 0] = sign * 2e-6
+        outcome = compare.compare(actual, desired, TOL, "t", ("batch", "timestep", "unit"))
+        assert not outcome.passed and outcome.max_abs_err == 2e-6
+        assert "First mismatch at batch 0, timestep 1, unit 0" in outcome.message
+
+
+def test_the_message_lists_rel_difference_first_mismatches_and_what_next():
+    desired = np.ones((2, 4, 3))
+    actual = desired + np.arange(24).reshape(2, 4, 3) * 1e-5
+    outcome = compare.compare(actual, desired, TOL, "t", ("batch", "timestep", "unit"))
+    m = outcome.message
+    assert "Mismatched elements: 23 / 24 (95.8%)" in m
+    assert "Max absolute difference: 0.00023" in m and "Max relative difference: 0.00023" in m
+    assert "First 5 mismatches (form | reference | difference):" in m
+    assert "  batch 0, timestep 0, unit 1: 1.00001" in m and "batch 1, timestep 0, unit 0" in m
+    assert "What to check next:" in m
+
+
+# finding 9: the weights check is bit for bit, as it says
+def test_one_ulp_in_one_weight_block_fails_the_weights_check(make_case):
+    case = make_case(name="ulp", dtypes="float64", extra="forms: [keras_lstm]\n")
+    tf = engine.tf_run(case, "keras_lstm", "float64")
+    kernel = tf.form_out.tensors["kernel"].copy()
+    kernel[0, 0] = np.nextafter(kernel[0, 0], np.inf)
+    changed = replace(tf, form_out=replace(tf.form_out, tensors={**tf.form_out.tensors, "kernel": kernel}), reads={})
+    r = engine._read(case, FORMS["keras_lstm"], changed, engine.IDENTITY)
+    result = engine._check_weights(Item(case, "keras_lstm", "float64", "weights"), r)
+    assert result.status == "fail" and "gate block V['i'] read from kernel columns 0:4" in result.message
+    assert "bit for bit" in result.message and result.tolerance == 0.0
