@@ -161,3 +161,24 @@ def test_one_ulp_in_one_weight_block_fails_the_weights_check(make_case):
     result = engine._check_weights(Item(case, "keras_lstm", "float64", "weights"), r)
     assert result.status == "fail" and "gate block V['i'] read from kernel columns 0:4" in result.message
     assert "bit for bit" in result.message and result.tolerance == 0.0
+
+
+# finding 11: every cited source lives in the repository
+def test_nothing_cites_a_file_outside_the_repository():
+    import re
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    cited = set()
+    for name in files:
+        path = root / name
+        if path.suffix not in (".py", ".md", ".toml", ".ini", ".yaml") or name.startswith(".ci/"):
+            continue
+        text = path.read_text(errors="replace")
+        outside = "FACTS" + ".md", "STYLE" + ".md", "../" + "shared"
+        assert not any(o in text for o in outside), f"{name} cites a file outside the repository"
+        cited |= set(re.findall(r"\bdocs/[\w./-]+\.md\b", text))
+    assert "docs/sources.md" in cited
+    assert all((root / c).is_file() for c in cited), cited

@@ -39,7 +39,7 @@ class LegacyCellForm(Form):
 
     def run(self, case, inputs, dtype, gradients=False):
         tf = tf_compat.tf()
-        # static_rnn's variable-scope bug (FACTS.md): every run gets a scope no other run has used
+        # static_rnn's variable-scope bug (docs/sources.md): every run gets a scope no other run has used
         scope = f"lstm_equiv_{next(_SCOPES)}"
         with warnings.catch_warnings(), tf.compat.v1.variable_scope(scope):
             warnings.simplefilter("ignore")  # the deprecation notices of the API under test
