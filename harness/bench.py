@@ -1,10 +1,12 @@
 """``lstm-equiv bench``: the harness's speed, measured side by side in one run.
 
-(a) item_ratio: each item's share of the harness's wall time over the least TF work that item needs
-    (one build, trace and call of the same form on the same case, timed alone);
+(a) item_ratio: per (case, form, dtype) run, the harness's wall time for all its checks over TF's own
+    work for that run (one build, trace and call of the same form on the same case, with its gradient
+    when the case checks gradients, timed alone): what the harness adds on top of TF;
 (b) reference_ratio: the per-gate NumPy reference over TF's traced forward pass, question's shape;
 (c) xdist_speedup: ``pytest cases -n 0`` over ``pytest cases -n auto``;
-(d) the cost of one run against timesteps (100 to 10 000) and against num_units (8 to 512).
+(d) the cost of one run against timesteps (100 to 10 000) and against num_units (8 to 512);
+(e) the whole suite, ``pytest -n auto``, as the README runs it.
 The last line is ``bench: item_ratio=X reference_ratio=Y xdist_speedup=Z`` (medians). Nothing here
 asserts on time: these are measurements to read, on a noisy machine.
 """
@@ -33,7 +35,7 @@ def _timed(fn) -> float:
 
 
 def item_ratios(cases, out=print) -> list:
-    """(a): per item, (harness wall time of its run's items / number of items) / (one TF run alone)."""
+    """(a): per (case, form, dtype) run, (harness wall time of all its checks) / (TF's own work alone)."""
     ratios, rows = [], []
     for item_group in _groups(engine.plan(cases)):
         first = item_group[0]
@@ -43,13 +45,15 @@ def item_ratios(cases, out=print) -> list:
         engine.forget_runs()
         harness = _timed(lambda: [engine.evaluate(i) for i in item_group])
         inputs = make_inputs(first.case, first.dtype)
-        alone = _timed(lambda: form.run(first.case, inputs, first.dtype))  # measured second: TF is warm
-        share = harness / len(item_group) / alone
-        ratios += [share] * len(item_group)
+        gradients = "gradients" in first.case.checks and not form.no_gradient
+        alone = _timed(lambda: form.run(first.case, inputs, first.dtype, gradients=gradients))  # TF is warm now
+        share = harness / alone
+        ratios.append(share)
         rows.append((first.case.name, first.form, first.dtype, len(item_group), harness, alone, share))
     engine.forget_runs()
-    out(f"(a) item cost over the least TF work, {len(rows)} runs, {len(ratios)} items")
-    out(f"    {'case':22} {'form':28} {'dtype':7} items  harness s  TF alone s  item ratio")
+    out(f"(a) harness time per run over TF's own work for it (forward and gradient), {len(rows)} runs, "
+        f"{sum(r[3] for r in rows)} items")
+    out(f"    {'case':22} {'form':28} {'dtype':7} items  harness s  TF alone s  ratio")
     for case, form, dtype, n, harness, alone, share in rows:
         out(f"    {case:22} {form:28} {dtype:7} {n:5}  {harness:9.3f}  {alone:10.3f}  {share:10.2f}")
     return ratios
@@ -100,6 +104,20 @@ def xdist_speedup(root: Path, out=print) -> float | None:
     return speedup
 
 
+def whole_suite(root: Path, out=print) -> float | None:
+    """(e): wall time of the README's test command, ``pytest -n auto``, over cases/ and tests/ (goal: 90 s)."""
+    if not (root / "tests").is_dir():
+        out("(e) skipped: no tests/ folder here")
+        return None
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "auto"], cwd=root,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr.strip()[-200:]
+    out(f"(e) pytest -n auto (the whole suite): {wall:.1f} s ({tail.strip('= ')})")
+    return wall
+
+
 def scaling(out=print) -> float:
     """(d): one run of keras_lstm (TF + reference + every check) as timesteps and num_units grow."""
     (base,) = casefile.parse("<bench>", b"name: bench\ninput_depth: 12\nnum_units: 64\ntimesteps: 100\nbatch: 2\n"
@@ -142,7 +160,8 @@ def main(paths, root: Path, out=print) -> int:
     ref = reference_ratio(question or cases[0], out)
     speedup = xdist_speedup(root, out)
     scaling(out)
+    suite = whole_suite(root, out)
     item = statistics.median(items)
     out(f"bench: item_ratio={item:.2f} reference_ratio={ref:.2f} xdist_speedup="
-        f"{'n/a' if speedup is None else f'{speedup:.2f}'}")
+        f"{'n/a' if speedup is None else f'{speedup:.2f}'} suite_s={'n/a' if suite is None else f'{suite:.0f}'}")
     return 0
