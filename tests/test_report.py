@@ -1,13 +1,15 @@
 """The HTML report and its plots, the explain picture, and the progress display."""
+import io
 import os
 import pty
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
-from harness import engine, explain, report
+from harness import cli, engine, explain, report
 from harness.casefile import parse
 
 pytest.importorskip("matplotlib", reason="the plots extra: pip install -e '.[plots]'")
@@ -51,10 +53,15 @@ def test_explain_png_draws_the_real_kernel(tmp_path):
 
 
 def _cli_stderr(tty: bool, case_dir):
+    """What ``lstm-equiv run`` writes to stderr: at a real terminal (a pty, in a process of its own), or
+    into a pipe-like stream, in this process."""
+    if not tty:
+        err = io.StringIO()  # isatty() is False, as for a pipe or a log file
+        with redirect_stdout(io.StringIO()), redirect_stderr(err):
+            cli.main(["run", str(case_dir)])
+        return err.getvalue()
     cmd = [sys.executable, "-m", "harness", "run", str(case_dir)]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    if not tty:
-        return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300).stderr
     leader, follower = pty.openpty()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=follower, env=env, cwd=ROOT)
     os.close(follower)
