@@ -58,6 +58,8 @@ class Case:
     seed: int
     dtypes: tuple
     forget_bias: float
+    weight_scale: float
+    input_scale: float
     forms: tuple  # the forms this case runs: those it names, or every form that can express it
     activation: str
     recurrent_activation: str
@@ -233,6 +235,7 @@ def _to_case(values: dict, mapping: yamlnodes.Mapping, path: Path, problems: lis
         name=values["name"], input_depth=values["input_depth"], num_units=values["num_units"],
         timesteps=values["timesteps"], batch=values["batch"], seed=values["seed"],
         dtypes=tuple(values.get("dtypes", spec.DTYPES)), forget_bias=float(values.get("forget_bias", 1.0)),
+        weight_scale=float(values.get("weight_scale", 1.0)), input_scale=float(values.get("input_scale", 1.0)),
         forms=forms, **options, checks=tuple(values.get("checks", FIELDS["checks"].default)),
         loss=values.get("loss", FIELDS["loss"].default), num_classes=(values.get("head") or {}).get("num_classes"),
         tolerance={d: float(v) for d, v in tolerance.items() if d in spec.DTYPES},

@@ -31,9 +31,10 @@ def _fmt(value) -> str:
 
 
 def _table(results) -> str:
-    rows = [("case", "form", "dtype", "check", "max abs err", "tolerance", "status")]
+    rows = [("case", "form", "dtype", "check", "max abs err", "bound", "err/bound", "status")]
     rows += [(r.item.case.name, r.item.form, r.item.dtype, r.item.check, _fmt(r.max_abs_err),
-              _fmt(r.tolerance), r.status.upper()) for r in results]
+              _fmt(r.tolerance), _fmt(r.ratio), r.status.upper() + (f" ({r.flag})" if r.flag else ""))
+             for r in results]
     widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
@@ -69,6 +70,9 @@ def cmd_run(args) -> int:
             skipped[key] = skipped.get(key, 0) + 1
         if r.status in ("fail", "error"):
             print(f"\n{r.status.upper()}: {r.message}")
+        elif r.flag:
+            key = f"NOTE ({{n}} items): {r.message}"
+            skipped[key] = skipped.get(key, 0) + 1
     for line, n in skipped.items():
         print("\n" + line.format(n=n))
     counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "error", "skip", "xfail")}

@@ -7,6 +7,7 @@ xdist worker, which runs TF once for all of them.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import pytest
 
@@ -61,6 +62,10 @@ class RunNode(pytest.Collector):
             yield CheckItem.from_parent(self, name=check, item=engine.Item(case, self.form, self.dtype, check))
 
 
+class IllConditioned(UserWarning):
+    """A check that passed on a case where its dtype cannot tell a wrong layout from rounding."""
+
+
 class CheckFailed(Exception):
     """A check that failed or errored; its message is the whole report."""
 
@@ -74,7 +79,10 @@ class CheckItem(pytest.Item):
 
     def runtest(self):
         result = engine.evaluate(self.item)
-        self.user_properties += [("max_abs_err", result.max_abs_err), ("tolerance", result.tolerance)]
+        self.user_properties += [("max_abs_err", result.max_abs_err), ("tolerance", result.tolerance),
+                                 ("ratio", result.ratio)]
+        if result.flag:  # a pass that must not be quiet: shown in pytest's warnings summary
+            warnings.warn(IllConditioned(result.message))
         if result.status == "skip":
             pytest.skip(result.message)
         if result.status == "xfail":

@@ -31,6 +31,7 @@ class Outcome:
     max_abs_err: float | None
     message: str
     max_rel_err: float | None = None
+    ratio: float | None = None  # the largest |form - reference| / bound: below 1 passes, its inverse is the headroom
 
 
 def ulp_distance(actual: np.ndarray, desired: np.ndarray, dtype) -> np.ndarray:
@@ -54,14 +55,17 @@ def _non_finite(side: str, a: np.ndarray, axes: tuple):
 
 
 def compare(actual, desired, tol: Tolerance, what: str, axes: tuple, ulp_dtype=None) -> Outcome:
-    """Compare ``actual`` (the form) with ``desired`` (the reference) within ``tol.atol``.
+    """Compare ``actual`` (the form) with ``desired`` (the reference) within ``tol.atol``: a number, or one
+    bound per element of any shape that broadcasts to the tensor's (one per timestep, say).
 
     ``what`` says which tensor of which item; ``axes`` names the axes (e.g. ``("batch", "timestep",
     "unit")``), and mismatches are listed in timestep order when there is one.
     """
     actual, desired = np.asarray(actual, dtype=np.float64), np.asarray(desired, dtype=np.float64)
     ulp_dtype = ulp_dtype or np.float64
-    head = f"{what}\nTolerance: atol={tol.atol:g} ({tol.source})"
+    atol = np.asarray(tol.atol, dtype=np.float64)
+    text = f"atol={float(atol):g}" if atol.ndim == 0 else f"atol from {atol.min():g} to {atol.max():g} per timestep"
+    head = f"{what}\nTolerance: {text} ({tol.source})"
     if actual.shape != desired.shape:
         return Outcome(False, None, f"{head}\nShape mismatch: form {actual.shape}, reference {desired.shape}")
     problems = [p for p in (_non_finite("form", actual, axes), _non_finite("reference", desired, axes)) if p]
@@ -71,9 +75,13 @@ def compare(actual, desired, tol: Tolerance, what: str, axes: tuple, ulp_dtype=N
     rel = diff / np.maximum(np.abs(desired), np.finfo(np.float64).tiny)
     max_abs = float(diff.max()) if diff.size else 0.0
     max_rel = float(rel.max()) if rel.size else 0.0
-    mismatch = ~(diff <= tol.atol)
+    bound = np.broadcast_to(atol, diff.shape)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratios = np.where(diff == 0, 0.0, diff / bound)
+    ratio = float(ratios.max()) if ratios.size else 0.0
+    mismatch = ~(diff <= bound)
     if not mismatch.any():
-        return Outcome(True, max_abs, "", max_rel)
+        return Outcome(True, max_abs, "", max_rel, ratio)
     # list mismatches in time order: move the timestep axis first if there is one
     order = np.moveaxis(mismatch, axes.index("timestep"), 0) if "timestep" in axes else mismatch
     firsts = [_unmove(_index(order.shape, int(k)), axes) for k in np.flatnonzero(order)[:SHOWN]]
@@ -84,13 +92,15 @@ def compare(actual, desired, tol: Tolerance, what: str, axes: tuple, ulp_dtype=N
         f"Mismatched elements: {n} / {total} ({100.0 * n / total:.3g}%)",
         f"Max absolute difference: {max_abs:.6g}",
         f"Max relative difference: {max_rel:.6g}",
+        f"Largest difference over its bound: {ratio:.3g}",
         f"Max ULP difference ({np.dtype(ulp_dtype).name}): {float(ulps.max()):.6g}",
         f"First mismatch at {_label(axes, firsts[0])}",
-        f"First {len(firsts)} mismatches (form | reference | difference):",
-        *(f"  {_label(axes, k)}: {actual[k]:.17g} | {desired[k]:.17g} | {actual[k] - desired[k]:.3g}" for k in firsts),
+        f"First {len(firsts)} mismatches (form | reference | difference | bound):",
+        *(f"  {_label(axes, k)}: {actual[k]:.17g} | {desired[k]:.17g} | {actual[k] - desired[k]:.3g} | {bound[k]:.3g}"
+          for k in firsts),
         NEXT,
     ]
-    return Outcome(False, max_abs, "\n".join(lines), max_rel)
+    return Outcome(False, max_abs, "\n".join(lines), max_rel, ratio)
 
 
 def _unmove(index: tuple, axes: tuple) -> tuple:

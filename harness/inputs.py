@@ -36,20 +36,22 @@ def make_inputs(case, dtype: str, constant: bool = False) -> Inputs:
     """
     rng = np.random.default_rng(case.seed)
     n_in, n, h_depth = case.input_depth, case.num_units, case.h_depth
-    scale = 1.0 / np.sqrt(n_in + h_depth)  # keeps pre-activations O(1): gates neither saturate nor vanish
+    # 1 / sqrt(fan-in) keeps pre-activations O(1): gates neither saturate nor vanish; weight_scale models
+    # trained weights' larger magnitudes
+    scale = case.weight_scale / np.sqrt(n_in + h_depth)
     V, W, b = {}, {}, {}
     for g in GATES:
         V[g] = rng.normal(0.0, scale, (n_in, n))
         W[g] = rng.normal(0.0, scale, (h_depth, n))
         b[g] = rng.normal(0.0, 0.5, n)
-    x = rng.normal(0.0, 1.0, (case.batch, case.timesteps, n_in))
+    x = rng.normal(0.0, case.input_scale, (case.batch, case.timesteps, n_in))
     head_kernel = head_bias = None
     if case.num_classes:
         head_kernel = rng.normal(0.0, 1.0 / np.sqrt(h_depth), (h_depth, case.num_classes))
         head_bias = rng.normal(0.0, 0.1, case.num_classes)
     # drawn last, so that adding them to a case leaves its other draws as they were
-    peephole = {g: rng.normal(0.0, 0.5, n) for g in PEEPHOLE_GATES} if case.use_peepholes else None
-    projection = rng.normal(0.0, 1.0 / np.sqrt(n), (n, case.num_proj)) if case.num_proj else None
+    peephole = {g: rng.normal(0.0, 0.5 * case.weight_scale, n) for g in PEEPHOLE_GATES} if case.use_peepholes else None
+    projection = rng.normal(0.0, case.weight_scale / np.sqrt(n), (n, case.num_proj)) if case.num_proj else None
     # a fixed random projection of the outputs, so that every timestep and unit reaches the loss
     loss_draw = rng.normal(0.0, 1.0, (case.batch, case.timesteps, h_depth))
     cast = lambda a: None if a is None else a.astype(dtype)  # noqa: E731

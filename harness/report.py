@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import engine, tolerances
+from harness import engine
 
 
 def error_curves(case, results) -> dict:
@@ -27,7 +27,8 @@ def error_curves(case, results) -> dict:
 
 
 def plot_case(case, curves: dict):
-    """A matplotlib Figure: one curve per (form, dtype), log scale, the tolerances as dashed lines."""
+    """A matplotlib Figure: one curve per (form, dtype), log scale, each dtype's bound per timestep dotted
+    (the largest over the forms: they differ only where the forms' semantics do)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -38,8 +39,10 @@ def plot_case(case, curves: dict):
         steps = np.arange(1, curve.size + 1)
         ax.plot(steps, np.maximum(curve, 1e-18), label=f"{form} {dtype}", linestyle="-" if dtype == "float64" else "--",
                 marker="o" if curve.size == 1 else None)
-    for dtype in sorted({d for _, d in curves}):  # the tolerances, as horizontal lines (not curves)
-        ax.axhline(tolerances.for_case(case, dtype).atol, color="grey", linewidth=0.8, linestyle=":")
+    for dtype in sorted({d for _, d in curves}):  # the bounds, unlabelled (they are not error curves)
+        bounds = [np.broadcast_to(engine.outputs_tolerance(case, form, d).atol, (case.timesteps,))
+                  for form, d in curves if d == dtype]
+        ax.plot(np.arange(1, case.timesteps + 1), np.max(bounds, axis=0), color="grey", linewidth=0.8, linestyle=":")
     ax.set_yscale("log")
     ax.set_xlabel("timestep")
     ax.set_ylabel("max |TF - reference| over batch and units")
@@ -70,12 +73,14 @@ def write(directory, cases, results, versions: dict) -> Path:
         fig.savefig(out / png, dpi=90, bbox_inches="tight")
         plt.close(fig)
         parts.append(f"<h2>{html.escape(case.name)}</h2><img src='{png}' alt='error over time for {case.name}'>")
-    parts.append("<h2>Items</h2><table><tr><th>case<th>form<th>dtype<th>check<th>max abs err<th>tolerance<th>status")
+    parts.append("<h2>Items</h2><table><tr><th>case<th>form<th>dtype<th>check<th>max abs err<th>bound<th>err/bound<th>status")
     for r in results:
         err = "-" if r.max_abs_err is None else f"{r.max_abs_err:.3g}"
         tol = "-" if r.tolerance is None else f"{r.tolerance:.3g}"
+        ratio = "-" if r.ratio is None else f"{r.ratio:.3g}"
+        status = r.status + (f" ({r.flag})" if r.flag else "")
         parts.append(f"<tr class={r.status}><td>{html.escape(r.item.case.name)}<td>{r.item.form}<td>{r.item.dtype}"
-                     f"<td>{r.item.check}<td>{err}<td>{tol}<td>{r.status}")
+                     f"<td>{r.item.check}<td>{err}<td>{tol}<td>{ratio}<td>{status}")
     parts.append("</table>")
     index = out / "index.html"
     index.write_text("\n".join(parts) + "\n")

@@ -54,6 +54,11 @@ FIELDS = {
                     items=Field("string", "a dtype", enum=DTYPES), min_items=1, unique_items=True),
     "forget_bias": Field("number", "BasicLSTMCell's forget_bias, added to f's pre-activation at run time.",
                          default=1.0, minimum=-100.0, maximum=100.0),
+    "weight_scale": Field("number", "Multiplies every drawn weight (V, W, peepholes, projection): trained "
+                          "weights are often larger than the default draw, and large ones make the LSTM sensitive "
+                          "to rounding.", default=1.0, exclusive_minimum=0, maximum=1000.0),
+    "input_scale": Field("number", "Multiplies the drawn inputs x.", default=1.0, exclusive_minimum=0,
+                         maximum=1000.0),
     "forms": Field("array", "Forms to run (default: every form that applies).",
                    items=Field("string", "a form", enum=FORM_NAMES), min_items=1, unique_items=True),
     "activation": Field("string", "Activation of the block input j and of c.", default="tanh",

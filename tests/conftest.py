@@ -26,3 +26,13 @@ def make_case(tmp_path):
         return case
 
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """The full seed sweep (marker ``sweep``) runs only when asked for: ``pytest -m sweep``."""
+    if "sweep" in (config.option.markexpr or ""):
+        return
+    sweep = [item for item in items if item.get_closest_marker("sweep")]
+    if sweep:
+        config.hook.pytest_deselected(items=sweep)
+        items[:] = [item for item in items if not item.get_closest_marker("sweep")]

@@ -49,10 +49,10 @@ def test_a_dropped_projection_gradient_does_not_pass(make_case, monkeypatch):
 def test_the_tolerance_override_applies_to_the_gradient_checks(make_case):
     extra = "tolerance:\n  float32: 1.0e-30\n  reason: deliberately impossible\nforms: [keras_lstm]\n"
     case = make_case(name="strict_grads", dtypes="float32", extra=extra)
-    result = evaluate(Item(case, "keras_lstm", "float32", "grad_weights"))
-    assert result.status == "fail" and result.tolerance == 1e-30
-    assert "override in" in result.message and "deliberately impossible" in result.message
-    assert tolerances.gradient(case, "float32").atol == 1e-30
+    for check in ("grad_weights", "grad_x", "outputs"):
+        result = evaluate(Item(case, "keras_lstm", "float32", check))
+        assert result.status == "fail" and result.tolerance == 1e-30
+        assert "override in" in result.message and "deliberately impossible" in result.message
 
 
 # finding 6: every case key does something the suite would notice if it were ignored
@@ -64,6 +64,8 @@ KEY_COVERAGE = {
     "timesteps": "test_the_drawn_inputs_follow_every_size_key",
     "batch": "test_the_drawn_inputs_follow_every_size_key",
     "seed": "test_the_drawn_inputs_follow_every_size_key",
+    "weight_scale": "test_the_drawn_inputs_follow_every_size_key",
+    "input_scale": "test_the_drawn_inputs_follow_every_size_key",
     "dtypes": "tests/test_pytest_collection.py::test_what_is_collected_is_pinned",
     "forms": "tests/test_pytest_collection.py::test_what_is_collected_is_pinned",
     "checks": "tests/test_pytest_collection.py::test_what_is_collected_is_pinned",
@@ -99,6 +101,12 @@ def test_the_drawn_inputs_follow_every_size_key(make_case):
     assert inputs.params.W["i"].shape == (case.num_proj, case.num_units)
     other = make_inputs(replace(case, seed=case.seed + 1), "float64")
     assert not np.array_equal(other.x, inputs.x) and not np.array_equal(other.params.V["i"], inputs.params.V["i"])
+    big = make_inputs(replace(case, weight_scale=3.0, input_scale=0.5), "float64")
+    np.testing.assert_allclose(big.params.V["f"], 3.0 * inputs.params.V["f"], rtol=1e-15)
+    np.testing.assert_allclose(big.params.W["o"], 3.0 * inputs.params.W["o"], rtol=1e-15)
+    np.testing.assert_allclose(big.params.projection, 3.0 * inputs.params.projection, rtol=1e-15)
+    np.testing.assert_allclose(big.x, 0.5 * inputs.x, rtol=1e-15)
+    np.testing.assert_array_equal(big.params.b["i"], inputs.params.b["i"])  # biases are not weights
     last = make_inputs(replace(case, loss="last_output"), "float64")
     assert np.array_equal(last.loss_weights, loss_weights(inputs.loss_draw, "last_output"))
     assert not last.loss_weights[:, :-1].any() and np.array_equal(last.loss_weights[:, -1], inputs.loss_draw[:, -1])

@@ -40,7 +40,8 @@ def test_run_prints_a_table_and_writes_json(tmp_path):
     (tmp_path / "ok.yaml").write_text(GOOD.format(name="ok", extra=""))
     code, out, err = cli("run", str(tmp_path), "--json", str(tmp_path / "r.json"))
     assert code == 0, out + err
-    assert out.splitlines()[1].split() == ["case", "form", "dtype", "check", "max", "abs", "err", "tolerance", "status"]
+    assert out.splitlines()[1].split() == ["case", "form", "dtype", "check", "max", "abs", "err", "bound", "err/bound",
+                                           "status"]
     assert "ok    keras_lstm  float32  outputs" in out
     assert out.rstrip().endswith("4 pass, 0 fail, 0 error, 0 skip")
     rows = json.loads((tmp_path / "r.json").read_text())
@@ -49,6 +50,7 @@ def test_run_prints_a_table_and_writes_json(tmp_path):
     for r in rows:
         assert {"case", "form", "dtype", "check", "status", "max_abs_err", "tolerance", "compared"} <= set(r)
         assert r["status"] == "pass" and r["max_abs_err"] <= r["tolerance"]
+        assert r["check"] == "weights" or 0 <= r["ratio"] < 1
         assert r["versions"]["tensorflow"]
 
 

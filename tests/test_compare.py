@@ -31,7 +31,7 @@ def test_the_message_lists_rel_difference_first_mismatches_and_what_next():
     m = outcome.message
     assert "Mismatched elements: 23 / 24 (95.8%)" in m
     assert "Max absolute difference: 0.00023" in m and "Max relative difference: 0.00023" in m
-    assert "First 5 mismatches (form | reference | difference):" in m
+    assert "First 5 mismatches (form | reference | difference | bound):" in m
     assert "  batch 0, timestep 0, unit 1: 1.00001" in m and "batch 1, timestep 0, unit 0" in m
     assert "What to check next:" in m
 

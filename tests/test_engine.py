@@ -31,7 +31,7 @@ def test_reading_the_keras_kernel_as_ijfo_fails_and_names_the_gate_block(make_ca
     assert outputs.status == "fail" and outputs.max_abs_err > 1e-3
     assert "Mismatched elements:" in outputs.message
     assert "First mismatch at batch 0, timestep 0, unit" in outputs.message
-    assert "Tolerance: atol=1e-12 (float64 default:" in outputs.message
+    assert "Tolerance: atol from " in outputs.message and "per timestep (derived for this case: 50 x the spread" in outputs.message
     assert "Max ULP difference (float64):" in outputs.message
 
 

@@ -46,7 +46,7 @@ def test_block_lstm_v2_gradient_is_tfs_known_bug_confirmed_by_its_signature(make
         assert result.status == "xfail", result.message
         assert "known TF bug, confirmed by its signature" in result.message
         assert "tape vs the V1 kernel BlockLSTMGrad run on V2's outputs: max abs difference 0;" in result.message
-        assert "tf.raw_ops.BlockLSTMGradV2 vs the reference: worst scaled error" in result.message
+        assert "tf.raw_ops.BlockLSTMGradV2 vs the reference: largest error over its bound" in result.message
         assert result.max_abs_err > 1e-2  # far outside the tolerance: not a rounding question
 
 

@@ -342,16 +342,16 @@ def test_a_failure_message_is_one_line_per_fact_with_the_signed_difference_and_r
     assert lines[:4] == ["what", "Tolerance: atol=1e-06 (test)", "Mismatched elements: 1 / 4 (25%)",
                          "Max absolute difference: 0.25"]
     assert "First mismatch at batch 0, unit 1" in lines
-    assert "  batch 0, unit 1: 0.5 | 0.25 | 0.25" in lines  # form | reference | form - reference
+    assert "  batch 0, unit 1: 0.5 | 0.25 | 0.25 | 1e-06" in lines  # form | reference | form - reference | bound
     assert lines[-1] == compare.NEXT
     below = compare.compare(desired, actual, TOL, "what", ("batch", "unit")).message.split("\n")
-    assert "  batch 0, unit 1: 0.25 | 0.5 | -0.25" in below
+    assert "  batch 0, unit 1: 0.25 | 0.5 | -0.25 | 1e-06" in below
 
 
 def test_a_scalar_is_the_only_element():
     m = compare.compare(np.float64(1.5), np.float64(1.0), TOL, "loss", ()).message
     assert "First mismatch at the only element" in m.split("\n")
-    assert "  the only element: 1.5 | 1 | 0.5" in m.split("\n")
+    assert "  the only element: 1.5 | 1 | 0.5 | 1e-06" in m.split("\n")
 
 
 def test_empty_tensors_agree_with_zero_error():

@@ -1,0 +1,118 @@
+"""How much any honest implementation in a dtype may differ from the exact result, case by case, without TF.
+
+A float32 (or float64) LSTM computes, at best, the exact LSTM of slightly different data: weights and
+inputs each off by up to the dtype's unit roundoff u, relative, and every step's state h, c rounded
+again. So the reference is run in float64 on ``DRAWS`` such perturbations of the case itself — every
+weight, input and loss weight times (1 + u e) with e uniform in [-1, 1], and h and c times (1 + u e)
+after every step — and the spread of each compared tensor across the draws (max |perturbed - exact|) is
+the scale of the error the dtype cannot avoid on this case. Where the dynamics amplify rounding (long
+sequences, large weights, chaotic cases) the spread grows with it; where they damp it, it stays near
+u. The bound is ``MULTIPLE`` times that scale (measured: see docs/tolerances.md), never below ``FLOOR``
+units of roundoff of the tensor's own size.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from reference import GATES, LSTMParams, dense, lstm_backward
+from reference.lstm import activations, initial_state, input_projections, lstm_step, per_step
+
+DRAWS = 4
+UNIT_ROUNDOFF = {"float32": 2.0 ** -24, "float64": 2.0 ** -53}
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The spread of every compared tensor across the perturbed runs: outputs per timestep [timesteps],
+    final h and c, logits, and each gradient block by name (``V['i']``, ..., ``x``)."""
+
+    outputs: np.ndarray
+    final_h: float
+    final_c: float
+    logits: float | None
+    grads: dict
+
+
+def _perturb(a, u, rng):
+    a = np.asarray(a, dtype=np.float64)
+    return a * (1.0 + u * rng.uniform(-1.0, 1.0, a.shape))
+
+
+def _perturb_params(p: LSTMParams, u, rng) -> LSTMParams:
+    each = lambda m: None if m is None else {g: _perturb(a, u, rng) for g, a in m.items()}  # noqa: E731
+    return LSTMParams(each(p.V), each(p.W), each(p.b), each(p.peephole),
+                      None if p.projection is None else _perturb(p.projection, u, rng))
+
+
+def _forward(x, p: LSTMParams, u, rng, *, forget_bias=0.0, cell_clip=None, proj_clip=None, activation="tanh",
+             recurrent_activation="sigmoid"):
+    """The reference's forward pass with h and c rounded by (1 + u e) after every step (u = 0: exact)."""
+    act = activations(activation, recurrent_activation)
+    h, c = initial_state(x, p)
+    outputs = np.empty((x.shape[1], x.shape[0], p.h_depth))
+    for t, xV_t in enumerate(per_step(input_projections(x, p, forget_bias))):
+        s = lstm_step(xV_t, h, c, p.W, act, p.peephole, p.projection, cell_clip, proj_clip)
+        h, c = s.h, s.c
+        if u:
+            h, c = np.ascontiguousarray(_perturb(h, u, rng)), _perturb(c, u, rng)
+        outputs[t] = h
+    return np.swapaxes(outputs, 0, 1), h, c
+
+
+def spread(x, params: LSTMParams, semantics: dict, dtype: str, seed: int, *, head=None, d_outputs=None,
+           gradient_semantics=None) -> Spread:
+    """The spread of every tensor over DRAWS perturbations at ``dtype``'s unit roundoff (see the module).
+
+    ``head`` is (kernel, bias) of the dense head; ``d_outputs`` the loss weights when gradients are
+    compared (``gradient_semantics`` then holds lstm_backward's extra arguments).
+    """
+    u, rng = UNIT_ROUNDOFF[dtype], np.random.default_rng([seed, 0x5E75])
+    x, params = np.asarray(x, np.float64), params.astype(np.float64)
+    exact = _forward(x, params, 0.0, rng, **semantics)
+    grads0 = _grads(x, params, d_outputs, semantics, gradient_semantics)
+    out_s, h_s, c_s, logit_s = np.zeros(x.shape[1]), 0.0, 0.0, 0.0
+    grad_s = dict.fromkeys(grads0 or {}, 0.0)
+    for _ in range(DRAWS):
+        xk, pk = _perturb(x, u, rng), _perturb_params(params, u, rng)
+        outputs, h, c = _forward(xk, pk, u, rng, **semantics)
+        out_s = np.maximum(out_s, np.abs(outputs - exact[0]).max(axis=(0, 2)))
+        h_s, c_s = max(h_s, float(np.abs(h - exact[1]).max())), max(c_s, float(np.abs(c - exact[2]).max()))
+        if head is not None:
+            kernel, bias = (np.asarray(a, np.float64) for a in head)
+            logit_s = max(logit_s, float(np.abs(dense(outputs[:, -1], kernel, bias)
+                                                - dense(exact[0][:, -1], kernel, bias)).max()))
+        if grads0:
+            dk = _perturb(d_outputs, u, rng)
+            for name, g in _grads(xk, pk, dk, semantics, gradient_semantics).items():
+                grad_s[name] = max(grad_s[name], float(np.abs(g - grads0[name]).max()))
+    return Spread(out_s, h_s, c_s, logit_s if head is not None else None, grad_s)
+
+
+def _grads(x, params, d_outputs, semantics, gradient_semantics) -> dict | None:
+    """Every gradient block by name, from the reference's BPTT (None when no gradient is compared)."""
+    if d_outputs is None:
+        return None
+    g = lstm_backward(x, params, np.asarray(d_outputs, np.float64), **semantics, **(gradient_semantics or {}))
+    out = {f"{part}[{gate!r}]": a for part, gate, a in g.params.items()}
+    if g.params.projection is not None:
+        out["projection"] = g.params.projection
+    out["x"] = g.x
+    return out
+
+
+def separation(x, params: LSTMParams, semantics: dict) -> tuple:
+    """(the smallest max |outputs| difference that a wrong gate layout makes on this case, which one): the
+    reference run exactly with the blocks of two gates swapped (V, W, b and any peepholes), for each of
+    the 6 pairs, against the right run."""
+    x, params = np.asarray(x, np.float64), params.astype(np.float64)
+    right = _forward(x, params, 0.0, None, **semantics)[0]
+    out = []
+    for a, b in itertools.combinations(GATES, 2):
+        swap = lambda m: None if m is None else {**m, **({a: m[b], b: m[a]} if a in m and b in m else {})}  # noqa: E731
+        wrong = replace(params, V=swap(params.V), W=swap(params.W), b=swap(params.b), peephole=swap(params.peephole))
+        out.append((float(np.abs(_forward(x, wrong, 0.0, None, **semantics)[0] - right).max()),
+                    f"gate blocks {a} and {b} swapped"))
+    return min(out)
