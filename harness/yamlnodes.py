@@ -111,6 +111,10 @@ class _Converter:
         for key_node, value_node in node.value:
             key_line = key_node.start_mark.line + 1
             if key_node.tag == _MERGE_TAG:
+                if "<<" in out.key_lines:  # PyYAML's own loader would let the later one win: say it instead
+                    raise YamlError(key_line, f"key '<<' is written twice (first on line {out.key_lines['<<']}): "
+                                              "merge several mappings with <<: [*a, *b]", "<<")
+                out.key_lines["<<"] = key_line
                 merged += self._merge_sources(value_node, key_line)
                 continue
             key = self.convert(key_node)
@@ -120,6 +124,7 @@ class _Converter:
                 raise YamlError(key_line, f"key {key!r} is written twice (first on line {out.key_lines[key]})", key)
             out.values[key] = self.convert(value_node)
             out.key_lines[key] = key_line
+        out.key_lines.pop("<<", None)
         for source in merged:  # written keys win over merged ones; an earlier merged mapping over a later one
             for key, value in source.values.items():
                 if key not in out.values:

@@ -209,3 +209,11 @@ def test_the_alias_bound_is_far_above_what_real_files_need():
     with pytest.raises(CaseFileError) as err:
         parse(deep, deep.read_bytes())
     assert f"more than {yamlnodes.MAX_VALUES} values" in str(err.value)
+
+
+def test_two_merge_keys_in_one_mapping_are_refused():
+    text = MERGED.replace("  - <<: [*base]\n", "  - <<: *base\n    <<: *base\n")
+    with pytest.raises(CaseFileError) as err:
+        parse("merged.yaml", text.encode())
+    assert str(err.value).splitlines()[0] == ("merged.yaml:14: key '<<': key '<<' is written twice (first on line 13): "
+                                              "merge several mappings with <<: [*a, *b]")
