@@ -290,7 +290,7 @@ def _ill_conditioned(item: Item, r: Run, spread) -> str | None:
         _SEPARATIONS[key] = sensitivity.separation(r.inputs.x, r.inputs.params, semantics)
     bound = tolerances.derived(spread.outputs, r.reference["outputs"], "float32", "outputs").largest
     smallest, swap = _SEPARATIONS[key]
-    if bound * tolerances.SEPARATION < smallest:
+    if not swap or bound * tolerances.SEPARATION < smallest:
         return None
     return (f"ill-conditioned: float32 cannot separate a wrong layout here (the derived bound on the outputs, "
             f"{bound:.3g}, is within {tolerances.SEPARATION:g}x of {smallest:.3g}, the smallest error a wrong gate "
@@ -432,7 +432,8 @@ def _compare_grads(item: Item, blocks: list, spread) -> tuple:
             continue
         name = _grad_name(label)
         tol = tolerances.for_case(item.case, item.dtype,
-                                  tolerances.derived(spread.grads[name], desired, item.dtype, f"d loss / d {name}"))
+                                  tolerances.derived(spread.grads[name], desired, item.dtype, f"d loss / d {name}",
+                                                     tolerances.GRADIENT_MULTIPLE))
         axes = ("batch", "timestep", "feature") if np.ndim(desired) == 3 else ("row", "column")[:np.ndim(desired)]
         outcome = compare.compare(actual, desired, tol, f"{_what(item)}: {label}", axes, ulp_dtype=item.dtype)
         if outcome.ratio is not None and (worst is None or outcome.ratio > worst.ratio):

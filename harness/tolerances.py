@@ -17,11 +17,15 @@ import numpy as np
 from harness.sensitivity import DRAWS, UNIT_ROUNDOFF
 
 MULTIPLE = 50.0
-"""The bound over the spread. Measured: the largest error/spread of a correct TF form was 14.6 over the
-shipped cases (float32 gradients, question_network) and WORST_SWEEP over seeds 0-31 of every shipped
-shape (docs/tolerances.md); 50 leaves room above both."""
+"""The bound over the spread of outputs, final h and c, and logits. Measured over every shipped case with
+seeds 0-15, every form (TF 2.21): a correct form reaches at most 10.3 times the spread (docs/tolerances.md)."""
 
-FLOOR = 4.0
+GRADIENT_MULTIPLE = 200.0
+"""The bound over the spread of a gradient block. A gradient sums over every timestep and batch entry, and
+the rounding of those sums is not in the perturbed data; measured: a correct form reaches up to 43 times
+the spread (all_ones, float64, one element per block), so the gradients get a multiple of their own."""
+
+FLOOR = 16.0
 """Units of roundoff of the tensor's own largest entry below which no bound goes: a tensor the
 perturbations cannot move (a clipped c, a relu at 0) still gets the rounding of its own size."""
 
@@ -47,12 +51,12 @@ EXACT = Tolerance(0.0, "weights are stored and read back, not computed: every bl
                       "equals, bit for bit, the same block of the injected weights taken through the same layout")
 
 
-def derived(spread, reference, dtype: str, what: str) -> Tolerance:
-    """The bound of one tensor: MULTIPLE x its spread, at least FLOOR roundoffs of its largest entry."""
+def derived(spread, reference, dtype: str, what: str, multiple: float = MULTIPLE) -> Tolerance:
+    """The bound of one tensor: ``multiple`` x its spread, at least FLOOR roundoffs of its largest entry."""
     floor = FLOOR * UNIT_ROUNDOFF[dtype] * max(float(np.max(np.abs(reference), initial=0.0)), np.finfo(float).tiny)
-    atol = np.maximum(MULTIPLE * np.asarray(spread, dtype=np.float64), floor)
+    atol = np.maximum(multiple * np.asarray(spread, dtype=np.float64), floor)
     return Tolerance(atol if np.ndim(atol) else float(atol),
-                     f"derived for this case: {MULTIPLE:g} x the spread of {what} over {DRAWS} runs of the reference "
+                     f"derived for this case: {multiple:g} x the spread of {what} over {DRAWS} runs of the reference "
                      f"perturbed at {dtype}'s unit roundoff, at least {FLOOR:g} roundoffs of its size "
                      f"(docs/tolerances.md)")
 

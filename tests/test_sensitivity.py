@@ -89,7 +89,7 @@ def test_the_separation_is_the_closest_wrong_gate_layout():
     assert 0 < smallest <= np.abs(lstm_forward(X, swapped, **SEMANTICS)[0] - right).max()
     assert label.startswith("gate blocks ") and label.endswith(" swapped")
     twins = replace(p, V={**p.V, "f": p.V["i"]}, W={**p.W, "f": p.W["i"]}, b={**p.b, "f": p.b["i"]})
-    assert sensitivity.separation(X, twins, {**SEMANTICS, "forget_bias": 0.0}) == (0.0, "gate blocks i and f swapped")
+    assert sensitivity.separation(X, twins, {**SEMANTICS, "forget_bias": 0.0})[1] != "gate blocks i and f swapped"
 
 
 def test_logits_spread_uses_the_head():
