@@ -128,3 +128,17 @@ class DeviceReport:
     def pytest_terminal_summary(self, terminalreporter):
         if self.devices:
             terminalreporter.write_line(f"lstm-equiv: the xdist workers ran TF on {', '.join(sorted(self.devices))}")
+
+
+def per_case(node_ids) -> dict:
+    """Per case, from ``--collect-only -q`` ids (``cases/F.yaml::case::form-dtype::check``): its forms,
+    dtypes and checks, sorted, and the item count. What tests/data/collected.json pins."""
+    out = {}
+    for line in node_ids:
+        if line.startswith("cases/") and line.count("::") == 3:
+            _, case, run_id, check = line.split("::")
+            form, dtype = run_id.rsplit("-", 1)
+            entry = out.setdefault(case, {"forms": set(), "dtypes": set(), "checks": set(), "items": 0})
+            entry["forms"].add(form), entry["dtypes"].add(dtype), entry["checks"].add(check)
+            entry["items"] += 1
+    return {case: {k: sorted(v) if isinstance(v, set) else v for k, v in e.items()} for case, e in sorted(out.items())}

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness import engine, tf_compat
+from harness.collect import per_case
 from harness.forms import FORMS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,15 +136,7 @@ def collected(pytester) -> dict:
     shutil.rmtree(pytester.path / "cases")
     shutil.copytree(ROOT / "cases", pytester.path / "cases")
     result = pytester.runpytest_inprocess("--collect-only", "-q", "-p", "no:randomly", "-p", "no:xdist", "cases")
-    out = {}
-    for line in result.stdout.lines:
-        if line.startswith("cases/") and "::" in line:
-            _, case, run_id, check = line.split("::")
-            form, dtype = run_id.rsplit("-", 1)
-            entry = out.setdefault(case, {"forms": set(), "dtypes": set(), "checks": set(), "items": 0})
-            entry["forms"].add(form), entry["dtypes"].add(dtype), entry["checks"].add(check)
-            entry["items"] += 1
-    return {case: {k: sorted(v) if isinstance(v, set) else v for k, v in e.items()} for case, e in sorted(out.items())}
+    return per_case(result.stdout.lines)
 
 
 def test_what_is_collected_is_pinned(pytester):
