@@ -5,9 +5,10 @@ inputs each off by up to the dtype's unit roundoff u, relative, and every step's
 again. So the reference is run in float64 on ``DRAWS`` such perturbations of the case itself — every
 weight, input and loss weight times (1 + u e) with e uniform in [-1, 1], and h and c times (1 + u e)
 after every step — and the spread of each compared tensor across the draws (max |perturbed - exact|) is
-the scale of the error the dtype cannot avoid on this case. Where the dynamics amplify rounding (long
-sequences, large weights, chaotic cases) the spread grows with it; where they damp it, it stays near
-u. The bound is ``MULTIPLE`` times that scale (measured: see docs/tolerances.md), never below ``FLOOR``
+the scale of the error the dtype cannot avoid on this case (for float64, whose roundoff a float64 run
+cannot represent as a perturbation, the runs are perturbed by ``PROBE`` and the spread scaled back
+linearly). Where the dynamics amplify rounding (long sequences, large weights, chaotic cases) the spread
+grows with it; where they damp it, it stays near u. The bound is ``MULTIPLE`` times that scale (measured: see docs/tolerances.md), never below ``FLOOR``
 units of roundoff of the tensor's own size.
 """
 from __future__ import annotations
@@ -22,6 +23,11 @@ from reference.lstm import activations, initial_state, input_projections, lstm_s
 
 DRAWS = 4
 UNIT_ROUNDOFF = {"float32": 2.0 ** -24, "float64": 2.0 ** -53}
+PROBE = 2.0 ** -30
+"""The smallest relative perturbation actually applied. The perturbed runs are float64: a perturbation of
+float64's own roundoff would mostly round away (measured: a spread of exactly 0 on one-element gradient
+blocks), so below PROBE the runs are perturbed by PROBE and the spread is scaled back by u / PROBE, the
+first-order sensitivity, linear while the perturbation is small (2^-30 = 9.3e-10)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,8 @@ def spread(x, params: LSTMParams, semantics: dict, dtype: str, seed: int, *, hea
     ``head`` is (kernel, bias) of the dense head; ``d_outputs`` the loss weights when gradients are
     compared (``gradient_semantics`` then holds lstm_backward's extra arguments).
     """
-    u, rng = UNIT_ROUNDOFF[dtype], np.random.default_rng([seed, 0x5E75])
+    u, rng = max(UNIT_ROUNDOFF[dtype], PROBE), np.random.default_rng([seed, 0x5E75])
+    back = UNIT_ROUNDOFF[dtype] / u  # 1 for float32; scales a float64 probe's spread back to its roundoff
     x, params = np.asarray(x, np.float64), params.astype(np.float64)
     exact = _forward(x, params, 0.0, rng, **semantics)
     grads0 = _grads(x, params, d_outputs, semantics, gradient_semantics)
@@ -88,7 +95,8 @@ def spread(x, params: LSTMParams, semantics: dict, dtype: str, seed: int, *, hea
             dk = _perturb(d_outputs, u, rng)
             for name, g in _grads(xk, pk, dk, semantics, gradient_semantics).items():
                 grad_s[name] = max(grad_s[name], float(np.abs(g - grads0[name]).max()))
-    return Spread(out_s, h_s, c_s, logit_s if head is not None else None, grad_s)
+    return Spread(out_s * back, h_s * back, c_s * back, logit_s * back if head is not None else None,
+                  {name: s * back for name, s in grad_s.items()})
 
 
 def _grads(x, params, d_outputs, semantics, gradient_semantics) -> dict | None:
