@@ -240,26 +240,28 @@ def _evaluate(item: Item, r: Run, reading: Reading) -> Result:
         return _check_weights(item, r)
     if item.check.startswith("grad_"):
         return _check_gradients(item, r, reading)
-    case, spread = item.case, _spread(item, r)
     actual = {"outputs": r.form_out.outputs, "final_h": r.form_out.h, "final_c": r.form_out.c,
               "logits": r.form_out.logits}[item.check]
-    desired = r.reference[item.check]
-    scale = spread.outputs[None, :, None] if item.check == "outputs" else getattr(spread, item.check)
-    tol = tolerances.for_case(case, item.dtype, tolerances.derived(scale, desired, item.dtype, item.check))
+    tol = _tolerance(item, r)
     axes = {"outputs": ("batch", "timestep", "unit"), "logits": ("batch", "class")}.get(item.check, ("batch", "unit"))
-    outcome = compare.compare(actual, desired, tol, _what(item), axes, ulp_dtype=item.dtype)
-    flag = _ill_conditioned(item, r, spread) if outcome.passed else None
+    outcome = compare.compare(actual, r.reference[item.check], tol, _what(item), axes, ulp_dtype=item.dtype)
+    flag = _ill_conditioned(item, r) if outcome.passed else None
     return Result(item, "pass" if outcome.passed else "fail", outcome.max_abs_err, tol.largest,
                   flag or outcome.message, _digest([actual]), _sample(actual), compared=(item.check,),
                   ratio=outcome.ratio, flag="ill-conditioned" if flag else None)
 
 
+def _tolerance(item: Item, r: Run) -> tolerances.Tolerance:
+    """The bound of a forward value check (outputs: one per timestep, as [1, timesteps, 1]), or the override."""
+    spread = _spread(item, r)
+    scale = spread.outputs[None, :, None] if item.check == "outputs" else getattr(spread, item.check)
+    derived = tolerances.derived(scale, r.reference[item.check], item.dtype, item.check)
+    return tolerances.for_case(item.case, item.dtype, derived)
+
+
 def outputs_tolerance(case, form_name: str, dtype: str) -> tolerances.Tolerance:
     """The bound of the outputs check of (case, form, dtype): one per timestep, or the case's override."""
-    item = Item(case, form_name, dtype, "outputs")
-    r = read(case, form_name, dtype)
-    derived = tolerances.derived(_spread(item, r).outputs, r.reference["outputs"], dtype, "outputs")
-    return tolerances.for_case(case, dtype, derived)
+    return _tolerance(Item(case, form_name, dtype, "outputs"), read(case, form_name, dtype))
 
 
 _SPREADS, _SEPARATIONS = {}, {}  # derived from the case alone: shared by every form with the same semantics
@@ -279,7 +281,7 @@ def _spread(item: Item, r: Run):
     return _SPREADS[key]
 
 
-def _ill_conditioned(item: Item, r: Run, spread) -> str | None:
+def _ill_conditioned(item: Item, r: Run) -> str | None:
     """Why float32 cannot separate a wrong layout from rounding on this case, or None when it can."""
     if item.dtype != "float32" or item.dtype in item.case.tolerance:
         return None
@@ -288,7 +290,7 @@ def _ill_conditioned(item: Item, r: Run, spread) -> str | None:
     key = (str(case.path), case.name, r.tf.inputs_digest, repr(sorted(semantics.items())))
     if key not in _SEPARATIONS:
         _SEPARATIONS[key] = sensitivity.separation(r.inputs.x, r.inputs.params, semantics)
-    bound = tolerances.derived(spread.outputs, r.reference["outputs"], "float32", "outputs").largest
+    bound = _tolerance(replace(item, check="outputs"), r).largest
     smallest, swap = _SEPARATIONS[key]
     if not swap or bound * tolerances.SEPARATION < smallest:
         return None

@@ -40,7 +40,7 @@ def plot_case(case, curves: dict):
         ax.plot(steps, np.maximum(curve, 1e-18), label=f"{form} {dtype}", linestyle="-" if dtype == "float64" else "--",
                 marker="o" if curve.size == 1 else None)
     for dtype in sorted({d for _, d in curves}):  # the bounds, unlabelled (they are not error curves)
-        bounds = [np.broadcast_to(engine.outputs_tolerance(case, form, d).atol, (case.timesteps,))
+        bounds = [np.broadcast_to(engine.outputs_tolerance(case, form, d).atol, (1, case.timesteps, 1)).ravel()
                   for form, d in curves if d == dtype]
         ax.plot(np.arange(1, case.timesteps + 1), np.max(bounds, axis=0), color="grey", linewidth=0.8, linestyle=":")
     ax.set_yscale("log")
