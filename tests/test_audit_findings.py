@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from harness import engine, mutations, spec, tolerances
+from harness import engine, mutations, spec
 from harness.engine import Item, evaluate
 from harness.forms import FORMS
 from harness.inputs import loss_weights, make_inputs
