@@ -88,11 +88,10 @@ def _gradient_kernels(tf, x, h0, v, attrs, loss_weights) -> dict:
     ``registered`` (the V1 kernel BlockLSTMGrad, which TF registers as V2's gradient) and ``own``
     (BlockLSTMGradV2), each as d loss / d tensor by layout name and d loss / d x (batch-major)."""
     x_t = tf.transpose(x, (1, 0, 2))
-    fwd = tf.raw_ops.BlockLSTMV2(seq_len_max=np.int64(x_t.shape[0]), x=x_t, cs_prev=h0, h_prev=h0, **_weights(v),
-                                 **attrs)
-    args = dict(seq_len_max=np.int64(x_t.shape[0]), x=x_t, cs_prev=h0, h_prev=h0, **_weights(v), i=fwd.i,
-                cs=fwd.cs, f=fwd.f, o=fwd.o, ci=fwd.ci, co=fwd.co, h=fwd.h, cs_grad=tf.zeros_like(fwd.cs),
-                h_grad=tf.transpose(tf.constant(loss_weights, x.dtype), (1, 0, 2)),
+    inputs = dict(seq_len_max=np.int64(x_t.shape[0]), x=x_t, cs_prev=h0, h_prev=h0, **_weights(v))
+    fwd = tf.raw_ops.BlockLSTMV2(**inputs, **attrs)
+    args = dict(**inputs, i=fwd.i, cs=fwd.cs, f=fwd.f, o=fwd.o, ci=fwd.ci, co=fwd.co, h=fwd.h,
+                cs_grad=tf.zeros_like(fwd.cs), h_grad=tf.transpose(tf.constant(loss_weights, x.dtype), (1, 0, 2)),
                 use_peephole=attrs["use_peephole"])
     out = {}
     for name, op in (("registered", tf.raw_ops.BlockLSTMGrad), ("own", tf.raw_ops.BlockLSTMGradV2)):
