@@ -67,6 +67,8 @@ class Case:
     num_proj: int | None
     cell_clip: float | None
     proj_clip: float | None
+    gate_clip: float | None
+    input_forget: bool
     num_classes: int | None
     checks: tuple  # forward, gradients
     loss: str  # outputs, last_output

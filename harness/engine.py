@@ -408,17 +408,26 @@ def _reference_grads(item: Item, r: Run, reading: Reading):
 
 
 def _grad_blocks(item: Item, layout, grads: dict, ref) -> list:
-    """(label, TF's block, the reference's block) for every block of ``item``'s gradient check."""
+    """(label, TF's block, the reference's block) for every block of ``item``'s gradient check. A layout
+    with two biases (PyTorch's bias_ih and bias_hh, ONNX's Wb and Rb) has d loss / d b in each of them:
+    both are compared with the reference's."""
     case = item.case
     if item.check == "grad_x":
         return [("d loss / d x", grads["x"], ref.x)]
-    tf_params = layout.split({k: v for k, v in grads.items() if k != "x"}, case.input_depth, forget_bias=0.0)
+    tensors = {k: v for k, v in grads.items() if k != "x"}
+    first = replace(layout, biases=layout.biases[:1])
+    tf_params = first.split(tensors, case.input_depth, forget_bias=0.0)
     blocks = []
     for part in ("V", "W", "b", "peephole"):
         ours, theirs = getattr(tf_params, part) or {}, getattr(ref.params, part) or {}
         for g in [g for g in GATES if g in ours or g in theirs]:
-            where = layout.where(part, g, case.input_depth, case.num_units, case.h_depth) if g in ours else "absent"
+            where = first.where(part, g, case.input_depth, case.num_units, case.h_depth) if g in ours else "absent"
             blocks.append((f"d loss / d {_block_name(part, g)} ({where})", ours.get(g), theirs.get(g)))
+    for name in layout.biases[1:]:
+        other = replace(layout, biases=(name,))
+        b = other.split(tensors, case.input_depth, forget_bias=0.0).b
+        blocks += [(f"d loss / d {_block_name('b', g)} ({other.where('b', g, case.input_depth, case.num_units)})",
+                    b[g], ref.params.b[g]) for g in GATES]
     if ref.params.projection is not None or tf_params.projection is not None:
         blocks.append((f"d loss / d projection ({layout.projection})", tf_params.projection, ref.params.projection))
     return blocks
@@ -445,6 +454,13 @@ def _compare_grads(item: Item, blocks: list, spread) -> tuple:
     return worst, worst_tol, failures
 
 
+def _compared_name(label: str, two_biases: bool) -> str:
+    """The block's name; with two biases, whose name alone is not unique, ``d loss / d b['i']
+    (bias_hh_l0[0:4])`` -> ``b['i'] in bias_hh_l0``."""
+    name, where = _grad_name(label), label.partition(" (")[2]
+    return f"{name} in {where.split('[')[0]}" if two_biases and name.startswith("b[") else name
+
+
 def _grad_name(label: str) -> str:
     """``d loss / d V['i'] (kernel columns 0:4)`` -> ``V['i']``."""
     return label.split(" (")[0].removeprefix("d loss / d ")
@@ -459,7 +475,7 @@ def _check_gradients(item: Item, r: Run, reading: Reading) -> Result:
     ref, spread = _reference_grads(item, r, reading), _spread(item, r)
     blocks = _grad_blocks(item, r.layout, r.form_out.grads, ref)
     worst, tol, failures = _compare_grads(item, blocks, spread)
-    compared = tuple(_grad_name(label) for label, _, _ in blocks)
+    compared = tuple(_compared_name(label, len(r.layout.biases) > 1) for label, _, _ in blocks)
     digest = _digest([actual for _, actual, _ in blocks if actual is not None])
     if form.gradient_bug:
         status, message = _known_bug(item, r, ref, spread, failures)

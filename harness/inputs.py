@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.layouts import BIAS_SHARE
 from reference import GATES, PEEPHOLE_GATES, LSTMParams
 
 
@@ -23,6 +24,7 @@ class Inputs:
     head_bias: np.ndarray | None  # [num_classes]
     loss_weights: np.ndarray  # [batch, timesteps, h_depth]: the loss is sum(loss_weights * outputs)
     loss_draw: np.ndarray  # the random draw behind loss_weights, before the case's ``loss`` masks it
+    bias_share: dict | None = None  # {gate: [num_units]}: the recurrent bias's share, for two-bias layouts
 
 
 CONSTANT = 0.1  # the self-test's constant weights: every V, W, peephole and projection entry; biases 0
@@ -59,8 +61,12 @@ def make_inputs(case, dtype: str, constant: bool = False) -> Inputs:
     if constant:
         params = _constant_like(params)
     params = params.astype(dtype)
+    # from a stream of its own, so that the other draws stay as they were: how PyTorch's bias_ih + bias_hh
+    # and ONNX's Wb + Rb split each bias (harness.layouts.split_bias)
+    share_rng = np.random.default_rng([case.seed, 1])
+    bias_share = {g: share_rng.uniform(*BIAS_SHARE, n) for g in GATES}
     return Inputs(params, cast(x), cast(head_kernel), cast(head_bias), cast(loss_weights(loss_draw, case.loss)),
-                  cast(loss_draw))
+                  cast(loss_draw), bias_share)
 
 
 def loss_weights(draw: np.ndarray, loss: str) -> np.ndarray:

@@ -33,46 +33,68 @@ class Layout:
     about: str  # one line, in the form's own words
     peepholes: tuple = ()  # (gate, tensor name) of each peephole diagonal, where the layout has them
     projection: str | None = None  # tensor name of the [num_units, num_proj] projection, where it has one
+    transposed: bool = False  # matrices stored as [4u, input_depth] (gate blocks are row blocks), the
+    #                           projection as [num_proj, num_units]: PyTorch's and ONNX's [out, in]
+    x_name: str = "kernel"  # the matrix that multiplies x (STACKED: x and h)
+    h_name: str = "recurrent_kernel"  # the matrix that multiplies h (SPLIT only)
+    biases: tuple = ("bias",)  # the bias tensor, or the input bias and the recurrent bias, which the form adds
 
     def __post_init__(self):
         if sorted(self.gate_order) != sorted(GATES):
             raise ValueError(f"layout {self.name}: gate_order {self.gate_order} is not a permutation of {GATES}")
+        if len(self.biases) not in (1, 2):
+            raise ValueError(f"layout {self.name}: biases must name one or two tensors, got {self.biases}")
 
     def column_block(self, gate: str, num_units: int) -> slice:
-        """The columns of the fused matrices that hold ``gate``."""
+        """The columns of the fused matrices (rows, where transposed) that hold ``gate``."""
         k = self.gate_order.index(gate)
         return slice(k * num_units, (k + 1) * num_units)
+
+    def _stored(self, shape: tuple) -> tuple:
+        return shape[::-1] if self.transposed else shape
 
     def shapes(self, input_depth: int, num_units: int, num_proj=None, use_peepholes=False) -> dict:
         """The shape of every named tensor this layout stores."""
         width, h_depth = 4 * num_units, num_proj or num_units
         if self.kernel == STACKED:
-            out = {"kernel": (input_depth + h_depth, width), "bias": (width,)}
+            out = {self.x_name: self._stored((input_depth + h_depth, width))}
         else:
-            out = {"kernel": (input_depth, width), "recurrent_kernel": (h_depth, width), "bias": (width,)}
+            out = {self.x_name: self._stored((input_depth, width)), self.h_name: self._stored((h_depth, width))}
+        out.update({name: (width,) for name in self.biases})
         if use_peepholes:
             out.update({name: (num_units,) for _, name in self.peepholes})
         if num_proj:
-            out[self.projection] = (num_units, num_proj)
+            out[self.projection] = self._stored((num_units, num_proj))
         return out
 
-    def compose(self, params: LSTMParams, forget_bias: float) -> dict:
-        """Stack and fuse per-gate ``params`` into this layout's named tensors."""
+    def compose(self, params: LSTMParams, forget_bias: float, bias_share=None) -> dict:
+        """Stack and fuse per-gate ``params`` into this layout's named tensors.
+
+        With two biases, ``bias_share`` ({gate: fraction}, each in [0.55, 0.85]) says how much of each
+        bias goes to the recurrent one: both tensors then hold distinct, non-zero values that add back to
+        the bias exactly (see :func:`split_bias`). Without it the recurrent bias is zero, as a converter
+        writes it.
+        """
         bias = dict(params.b)
         if self.forget_bias == STORED:
             bias["f"] = bias["f"] + np.asarray(forget_bias, dtype=bias["f"].dtype)
         blocks = lambda part: [part[g] for g in self.gate_order]  # noqa: E731
+        stored = lambda a: np.ascontiguousarray(a.T) if self.transposed else a  # noqa: E731
         kernel_x = np.concatenate(blocks(params.V), axis=1)
         kernel_h = np.concatenate(blocks(params.W), axis=1)
-        tensors = {"bias": np.concatenate(blocks(bias))}
-        if self.kernel == STACKED:
-            tensors["kernel"] = np.concatenate([kernel_x, kernel_h], axis=0)
+        if len(self.biases) == 1:
+            tensors = {self.biases[0]: np.concatenate(blocks(bias))}
         else:
-            tensors["kernel"], tensors["recurrent_kernel"] = kernel_x, kernel_h
+            parts = {g: split_bias(bias[g], None if bias_share is None else bias_share[g]) for g in GATES}
+            tensors = {name: np.concatenate([parts[g][k] for g in self.gate_order]) for k, name in enumerate(self.biases)}
+        if self.kernel == STACKED:
+            tensors[self.x_name] = stored(np.concatenate([kernel_x, kernel_h], axis=0))
+        else:
+            tensors[self.x_name], tensors[self.h_name] = stored(kernel_x), stored(kernel_h)
         if params.peephole is not None:
             tensors.update({name: params.peephole[g] for g, name in self._peephole_names()})
         if params.projection is not None:
-            tensors[self._projection_name()] = params.projection
+            tensors[self._projection_name()] = stored(params.projection)
         return tensors
 
     def _peephole_names(self):
@@ -86,14 +108,17 @@ class Layout:
         return self.projection
 
     def split(self, tensors: dict, input_depth: int, forget_bias: float) -> LSTMParams:
-        """Cut this layout's named tensors back into per-gate parameters."""
-        kernel = np.asarray(tensors["kernel"])
+        """Cut this layout's named tensors back into per-gate parameters (two biases are added)."""
+        matrix = lambda name: np.asarray(tensors[name]).T if self.transposed else np.asarray(tensors[name])  # noqa: E731
+        kernel = matrix(self.x_name)
         num_units = kernel.shape[1] // 4
         if self.kernel == STACKED:
             kernel_x, kernel_h = kernel[:input_depth], kernel[input_depth:]
         else:
-            kernel_x, kernel_h = kernel, np.asarray(tensors["recurrent_kernel"])
-        bias = np.asarray(tensors["bias"])
+            kernel_x, kernel_h = kernel, matrix(self.h_name)
+        bias = np.asarray(tensors[self.biases[0]])
+        for name in self.biases[1:]:
+            bias = bias + np.asarray(tensors[name])
         cols = {g: self.column_block(g, num_units) for g in GATES}
         b = {g: bias[cols[g]].copy() for g in GATES}
         if self.forget_bias == STORED:
@@ -101,7 +126,7 @@ class Layout:
         peephole = None
         if any(name in tensors for _, name in self.peepholes):
             peephole = {g: np.asarray(tensors[name]) for g, name in self.peepholes}
-        projection = np.asarray(tensors[self.projection]) if self.projection in tensors else None
+        projection = matrix(self.projection) if self.projection in tensors else None
         return LSTMParams(
             V={g: kernel_x[:, cols[g]] for g in GATES},
             W={g: kernel_h[:, cols[g]] for g in GATES},
@@ -113,13 +138,32 @@ class Layout:
         if part == "peephole":
             return dict(self.peepholes)[gate]
         cols = self.column_block(gate, num_units)
-        span = f"columns {cols.start}:{cols.stop}"
+        span = f"{'rows' if self.transposed else 'columns'} {cols.start}:{cols.stop}"
         if part == "b":
-            return f"bias[{cols.start}:{cols.stop}]"
+            return " + ".join(f"{name}[{cols.start}:{cols.stop}]" for name in self.biases)
         if self.kernel == STACKED:
             rows = f"0:{input_depth}" if part == "V" else f"{input_depth}:{input_depth + (h_depth or num_units)}"
-            return f"kernel rows {rows}, {span}"
-        return f"{'kernel' if part == 'V' else 'recurrent_kernel'} {span}"
+            return f"{self.x_name} {'columns' if self.transposed else 'rows'} {rows}, {span}"
+        return f"{self.x_name if part == 'V' else self.h_name} {span}"
+
+
+BIAS_SHARE = (0.55, 0.85)
+"""The range of the recurrent bias's share of each bias element in the harness's runs of two-bias layouts."""
+
+
+def split_bias(bias, share=None) -> tuple:
+    """``(input bias, recurrent bias)`` that add back to ``bias`` exactly, in its dtype.
+
+    ``recurrent = bias * share`` rounded, with ``share`` in BIAS_SHARE, lies within [bias / 2, 2 bias], so
+    ``bias - recurrent`` is exact (Sterbenz's lemma) and so is adding the two back. Each then differs from
+    the bias by at least 15 %: a converter that drops either one is off by that much. ``share=None``: all of
+    the bias in the input one, zeros in the recurrent one.
+    """
+    bias = np.asarray(bias)
+    if share is None:
+        return bias.copy(), np.zeros_like(bias)
+    recurrent = (bias * np.asarray(share, np.float64)).astype(bias.dtype)
+    return bias - recurrent, recurrent
 
 
 BASIC_LSTM_CELL = Layout(
@@ -162,4 +206,46 @@ BLOCK_LSTM_V2 = Layout(
     peepholes=(("i", "wci"), ("f", "wcf"), ("o", "wco")),
 )
 
-LAYOUTS = {layout.name: layout for layout in (BASIC_LSTM_CELL, KERAS, BLOCK_LSTM, BLOCK_LSTM_V2)}
+TORCH = Layout(
+    name="torch",
+    gate_order=("i", "f", "j", "o"),
+    kernel=SPLIT,
+    forget_bias=STORED,
+    about="PyTorch nn.LSTM: weight_ih_l0 [4u, input_depth] and weight_hh_l0 [4u, h_depth], row blocks i f g o; "
+    "bias_ih_l0 and bias_hh_l0 [4u] are added; no run-time forget bias; proj_size adds weight_hr_l0 [num_proj, u]",
+    projection="weight_hr_l0",
+    transposed=True,
+    x_name="weight_ih_l0",
+    h_name="weight_hh_l0",
+    biases=("bias_ih_l0", "bias_hh_l0"),
+)
+
+TORCH_CELL = Layout(
+    name="torch_cell",
+    gate_order=("i", "f", "j", "o"),
+    kernel=SPLIT,
+    forget_bias=STORED,
+    about="PyTorch nn.LSTMCell: weight_ih [4u, input_depth] and weight_hh [4u, u], row blocks i f g o; "
+    "bias_ih and bias_hh [4u] are added; no run-time forget bias",
+    transposed=True,
+    x_name="weight_ih",
+    h_name="weight_hh",
+    biases=("bias_ih", "bias_hh"),
+)
+
+ONNX = Layout(
+    name="onnx",
+    gate_order=("i", "o", "f", "j"),
+    kernel=SPLIT,
+    forget_bias=STORED,
+    about="ONNX LSTM: W [1, 4u, input_depth] and R [1, 4u, u], row blocks i o f c; B [1, 8u] = [Wb, Rb], "
+    "added; P [1, 3u] = [P_i, P_o, P_f]; no run-time forget bias (the leading axis is num_directions)",
+    peepholes=(("i", "P_i"), ("o", "P_o"), ("f", "P_f")),
+    transposed=True,
+    x_name="W",
+    h_name="R",
+    biases=("Wb", "Rb"),
+)
+
+LAYOUTS = {layout.name: layout for layout in (BASIC_LSTM_CELL, KERAS, BLOCK_LSTM, BLOCK_LSTM_V2, TORCH, TORCH_CELL,
+                                              ONNX)}

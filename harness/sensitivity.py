@@ -56,13 +56,14 @@ def _perturb_params(p: LSTMParams, u, rng) -> LSTMParams:
 
 
 def _forward(x, p: LSTMParams, u, rng, *, forget_bias=0.0, cell_clip=None, proj_clip=None, activation="tanh",
-             recurrent_activation="sigmoid"):
+             recurrent_activation="sigmoid", gate_clip=None, input_forget=False):
     """The reference's forward pass with h and c rounded by (1 + u e) after every step (u = 0: exact)."""
     act = activations(activation, recurrent_activation)
     h, c = initial_state(x, p)
     outputs = np.empty((x.shape[1], x.shape[0], p.h_depth))
     for t, xV_t in enumerate(per_step(input_projections(x, p, forget_bias))):
-        s = lstm_step(xV_t, h, c, p.W, act, p.peephole, p.projection, cell_clip, proj_clip)
+        s = lstm_step(xV_t, h, c, p.W, act, p.peephole, p.projection, cell_clip, proj_clip, None, gate_clip,
+                      input_forget)
         h, c = s.h, s.c
         if u:
             h, c = np.ascontiguousarray(_perturb(h, u, rng)), _perturb(c, u, rng)

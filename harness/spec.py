@@ -37,7 +37,8 @@ class Field:
 
 
 FORM_NAMES = tuple(sorted(FORMS))
-OPTIONS = ("activation", "recurrent_activation", "use_peepholes", "num_proj", "cell_clip", "proj_clip")
+OPTIONS = ("activation", "recurrent_activation", "use_peepholes", "num_proj", "cell_clip", "proj_clip", "gate_clip",
+           "input_forget")
 """Keys that not every form can express; each form lists the ones it can (harness/forms)."""
 
 _SIZE = "a positive integer"
@@ -63,8 +64,9 @@ FIELDS = {
                    items=Field("string", "a form", enum=FORM_NAMES), min_items=1, unique_items=True),
     "activation": Field("string", "Activation of the block input j and of c.", default="tanh",
                         enum=("tanh", "relu", "sigmoid")),
-    "recurrent_activation": Field("string", "Activation of the gates i, f, o (Keras forms). hard_sigmoid is "
-                                  "the installed Keras's: clip(0.2x + 0.5) in Keras 2, clip(x/6 + 0.5) in Keras 3.",
+    "recurrent_activation": Field("string", "Activation of the gates i, f, o. hard_sigmoid is the installed "
+                                  "Keras's for the Keras forms (clip(0.2x + 0.5) in Keras 2, clip(x/6 + 0.5) in Keras "
+                                  "3) and ONNX's default HardSigmoid, clip(0.2x + 0.5), for onnx_lstm.",
                                   default="sigmoid", enum=("sigmoid", "hard_sigmoid")),
     "use_peepholes": Field("boolean", "Peephole diagonals: i and f see the previous c, o the new c.", default=False),
     "num_proj": Field("integer", "Project h to this width (LSTMCell): h_depth = num_proj.", minimum=1,
@@ -73,6 +75,10 @@ FIELDS = {
                        maximum=1e6),
     "proj_clip": Field("number", "Clip the projected h to [-proj_clip, proj_clip] (needs num_proj).",
                        exclusive_minimum=0, maximum=1e6),
+    "gate_clip": Field("number", "ONNX's clip: clip every gate's pre-activation to [-gate_clip, gate_clip] (not c: "
+                       "that is TF's cell_clip).", exclusive_minimum=0, maximum=1e6),
+    "input_forget": Field("boolean", "ONNX's input_forget: couple the forget gate to the input gate, f = 1 - i.",
+                          default=False),
     "checks": Field("array", "What to compare: forward (weights read back, outputs, final h and c, logits) and "
                     "gradients (d loss / d every gate block, and d loss / d x).", default=["forward", "gradients"],
                     items=Field("string", "a kind of check", enum=("forward", "gradients")), min_items=1,

@@ -10,6 +10,8 @@ the same equations the forward reference runs, kept for every step)::
     dz_o    = dm * act(c) * rec_act'(z_o)
     dc     += dm * o * act'(c) + dz_o * p[o]           then times the cell-clip mask
     dz_i    = dc * j * rec_act'(z_i);  dz_j = dc * i * act'(z_j);  dz_f = dc * c_prev * rec_act'(z_f)
+              (with input_forget, f = 1 - i: dz_i = dc * (j - c_prev) * rec_act'(z_i), dz_f = 0)
+    dz_g   *= the gate-clip mask of g (with gate_clip: zero where z_g was clipped)
     dc_prev = dc * f + dz_i * p[i] + dz_f * p[f]
     dh_prev = sum over g of dz_g @ W[g].T;   dx_t = sum over g of dz_g @ V[g].T
 """
@@ -38,6 +40,11 @@ def _derivative(name):
     raise ValueError(f"no derivative for activation {name!r}")
 
 
+def _unclipped(dz, step, gate):
+    """``dz`` through the gate clip's derivative: zero where the gate's pre-activation was clipped."""
+    return dz if step.unclipped is None else dz * step.unclipped[gate]
+
+
 @dataclass(frozen=True)
 class LSTMGrads:
     """dL for every parameter block (an :class:`LSTMParams`, projection and peepholes included) and for
@@ -51,7 +58,8 @@ class LSTMGrads:
 
 def lstm_backward(x, params: LSTMParams, d_outputs, h0=None, c0=None, forget_bias: float = 0.0, *,
                   d_h=None, d_c=None, cell_clip=None, proj_clip=None, activation: str = "tanh",
-                  recurrent_activation: str = "sigmoid", cell_clip_gradient: str = "mask") -> LSTMGrads:
+                  recurrent_activation: str = "sigmoid", cell_clip_gradient: str = "mask", gate_clip=None,
+                  input_forget: bool = False) -> LSTMGrads:
     """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h_T) + sum(d_c * c_T)``, in the dtype of x.
 
     Takes the arguments of :func:`reference.lstm_forward` (named activations only) and ``d_outputs``
@@ -76,7 +84,7 @@ def lstm_backward(x, params: LSTMParams, d_outputs, h0=None, c0=None, forget_bia
     steps, h_prev = [], np.empty((timesteps, batch, h_depth), dtype)
     for t, xV_t in enumerate(per_step(xV)):
         h_prev[t] = h
-        s = lstm_step(xV_t, h, c, p.W, act, peep, p.projection, cell_clip, proj_clip)
+        s = lstm_step(xV_t, h, c, p.W, act, peep, p.projection, cell_clip, proj_clip, None, gate_clip, input_forget)
         steps.append(s)
         h, c = s.h, s.c
 
@@ -96,16 +104,16 @@ def lstm_backward(x, params: LSTMParams, d_outputs, h0=None, c0=None, forget_bia
             dm = dh @ p.projection.T
         else:
             dm = dh
-        dz_o = dm * act["c"](s.c) * d_rec(s.z["o"])
+        dz_o = _unclipped(dm * act["c"](s.c) * d_rec(s.z["o"]), s, "o")
         dc = dc_next + dm * s.o * d_act(s.c)
         if peep is not None:
             dc = dc + dz_o * peep["o"]
             dpeep["o"] += (dz_o * s.c).sum(axis=0)
         if cell_clip is not None and cell_clip_gradient == "mask":
             dc = dc * (np.abs(s.c_raw) <= cell_clip)
-        dz_i = dc * s.j * d_rec(s.z["i"])
-        dz_j = dc * s.i * d_act(s.z["j"])
-        dz_f = dc * s.c_prev * d_rec(s.z["f"])
+        dz_i = _unclipped(dc * (s.j - s.c_prev if input_forget else s.j) * d_rec(s.z["i"]), s, "i")
+        dz_j = _unclipped(dc * s.i * d_act(s.z["j"]), s, "j")
+        dz_f = np.zeros_like(dc) if input_forget else _unclipped(dc * s.c_prev * d_rec(s.z["f"]), s, "f")
         dc_next = dc * s.f
         if peep is not None:
             dc_next = dc_next + dz_i * peep["i"] + dz_f * peep["f"]

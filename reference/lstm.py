@@ -4,12 +4,14 @@ For every timestep t, with ``x_t`` [batch, input_depth] and the previous state `
 
     i = rec_act(x_t V[i] + h W[i] + b[i]               + p[i] * c)     input gate
     j = act    (x_t V[j] + h W[j] + b[j])                             block input (the candidate)
-    f = rec_act(x_t V[f] + h W[f] + b[f] + forget_bias + p[f] * c)     forget gate
+    f = rec_act(x_t V[f] + h W[f] + b[f] + forget_bias + p[f] * c)     forget gate (1 - i with input_forget)
     c = f * c + i * j                      then clipped to [-cell_clip, cell_clip] if cell_clip is set
     o = rec_act(x_t V[o] + h W[o] + b[o]               + p[o] * c)     output gate (sees the new c)
     h = o * act(c)                         then h @ projection, clipped to proj_clip, if projected
 
-``act`` is tanh and ``rec_act`` sigmoid unless chosen otherwise. ``forget_bias`` is added to the forget
+``act`` is tanh and ``rec_act`` sigmoid unless chosen otherwise. ``gate_clip`` (ONNX's ``clip``) clips
+every gate's pre-activation, the argument of rec_act or act above, to [-gate_clip, gate_clip];
+``input_forget`` (ONNX's) couples the forget gate to the input gate, f = 1 - i. ``forget_bias`` is added to the forget
 gate's pre-activation at run time, as TensorFlow's BasicLSTMCell does; it is never folded into ``b[f]``.
 The peephole diagonals ``p`` and the ``projection`` exist only when the params carry them.
 """
@@ -130,9 +132,11 @@ class Step(NamedTuple):
     m: np.ndarray
     h_raw: np.ndarray
     h: np.ndarray
+    unclipped: dict | None = None  # with gate_clip: per gate, where the pre-activation was inside the clip
 
 
-def lstm_step(xV_t, h, c, W, act, peephole=None, projection=None, cell_clip=None, proj_clip=None, z=None) -> Step:
+def lstm_step(xV_t, h, c, W, act, peephole=None, projection=None, cell_clip=None, proj_clip=None, z=None,
+              gate_clip=None, input_forget=False) -> Step:
     """The equations of one timestep, written once for the forward and the backward pass.
 
     ``xV_t[g]`` is ``x_t V[g] + b[g]`` (plus forget_bias for f), computed ahead for every step; ``W[g]``
@@ -147,16 +151,28 @@ def lstm_step(xV_t, h, c, W, act, peephole=None, projection=None, cell_clip=None
     if peephole is not None:  # i and f see the previous c
         z["i"] += peephole["i"] * c
         z["f"] += peephole["f"] * c
-    i, j, f = act["i"](z["i"]), act["j"](z["j"]), act["f"](z["f"])
+    unclipped = None if gate_clip is None else {}
+    clip = lambda g: _clip_gate(z, g, gate_clip, unclipped)  # noqa: E731
+    i, j = act["i"](clip("i")), act["j"](clip("j"))
+    f = 1.0 - i if input_forget else act["f"](clip("f"))
     c_raw = f * c + i * j
     c_new = c_raw if cell_clip is None else np.clip(c_raw, -cell_clip, cell_clip)
     if peephole is not None:  # o sees the new c
         z["o"] += peephole["o"] * c_new
-    o = act["o"](z["o"])
+    o = act["o"](clip("o"))
     m = o * act["c"](c_new)
     h_raw = m if projection is None else m @ projection
     h_new = h_raw if proj_clip is None else np.clip(h_raw, -proj_clip, proj_clip)
-    return Step(z, i, j, f, o, c, c_raw, c_new, m, h_raw, np.ascontiguousarray(h_new))
+    return Step(z, i, j, f, o, c, c_raw, c_new, m, h_raw, np.ascontiguousarray(h_new), unclipped)
+
+
+def _clip_gate(z, g, gate_clip, unclipped):
+    """Gate ``g``'s pre-activation, clipped in place to [-gate_clip, gate_clip] when gate_clip is set (the
+    mask of the elements it left alone goes to ``unclipped``, for the backward pass)."""
+    if gate_clip is not None:
+        unclipped[g] = np.abs(z[g]) <= gate_clip
+        np.clip(z[g], -gate_clip, gate_clip, out=z[g])
+    return z[g]
 
 
 def activations(activation: str = "tanh", recurrent_activation: str = "sigmoid", gate_activations=None) -> dict:
@@ -190,14 +206,15 @@ def initial_state(x, params: "LSTMParams", h0=None, c0=None) -> tuple:
 
 def lstm_forward(x, params: LSTMParams, h0=None, c0=None, forget_bias: float = 0.0, *, cell_clip=None,
                  proj_clip=None, activation: str = "tanh", recurrent_activation: str = "sigmoid",
-                 gate_activations=None):
+                 gate_activations=None, gate_clip=None, input_forget: bool = False):
     """Run the LSTM over ``x`` [batch, timesteps, input_depth] in the dtype of ``x``.
 
     Returns ``outputs`` [batch, timesteps, h_depth] (h at every step) and the final state ``(h, c)``.
     ``h0`` [batch, h_depth] and ``c0`` [batch, num_units] default to zeros. ``cell_clip`` and
     ``proj_clip`` (None: off) clip c and the projected h elementwise. ``gate_activations`` maps any of
     i, j, f, o (and c, the activation of the cell state) to a function that replaces that one
-    activation, as ONNX's ``activations`` attribute does.
+    activation, as ONNX's ``activations`` attribute does. ``gate_clip`` clips every gate's pre-activation
+    and ``input_forget`` makes f = 1 - i (ONNX's ``clip`` and ``input_forget``).
     """
     x = np.asarray(x)
     if x.ndim != 3 or x.shape[2] != params.input_depth:
@@ -211,7 +228,7 @@ def lstm_forward(x, params: LSTMParams, h0=None, c0=None, forget_bias: float = 0
     z = {g: np.empty((x.shape[0], p.num_units), x.dtype) for g in GATES}  # reused by every step
     outputs = np.empty((x.shape[1], x.shape[0], p.h_depth), dtype=x.dtype)
     for t, xV_t in enumerate(per_step(xV)):
-        s = lstm_step(xV_t, h, c, p.W, act, p.peephole, p.projection, cell_clip, proj_clip, z)
+        s = lstm_step(xV_t, h, c, p.W, act, p.peephole, p.projection, cell_clip, proj_clip, z, gate_clip, input_forget)
         h, c = s.h, s.c
         outputs[t] = h
     return np.swapaxes(outputs, 0, 1), (h, c)

@@ -15,6 +15,9 @@ CONFIGS = {
     "projection_and_proj_clip": dict(num_proj=3, proj_clip=0.15),
     "relu": dict(activation="relu"),
     "hard_sigmoid": dict(recurrent_activation="hard_sigmoid_1/6"),
+    # ONNX's options: clip on every gate's pre-activation, and f = 1 - i
+    "gate_clip_and_peepholes": dict(peepholes=True, gate_clip=0.9),
+    "input_forget": dict(input_forget=True, forget_bias=0.4),
 }
 
 
@@ -88,3 +91,14 @@ def test_straight_through_cell_clip_differs_only_where_the_clip_engages():
     np.testing.assert_array_equal(loose[0], loose[1])
     with pytest.raises(ValueError, match="cell_clip_gradient"):
         lstm_backward(x, params, weights[0], cell_clip_gradient="clip")
+
+
+def test_the_gate_clip_and_input_forget_cases_exercise_what_they_name():
+    """The gate clip engages on some pre-activations but not all; with input_forget the forget gate's
+    own weights have no effect, so their gradients are exactly zero."""
+    params, x, h0, c0, weights = _setup(7, peepholes=True)
+    clipped = lstm_forward(x, params, h0, c0, gate_clip=0.9)[0]
+    assert np.abs(clipped - lstm_forward(x, params, h0, c0)[0]).max() > 1e-3
+    grads = lstm_backward(x, params, weights[0], h0, c0, input_forget=True)
+    assert np.all(grads.params.V["f"] == 0) and np.all(grads.params.b["f"] == 0)
+    assert np.abs(grads.params.V["i"]).max() > 0

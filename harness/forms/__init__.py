@@ -14,13 +14,15 @@ ANY = "any"
 """In :attr:`Form.options`: the form can express every value the case format allows."""
 
 DEFAULTS = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_peepholes": False,
-            "num_proj": None, "cell_clip": None, "proj_clip": None}
+            "num_proj": None, "cell_clip": None, "proj_clip": None, "gate_clip": None, "input_forget": False}
 """What a form that does not list an option computes: the case format's defaults."""
 
 _OPTION_WORDS = {"activation": "a block-input activation other than tanh",
                  "recurrent_activation": "a gate activation other than sigmoid",
                  "use_peepholes": "peephole connections", "num_proj": "a projection of h",
-                 "cell_clip": "a clipped cell state", "proj_clip": "a clipped projection"}
+                 "cell_clip": "a clipped cell state", "proj_clip": "a clipped projection",
+                 "gate_clip": "clipped gate pre-activations (ONNX's clip)",
+                 "input_forget": "a forget gate coupled to the input gate (ONNX's input_forget)"}
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,11 @@ class Form:
 
     def semantics(self, case) -> dict:
         """The reference's keyword arguments that compute what this form computes for ``case``."""
-        return {"forget_bias": case.forget_bias, "cell_clip": case.cell_clip, "proj_clip": case.proj_clip,
-                "activation": case.activation, "recurrent_activation": case.recurrent_activation}
+        out = {"forget_bias": case.forget_bias, "cell_clip": case.cell_clip, "proj_clip": case.proj_clip,
+               "activation": case.activation, "recurrent_activation": case.recurrent_activation}
+        # ONNX's options, only where set: the other forms' reference runs stay as they were
+        out.update({k: getattr(case, k) for k in ("gate_clip", "input_forget") if getattr(case, k) != DEFAULTS[k]})
+        return out
 
     def gradient_semantics(self, case) -> dict:
         """The reference's backward-pass arguments that compute what TF's gradient of this form computes."""
@@ -112,9 +117,9 @@ def head_logits(tf, last, inputs, dtype):
 
 
 def _registry() -> dict:
-    from harness.forms import block, keras, legacy
+    from harness.forms import block, keras, legacy, onnx_lstm, pytorch
 
-    forms = [*keras.FORMS, *legacy.FORMS, *block.FORMS]
+    forms = [*keras.FORMS, *legacy.FORMS, *block.FORMS, *pytorch.FORMS, *onnx_lstm.FORMS]
     return {form.name: form for form in forms}
 
 
