@@ -188,6 +188,18 @@ def _positive(text: str) -> int:
     return value
 
 
+def cmd_convert(args) -> int:
+    """Convert an LSTM layer with its proof attached (harness/convert.py)."""
+    from harness import convert, npz
+
+    try:
+        return convert.main(args.source, args.to, args.output, args.forget_bias, args.layer, args.batch,
+                            args.timesteps)
+    except npz.NpzError as err:
+        print(f"lstm-equiv convert: {err}")
+        return EXIT_INVALID
+
+
 def cmd_schema(args) -> int:
     """Print the JSON Schema of a case file."""
     print(json.dumps(spec.json_schema(), indent=2))
@@ -226,6 +238,18 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--png", metavar="FILE", help="draw the real extracted kernel of --form as a labelled "
                          "picture (needs matplotlib: pip install -e '.[plots]')")
     explain.set_defaults(func=cmd_explain)
+    conv = sub.add_parser("convert", help="move an LSTM layer into PyTorch, ONNX, Keras or lstm-equiv's .npz, run "
+                          "both sides on seeded inputs, and keep the file only if they agree (exit 1 otherwise)")
+    conv.add_argument("source", help="a Keras model (.keras, .h5), a TF1 checkpoint prefix, or an lstm-equiv .npz")
+    conv.add_argument("--to", required=True, choices=("torch", "onnx", "keras", "npz"))
+    conv.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write")
+    conv.add_argument("--forget-bias", type=float, help="TF1 checkpoints only: BasicLSTMCell's forget_bias, which a "
+                      "checkpoint does not store (default 1.0, printed)")
+    conv.add_argument("--layer", help="which LSTM layer (Keras layer name, or the checkpoint's cell scope) when "
+                      "the source holds several")
+    conv.add_argument("--batch", type=_positive, default=3, help="rows of the proof's random input (default 3)")
+    conv.add_argument("--timesteps", type=_positive, default=20, help="timesteps of the proof's input (default 20)")
+    conv.set_defaults(func=cmd_convert)
     schema = sub.add_parser("schema", help="print the JSON Schema of case files")
     schema.set_defaults(func=cmd_schema)
     return p

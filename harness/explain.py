@@ -12,14 +12,17 @@ from harness.forms import FORMS
 _GATE_WORDS = {"i": "input gate", "j": "block input (candidate)", "f": "forget gate", "o": "output gate"}
 _KERAS_NAMES = {"i": "i", "f": "f", "j": "c", "o": "o"}
 _FUSED_NAMES = {"i": "i", "f": "f", "j": "ci", "o": "o"}
+_TORCH_NAMES = {"i": "i", "f": "f", "j": "g", "o": "o"}
 
 
 def _own_name(layout, gate) -> str:
     """The gate's letter in the form's own source."""
-    if layout in (layouts.KERAS, layouts.BLOCK_LSTM_V2):
+    if layout in (layouts.KERAS, layouts.BLOCK_LSTM_V2, layouts.ONNX):
         return _KERAS_NAMES[gate]
     if layout is layouts.BLOCK_LSTM:
         return _FUSED_NAMES[gate]
+    if layout in (layouts.TORCH, layouts.TORCH_CELL):
+        return _TORCH_NAMES[gate]
     return gate
 
 
@@ -32,22 +35,34 @@ def explain(form_name: str, input_depth: int, num_units: int, num_proj=None) -> 
     lines = [f"{form_name}: {form.about}", f"  layout {layout.name}: {layout.about}"]
     for name, shape in shapes.items():
         lines.append(f"  {name:18} {list(shape)}")
+    x, h = layout.x_name, layout.h_name
     if layout.kernel == layouts.STACKED:
-        lines.append(f"  kernel rows 0:{input_depth} multiply x_t (input_depth {input_depth}); rows "
+        lines.append(f"  {x} rows 0:{input_depth} multiply x_t (input_depth {input_depth}); rows "
                      f"{input_depth}:{input_depth + h_depth} multiply h_(t-1) (h_depth {h_depth}): "
                      f"one matmul of concat([x_t, h_(t-1)]) with [{input_depth} + {h_depth}, 4 x {num_units}]")
+    elif layout.transposed:
+        lines.append(f"  {x} multiplies x_t, {h} multiplies h_(t-1), both stored [out, in] (the transpose of "
+                     f"Keras's): x_t @ {x}.T with [4 x {num_units}, {input_depth}] and h_(t-1) @ {h}.T with "
+                     f"[4 x {num_units}, {h_depth}]")
     else:
-        lines.append(f"  kernel multiplies x_t, recurrent_kernel multiplies h_(t-1): two matmuls, "
+        lines.append(f"  {x} multiplies x_t, {h} multiplies h_(t-1): two matmuls, "
                      f"[{input_depth}, 4 x {num_units}] and [{h_depth}, 4 x {num_units}]")
-    lines.append("  columns (4 gate blocks of num_units each, left to right):")
+    if len(layout.biases) == 2:
+        lines.append(f"  {layout.biases[0]} + {layout.biases[1]}: two bias vectors, simply added; a converter may "
+                     f"put the whole bias in either (lstm-equiv's checks fill both with distinct random shares)")
+    if layout is layouts.ONNX:
+        lines.append(f"  in the model: W = {x}[None], R = {h}[None], B = concat([Wb, Rb])[None] [1, 8 x {num_units}], "
+                     "P = concat([P_i, P_o, P_f])[None] (the leading axis is num_directions); mind the names: ONNX's W holds "
+                     "the per-gate V below, its R the per-gate W")
+    lines.append(f"  {'rows' if layout.transposed else 'columns'} (4 gate blocks of num_units each, "
+                 f"{'top to bottom' if layout.transposed else 'left to right'}):")
     for gate in layout.gate_order:
         cols = layout.column_block(gate, num_units)
         lines.append(f"    {cols.start:5}:{cols.stop:<5} {gate} = {_own_name(layout, gate):2} {_GATE_WORDS[gate]}")
     if layout.forget_bias == layouts.RUNTIME:
         lines.append("  forget bias: added to f's pre-activation at run time, never stored in the bias")
     else:
-        cols = layout.column_block("f", num_units)
-        lines.append(f"  forget bias: stored, inside bias[{cols.start}:{cols.stop}] (the f block): "
+        lines.append(f"  forget bias: stored, inside {layout.where('b', 'f', input_depth, num_units)} (the f block): "
                      f"BasicLSTMCell's b[f] + forget_bias")
     lines.append(f"  per gate g in i j f o: V[g] [{input_depth}, {num_units}]  W[g] [{h_depth}, {num_units}]  "
                  f"b[g] [{num_units}]" + (f"  projection [{num_units}, {num_proj}]" if num_proj else ""))
@@ -89,13 +104,15 @@ def draw(form_name: str, input_depth: int, num_units: int, num_proj, path) -> di
     if run.error or run.skip:
         raise RuntimeError(run.error or run.skip)
     layout, h_depth = FORMS[form_name].layout, num_proj or num_units
-    panels = {"kernel": run.form_out.tensors["kernel"]}
+    panels = {"kernel": run.form_out.tensors[layout.x_name]}
     if layout.kernel == layouts.SPLIT:
-        panels["recurrent_kernel"] = run.form_out.tensors["recurrent_kernel"]
+        panels["recurrent_kernel"] = run.form_out.tensors[layout.h_name]
+    if layout.transposed:  # drawn as the others: gates along the columns
+        panels = {name: m.T for name, m in panels.items()}
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.5 + 3 * len(panels)), squeeze=False)
     for ax, (name, matrix) in zip(axes[:, 0], panels.items()):
         ax.imshow(matrix, aspect="auto", cmap="coolwarm", interpolation="nearest")
-        ax.set_title(f"{form_name}: {name} {list(matrix.shape)} as TF holds it")
+        ax.set_title(f"{form_name}: {name} {list(matrix.shape)} " + ("(stored transposed; drawn with gates as columns)" if layout.transposed else "as the framework holds it"))
         for gate in layout.gate_order:
             cols = layout.column_block(gate, num_units)
             ax.axvline(cols.start - 0.5, color="k", linewidth=1)

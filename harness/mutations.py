@@ -34,6 +34,7 @@ CASES = {
     "projection": "seed: 103\nnum_proj: 5\nproj_clip: 0.3\nforms: [lstm_cell]\n",
     "hard_sigmoid": "seed: 104\nrecurrent_activation: hard_sigmoid\n",
     "relu_last_output": "seed: 105\nactivation: relu\nloss: last_output\n",
+    "onnx_options": "seed: 106\nuse_peepholes: true\ngate_clip: 1.0\ninput_forget: true\n",
 }
 """Every option a case can set is set by one of these, so that a mistake that ignores it can be shown."""
 
@@ -60,6 +61,7 @@ class Mutation(engine.Reading):
     forms: tuple = ()  # the forms it applies to (empty: every form of its case)
     kinds: tuple = ("forward", "gradients")  # the checks it reaches (gradients: named activations only)
     gate_order: tuple | None = None
+    change_layout: object = None
     change_loss: object = None
     change_gradients: object = None
     dtypes: tuple = DTYPES
@@ -69,7 +71,8 @@ class Mutation(engine.Reading):
     change_reference: object = None
 
     def layout(self, layout):
-        return replace(layout, gate_order=self.gate_order) if self.gate_order else layout
+        layout = replace(layout, gate_order=self.gate_order) if self.gate_order else layout
+        return self.change_layout(layout) if self.change_layout else layout
 
     def params(self, params):
         return self.change_params(params) if self.change_params else params
@@ -102,6 +105,27 @@ def _permutations(form_name):
     for perm in itertools.permutations(right):
         if perm != right:
             yield perm
+
+
+_ORDER_OWNERS = {"i j f o": "TF1's", "i f j o": "Keras's i f c o, PyTorch's i f g o", "i o f j": "ONNX's i o f c"}
+
+
+def _order_name(perm) -> str:
+    """``gate blocks read as i f j o (Keras's i f c o, PyTorch's i f g o)``: the wrong order, and whose it is."""
+    order = " ".join(perm)
+    return f"gate blocks read as {order}" + (f" ({_ORDER_OWNERS[order]} order)" if order in _ORDER_OWNERS else "")
+
+
+def _transposed_blocks(p):
+    """Every gate block of V and W taken without its transpose, as a converter slicing PyTorch's or ONNX's
+    [4u, in] matrices into [u, in] blocks and forgetting .T does: the shapes only hold on a square case."""
+    return _with(p, V={g: p.V[g].T for g in GATES}, W={g: p.W[g].T for g in GATES})
+
+
+def _onnx_peepholes_as_ifo(layout):
+    """P read as [P_i, P_f, P_o] (the reference's, TF's order) where ONNX stores [P_i, P_o, P_f]."""
+    names = dict(layout.peepholes)
+    return replace(layout, peepholes=(("i", names["i"]), ("f", names["o"]), ("o", names["f"])))
 
 
 def _shift_one_step(ref):
@@ -164,6 +188,7 @@ def catalogue() -> list:
     """Every mutation, for every form and dtype it applies to: a list of (Mutation, form name, dtype)."""
     keras_forms = tuple(n for n in FORMS if n.startswith("keras"))
     block_forms = tuple(f.name for f in block.FORMS)
+    two_bias_forms = tuple(n for n, f in FORMS.items() if len(f.layout.biases) == 2)
     forward = ("forward",)
     fixed = [
         Mutation("x rows and h rows swapped (V read as W)", "plain",
@@ -192,8 +217,19 @@ def catalogue() -> list:
                  change_semantics=lambda kw: {**kw, "gate_activations": {"j": ACTIVATIONS["sigmoid"]}}),
         Mutation("activation ignored (relu read as tanh)", "relu_last_output",
                  change_semantics=lambda kw: {**kw, "activation": "tanh"}),
-        Mutation("loss ignored (last_output read as outputs)", "relu_last_output",
+        Mutation("loss ignored (last_output read as outputs)", "relu_last_output", kinds=("gradients",),
                  change_loss=lambda loss: "outputs"),
+        Mutation("every gate block taken without its transpose (square case)", "plain",
+                 change_params=_transposed_blocks),
+        Mutation("the recurrent bias dropped (PyTorch's bias_hh, ONNX's Rb)", "plain", two_bias_forms,
+                 change_layout=lambda layout: replace(layout, biases=layout.biases[:1])),
+        Mutation("the input bias dropped (PyTorch's bias_ih, ONNX's Wb)", "plain", two_bias_forms,
+                 change_layout=lambda layout: replace(layout, biases=layout.biases[1:])),
+        Mutation("gate_clip ignored", "onnx_options", change_semantics=lambda kw: {**kw, "gate_clip": None}),
+        Mutation("ONNX's clip read as TF's cell_clip", "onnx_options",
+                 change_semantics=lambda kw: {**kw, "cell_clip": kw["gate_clip"], "gate_clip": None}),
+        Mutation("input_forget ignored", "onnx_options", change_semantics=lambda kw: {**kw, "input_forget": False}),
+        Mutation("ONNX's peepholes P read in TF's order i f o", "onnx_options", change_layout=_onnx_peepholes_as_ifo),
         Mutation("the fused ops' default cell_clip=3.0 left on", "plain", block_forms,
                  change_semantics=lambda kw: {**kw, "cell_clip": 3.0}),
         Mutation("cell_clip ignored", "peepholes", change_semantics=lambda kw: {**kw, "cell_clip": None}),
@@ -218,7 +254,7 @@ def catalogue() -> list:
     out = []
     for form_name in FORMS:
         for perm in _permutations(form_name):
-            out += [(Mutation("gate blocks read as " + " ".join(perm), "plain", gate_order=perm), form_name, dtype)
+            out += [(Mutation(_order_name(perm), "plain", gate_order=perm), form_name, dtype)
                     for dtype in _dtypes(form_name, DTYPES)]
     for m in fixed:
         out += [(m, f, dtype) for f in cases[m.case].forms if (not m.forms or f in m.forms) and _reaches(m, f)

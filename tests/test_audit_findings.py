@@ -79,6 +79,8 @@ KEY_COVERAGE = {
     "num_proj": "self-test: projection omitted",
     "cell_clip": "self-test: cell_clip ignored",
     "proj_clip": "self-test: proj_clip ignored",
+    "gate_clip": "self-test: gate_clip ignored",
+    "input_forget": "self-test: input_forget ignored",
     "loss": "self-test: loss ignored (last_output read as outputs)",
 }
 

@@ -56,7 +56,11 @@ EXPECTED = {
                                                    "cannot express a projection of h (num_proj: 2)", False),
     "proj_clip_without_num_proj.yaml": (7, "proj_clip", "needs num_proj: only a projected h can be clipped", False),
     "no_form_expresses.yaml": (7, "recurrent_activation", "no form can express recurrent_activation='hard_sigmoid', "
-                                                          "use_peepholes=True together", False),
+                                                          "num_proj=2 together", False),
+    "cell_clip_for_onnx.yaml": (8, "cell_clip", "form onnx_lstm (named in 'forms' on line 7) cannot express a clipped "
+                                                "cell state (cell_clip: 1.0)", False),
+    "gate_clip_for_keras.yaml": (8, "gate_clip", "form keras_lstm (named in 'forms' on line 7) cannot express clipped "
+                                                 "gate pre-activations (ONNX's clip) (gate_clip: 1.0)", False),
     "peepholes_not_bool.yaml": (7, "use_peepholes", "must be a boolean, got string 'yes'", True),
     "forget_bias_nan.yaml": (7, "forget_bias", "must be a finite number, got nan", False),
     "cell_clip_inf.yaml": (7, "cell_clip", "must be a finite number, got inf", True),

@@ -5,6 +5,7 @@ import pytest
 
 from harness import engine, layouts
 from harness.engine import Item, ReadAs, evaluate
+from harness.forms import FORMS
 
 WRONG_ORDER = replace(layouts.KERAS, name="keras read as ijfo", gate_order=("i", "j", "f", "o"))
 FORGET_BIAS_AT_RUN_TIME = replace(layouts.KERAS, name="keras without stored forget_bias", forget_bias=layouts.RUNTIME)
@@ -64,8 +65,8 @@ def test_plan_is_deterministic_and_complete(make_case):
     case = make_case(extra="head:\n  num_classes: 2\n")
     items = engine.plan([case])
     assert items == engine.plan([case])
-    assert case.forms == tuple(sorted(case.forms)) and len(case.forms) == 9  # every form can express it
-    assert len(items) == 9 * 2 * 7  # forms x dtypes x checks (5 forward, 2 gradient)
+    assert case.forms == tuple(sorted(FORMS)) and len(FORMS) == 13  # every form can express it
+    assert len(items) == 13 * 2 * 7  # forms x dtypes x checks (5 forward, 2 gradient)
     assert [i.run_id for i in items[:7]] == [f"{case.forms[0]}-float32"] * 7
 
 

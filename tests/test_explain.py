@@ -21,7 +21,9 @@ def test_explain_matches_the_real_weights(name):
              for m in (re.match(r"  (\S+) +\[([\d, ]+)\]$", line) for line in lines) if m}
     assert shown == {k: v.shape for k, v in real.items()}
     injected = run.inputs.params
-    kernel_x = real["kernel"][:12]  # x rows first in every stacked kernel; the whole kernel where split
+    layout = FORMS[name].layout
+    kernel = real[layout.x_name].T if layout.transposed else real[layout.x_name]
+    kernel_x = kernel[:12]  # x rows first in every stacked kernel; the whole kernel where split
     for line in lines:
         m = re.match(r" +(\d+):(\d+) +(\w) = ", line)
         if m:

@@ -29,8 +29,11 @@ from harness.forms import ANY, Form, FormOutput
 EXTRA = "onnx"
 OPSET = 17
 NO_GRADIENT = "onnxruntime and onnx.reference run inference only: there is no gradient of an ONNX LSTM node to take"
-ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "hard_sigmoid": "HardSigmoid"}
-HARD_SIGMOID = (0.2, 0.5)  # ONNX HardSigmoid's default alpha and beta: clip(0.2 z + 0.5), Keras 2's and TF's
+ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "hard_sigmoid_0.2": "HardSigmoid",
+               "hard_sigmoid_1/6": "HardSigmoid"}
+"""The reference's activations (reference.ACTIVATIONS) by their ONNX names."""
+HARD_SIGMOID_SLOPES = {"hard_sigmoid_0.2": 0.2, "hard_sigmoid_1/6": 1.0 / 6.0}
+"""ONNX's HardSigmoid is clip(alpha z + beta): alpha 0.2 (its default) is Keras 2's, 1/6 Keras 3's; beta 0.5."""
 
 
 def missing(runtime: bool = True) -> str | None:
@@ -42,18 +45,20 @@ def missing(runtime: bool = True) -> str | None:
     return None
 
 
-def attributes(case) -> dict:
-    """The LSTM node's attributes for ``case``'s options (beyond hidden_size and direction)."""
+def attributes(semantics: dict) -> dict:
+    """The LSTM node's attributes (beyond hidden_size and direction) that compute the reference's
+    ``semantics`` (activation, recurrent_activation, gate_clip, input_forget, in the reference's names)."""
     out = {}
-    if (case.activation, case.recurrent_activation) != ("tanh", "sigmoid"):
-        names = [case.recurrent_activation, case.activation, case.activation]  # ONNX's f, g, h
+    names = [semantics.get("recurrent_activation", "sigmoid"), semantics.get("activation", "tanh")]
+    if names != ["sigmoid", "tanh"]:
+        names.append(names[1])  # ONNX's f (gates), g (block input), h (cell output)
         out["activations"] = [ACTIVATIONS[n] for n in names]
-        if "hard_sigmoid" in names:  # alpha and beta are consumed by the activations that take them, in order
-            out["activation_alpha"] = [HARD_SIGMOID[0]] * names.count("hard_sigmoid")
-            out["activation_beta"] = [HARD_SIGMOID[1]] * names.count("hard_sigmoid")
-    if case.gate_clip is not None:
-        out["clip"] = float(case.gate_clip)
-    if case.input_forget:
+        slopes = [HARD_SIGMOID_SLOPES[n] for n in names if n in HARD_SIGMOID_SLOPES]
+        if slopes:  # alpha and beta are consumed by the activations that take them, in order
+            out["activation_alpha"], out["activation_beta"] = slopes, [0.5] * len(slopes)
+    if semantics.get("gate_clip") is not None:
+        out["clip"] = float(semantics["gate_clip"])
+    if semantics.get("input_forget"):
         out["input_forget"] = 1
     return out
 
@@ -154,7 +159,7 @@ class OnnxForm(Form):
     def run(self, case, inputs, dtype, gradients=False):
         tensors = self.layout.compose(inputs.params, case.forget_bias, inputs.bias_share)
         head = (inputs.head_kernel, inputs.head_bias) if inputs.head_kernel is not None else None
-        model = lstm_model(tensors, dtype, case.input_depth, case.num_units, attributes(case), head)
+        model = lstm_model(tensors, dtype, case.input_depth, case.num_units, attributes(self.semantics(case)), head)
         out = run_model(model, inputs.x, self._runtime)
         return FormOutput(tensors=read_tensors(model), outputs=out["outputs"], h=out["h"], c=out["c"],
                           logits=out.get("logits"))

@@ -1,0 +1,408 @@
+"""``lstm-equiv convert SRC --to {torch,onnx,keras,npz} -o OUT``: move an LSTM layer's weights into another
+framework, with the proof attached.
+
+A source is read into per-gate weights (:class:`Source`): a Keras model file (``.keras``, or ``.h5``), a TF1
+checkpoint prefix written by ``BasicLSTMCell``/``LSTMCell``, or an ``.npz`` in lstm-equiv's per-gate format
+(:mod:`harness.npz`). The target is written through its layout (harness/layouts.py), then *loaded back from
+the written file* in its own framework and run on seeded random inputs of the source's shapes, next to the
+source run in its own framework. Outputs, final h and final c must agree within the bound derived for these
+weights and inputs (harness/tolerances.py: two single-run bounds, one for each side); otherwise the written
+file is removed and the command exits 1. An option the target cannot express is refused before anything
+is written, naming the option and why.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from harness import compare, layouts, npz, sensitivity, tf_compat, tolerances
+from reference import LSTMParams, lstm_forward
+
+PROOF_SEED = 0
+TARGETS = ("torch", "onnx", "keras", "npz")
+TF1_FORGET_BIAS = 1.0  # BasicLSTMCell's and LSTMCell's default; a checkpoint does not store it
+
+
+class ConvertError(Exception):
+    """A source that cannot be read or a conversion that cannot be faithful: the message says why."""
+
+
+@dataclass
+class Source:
+    """One LSTM layer: per-gate weights, what it computes, and a way to run it in its own framework."""
+
+    params: LSTMParams
+    forget_bias: float  # added to f at run time (TF1); 0.0 where the source stores it in its bias
+    semantics: dict  # the reference's keyword arguments besides forget_bias (activations, clips, ...)
+    dtype: str
+    what: str  # the source, in words
+    runner: str  # what runs the source, in words
+    run: object = None  # x -> (outputs, h, c), in the source's own framework
+    notes: list = field(default_factory=list)  # things the user must know (an assumed forget_bias)
+
+    @property
+    def options(self) -> dict:
+        """The case-format options this layer uses, for the refusals."""
+        return {"use_peepholes": self.params.peephole is not None,
+                "num_proj": None if self.params.projection is None else self.params.projection.shape[1],
+                **self.semantics}
+
+
+# ---------------------------------------------------------------------------------------------- sources
+
+def read_source(path, forget_bias=None, layer=None) -> Source:
+    """The LSTM layer held in ``path``: a Keras file, a TF1 checkpoint prefix, or an lstm-equiv .npz."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        _no_forget_bias(forget_bias, "an .npz stores its forget_bias")
+        return _from_npz(path)
+    if path.suffix in (".keras", ".h5"):
+        _no_forget_bias(forget_bias, "Keras has no run-time forget bias: it is stored in the f block of the bias")
+        return _from_keras(path, layer)
+    if Path(f"{path}.index").exists():
+        return _from_checkpoint(path, forget_bias, layer)
+    if not path.exists():
+        raise ConvertError(f"{path}: no such file, and no TF1 checkpoint {path}.index")
+    raise ConvertError(f"{path}: not a Keras model (.keras, .h5), an lstm-equiv .npz, or a TF1 checkpoint prefix "
+                       "(give the prefix, without .index or .data-*)")
+
+
+def _no_forget_bias(value, why):
+    if value is not None:
+        raise ConvertError(f"--forget-bias applies to TF1 checkpoints only: {why}")
+
+
+def _from_npz(path: Path) -> Source:
+    params, forget_bias, semantics = npz.load(path)
+    dtype = str(params.V["i"].dtype)
+
+    def run(x):
+        outputs, (h, c) = lstm_forward(x, params, forget_bias=forget_bias, **semantics)
+        return outputs, h, c
+    return Source(params, forget_bias, semantics, dtype, f"{path} (lstm-equiv per-gate .npz)",
+                  "the per-gate NumPy reference", run)
+
+
+_KERAS_ACTIVATIONS = ("tanh", "relu", "sigmoid")
+
+
+def _from_keras(path: Path, layer_name=None) -> Source:
+    keras = tf_compat.keras()
+    try:
+        model = keras.models.load_model(str(path), compile=False)
+    except Exception as err:  # noqa: BLE001  any reason Keras gives is the user's answer
+        raise ConvertError(f"{path}: Keras could not load it: {err}") from err
+    found = [lay for lay in _layers(model) if type(lay).__name__ == "LSTM"]
+    wrapped = [lay.name for lay in _layers(model) if type(lay).__name__ == "Bidirectional"]
+    if layer_name:
+        found = [lay for lay in found if lay.name == layer_name]
+    if len(found) != 1:
+        names = [lay.name for lay in _layers(model) if type(lay).__name__ == "LSTM"]
+        why = (f"holds no LSTM layer{' named ' + layer_name if layer_name else ''} (LSTM layers: {names or 'none'}"
+               + (f"; Bidirectional layers {wrapped} are not converted yet" if wrapped else "") + ")"
+               if not found else f"holds {len(found)} LSTM layers {names}: choose one with --layer")
+        raise ConvertError(f"{path} {why}")
+    lay = found[0]
+    config = lay.get_config()
+    for key, why in (("go_backwards", "a reversed LSTM is not converted yet"),
+                     ("stateful", "a stateful layer carries state between calls that a file does not hold")):
+        if config.get(key):
+            raise ConvertError(f"{path}: layer {lay.name} has {key}=True: {why}")
+    semantics = {"activation": _keras_activation(config["activation"], lay.name),
+                 "recurrent_activation": _keras_activation(config["recurrent_activation"], lay.name)}
+    if semantics["recurrent_activation"] == "hard_sigmoid":
+        semantics["recurrent_activation"] = tf_compat.keras_hard_sigmoid()
+    weights = {"kernel": lay.cell.kernel.numpy(), "recurrent_kernel": lay.cell.recurrent_kernel.numpy()}
+    units = weights["kernel"].shape[1] // 4
+    weights["bias"] = lay.cell.bias.numpy() if config.get("use_bias", True) else np.zeros(4 * units,
+                                                                                          weights["kernel"].dtype)
+    params = layouts.KERAS.split(weights, weights["kernel"].shape[0], forget_bias=0.0)
+    fresh = type(lay).from_config({**config, "return_sequences": True, "return_state": True})
+
+    def run(x):
+        outputs, h, c = fresh(x)  # the user's layer config, re-run with its own weights, every step returned
+        return np.asarray(outputs), np.asarray(h), np.asarray(c)
+    fresh.build((None, None, weights["kernel"].shape[0]))
+    fresh.set_weights(lay.get_weights())
+    return Source(params, 0.0, semantics, str(weights["kernel"].dtype),
+                  f"{path} (Keras {tf_compat.keras_major()}, layer {lay.name})", f"keras.layers.LSTM {lay.name}", run)
+
+
+def _layers(model):
+    for lay in getattr(model, "layers", []):
+        yield lay
+        yield from _layers(lay)
+
+
+def _keras_activation(value, layer) -> str:
+    name = value if isinstance(value, str) else (value or {}).get("config", {}).get("name", repr(value))
+    if name not in _KERAS_ACTIVATIONS + ("hard_sigmoid",):
+        raise ConvertError(f"layer {layer}: activation {name!r} is not one the reference computes "
+                           f"({', '.join(_KERAS_ACTIVATIONS)}, hard_sigmoid)")
+    return name
+
+
+def _from_checkpoint(prefix: Path, forget_bias, cell=None) -> Source:
+    tf = tf_compat.tf()
+    reader = tf.train.load_checkpoint(str(prefix))
+    names = sorted(reader.get_variable_to_shape_map())
+    cells = sorted({n.rsplit("/", 1)[0] for n in names if n.endswith("lstm_cell/kernel")})
+    if cell:
+        cells = [c for c in cells if c == cell]
+    if len(cells) != 1:
+        raise ConvertError(f"{prefix}: " + (f"holds {len(cells)} LSTM cells {cells}: choose one with --layer" if cells
+                                             else f"holds no '.../basic_lstm_cell/kernel' or '.../lstm_cell/kernel' "
+                                                  f"variable{' under ' + cell if cell else ''} (variables: {names})"))
+    scope = cells[0]
+    tensors = {name.removeprefix(scope + "/"): reader.get_tensor(name) for name in names if name.startswith(scope + "/")}
+    if "bias" not in tensors:
+        raise ConvertError(f"{prefix}: {scope}/kernel has no {scope}/bias next to it")
+    num_units = tensors["bias"].shape[0] // 4
+    h_depth = tensors["projection/kernel"].shape[1] if "projection/kernel" in tensors else num_units
+    input_depth = tensors["kernel"].shape[0] - h_depth
+    params = layouts.BASIC_LSTM_CELL.split(tensors, input_depth, forget_bias=0.0)
+    notes = []
+    if forget_bias is None:
+        forget_bias = TF1_FORGET_BIAS
+        notes.append(f"forget_bias {TF1_FORGET_BIAS}: a TF1 checkpoint does NOT store BasicLSTMCell's forget_bias (it "
+                     f"is added at run time): the default {TF1_FORGET_BIAS} was assumed; pass --forget-bias if the "
+                     "model was built with another")
+    notes.append("activation tanh, no cell_clip or proj_clip: a checkpoint does not store them either")
+    basic = params.peephole is None and params.projection is None and scope.endswith("basic_lstm_cell")
+    dtype = str(tensors["kernel"].dtype)
+    cell_name = "BasicLSTMCell" if basic else "LSTMCell"
+
+    def run(x):
+        return _run_legacy_cell(basic, params, forget_bias, x)
+    return Source(params, float(forget_bias), {}, dtype,
+                  f"{prefix} (TF1 checkpoint, {scope}: {cell_name} kernel {list(tensors['kernel'].shape)})",
+                  f"tf.compat.v1 {cell_name} + dynamic_rnn", run, notes)
+
+
+def _run_legacy_cell(basic: bool, params: LSTMParams, forget_bias: float, x):
+    """The checkpoint's cell, rebuilt in tf.compat.v1 with its tensors assigned, over ``x``."""
+    from harness import casefile
+    from harness.forms import FORMS
+    from harness.inputs import Inputs
+
+    form = FORMS["basic_lstm_cell_dynamic_rnn" if basic else "lstm_cell"]
+    missing = tf_compat.legacy_cells_missing()
+    if missing:
+        raise ConvertError(f"cannot run the TF1 cell: {missing}")
+    text = (f"name: source\ninput_depth: {params.input_depth}\nnum_units: {params.num_units}\ntimesteps: "
+            f"{x.shape[1]}\nbatch: {x.shape[0]}\nseed: 0\nforget_bias: {forget_bias!r}\n"
+            f"forms: [{form.name}]\nchecks: [forward]\n"
+            + ("use_peepholes: true\n" if params.peephole is not None else "")
+            + (f"num_proj: {params.projection.shape[1]}\n" if params.projection is not None else ""))
+    (case,) = casefile.parse("<checkpoint>", text.encode())
+    zeros = np.zeros((x.shape[0], x.shape[1], params.h_depth), x.dtype)
+    out = form.run(case, Inputs(params, x, None, None, zeros, zeros), str(x.dtype))
+    return out.outputs, out.h, out.c
+
+
+# ---------------------------------------------------------------------------------------------- targets
+
+_CANNOT = {
+    "torch": {"use_peepholes": "torch.nn.LSTM has no peephole connections",
+              "cell_clip": "torch.nn.LSTM does not clip c", "proj_clip": "torch.nn.LSTM does not clip its projection",
+              "gate_clip": "torch.nn.LSTM does not clip the gates", "input_forget": "torch.nn.LSTM has no input_forget",
+              "activation": "torch.nn.LSTM computes tanh only", "recurrent_activation": "torch.nn.LSTM computes sigmoid "
+                                                                                         "gates only"},
+    "onnx": {"num_proj": "the ONNX LSTM operator has no projection",
+             "cell_clip": "ONNX's clip bounds the gates' pre-activations, not c: TF's cell_clip cannot be written "
+                          "as it", "proj_clip": "the ONNX LSTM operator has no projection"},
+    "keras": {"use_peepholes": "keras.layers.LSTM has no peephole connections",
+              "num_proj": "keras.layers.LSTM has no projection", "cell_clip": "keras.layers.LSTM does not clip c",
+              "proj_clip": "keras.layers.LSTM has no projection", "gate_clip": "keras.layers.LSTM does not clip the gates",
+              "input_forget": "keras.layers.LSTM has no input_forget"},
+    "npz": {},
+}
+_DEFAULTS = {"use_peepholes": False, "num_proj": None, "cell_clip": None, "proj_clip": None, "gate_clip": None,
+             "input_forget": False, "activation": "tanh", "recurrent_activation": "sigmoid"}
+
+
+def refusals(source: Source, to: str) -> list:
+    """``option: why`` for every option of the source that target ``to`` cannot express."""
+    out = []
+    for key, value in source.options.items():
+        why = _CANNOT[to].get(key)
+        if why and value != _DEFAULTS[key]:
+            out.append(f"{key}={value!r}: {why}")
+    if to == "keras" and source.options.get("recurrent_activation", "sigmoid").startswith("hard_sigmoid") and \
+            source.options["recurrent_activation"] != tf_compat.keras_hard_sigmoid():
+        out.append(f"recurrent_activation={source.options['recurrent_activation']!r}: the installed Keras's "
+                   f"hard_sigmoid is {tf_compat.keras_hard_sigmoid()}")
+    return out
+
+
+def _keras_name(activation: str) -> str:
+    return "hard_sigmoid" if activation.startswith("hard_sigmoid") else activation
+
+
+def write(source: Source, to: str, out: Path) -> list:
+    """Write ``source`` as target ``to`` into ``out``; lines that tell how to load it."""
+    p, n_in, n = source.params, source.params.input_depth, source.params.num_units
+    if to == "npz":
+        npz.save(out, p, source.forget_bias, source.semantics)
+        return [f"per-gate arrays V_g, W_g, b_g (g in i j f o), forget_bias {source.forget_bias:g} and the options "
+                "(docs/npz_format.md)"]
+    if to == "torch":
+        from harness.forms.pytorch import torch
+
+        t = torch()
+        tensors = layouts.TORCH.compose(p, source.forget_bias)  # the whole bias in bias_ih_l0, bias_hh_l0 zeros
+        t.save({k: t.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}, out)
+        proj = f", proj_size={p.projection.shape[1]}" if p.projection is not None else ""
+        return [f"lstm = torch.nn.LSTM(input_size={n_in}, hidden_size={n}, batch_first=True{proj}"
+                f"{', dtype=torch.float64' if source.dtype == 'float64' else ''})",
+                f"lstm.load_state_dict(torch.load({str(out)!r}))  # keys {', '.join(tensors)}"]
+    if to == "onnx":
+        import onnx
+
+        from harness.forms.onnx_lstm import attributes, lstm_model
+
+        tensors = layouts.ONNX.compose(p.astype("float32"), source.forget_bias)
+        onnx.save(lstm_model(tensors, "float32", n_in, n, attributes(source.semantics)), str(out))
+        return [f"onnxruntime.InferenceSession({str(out)!r}): input x [batch, timesteps, {n_in}] float32 -> outputs "
+                f"[batch, timesteps, {n}], h, c [batch, {n}]"]
+    keras = tf_compat.keras()
+    model = _keras_model(keras, source)
+    model.save(str(out))
+    return [f"keras.models.load_model({str(out)!r}): one LSTM({n}, return_sequences=True, return_state=True) "
+            "-> [outputs, h, c]"]
+
+
+def _keras_model(keras, source: Source):
+    p = source.params
+    inputs = keras.Input((None, p.input_depth), dtype=source.dtype)
+    lstm = keras.layers.LSTM(p.num_units, activation=source.semantics.get("activation", "tanh"),
+                             recurrent_activation=_keras_name(source.semantics.get("recurrent_activation", "sigmoid")),
+                             unit_forget_bias=False, return_sequences=True, return_state=True, dtype=source.dtype)
+    outputs = lstm(inputs)
+    for name, value in layouts.KERAS.compose(p, source.forget_bias).items():
+        getattr(lstm.cell, name).assign(value)
+    return keras.Model(inputs, list(outputs))
+
+
+def run_written(to: str, out: Path, source: Source, x) -> tuple:
+    """The written file, loaded back in the target's own framework, on ``x``: (outputs, h, c)."""
+    if to == "npz":
+        params, forget_bias, semantics = npz.load(out)
+        outputs, (h, c) = lstm_forward(x, params, forget_bias=forget_bias, **semantics)
+        return outputs, h, c
+    if to == "torch":
+        from harness.forms.pytorch import torch
+
+        t = torch()
+        state = t.load(out)
+        p = source.params
+        proj = 0 if p.projection is None else p.projection.shape[1]
+        lstm = t.nn.LSTM(p.input_depth, p.num_units, batch_first=True, proj_size=proj,
+                         dtype=getattr(t, source.dtype))
+        lstm.load_state_dict(state)
+        with t.no_grad():
+            outputs, (h, c) = lstm(t.from_numpy(np.ascontiguousarray(x)))
+        return outputs.numpy(), h[0].numpy(), c[0].numpy()
+    if to == "onnx":
+        import onnx
+
+        from harness.forms.onnx_lstm import run_model
+
+        got = run_model(onnx.load(str(out)), np.asarray(x, np.float32))
+        return got["outputs"], got["h"], got["c"]
+    keras = tf_compat.keras()
+    outputs, h, c = keras.models.load_model(str(out), compile=False)(x)
+    return np.asarray(outputs), np.asarray(h), np.asarray(c)
+
+
+# ---------------------------------------------------------------------------------------------- proof
+
+@dataclass
+class Check:
+    """One compared quantity of the proof."""
+
+    name: str
+    max_abs_err: float
+    bound: float
+    passed: bool
+    message: str
+
+
+def prove(source: Source, to: str, out: Path, batch: int = 3, timesteps: int = 20) -> list:
+    """Source (in its framework) against the written target (loaded back in its framework) on seeded random
+    inputs: one Check each for outputs, final h and final c."""
+    dtype = "float32" if to == "onnx" else source.dtype  # onnxruntime's LSTM takes float32 only
+    rng = np.random.default_rng(PROOF_SEED)
+    x = rng.normal(0.0, 1.0, (batch, timesteps, source.params.input_depth)).astype(dtype)
+    theirs = source.run(x.astype(source.dtype))
+    ours = run_written(to, out, source, x)
+    semantics = {"forget_bias": source.forget_bias, **source.semantics}
+    params = source.params.astype(dtype)
+    spread = sensitivity.spread(x, params, semantics, dtype, PROOF_SEED)
+    ref_out, (ref_h, ref_c) = lstm_forward(x.astype(np.float64), params.astype(np.float64), **semantics)
+    checks = []
+    for name, mine, src, scale, ref, axes in (
+            ("outputs", ours[0], theirs[0], spread.outputs[None, :, None], ref_out, ("batch", "timestep", "unit")),
+            ("h", ours[1], theirs[1], spread.final_h, ref_h, ("batch", "unit")),
+            ("c", ours[2], theirs[2], spread.final_c, ref_c, ("batch", "unit"))):
+        single = tolerances.derived(scale, ref, dtype, name)
+        tol = tolerances.Tolerance(2 * np.asarray(single.atol), "twice " + single.source + ": one for each side")
+        outcome = compare.compare(np.asarray(mine, np.float64), np.asarray(src, np.float64), tol,
+                                  f"{to} target against the source, {name}", axes, ulp_dtype=dtype)
+        checks.append(Check(name, outcome.max_abs_err, tol.largest, outcome.passed, outcome.message))
+    return checks
+
+
+def main(src, to: str, out, forget_bias=None, layer=None, batch=3, timesteps=20, say=print) -> int:
+    """Convert, prove, and keep the file only if the proof holds: 0 kept, 1 disproved, 2 refused."""
+    out = Path(out)
+    try:
+        source = read_source(src, forget_bias, layer)
+        refused = refusals(source, to)
+        if refused:
+            raise ConvertError(f"cannot convert {source.what} to {to} faithfully:\n  " + "\n  ".join(refused))
+        if to == "keras" and out.suffix != ".keras":
+            raise ConvertError(f"-o {out}: a Keras model file must end in .keras")
+    except ConvertError as err:
+        say(f"lstm-equiv convert: {err}")
+        return 2
+    say(f"lstm-equiv convert: {source.what}")
+    say(f"  per gate: V [{source.params.input_depth}, {source.params.num_units}], W [{source.params.h_depth}, "
+        f"{source.params.num_units}], b [{source.params.num_units}]; {json.dumps(_shown(source))}")
+    for note in source.notes:
+        say(f"  NOTE {note}")
+    existed = out.exists()
+    try:
+        lines = write(source, to, out)
+        checks = prove(source, to, out, batch, timesteps)
+    except Exception:
+        if out.exists() and not existed:
+            out.unlink()
+        raise
+    say(f"proof: {source.runner} against {to} loaded back from {out}, on seeded random x "
+        f"[{batch}, {timesteps}, {source.params.input_depth}] (seed {PROOF_SEED}):")
+    for c in checks:
+        say(f"  {c.name:8} max abs err {c.max_abs_err:.3g}  bound {c.bound:.3g}  {'PASS' if c.passed else 'FAIL'}")
+    if not all(c.passed for c in checks):
+        out.unlink()
+        for c in checks:
+            if not c.passed:
+                say(c.message)
+        say(f"lstm-equiv convert: the {to} target does NOT compute what the source computes: {out} removed")
+        return 1
+    say(f"wrote {out}")
+    for line in lines:
+        say(f"  {line}")
+    return 0
+
+
+def _shown(source: Source) -> dict:
+    shown = {"forget_bias": source.forget_bias, "dtype": source.dtype, **source.semantics}
+    if source.params.peephole is not None:
+        shown["use_peepholes"] = True
+    if source.params.projection is not None:
+        shown["num_proj"] = int(source.params.projection.shape[1])
+    return shown
