@@ -1,0 +1,188 @@
+"""lstm-equiv convert: real sources (a Keras file, TF1 checkpoints written by the compat.v1 cells), each target
+loaded back by hand in its own framework, the refusals, and a wrong conversion shown failing."""
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import convert, npz, tf_compat
+from harness.forms import onnx_lstm, pytorch
+from reference import LSTMParams
+
+needs_torch = pytest.mark.skipif(pytorch.missing() is not None, reason=str(pytorch.missing()))
+needs_onnx = pytest.mark.skipif(onnx_lstm.missing() is not None, reason=str(onnx_lstm.missing()))
+needs_legacy = pytest.mark.skipif(tf_compat.legacy_cells_missing() is not None,
+                                  reason=str(tf_compat.legacy_cells_missing()))
+N_IN, UNITS, STEPS = 5, 4, 9
+
+
+@pytest.fixture(scope="module")
+def keras_file(tmp_path_factory):
+    """A Keras model with an LSTM between an input and a dense head, random weights, saved as .keras."""
+    keras = tf_compat.keras()
+    rng = np.random.default_rng(3)
+    inputs = keras.Input((None, N_IN))
+    lstm = keras.layers.LSTM(UNITS, name="encoder")
+    model = keras.Model(inputs, keras.layers.Dense(2)(lstm(inputs)))
+    for w in lstm.weights:
+        w.assign(rng.normal(0.0, 0.5, w.shape))
+    path = tmp_path_factory.mktemp("keras") / "model.keras"
+    model.save(str(path))
+    return path, lstm
+
+
+def _checkpoint(folder: Path, cell: str, forget_bias=1.0, **cell_args) -> Path:
+    """A TF1 checkpoint written as the question's code writes it: a compat.v1 cell under static_rnn, in a graph."""
+    tf = tf_compat.tf()
+    rng = np.random.default_rng(5)
+    graph = tf.Graph()
+    with graph.as_default(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the deprecation notices of the API that wrote the checkpoints
+        x = tf.compat.v1.placeholder(tf.float32, [None, STEPS, N_IN])
+        c = getattr(tf_compat.legacy_cells(), cell)(UNITS, forget_bias=forget_bias, **cell_args)
+        tf.compat.v1.nn.static_rnn(c, tf.unstack(x, STEPS, 1), dtype=tf.float32)
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            for v in tf.compat.v1.global_variables():
+                sess.run(v.assign(rng.normal(0.0, 0.5, v.shape.as_list()).astype(np.float32)))
+            return Path(tf.compat.v1.train.Saver().save(sess, str(folder / "model.ckpt")))
+
+
+@pytest.fixture(scope="module")
+def basic_checkpoint(tmp_path_factory):
+    if tf_compat.legacy_cells_missing():
+        pytest.skip(tf_compat.legacy_cells_missing())
+    return _checkpoint(tmp_path_factory.mktemp("ckpt"), "BasicLSTMCell")
+
+
+def _x(dtype="float32"):
+    return np.random.default_rng(11).normal(size=(2, STEPS, N_IN)).astype(dtype)
+
+
+def _keras_run(lstm, x):
+    keras = tf_compat.keras()
+    fresh = keras.layers.LSTM(UNITS, return_sequences=True, return_state=True)
+    fresh.build((None, None, N_IN))
+    fresh.set_weights(lstm.get_weights())
+    return [np.asarray(a) for a in fresh(x)]
+
+
+@needs_torch
+def test_keras_to_torch_loads_by_hand_and_matches_keras(keras_file, tmp_path, capsys):
+    path, lstm = keras_file
+    out = tmp_path / "lstm.pt"
+    assert convert.main(path, "torch", out) == 0
+    printed = capsys.readouterr().out
+    assert "outputs  max abs err" in printed and "PASS" in printed and f"wrote {out}" in printed
+    t = pytorch.torch()
+    state = t.load(out)
+    assert sorted(state) == ["bias_hh_l0", "bias_ih_l0", "weight_hh_l0", "weight_ih_l0"]
+    by_hand = t.nn.LSTM(N_IN, UNITS, batch_first=True)
+    by_hand.load_state_dict(state)
+    x = _x()
+    with t.no_grad():
+        outputs, (h, c) = by_hand(t.from_numpy(x))
+    want = _keras_run(lstm, x)
+    np.testing.assert_allclose(outputs.numpy(), want[0], atol=1e-5)
+    np.testing.assert_allclose(c[0].numpy(), want[2], atol=1e-5)
+
+
+@needs_onnx
+def test_keras_to_onnx_runs_in_onnxruntime_by_hand(keras_file, tmp_path):
+    import onnxruntime
+
+    path, lstm = keras_file
+    out = tmp_path / "lstm.onnx"
+    assert convert.main(path, "onnx", out, say=lambda s: None) == 0
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["x"]
+    assert [o.name for o in session.get_outputs()] == ["outputs", "h", "c"]
+    x = _x()
+    outputs, h, c = session.run(None, {"x": x})
+    want = _keras_run(lstm, x)
+    np.testing.assert_allclose(outputs, want[0], atol=1e-5)
+    np.testing.assert_allclose(h, want[1], atol=1e-5)
+
+
+def test_keras_to_keras_and_npz_round_trip(keras_file, tmp_path):
+    path, lstm = keras_file
+    assert convert.main(path, "npz", tmp_path / "w.npz", say=lambda s: None) == 0
+    params, forget_bias, options = npz.load(tmp_path / "w.npz")
+    assert forget_bias == 0.0 and options == {"activation": "tanh", "recurrent_activation": "sigmoid"}
+    np.testing.assert_array_equal(params.V["f"], lstm.cell.kernel.numpy()[:, UNITS:2 * UNITS])  # Keras: i f c o
+    assert convert.main(tmp_path / "w.npz", "keras", tmp_path / "again.keras", say=lambda s: None) == 0
+    outputs = tf_compat.keras().models.load_model(str(tmp_path / "again.keras"), compile=False)(_x())
+    np.testing.assert_allclose(np.asarray(outputs[0]), _keras_run(lstm, _x())[0], atol=1e-5)
+
+
+@needs_torch
+@needs_legacy
+def test_tf1_checkpoint_to_torch_says_the_forget_bias_loudly(basic_checkpoint, tmp_path):
+    lines = []
+    assert convert.main(basic_checkpoint, "torch", tmp_path / "q.pt", say=lines.append) == 0
+    text = "\n".join(lines)
+    assert "NOTE forget_bias 1.0: a TF1 checkpoint does NOT store" in text
+    assert "BasicLSTMCell kernel [9, 16]" in text  # [input_depth + num_units, 4 num_units]
+
+
+@needs_torch
+@needs_legacy
+def test_a_conversion_with_the_wrong_forget_bias_fails_its_proof(basic_checkpoint, tmp_path):
+    """Converted as if forget_bias were 0 (what a converter that reads only the stored tensors does), the
+    PyTorch model disagrees with the checkpoint's cell run with its real forget_bias 1.0."""
+    out = tmp_path / "wrong.pt"
+    convert.write(convert.read_source(basic_checkpoint, forget_bias=0.0), "torch", out)
+    checks = convert.prove(convert.read_source(basic_checkpoint, forget_bias=1.0), "torch", out)
+    assert not any(c.passed for c in checks)
+    assert all(c.max_abs_err > 10 * c.bound for c in checks), [(c.max_abs_err, c.bound) for c in checks]
+    right = tmp_path / "right.pt"
+    convert.write(convert.read_source(basic_checkpoint), "torch", right)
+    assert all(c.passed for c in convert.prove(convert.read_source(basic_checkpoint), "torch", right))
+
+
+@needs_torch
+def test_a_target_that_disagrees_is_removed_and_exits_1(keras_file, tmp_path, monkeypatch):
+    path, _ = keras_file
+    real = convert.write
+
+    def drop_the_recurrent_kernel(source, to, out):  # a converter bug: W of every gate lost
+        wrong = LSTMParams(source.params.V, {g: 0 * w for g, w in source.params.W.items()}, source.params.b)
+        return real(convert.Source(wrong, source.forget_bias, source.semantics, source.dtype, "", ""), to, out)
+
+    monkeypatch.setattr(convert, "write", drop_the_recurrent_kernel)
+    lines = []
+    assert convert.main(path, "torch", tmp_path / "bad.pt", say=lines.append) == 1
+    assert not (tmp_path / "bad.pt").exists()
+    assert "does NOT compute what the source computes" in lines[-1]
+
+
+@needs_legacy
+def test_what_a_target_cannot_express_is_refused_by_name(tmp_path):
+    ckpt = _checkpoint(tmp_path, "LSTMCell", use_peepholes=True, num_proj=3)
+    lines = []
+    assert convert.main(ckpt, "torch", tmp_path / "p.pt", say=lines.append) == 2
+    assert "use_peepholes=True: torch.nn.LSTM has no peephole connections" in lines[-1]
+    assert convert.main(ckpt, "onnx", tmp_path / "p.onnx", say=lines.append) == 2
+    assert "num_proj=3: the ONNX LSTM operator has no projection" in lines[-1]
+    assert not list(tmp_path.glob("p.*"))
+    # the per-gate format holds everything: peepholes and projection convert, proven against LSTMCell
+    assert convert.main(ckpt, "npz", tmp_path / "p.npz", say=lines.append) == 0
+    params, _, _ = npz.load(tmp_path / "p.npz")
+    assert params.peephole is not None and params.projection.shape == (UNITS, 3)
+
+
+def test_bad_sources_are_refused_with_the_reason(keras_file, tmp_path):
+    path, _ = keras_file
+    lines = []
+    assert convert.main(tmp_path / "nothing", "npz", tmp_path / "o.npz", say=lines.append) == 2
+    assert "no such file, and no TF1 checkpoint" in lines[-1]
+    assert convert.main(path, "npz", tmp_path / "o.npz", forget_bias=1.0, say=lines.append) == 2
+    assert "--forget-bias applies to TF1 checkpoints only" in lines[-1]
+    assert convert.main(path, "npz", tmp_path / "o.npz", layer="decoder", say=lines.append) == 2
+    assert "holds no LSTM layer named decoder (LSTM layers: ['encoder']" in lines[-1]
+    assert convert.main(path, "keras", tmp_path / "o.h5", say=lines.append) == 2
+    assert "must end in .keras" in lines[-1]
+    (tmp_path / "broken.npz").write_bytes(b"not a zip")
+    with pytest.raises(npz.NpzError, match="broken.npz: not a readable .npz"):
+        convert.main(tmp_path / "broken.npz", "npz", tmp_path / "o2.npz", say=lines.append)
