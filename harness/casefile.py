@@ -70,6 +70,7 @@ class Case:
     gate_clip: float | None
     input_forget: bool
     num_classes: int | None
+    weights: Path | None  # per-gate .npz the forms run on instead of seeded random weights
     checks: tuple  # forward, gradients
     loss: str  # outputs, last_output
     tolerance: dict  # dtype -> atol override
@@ -224,6 +225,9 @@ def _to_case(values: dict, mapping: yamlnodes.Mapping, path: Path, problems: lis
                                                                           "h can be clipped"))
         return None
     options = {k: values.get(k, FIELDS[k].default) for k in spec.OPTIONS}
+    weights = _weights_file(values, options, mapping, path, problems)
+    if weights is False:
+        return None
     forms = _forms_for(values, options, mapping, problems)
     if forms is None:
         return None
@@ -240,10 +244,45 @@ def _to_case(values: dict, mapping: yamlnodes.Mapping, path: Path, problems: lis
         weight_scale=float(values.get("weight_scale", 1.0)), input_scale=float(values.get("input_scale", 1.0)),
         forms=forms, **options, checks=tuple(values.get("checks", FIELDS["checks"].default)),
         loss=values.get("loss", FIELDS["loss"].default), num_classes=(values.get("head") or {}).get("num_classes"),
+        weights=weights,
         tolerance={d: float(v) for d, v in tolerance.items() if d in spec.DTYPES},
         tolerance_reason=tolerance.get("reason"), description=values.get("description", ""),
         path=path, line=mapping.line,
     )
+
+
+def _weights_file(values: dict, options: dict, mapping, path: Path, problems: list):
+    """The case's ``weights:`` .npz (None when it has none), checked against the case's shapes, forget_bias
+    and options; False (with the problem recorded) when it does not fit."""
+    if "weights" not in values:
+        return None
+    from harness import npz
+
+    line, file = mapping.key_lines["weights"], (Path(path).parent / values["weights"])
+    try:
+        params, forget_bias, stored = npz.load(file)
+    except (npz.NpzError, OSError) as err:
+        problems.append(Problem(line, "weights", str(err) if file.exists() else f"{file}: no such file"))
+        return False
+    h_depth = options["num_proj"] or values["num_units"]
+    want = {"input_depth": values["input_depth"], "num_units": values["num_units"], "h_depth": h_depth,
+            "use_peepholes": options["use_peepholes"], "num_proj": options["num_proj"]}
+    got = {"input_depth": params.input_depth, "num_units": params.num_units, "h_depth": params.h_depth,
+           "use_peepholes": params.peephole is not None,
+           "num_proj": None if params.projection is None else params.projection.shape[1]}
+    stored = {**stored, "forget_bias": forget_bias}
+    case = {**options, "forget_bias": float(values.get("forget_bias", FIELDS["forget_bias"].default))}
+    for key, value in stored.items():
+        if key in ("activation", "recurrent_activation") and key in options:
+            value = value.replace("hard_sigmoid_0.2", "hard_sigmoid").replace("hard_sigmoid_1/6", "hard_sigmoid")
+        if key in case and value != case[key]:
+            got[key], want[key] = value, case[key]
+    wrong = [k for k in got if got[k] != want.get(k)]
+    if wrong:
+        problems.append(Problem(line, "weights", f"{file} does not fit the case: " + "; ".join(
+            f"{k} is {got[k]!r} in the file but {want[k]!r} in the case" for k in wrong)))
+        return False
+    return file
 
 
 def _forms_for(values: dict, options: dict, mapping, problems: list):

@@ -250,6 +250,10 @@ def parser() -> argparse.ArgumentParser:
     conv.add_argument("--batch", type=_positive, default=3, help="rows of the proof's random input (default 3)")
     conv.add_argument("--timesteps", type=_positive, default=20, help="timesteps of the proof's input (default 20)")
     conv.set_defaults(func=cmd_convert)
+    vec = sub.add_parser("vectors", help="write test vectors for converters: every layout's tensors, inputs and the "
+                         "reference's expected outputs, as .npz with a JSON description")
+    vec.add_argument("folder", help="where to write them")
+    vec.set_defaults(func=lambda args: __import__("harness.vectors", fromlist=["main"]).main(args.folder))
     schema = sub.add_parser("schema", help="print the JSON Schema of case files")
     schema.set_defaults(func=cmd_schema)
     return p

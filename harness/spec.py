@@ -60,6 +60,10 @@ FIELDS = {
                           "to rounding.", default=1.0, exclusive_minimum=0, maximum=1000.0),
     "input_scale": Field("number", "Multiplies the drawn inputs x.", default=1.0, exclusive_minimum=0,
                          maximum=1000.0),
+    "weights": Field("string", "An .npz of per-gate weights in lstm-equiv's format (harness/npz.py), relative to "
+                     "the case file: every form runs on these instead of seeded random ones (x stays seeded). Its "
+                     "shapes must match the case; its forget_bias and options must agree with the case's.",
+                     min_length=1),
     "forms": Field("array", "Forms to run (default: every form that applies).",
                    items=Field("string", "a form", enum=FORM_NAMES), min_items=1, unique_items=True),
     "activation": Field("string", "Activation of the block input j and of c.", default="tanh",

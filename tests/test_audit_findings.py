@@ -79,6 +79,7 @@ KEY_COVERAGE = {
     "num_proj": "self-test: projection omitted",
     "cell_clip": "self-test: cell_clip ignored",
     "proj_clip": "self-test: proj_clip ignored",
+    "weights": "tests/test_casefile.py::test_a_case_with_weights_runs_every_form_on_them",
     "gate_clip": "self-test: gate_clip ignored",
     "input_forget": "self-test: input_forget ignored",
     "loss": "self-test: loss ignored (last_output read as outputs)",

@@ -1,6 +1,8 @@
 """Case files: the shipped ones are valid, every malformed one gets a pinned, located message, and the
 shipped JSON Schema agrees with the validator."""
 import json
+
+import numpy as np
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,10 @@ EXPECTED = {
     "tolerance_minus_inf.yaml": (8, "tolerance.float32", "must be a finite number, got -inf", True),
     "billion_laughs.yaml": (2, None, "the file expands to more than 100000 values through its aliases", None),
     "merge_not_mapping.yaml": (9, "<<", "a '<<' merge key takes a mapping or a list of mappings", None),
+    "weights_wrong_shape.yaml": (8, "weights", "does not fit the case: input_depth is 6 in the file but 7 in the case",
+                                 False),
+    "weights_missing.yaml": (7, "weights", "nowhere.npz: no such file", False),
+    "weights_forget_bias.yaml": (7, "weights", "forget_bias is 0.0 in the file but 1.0 in the case", False),
     "checks_typo.yaml": (7, "checks", "must be one of forward, gradients, got 'gradient'; did you mean 'gradients'?",
                          True),
 }
@@ -221,3 +227,20 @@ def test_two_merge_keys_in_one_mapping_are_refused():
         parse("merged.yaml", text.encode())
     assert str(err.value).splitlines()[0] == ("merged.yaml:14: key '<<': key '<<' is written twice (first on line 13): "
                                               "merge several mappings with <<: [*a, *b]")
+
+
+def test_a_case_with_weights_runs_every_form_on_them():
+    from harness import npz
+    from harness.inputs import make_inputs
+
+    (case,) = CaseLoader().load(ROOT / "cases" / "real_weights.yaml")
+    params, _, _ = npz.load(ROOT / "cases" / "weights" / "keras_initialised.npz")
+    for dtype in ("float32", "float64"):
+        inputs = make_inputs(case, dtype)
+        for part, g, a in params.items():
+            np.testing.assert_array_equal(getattr(inputs.params, part)[g], a.astype(dtype), err_msg=f"{part}[{g}]")
+    # Keras's own initialisation, not the harness's draw: orthogonal W (the recurrent kernel's gate blocks side
+    # by side), unit forget bias in b_f
+    recurrent = np.concatenate([params.W[g] for g in ("i", "f", "j", "o")], axis=1)
+    np.testing.assert_allclose(recurrent @ recurrent.T, np.eye(8), atol=1e-5)
+    np.testing.assert_array_equal(params.b["f"], np.ones(8, np.float32))

@@ -93,3 +93,19 @@ def test_the_question_network_runs_through_basic_lstm_cell_static_rnn_with_its_h
     assert r.form_out.tensors["kernel"].shape == (12 + 64, 4 * 64)  # [input_depth + h_depth, 4 num_units]
     assert r.form_out.tensors["bias"].shape == (4 * 64,)
     assert r.form_out.logits.shape == (2, 2)
+
+
+@pytest.mark.parametrize("name, extra", [("torch_lstm", "torch"), ("torch_lstm_cell", "torch"),
+                                         ("onnx_lstm", "onnx"), ("onnx_reference", "onnx")])
+def test_without_its_extra_a_form_is_skipped_with_a_reason_that_names_it(name, extra, monkeypatch):
+    import importlib.util
+
+    from harness.forms import onnx_lstm, pytorch
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda module, *a: None if module in ("torch", "onnx", "onnxruntime") else real(module, *a))
+    form = FORMS[name]
+    reason = form.skip_reason(None, form.dtypes[0])
+    assert form.missing() == reason and f"pip install -e '.[{extra}]'" in reason
+    assert pytorch.missing() and onnx_lstm.missing()

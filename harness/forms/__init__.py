@@ -58,6 +58,10 @@ class Form:
                 out.append((key, f"cannot express {_OPTION_WORDS[key]} ({key}: {value!r}): {self.about}"))
         return out
 
+    def missing(self) -> str | None:
+        """Why this form cannot run in this environment at all (an optional extra not installed), or None."""
+        return None
+
     def skip_reason(self, case, dtype: str) -> str | None:
         """Why this form cannot run ``case`` in ``dtype`` on this TF, or None when it can."""
         if dtype not in self.dtypes:

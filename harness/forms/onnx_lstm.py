@@ -147,8 +147,11 @@ class OnnxForm(Form):
     def __init__(self, name, about, runtime, dtypes, options):
         self.name, self.about, self._runtime, self.dtypes, self.options = name, about, runtime, dtypes, options
 
+    def missing(self):
+        return missing(runtime=self._runtime == "onnxruntime")
+
     def skip_reason(self, case, dtype):
-        return super().skip_reason(case, dtype) or missing(runtime=self._runtime == "onnxruntime")
+        return super().skip_reason(case, dtype) or self.missing()
 
     def semantics(self, case):
         out = super().semantics(case)

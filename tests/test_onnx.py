@@ -1,0 +1,37 @@
+"""What onnx.reference's LSTM ignores, measured each run: the reason onnx_reference claims no option but
+peepholes, while onnxruntime computes every one of them (harness/forms/onnx_lstm.py, docs/sources.md)."""
+import numpy as np
+import pytest
+
+from harness import layouts
+from harness.forms import onnx_lstm
+from reference import GATES, LSTMParams, lstm_forward
+
+pytestmark = pytest.mark.skipif(onnx_lstm.missing() is not None, reason=str(onnx_lstm.missing()))
+
+IGNORED = {"clip": {"gate_clip": 0.3}, "input_forget": {"input_forget": True},
+           "activations": {"activation": "relu", "recurrent_activation": "hard_sigmoid_0.2"}}
+
+
+def _setup():
+    rng = np.random.default_rng(9)
+    n_in, n = 3, 4
+    params = LSTMParams({g: rng.normal(0, 0.8, (n_in, n)) for g in GATES}, {g: rng.normal(0, 0.8, (n, n)) for g in GATES},
+                        {g: rng.normal(0, 0.5, n) for g in GATES}).astype(np.float32)
+    return params, rng.normal(size=(2, 6, n_in)).astype(np.float32)
+
+
+@pytest.mark.parametrize("attribute", sorted(IGNORED))
+def test_onnx_reference_ignores_what_onnxruntime_computes(attribute):
+    params, x = _setup()
+    semantics = IGNORED[attribute]
+    model = onnx_lstm.lstm_model(layouts.ONNX.compose(params, 0.0), "float32", 3, 4, onnx_lstm.attributes(semantics))
+    assert any(a.name == attribute for node in model.graph.node for a in node.attribute)
+    x64, p64 = x.astype(np.float64), params.astype(np.float64)
+    with_it = lstm_forward(x64, p64, **semantics)[0]
+    without = lstm_forward(x64, p64)[0]
+    assert np.abs(with_it - without).max() > 1e-2  # the attribute matters on these weights
+    runtime = onnx_lstm.run_model(model, x, "onnxruntime")["outputs"]
+    ignored = onnx_lstm.run_model(model, x, "reference")["outputs"]
+    np.testing.assert_allclose(runtime, with_it, atol=1e-5)  # onnxruntime computes it
+    np.testing.assert_allclose(ignored, without, atol=1e-5)  # onnx.reference computes as if it were not there
