@@ -9,7 +9,7 @@ never a patched function.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -220,14 +220,12 @@ TORCH = Layout(
     biases=("bias_ih_l0", "bias_hh_l0"),
 )
 
-TORCH_CELL = Layout(
+TORCH_CELL = replace(
+    TORCH,
     name="torch_cell",
-    gate_order=("i", "f", "j", "o"),
-    kernel=SPLIT,
-    forget_bias=STORED,
     about="PyTorch nn.LSTMCell: weight_ih [4u, input_depth] and weight_hh [4u, u], row blocks i f g o; "
     "bias_ih and bias_hh [4u] are added; no run-time forget bias",
-    transposed=True,
+    projection=None,
     x_name="weight_ih",
     h_name="weight_hh",
     biases=("bias_ih", "bias_hh"),
