@@ -12,6 +12,7 @@ is written, naming the option and why.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,8 +90,20 @@ def _from_npz(path: Path) -> Source:
 _KERAS_ACTIVATIONS = ("tanh", "relu", "sigmoid")
 
 
+def _keras_for(path: Path) -> tuple:
+    """(the Keras module that reads ``path``, its major version): an .h5 file is Keras 2's format, which
+    Keras 3 fails to load for LSTMs ("Unrecognized keyword arguments passed to LSTM: {'time_major': False}",
+    measured with a tf_keras 2.21 file and Keras 3.15.1), so tf_keras reads it where installed."""
+    if path.suffix == ".h5" and importlib.util.find_spec("tf_keras") is not None:
+        tf_compat.tf()
+        import tf_keras
+
+        return tf_keras, 2
+    return tf_compat.keras(), tf_compat.keras_major()
+
+
 def _from_keras(path: Path, layer_name=None) -> Source:
-    keras = tf_compat.keras()
+    keras, major = _keras_for(path)
     try:
         model = keras.models.load_model(str(path), compile=False)
     except Exception as err:  # noqa: BLE001  any reason Keras gives is the user's answer
@@ -114,7 +127,7 @@ def _from_keras(path: Path, layer_name=None) -> Source:
     semantics = {"activation": _keras_activation(config["activation"], lay.name),
                  "recurrent_activation": _keras_activation(config["recurrent_activation"], lay.name)}
     if semantics["recurrent_activation"] == "hard_sigmoid":
-        semantics["recurrent_activation"] = tf_compat.keras_hard_sigmoid()
+        semantics["recurrent_activation"] = "hard_sigmoid_0.2" if major == 2 else "hard_sigmoid_1/6"
     weights = {"kernel": lay.cell.kernel.numpy(), "recurrent_kernel": lay.cell.recurrent_kernel.numpy()}
     units = weights["kernel"].shape[1] // 4
     weights["bias"] = lay.cell.bias.numpy() if config.get("use_bias", True) else np.zeros(4 * units,
@@ -128,7 +141,7 @@ def _from_keras(path: Path, layer_name=None) -> Source:
     fresh.build((None, None, weights["kernel"].shape[0]))
     fresh.set_weights(lay.get_weights())
     return Source(params, 0.0, semantics, str(weights["kernel"].dtype),
-                  f"{path} (Keras {tf_compat.keras_major()}, layer {lay.name})", f"keras.layers.LSTM {lay.name}", run)
+                  f"{path} (Keras {major}, layer {lay.name})", f"keras.layers.LSTM {lay.name} (Keras {major})", run)
 
 
 def _layers(model):

@@ -186,3 +186,27 @@ def test_bad_sources_are_refused_with_the_reason(keras_file, tmp_path):
     (tmp_path / "broken.npz").write_bytes(b"not a zip")
     with pytest.raises(npz.NpzError, match="broken.npz: not a readable .npz"):
         convert.main(tmp_path / "broken.npz", "npz", tmp_path / "o2.npz", say=lines.append)
+
+
+def test_a_keras_2_h5_file_is_read_with_keras_2_and_its_hard_sigmoid(tmp_path):
+    """Keras 3 cannot load a Keras 2 LSTM from .h5 ('time_major'); tf_keras reads it, and the file's
+    hard_sigmoid is Keras 2's clip(0.2 x + 0.5): ONNX writes it as HardSigmoid(alpha 0.2), PyTorch refuses it."""
+    pytest.importorskip("tf_keras")
+    tf_compat.tf()
+    import tf_keras
+
+    rng = np.random.default_rng(8)
+    inputs = tf_keras.Input((None, N_IN))
+    lstm = tf_keras.layers.LSTM(UNITS, recurrent_activation="hard_sigmoid", name="old")
+    model = tf_keras.Model(inputs, lstm(inputs))
+    for w in lstm.weights:
+        w.assign(rng.normal(0.0, 0.8, w.shape))
+    path = tmp_path / "keras2.h5"
+    model.save(str(path))
+    source = convert.read_source(path)
+    assert source.semantics["recurrent_activation"] == "hard_sigmoid_0.2" and "Keras 2" in source.what
+    lines = []
+    if onnx_lstm.missing() is None:
+        assert convert.main(path, "onnx", tmp_path / "old.onnx", say=lines.append) == 0, "\n".join(lines)
+    assert convert.main(path, "torch", tmp_path / "old.pt", say=lines.append) == 2
+    assert "recurrent_activation='hard_sigmoid_0.2': torch.nn.LSTM computes sigmoid gates only" in lines[-1]
