@@ -111,5 +111,7 @@ def test_two_runs_give_bit_identical_results(tmp_path):
         assert code == 0, out + err
         rows = json.loads((tmp_path / f"r{k}.json").read_text())
         digests.append({(r["form"], r["dtype"], r["check"]): r["digest"] for r in rows})
-    assert len(digests[0]) == len(FORMS) * 4 and all(digests[0].values())
+    available = {f for f, form in FORMS.items() if not form.missing()}  # a form without its extra is skipped
+    assert len(digests[0]) == len(FORMS) * 4
+    assert all(d for (form, _, _), d in digests[0].items() if form in available)
     assert digests[0] == digests[1]
