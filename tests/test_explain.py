@@ -6,13 +6,13 @@ import pytest
 
 from harness import engine, explain
 from harness.casefile import parse
-from harness.forms import FORMS
+from harness.forms import FORMS, params_of
 
 (QUESTION,) = parse("q.yaml", b"name: explain_q\ninput_depth: 12\nnum_units: 64\ntimesteps: 3\nbatch: 2\nseed: 12\n"
                               b"dtypes: [float32]\n")
 
 
-@pytest.mark.parametrize("name", sorted(FORMS))
+@pytest.mark.parametrize("name", params_of(sorted(FORMS)))
 def test_explain_matches_the_real_weights(name):
     lines = explain.explain(name, 12, 64)
     run = engine.read(QUESTION, name, "float32")

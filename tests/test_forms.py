@@ -7,7 +7,7 @@ import pytest
 
 from harness import engine, layouts, tf_compat
 from harness.engine import Item, ReadAs, evaluate
-from harness.forms import FORMS
+from harness.forms import FORMS, params_of
 
 EXTRA = "use_peepholes: true\n"  # the forms that can express peepholes get them; the others drop the key
 
@@ -21,7 +21,7 @@ def _swap_first_two(order):
     return (order[1], order[0], *order[2:])
 
 
-@pytest.mark.parametrize("name", sorted(FORMS))
+@pytest.mark.parametrize("name", params_of(sorted(FORMS)))
 def test_each_form_passes_with_its_own_layout(make_case, name):
     form = FORMS[name]
     case = _case(make_case, form, f"right_{name}")
@@ -31,7 +31,7 @@ def test_each_form_passes_with_its_own_layout(make_case, name):
     assert {c: r.status for c, r in results.items()} == expected, [r.message for r in results.values()]
 
 
-@pytest.mark.parametrize("name", sorted(FORMS))
+@pytest.mark.parametrize("name", params_of(sorted(FORMS)))
 def test_each_form_fails_with_a_permuted_gate_block(make_case, name):
     form = FORMS[name]
     wrong = replace(form.layout, name=f"{form.layout.name} permuted", gate_order=_swap_first_two(form.layout.gate_order))
@@ -43,7 +43,7 @@ def test_each_form_fails_with_a_permuted_gate_block(make_case, name):
     assert f"gate block V[{first!r}]" in weights.message and f"injected as V[{second!r}]" in weights.message
 
 
-@pytest.mark.parametrize("name", sorted(FORMS))
+@pytest.mark.parametrize("name", params_of(sorted(FORMS)))
 def test_each_form_fails_with_the_forget_bias_in_the_wrong_place(make_case, name):
     form = FORMS[name]
     flipped = layouts.STORED if form.layout.forget_bias == layouts.RUNTIME else layouts.RUNTIME

@@ -6,7 +6,7 @@ import pytest
 from harness import engine, layouts
 from harness.casefile import parse
 from harness.engine import Item, ReadAs, evaluate
-from harness.forms import FORMS
+from harness.forms import FORMS, params_of
 
 DIFFERENTIABLE = sorted(n for n, f in FORMS.items() if not f.no_gradient and not f.gradient_bug)
 
@@ -16,7 +16,7 @@ def _case(make_case, name, form, dtypes="float32, float64"):
     return make_case(name=f"{name}_{form}", dtypes=dtypes, extra=extra + f"forms: [{form}]\n")
 
 
-@pytest.mark.parametrize("form", DIFFERENTIABLE)
+@pytest.mark.parametrize("form", params_of(DIFFERENTIABLE))
 def test_each_differentiable_form_matches_the_reference_gradients(make_case, form):
     case = _case(make_case, "grads", form)
     for dtype in FORMS[form].dtypes:

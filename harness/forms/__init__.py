@@ -129,3 +129,12 @@ def _registry() -> dict:
 
 FORMS = _registry()
 """Every form, by name."""
+
+
+def params_of(names) -> list:
+    """``names`` as pytest parameters, each form whose optional extra is not installed marked skip with the
+    reason that names the extra (for the harness's own tests that loop over forms)."""
+    import pytest
+
+    return [pytest.param(n, marks=pytest.mark.skipif(bool(FORMS[n].missing()), reason=str(FORMS[n].missing())))
+            for n in names]
