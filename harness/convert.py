@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from harness import compare, layouts, npz, sensitivity, tf_compat, tolerances
+from harness.forms import DEFAULTS
 from reference import LSTMParams, lstm_forward
 
 PROOF_SEED = 0
@@ -233,8 +234,6 @@ _CANNOT = {
               "input_forget": "keras.layers.LSTM has no input_forget"},
     "npz": {},
 }
-_DEFAULTS = {"use_peepholes": False, "num_proj": None, "cell_clip": None, "proj_clip": None, "gate_clip": None,
-             "input_forget": False, "activation": "tanh", "recurrent_activation": "sigmoid"}
 
 
 def refusals(source: Source, to: str) -> list:
@@ -242,7 +241,7 @@ def refusals(source: Source, to: str) -> list:
     out = []
     for key, value in source.options.items():
         why = _CANNOT[to].get(key)
-        if why and value != _DEFAULTS[key]:
+        if why and value != DEFAULTS[key]:
             out.append(f"{key}={value!r}: {why}")
     if to == "keras" and source.options.get("recurrent_activation", "sigmoid").startswith("hard_sigmoid") and \
             source.options["recurrent_activation"] != tf_compat.keras_hard_sigmoid():
