@@ -184,8 +184,9 @@ def _nudge_gradient(amount):
     return change
 
 
-def catalogue() -> list:
-    """Every mutation, for every form and dtype it applies to: a list of (Mutation, form name, dtype)."""
+def named_mistakes() -> list:
+    """The catalogue's named mistakes (every entry but the gate-block permutations), whether or not a form
+    they reach is installed here."""
     keras_forms = tuple(n for n in FORMS if n.startswith("keras"))
     block_forms = tuple(f.name for f in block.FORMS)
     two_bias_forms = tuple(n for n, f in FORMS.items() if len(f.layout.biases) == 2)
@@ -250,13 +251,18 @@ def catalogue() -> list:
             Mutation(f"one gradient entry off by twice its {dtype} bound", "plain", kinds=("gradients",),
                      dtypes=(dtype,), change_gradients=_nudge_gradient(amount["gradients"])),
         ]
+    return fixed
+
+
+def catalogue() -> list:
+    """Every mutation, for every form and dtype it applies to: a list of (Mutation, form name, dtype)."""
     cases = selftest_cases()
     out = []
     for form_name in FORMS:
         for perm in _permutations(form_name):
             out += [(Mutation(_order_name(perm), "plain", gate_order=perm), form_name, dtype)
                     for dtype in _dtypes(form_name, DTYPES)]
-    for m in fixed:
+    for m in named_mistakes():
         out += [(m, f, dtype) for f in cases[m.case].forms if (not m.forms or f in m.forms) and _reaches(m, f)
                 for dtype in _dtypes(f, m.dtypes)]
     return out
