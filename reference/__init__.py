@@ -6,6 +6,7 @@ NumPy only. Nothing here imports TensorFlow or Keras, concatenates ``x`` with ``
 """
 from reference.lstm import ACTIVATIONS, GATES, PEEPHOLE_GATES, LSTMParams, dense, lstm_forward
 from reference.backward import LSTMGrads, lstm_backward
+from reference.network import MERGE_MODES, NetworkGrads, network_backward, network_forward
 
-__all__ = ["ACTIVATIONS", "GATES", "PEEPHOLE_GATES", "LSTMGrads", "LSTMParams", "dense", "lstm_backward",
-           "lstm_forward"]
+__all__ = ["ACTIVATIONS", "GATES", "MERGE_MODES", "PEEPHOLE_GATES", "LSTMGrads", "LSTMParams", "NetworkGrads", "dense",
+           "lstm_backward", "lstm_forward", "network_backward", "network_forward"]

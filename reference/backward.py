@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference.lstm import (ACTIVATIONS, GATES, PEEPHOLE_GATES, LSTMParams, activations, initial_state,
-                            input_projections, lstm_step, per_step)
+                            input_projections, lstm_step, per_step, time_order, valid_steps)
 
 
 def _derivative(name):
@@ -59,13 +59,16 @@ class LSTMGrads:
 def lstm_backward(x, params: LSTMParams, d_outputs, h0=None, c0=None, forget_bias: float = 0.0, *,
                   d_h=None, d_c=None, cell_clip=None, proj_clip=None, activation: str = "tanh",
                   recurrent_activation: str = "sigmoid", cell_clip_gradient: str = "mask", gate_clip=None,
-                  input_forget: bool = False) -> LSTMGrads:
+                  input_forget: bool = False, lengths=None, padded: str = "zero", reverse: bool = False) -> LSTMGrads:
     """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h_T) + sum(d_c * c_T)``, in the dtype of x.
 
     Takes the arguments of :func:`reference.lstm_forward` (named activations only) and ``d_outputs``
     [batch, timesteps, h_depth]. ``cell_clip_gradient`` is ``"mask"`` (the derivative of the clip: zero
     where c was clipped) or ``"straight_through"`` (the gradient passes the clip unchanged, which is what
-    TF's fused BlockLSTM gradient kernel computes).
+    TF's fused BlockLSTM gradient kernel computes). ``lengths``, ``padded`` and ``reverse`` as in
+    lstm_forward: at a step past a row's length the row's dh and dc pass to the step before unchanged, no
+    gradient reaches that step's gates, x or weights, and (``carry``) the gradient of the output it emitted
+    goes to the output it carried.
     """
     if cell_clip_gradient not in ("mask", "straight_through"):
         raise ValueError(f"cell_clip_gradient must be 'mask' or 'straight_through', got {cell_clip_gradient!r}")
@@ -80,13 +83,15 @@ def lstm_backward(x, params: LSTMParams, d_outputs, h0=None, c0=None, forget_bia
 
     # the forward pass, step by step through the same equations, keeping every step for the way back
     h, c = initial_state(x, p, h0, c0)
-    xV = input_projections(x, p, forget_bias)
-    steps, h_prev = [], np.empty((timesteps, batch, h_depth), dtype)
-    for t, xV_t in enumerate(per_step(xV)):
+    xV = per_step(input_projections(x, p, forget_bias))
+    valid = valid_steps(lengths, timesteps)
+    order = time_order(timesteps, reverse)
+    steps, h_prev = [None] * timesteps, np.empty((timesteps, batch, h_depth), dtype)
+    for t in order:
         h_prev[t] = h
-        s = lstm_step(xV_t, h, c, p.W, act, peep, p.projection, cell_clip, proj_clip, None, gate_clip, input_forget)
-        steps.append(s)
-        h, c = s.h, s.c
+        s = lstm_step(xV[t], h, c, p.W, act, peep, p.projection, cell_clip, proj_clip, None, gate_clip, input_forget)
+        steps[t] = s
+        h, c = (s.h, s.c) if valid is None else (np.where(valid[t], s.h, h), np.where(valid[t], s.c, c))
 
     d_outputs = np.asarray(d_outputs, dtype)
     dh_next = np.zeros((batch, h_depth), dtype) if d_h is None else np.asarray(d_h, dtype).copy()
@@ -94,9 +99,18 @@ def lstm_backward(x, params: LSTMParams, d_outputs, h0=None, c0=None, forget_bia
     dz_all = {g: np.empty((timesteps, batch, n), dtype) for g in GATES}
     dP = None if p.projection is None else np.zeros_like(p.projection)
     dpeep = None if peep is None else {g: np.zeros(n, dtype) for g in PEEPHOLE_GATES}
-    for t in reversed(range(timesteps)):
+    carried = np.zeros((batch, h_depth), dtype)  # d loss / d the output a padded step carried (padded="carry")
+    for t in reversed(order):
         s = steps[t]
-        dh = dh_next + d_outputs[:, t]
+        if valid is None:
+            dh = dh_next + d_outputs[:, t]
+        else:  # a padded step: its state's gradient skips it, its output's goes to what it carried
+            v = valid[t]
+            d_out = d_outputs[:, t] + carried
+            carried = np.where(v, 0.0, d_out) if padded == "carry" else carried
+            dh_all, dc_all = dh_next + np.where(v, d_out, 0.0), dc_next
+            dh, dc_next = np.where(v, dh_all, 0.0), np.where(v, dc_all, 0.0)
+            dh_skip, dc_skip = np.where(v, 0.0, dh_all), np.where(v, 0.0, dc_all)
         if proj_clip is not None:
             dh = dh * (np.abs(s.h_raw) <= proj_clip)
         if p.projection is not None:
@@ -121,6 +135,8 @@ def lstm_backward(x, params: LSTMParams, d_outputs, h0=None, c0=None, forget_bia
             dpeep["f"] += (dz_f * s.c_prev).sum(axis=0)
         dz = {"i": dz_i, "j": dz_j, "f": dz_f, "o": dz_o}
         dh_next = sum(dz[g] @ p.W[g].T for g in GATES)
+        if valid is not None:
+            dh_next, dc_next = dh_next + dh_skip, dc_next + dc_skip
         for g in GATES:
             dz_all[g][t] = dz[g]
 

@@ -204,33 +204,74 @@ def initial_state(x, params: "LSTMParams", h0=None, c0=None) -> tuple:
     return h, c
 
 
+PADDED = ("zero", "carry")
+"""What a row emits at a step past its length (the state is carried unchanged either way): ``zero``, zeros
+(dynamic_rnn's sequence_length, PyTorch's packed sequences, ONNX's sequence_lens, Keras's Bidirectional),
+or ``carry``, the output it emitted last, zeros before its first (a Keras RNN layer under a mask)."""
+
+
+def time_order(timesteps: int, reverse: bool) -> range:
+    """The timesteps in the order they are processed: 0 .. T-1, or T-1 .. 0 when ``reverse``."""
+    return range(timesteps - 1, -1, -1) if reverse else range(timesteps)
+
+
+def valid_steps(lengths, timesteps: int):
+    """[timesteps, batch, 1] booleans, True where step t is inside row b's length (None: every step is)."""
+    if lengths is None:
+        return None
+    lengths = np.asarray(lengths)
+    if lengths.ndim != 1 or np.any(lengths < 0) or np.any(lengths > timesteps):
+        raise ValueError(f"lengths must be one per batch row, each in [0, {timesteps}], got {lengths}")
+    return (np.arange(timesteps)[:, None] < lengths[None, :])[:, :, None]
+
+
 def lstm_forward(x, params: LSTMParams, h0=None, c0=None, forget_bias: float = 0.0, *, cell_clip=None,
                  proj_clip=None, activation: str = "tanh", recurrent_activation: str = "sigmoid",
-                 gate_activations=None, gate_clip=None, input_forget: bool = False):
+                 gate_activations=None, gate_clip=None, input_forget: bool = False, lengths=None,
+                 padded: str = "zero", reverse: bool = False, after_step=None):
     """Run the LSTM over ``x`` [batch, timesteps, input_depth] in the dtype of ``x``.
 
-    Returns ``outputs`` [batch, timesteps, h_depth] (h at every step) and the final state ``(h, c)``.
-    ``h0`` [batch, h_depth] and ``c0`` [batch, num_units] default to zeros. ``cell_clip`` and
+    Returns ``outputs`` [batch, timesteps, h_depth] (h at every step, in time order) and the final state
+    ``(h, c)``. ``h0`` [batch, h_depth] and ``c0`` [batch, num_units] default to zeros. ``cell_clip`` and
     ``proj_clip`` (None: off) clip c and the projected h elementwise. ``gate_activations`` maps any of
     i, j, f, o (and c, the activation of the cell state) to a function that replaces that one
     activation, as ONNX's ``activations`` attribute does. ``gate_clip`` clips every gate's pre-activation
     and ``input_forget`` makes f = 1 - i (ONNX's ``clip`` and ``input_forget``).
+
+    ``lengths`` (one per batch row, None: every row is full): at a step t >= its row's length, the row's
+    state (h, c) is carried unchanged and its output is what ``padded`` says (:data:`PADDED`).
+    ``reverse`` processes the steps from T-1 down to 0 (the padded steps of a row therefore come first and
+    leave its initial state alone); the outputs stay in time order. ``after_step(h, c)`` -> (h, c), when
+    given, replaces the state after every step (harness.sensitivity rounds it there).
     """
     x = np.asarray(x)
     if x.ndim != 3 or x.shape[2] != params.input_depth:
         raise ValueError(f"x must be [batch, timesteps, {params.input_depth}], got {x.shape}")
     if proj_clip is not None and params.projection is None:
         raise ValueError("proj_clip needs a projection")
+    if padded not in PADDED:
+        raise ValueError(f"padded must be one of {PADDED}, got {padded!r}")
     act = activations(activation, recurrent_activation, gate_activations)
     p = params.astype(x.dtype)
     h, c = initial_state(x, p, h0, c0)
-    xV = input_projections(x, p, forget_bias)
+    xV = per_step(input_projections(x, p, forget_bias))
+    valid = valid_steps(lengths, x.shape[1])
     z = {g: np.empty((x.shape[0], p.num_units), x.dtype) for g in GATES}  # reused by every step
     outputs = np.empty((x.shape[1], x.shape[0], p.h_depth), dtype=x.dtype)
-    for t, xV_t in enumerate(per_step(xV)):
-        s = lstm_step(xV_t, h, c, p.W, act, p.peephole, p.projection, cell_clip, proj_clip, z, gate_clip, input_forget)
-        h, c = s.h, s.c
-        outputs[t] = h
+    emitted = np.zeros((x.shape[0], p.h_depth), x.dtype)  # what a carrying row emits before its first step
+    for t in time_order(x.shape[1], reverse):
+        s = lstm_step(xV[t], h, c, p.W, act, p.peephole, p.projection, cell_clip, proj_clip, z, gate_clip,
+                      input_forget)
+        if valid is None:
+            h, c = s.h, s.c
+            emitted = h
+        else:  # a row past its length keeps its state and emits zeros or its last output
+            h, c = np.where(valid[t], s.h, h), np.where(valid[t], s.c, c)
+            emitted = np.where(valid[t], s.h, emitted if padded == "carry" else 0.0)
+        if after_step is not None:
+            h, c = after_step(h, c)
+            emitted = h if valid is None else np.where(valid[t], h, emitted)
+        outputs[t] = emitted
     return np.swapaxes(outputs, 0, 1), (h, c)
 
 

@@ -1,0 +1,147 @@
+"""Sequences as real models run them: reversed, bidirectional, padded, from a given state, stacked.
+
+Built from the one-layer, per-gate :func:`reference.lstm_forward` and :func:`reference.lstm_backward`;
+nothing here stacks or fuses a weight. A network is ``layers`` layers of one cell each, or of two with
+``merge_mode`` (bidirectional): ``cells`` lists their :class:`reference.LSTMParams` layer by layer, the
+forward cell before the backward one. Layer l + 1 reads layer l's merged outputs.
+
+* The forward cell processes steps 0 .. T-1; the backward cell (and a ``go_backwards`` layer) T-1 .. 0.
+  With ``lengths`` a row's padded steps therefore come first for a reversed cell and leave its initial
+  state alone, which makes reversing the whole padded sequence (Keras) and reversing each row within its
+  length (tf.reverse_sequence, PyTorch's packed sequences, ONNX's reverse) the same function at every
+  valid step.
+* ``go_backwards`` (Keras's, one direction) returns the outputs in the order it processed them, the last
+  timestep first; a bidirectional layer returns its backward cell's outputs in time order.
+* ``merge_mode``: ``concat`` [forward | backward] along the features, ``sum``, ``mul``, ``ave``, or
+  ``none`` (the two returned apart, compared here side by side as [forward | backward]).
+* The final states are one (h, c) per cell, stacked in ``cells`` order: [cells, batch, width].
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference.backward import lstm_backward
+from reference.lstm import LSTMParams, lstm_forward
+
+MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
+
+
+def directions(merge_mode) -> int:
+    """Cells per layer: 2 with a merge mode (bidirectional), else 1."""
+    return 1 if merge_mode is None else 2
+
+
+def _check(cells, layers, merge_mode, go_backwards):
+    if merge_mode is not None and merge_mode not in MERGE_MODES:
+        raise ValueError(f"merge_mode must be one of {MERGE_MODES} or None, got {merge_mode!r}")
+    if len(cells) != layers * directions(merge_mode):
+        raise ValueError(f"{layers} layer(s) of {directions(merge_mode)} cell(s) need {layers * directions(merge_mode)}"
+                         f" LSTMParams, got {len(cells)}")
+    if go_backwards and (merge_mode is not None or layers != 1):
+        raise ValueError("go_backwards is one reversed layer: not with merge_mode or layers > 1")
+
+
+def _merge(fw, bw, merge_mode):
+    if bw is None:
+        return fw
+    if merge_mode in ("concat", "none"):  # the two outputs side by side (outputs, never weights)
+        out = np.empty(fw.shape[:-1] + (fw.shape[-1] + bw.shape[-1],), fw.dtype)
+        out[..., :fw.shape[-1]], out[..., fw.shape[-1]:] = fw, bw
+        return out
+    return {"sum": fw + bw, "mul": fw * bw, "ave": (fw + bw) / 2}[merge_mode]
+
+
+def _state(states, k):
+    return None if states is None else states[k]
+
+
+def _run(x, cells, h0, c0, layers, merge_mode, go_backwards, lengths, padded, semantics):
+    """Every cell's outputs (time order) and final state, and every layer's input."""
+    per, inputs, outs, finals = directions(merge_mode), [], [], []
+    layer_in = x
+    for layer in range(layers):
+        inputs.append(layer_in)
+        pair = []
+        for d in range(per):
+            k = layer * per + d
+            out, (h, c) = lstm_forward(layer_in, cells[k], _state(h0, k), _state(c0, k), lengths=lengths,
+                                       padded=padded, reverse=d == 1 or go_backwards, **semantics)
+            pair.append(out)
+            outs.append(out)
+            finals.append((h, c))
+        layer_in = _merge(pair[0], pair[1] if per == 2 else None, merge_mode)
+    return inputs, outs, finals, layer_in
+
+
+def network_forward(x, cells, h0=None, c0=None, *, layers: int = 1, merge_mode=None, go_backwards: bool = False,
+                    lengths=None, padded: str = "zero", **semantics):
+    """``outputs`` [batch, timesteps, width] and the final states ``(h, c)``, each [cells, batch, width].
+
+    ``h0``/``c0``: one initial state per cell, or None (zeros). ``semantics``: lstm_forward's keyword
+    arguments (forget_bias, clips, activations, ...), the same for every cell.
+    """
+    x = np.asarray(x)
+    _check(cells, layers, merge_mode, go_backwards)
+    _, _, finals, outputs = _run(x, cells, h0, c0, layers, merge_mode, go_backwards, lengths, padded, semantics)
+    if go_backwards:
+        outputs = outputs[:, ::-1]  # in the order it processed them
+    return outputs, (_by_cell([h for h, _ in finals]), _by_cell([c for _, c in finals]))
+
+
+def _by_cell(states) -> np.ndarray:
+    """One state per cell as [cells, batch, width]."""
+    out = np.empty((len(states),) + states[0].shape, states[0].dtype)
+    for k, s in enumerate(states):
+        out[k] = s
+    return out
+
+
+@dataclass(frozen=True)
+class NetworkGrads:
+    """dL for every cell's parameters (in ``cells`` order), for ``x``, and for each cell's h0 and c0."""
+
+    cells: tuple
+    x: np.ndarray
+    h0: tuple
+    c0: tuple
+
+
+def network_backward(x, cells, d_outputs, h0=None, c0=None, *, d_h=None, d_c=None, layers: int = 1,
+                     merge_mode=None, go_backwards: bool = False, lengths=None, padded: str = "zero",
+                     cell_clip_gradient: str = "mask", **semantics) -> NetworkGrads:
+    """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h) + sum(d_c * c)`` (h, c: the stacked final
+    states), layer by layer from the top, each cell through :func:`reference.lstm_backward`."""
+    x = np.asarray(x)
+    _check(cells, layers, merge_mode, go_backwards)
+    inputs, outs, _, _ = _run(x, cells, h0, c0, layers, merge_mode, go_backwards, lengths, padded, semantics)
+    per = directions(merge_mode)
+    d_top = np.asarray(d_outputs, x.dtype)
+    d_top = d_top[:, ::-1] if go_backwards else d_top
+    grads, dh0, dc0 = [None] * len(cells), [None] * len(cells), [None] * len(cells)
+    for layer in reversed(range(layers)):
+        ks = [layer * per + d for d in range(per)]
+        if per == 1:
+            d_cells = [d_top]
+        elif merge_mode in ("concat", "none"):
+            width = outs[ks[0]].shape[-1]
+            d_cells = [d_top[..., :width], d_top[..., width:]]
+        elif merge_mode == "sum":
+            d_cells = [d_top, d_top]
+        elif merge_mode == "ave":
+            d_cells = [d_top / 2, d_top / 2]
+        else:  # mul
+            d_cells = [d_top * outs[ks[1]], d_top * outs[ks[0]]]
+        d_in = 0.0
+        for d, k in enumerate(ks):
+            g = lstm_backward(inputs[layer], cells[k], d_cells[d], _state(h0, k), _state(c0, k),
+                              d_h=_state(d_h, k), d_c=_state(d_c, k), lengths=lengths, padded=padded,
+                              reverse=d == 1 or go_backwards, cell_clip_gradient=cell_clip_gradient, **semantics)
+            grads[k], dh0[k], dc0[k] = g.params, g.h0, g.c0
+            d_in = d_in + g.x
+        d_top = d_in
+    return NetworkGrads(tuple(grads), d_top, tuple(dh0), tuple(dc0))
+
+
+__all__ = ["MERGE_MODES", "LSTMParams", "NetworkGrads", "directions", "network_backward", "network_forward"]
