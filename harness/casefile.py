@@ -69,6 +69,12 @@ class Case:
     proj_clip: float | None
     gate_clip: float | None
     input_forget: bool
+    go_backwards: bool
+    bidirectional: str | None  # the merge mode, or None: one direction
+    sequence_lengths: tuple | None
+    initial_state: str  # zeros, random
+    stateful_chunks: int | None
+    layers: int
     num_classes: int | None
     weights: Path | None  # per-gate .npz the forms run on instead of seeded random weights
     checks: tuple  # forward, gradients
@@ -83,6 +89,32 @@ class Case:
     def h_depth(self) -> int:
         """The width of h: num_proj with a projection, else num_units."""
         return self.num_proj or self.num_units
+
+    @property
+    def directions(self) -> int:
+        """Cells per layer: 2 when bidirectional."""
+        return 1 if self.bidirectional is None else 2
+
+    @property
+    def cells(self) -> int:
+        """Cells in all: layers x directions, in the order layer by layer, forward before backward."""
+        return self.layers * self.directions
+
+    @property
+    def output_width(self) -> int:
+        """The width of what the network outputs: h_depth, twice that for a concat (or none) merge."""
+        return self.h_depth * (2 if self.bidirectional in ("concat", "none") else 1)
+
+    def cell_input_depth(self, k: int) -> int:
+        """The width of what cell ``k`` reads: x for the first layer, the merged outputs below it after."""
+        return self.input_depth if k < self.directions else self.output_width
+
+    def cell_name(self, k: int) -> str:
+        """``layer 2 backward``; empty for a one-cell case."""
+        if self.cells == 1:
+            return ""
+        layer = f"layer {k // self.directions + 1}"
+        return layer if self.directions == 1 else f"{layer} {('forward', 'backward')[k % 2]}"
 
     @property
     def where(self) -> str:
@@ -225,6 +257,11 @@ def _to_case(values: dict, mapping: yamlnodes.Mapping, path: Path, problems: lis
                                                                           "h can be clipped"))
         return None
     options = {k: values.get(k, FIELDS[k].default) for k in spec.OPTIONS}
+    options["bidirectional"] = (values.get("bidirectional") or {}).get("merge_mode")
+    if "sequence_lengths" in values:
+        options["sequence_lengths"] = tuple(values["sequence_lengths"])
+    if not _sequence_rules(values, mapping, problems):
+        return None
     weights = _weights_file(values, options, mapping, path, problems)
     if weights is False:
         return None
@@ -249,6 +286,44 @@ def _to_case(values: dict, mapping: yamlnodes.Mapping, path: Path, problems: lis
         tolerance_reason=tolerance.get("reason"), description=values.get("description", ""),
         path=path, line=mapping.line,
     )
+
+
+def _sequence_rules(values: dict, mapping, problems: list) -> bool:
+    """The sequence keys against the sizes and each other; False (the problem recorded) when they clash."""
+    line = lambda key: mapping.key_lines[key]  # noqa: E731
+    before = len(problems)
+    lengths = values.get("sequence_lengths")
+    if lengths is not None:
+        if len(lengths) != values["batch"]:
+            problems.append(Problem(line("sequence_lengths"), "sequence_lengths", f"has {len(lengths)} lengths; the "
+                                    f"case has batch {values['batch']} (one length per batch row)"))
+        elif max(lengths) > values["timesteps"]:
+            problems.append(Problem(line("sequence_lengths"), "sequence_lengths", f"a length of {max(lengths)} exceeds "
+                                    f"timesteps {values['timesteps']}"))
+    unsupported = "unsupported combination"
+    if values.get("go_backwards") and ("bidirectional" in values or values.get("layers", 1) > 1):
+        other = "bidirectional" if "bidirectional" in values else "layers"
+        problems.append(Problem(line("go_backwards"), "go_backwards", f"{unsupported} with {other}: go_backwards is "
+                                "one reversed layer (a bidirectional layer already runs its backward cell reversed)"))
+    chunks = values.get("stateful_chunks")
+    if chunks is not None and chunks > values["timesteps"]:
+        problems.append(Problem(line("stateful_chunks"), "stateful_chunks", f"{chunks} chunks of a sequence of "
+                                f"{values['timesteps']} timesteps: each chunk needs at least one"))
+    for other in ("bidirectional", "go_backwards"):
+        if chunks is not None and values.get(other):
+            problems.append(Problem(line("stateful_chunks"), "stateful_chunks", f"{unsupported} with {other}: a "
+                                    "reversed pass over chunks is not a reversed pass over the whole sequence"))
+    if values.get("layers", 1) > 1 and (values.get("bidirectional") or {}).get("merge_mode") == "none":
+        problems.append(Problem(line("layers"), "layers", f"{unsupported} with bidirectional merge_mode none: the "
+                                "next layer would get two outputs"))
+    if chunks is not None and lengths is not None:
+        problems.append(Problem(line("stateful_chunks"), "stateful_chunks", f"{unsupported} with sequence_lengths: "
+                                "a padded row's state across chunks is not defined the same way by the forms"))
+    if "weights" in values and ("bidirectional" in values or values.get("layers", 1) > 1):
+        problems.append(Problem(line("weights"), "weights", f"{unsupported} with "
+                                f"{'bidirectional' if 'bidirectional' in values else 'layers'}: a weights file holds "
+                                "one cell's weights"))
+    return len(problems) == before
 
 
 def _weights_file(values: dict, options: dict, mapping, path: Path, problems: list):

@@ -15,7 +15,7 @@ import numpy as np
 from harness import compare, layouts, sensitivity, tolerances
 from harness.forms import FORMS
 from harness.inputs import loss_weights, make_inputs
-from reference import GATES, dense, lstm_backward, lstm_forward
+from reference import GATES, dense, network_backward, network_forward
 
 CHECKS = {"forward": ("weights", "outputs", "final_h", "final_c", "logits"), "gradients": ("grad_weights", "grad_x")}
 
@@ -93,7 +93,8 @@ class Run:
 
     tf: TFRun
     layout: object = None  # the layout the weights were read through
-    params: object = None  # per-gate params read back from TF through the layout
+    params: object = None  # per-gate params read back from TF through the layout (the first cell's)
+    cells: tuple = ()  # every cell's params read back, layer by layer, forward before backward
     reference: dict = None  # outputs, final_h, final_c (and logits) of the reference
     error: str | None = None
     reference_grads: object = None  # reference.LSTMGrads, computed when a gradient check first asks
@@ -130,6 +131,18 @@ class Reading:
     def semantics(self, kwargs: dict) -> dict:
         """The reference's configuration."""
         return kwargs
+
+    def cells(self, cells: tuple) -> tuple:
+        """Every cell's params read back (layer by layer, forward before backward)."""
+        return cells
+
+    def sequence(self, kwargs: dict) -> dict:
+        """The reference network's sequence keywords (layers, merge_mode, go_backwards, lengths, padded)."""
+        return kwargs
+
+    def forward(self, run):
+        """The function that runs the reference network (a mistake may wrap it)."""
+        return run
 
     def x(self, x):
         """The input sequence fed to the reference."""
@@ -182,8 +195,12 @@ def tf_run(case, form_name: str, dtype: str, weights: str = "random") -> TFRun:
             try:
                 out.inputs = make_inputs(case, dtype, constant=weights == "constant")
                 p = out.inputs.params
+                more = [a for q in out.inputs.cells[1:] for _, _, a in q.items()]  # beyond one cell, when any
+                more += [a for q in out.inputs.cells[1:] if q.projection is not None for a in [q.projection]]
+                more += [*(out.inputs.h0 or ()), *(out.inputs.c0 or ())]
+                more += [] if out.inputs.lengths is None else [out.inputs.lengths]
                 out.inputs_digest = _digest([out.inputs.x, *(a for _, _, a in p.items()),
-                                             *([] if p.projection is None else [p.projection])])
+                                             *([] if p.projection is None else [p.projection]), *more])
                 gradients = "gradients" in case.checks and weights == "random" and not form.no_gradient
                 out.form_out = form.run(case, out.inputs, dtype, gradients=gradients)
             except Exception:  # a TF crash is reported on every check of the run, with its traceback
@@ -207,9 +224,17 @@ def _read(case, form, tf: TFRun, reading: Reading) -> Run:
         return out
     try:
         out.layout = reading.layout(form.layout)
-        out.params = reading.params(out.layout.split(tf.form_out.tensors, case.input_depth, case.forget_bias))
-        x64, p64 = reading.x(tf.inputs.x.astype(np.float64)), out.params.astype(np.float64)
-        outputs, (h, c) = lstm_forward(x64, p64, **reading.semantics(form.semantics(case)))
+        out.cells = tuple(reading.cells(tuple(
+            reading.params(out.layout.split(t, case.cell_input_depth(k), case.forget_bias))
+            for k, t in enumerate(cell_tensors(tf.form_out)))))
+        out.params = out.cells[0]
+        x64 = reading.x(tf.inputs.x.astype(np.float64))
+        cells64 = tuple(p.astype(np.float64) for p in out.cells)
+        h0, c0 = _states64(tf.inputs)
+        outputs, (h, c) = reading.forward(network_forward)(
+            x64, cells64, h0, c0, **reading.sequence(form.sequence(case)), **reading.semantics(form.semantics(case)))
+        if case.cells == 1:
+            h, c = h[0], c[0]
         ref = {"outputs": outputs, "final_h": h, "final_c": c}
         if case.num_classes:
             ref["logits"] = dense(outputs[:, -1], tf.inputs.head_kernel.astype(np.float64),
@@ -218,6 +243,28 @@ def _read(case, form, tf: TFRun, reading: Reading) -> Run:
     except Exception:
         out.error = traceback.format_exc()
     return out
+
+
+def cell_tensors(form_out) -> tuple:
+    """The layout tensors of every cell a form ran (one dict per cell, in the case's cell order)."""
+    return form_out.cells or (form_out.tensors,)
+
+
+def cell_grads(form_out) -> tuple:
+    """d loss / d every layout tensor, one dict per cell (the form's ``x`` gradient left out)."""
+    return form_out.cell_grads or ({k: v for k, v in form_out.grads.items() if k != "x"},)
+
+
+def _states64(inputs) -> tuple:
+    """The initial states given to every cell, in float64 (None: zeros)."""
+    widen = lambda s: None if s is None else tuple(a.astype(np.float64) for a in s)  # noqa: E731
+    return widen(inputs.h0), widen(inputs.c0)
+
+
+def network_of(case, form, inputs) -> sensitivity.Network:
+    """The case's cells, initial states and sequence keywords as the form computes them."""
+    return sensitivity.Network(inputs.cells, inputs.h0, inputs.c0, form.sequence(case),
+                               tuple(case.cell_name(k) for k in range(case.cells)))
 
 
 def evaluate(item: Item, reading: Reading = IDENTITY, weights: str = "random") -> Result:
@@ -272,12 +319,13 @@ def _spread(item: Item, r: Run):
     case, form, inputs = item.case, FORMS[item.form], r.inputs
     semantics, gradient_semantics = form.semantics(case), form.gradient_semantics(case)
     key = (str(case.path), case.name, item.dtype, r.tf.inputs_digest, repr(sorted(semantics.items())),
-           repr(sorted(gradient_semantics.items())))
+           repr(sorted(gradient_semantics.items())), repr(sorted(form.sequence(case).items())))
     if key not in _SPREADS:
         head = (inputs.head_kernel, inputs.head_bias) if case.num_classes else None
         d_outputs = inputs.loss_weights if "gradients" in case.checks else None
         _SPREADS[key] = sensitivity.spread(inputs.x, inputs.params, semantics, item.dtype, case.seed, head=head,
-                                           d_outputs=d_outputs, gradient_semantics=gradient_semantics)
+                                           d_outputs=d_outputs, gradient_semantics=gradient_semantics,
+                                           network=network_of(case, form, inputs))
     return _SPREADS[key]
 
 
@@ -287,9 +335,11 @@ def _ill_conditioned(item: Item, r: Run) -> str | None:
         return None
     case, form = item.case, FORMS[item.form]
     semantics = form.semantics(case)
-    key = (str(case.path), case.name, r.tf.inputs_digest, repr(sorted(semantics.items())))
+    key = (str(case.path), case.name, r.tf.inputs_digest, repr(sorted(semantics.items())),
+           repr(sorted(form.sequence(case).items())))
     if key not in _SEPARATIONS:
-        _SEPARATIONS[key] = sensitivity.separation(r.inputs.x, r.inputs.params, semantics)
+        _SEPARATIONS[key] = sensitivity.separation(r.inputs.x, r.inputs.params, semantics,
+                                                   network_of(case, form, r.inputs))
     bound = _tolerance(replace(item, check="outputs"), r).largest
     smallest, swap = _SEPARATIONS[key]
     if not swap or bound * tolerances.SEPARATION < smallest:
@@ -331,23 +381,45 @@ def _check_weights(item: Item, r: Run) -> Result:
     """Shapes as the layout says; every gate block read back through the layout equals, bit for bit, the
     same block of the injected weights taken through the same layout; the BasicLSTMCell stacked kernel
     composed from them has its documented shape and splits back to the same params."""
-    case, problems, layout = item.case, [], r.layout
-    n_in, n = case.input_depth, case.num_units
+    case, problems, layout, compared = item.case, [], r.layout, []
+    tensors = cell_tensors(r.form_out)
+    if len(tensors) != case.cells or len(r.cells) != case.cells:
+        problems.append(f"the form returned the weights of {len(tensors)} cell(s), read back as {len(r.cells)}; the "
+                        f"case has {case.cells} ({case.layers} layer(s) x {case.directions} direction(s))")
+    for k, (cell_tensors_k, read_k) in enumerate(zip(tensors, r.cells)):
+        injected_k = r.inputs.cells[k] if k < len(r.inputs.cells) else None
+        more, names = _check_cell_weights(case, k, layout, cell_tensors_k, read_k, injected_k)
+        cell = case.cell_name(k)
+        problems += [f"{cell}: {p}" if cell else p for p in more]
+        compared += [f"{cell} {n}" if cell else n for n in names]
+    tol = tolerances.EXACT
+    digest = _digest(t[k] for t in tensors for k in sorted(t))
+    status = "fail" if problems else "pass"
+    return Result(item, status, None if problems else 0.0, tol.atol,
+                  "\n".join([_what(item), f"Tolerance: {tol.source}", *problems]) if problems else "", digest,
+                  compared=tuple(compared))
+
+
+def _check_cell_weights(case, k: int, layout, tensors: dict, read, injected_params) -> tuple:
+    """(problems, what was compared) of one cell's weights: shapes as the layout says; every gate block read
+    back through the layout equals, bit for bit, the injected one taken through the same layout; the
+    BasicLSTMCell stacked kernel composed from them has its documented shape and splits back unchanged."""
+    problems, compared = [], ["shapes"]
+    n_in, n = case.cell_input_depth(k), case.num_units
     expected = layout.shapes(n_in, n, case.num_proj, case.use_peepholes)
-    got = {name: tuple(t.shape) for name, t in r.form_out.tensors.items()}
-    compared = ["shapes"]
+    got = {name: tuple(t.shape) for name, t in tensors.items()}
     if got != expected:
         problems.append(f"TF's variables have shapes {got}; layout {layout.name} expects {expected} ({layout.about})")
-    else:
+    elif injected_params is not None:
         # the same arithmetic on both sides (a stored forget bias is added, then taken off again), so a
         # right reading is equal bit for bit, with no slack
-        injected = layout.split(layout.compose(r.inputs.params, case.forget_bias), n_in, case.forget_bias)
-        compared += [_block_name(part, g) for part, g, _ in r.params.items()]
-        compared += ["projection"] if r.params.projection is not None or injected.projection is not None else []
-        problems += _gate_mismatches(injected, r.params, layout, case)
-    stacked = layouts.BASIC_LSTM_CELL.compose(r.params, case.forget_bias)
+        injected = layout.split(layout.compose(injected_params, case.forget_bias), n_in, case.forget_bias)
+        compared += [_block_name(part, g) for part, g, _ in read.items()]
+        compared += ["projection"] if read.projection is not None or injected.projection is not None else []
+        problems += _gate_mismatches(injected, read, layout, case, n_in)
+    stacked = layouts.BASIC_LSTM_CELL.compose(read, case.forget_bias)
     want = {"kernel": (n_in + case.h_depth, 4 * n), "bias": (4 * n,)}
-    have = {k: tuple(stacked[k].shape) for k in want}
+    have = {name: tuple(stacked[name].shape) for name in want}
     compared.append("BasicLSTMCell stacked kernel and bias")
     if have != want:
         problems.append(f"BasicLSTMCell stacked form has shapes {have}, expected {want}: kernel rows are "
@@ -355,20 +427,16 @@ def _check_weights(item: Item, r: Run) -> Result:
                         f"gate blocks i j f o")
     back = layouts.BASIC_LSTM_CELL.split(stacked, n_in, case.forget_bias)
     for part, g, a in back.items():
-        if not np.array_equal(a, getattr(r.params, part)[g]):
+        if not np.array_equal(a, getattr(read, part)[g]):
             problems.append(f"splitting the BasicLSTMCell stacked kernel back changed {part}[{g!r}]")
-    tol, digest = tolerances.EXACT, _digest(r.form_out.tensors[k] for k in sorted(r.form_out.tensors))
-    status = "fail" if problems else "pass"
-    return Result(item, status, None if problems else 0.0, tol.atol,
-                  "\n".join([_what(item), f"Tolerance: {tol.source}", *problems]) if problems else "", digest,
-                  compared=tuple(compared))
+    return problems, compared
 
 
 def _block_name(part: str, gate: str) -> str:
     return f"{part}[{gate!r}]"
 
 
-def _gate_mismatches(injected, read, layout, case) -> list:
+def _gate_mismatches(injected, read, layout, case, n_in: int) -> list:
     """Name every gate block that was read back from the wrong place, and say whose block it holds."""
     out = []
     if (read.projection is None) != (injected.projection is None) or (
@@ -381,7 +449,7 @@ def _gate_mismatches(injected, read, layout, case) -> list:
             continue
         if _equal(a, want[g]):
             continue
-        where = layout.where(part, g, case.input_depth, case.num_units, case.h_depth)
+        where = layout.where(part, g, n_in, case.num_units, case.h_depth)
         owner = [h for h in want if h != g and _equal(a, want[h])]
         whose = f"it holds the block injected as {part}[{owner[0]!r}]" if owner else "it matches no injected gate block"
         out.append(f"gate block {part}[{g!r}] read from {where} (layout {layout.name}) differs from the "
@@ -399,37 +467,53 @@ def _reference_grads(item: Item, r: Run, reading: Reading):
     """The reference's BPTT gradients for this reading's params, semantics, x and loss, once per run."""
     if r.reference_grads is None:
         case, form = item.case, FORMS[item.form]
-        p64 = r.params.astype(np.float64)
+        cells64 = tuple(p.astype(np.float64) for p in r.cells)
         x64 = reading.x(r.inputs.x.astype(np.float64))
         d_outputs = loss_weights(r.inputs.loss_draw, reading.loss(case.loss)).astype(np.float64)
-        r.reference_grads = reading.gradients(lstm_backward(
-            x64, p64, d_outputs, **reading.semantics(form.semantics(case)), **form.gradient_semantics(case)))
+        h0, c0 = _states64(r.inputs)
+        r.reference_grads = reading.gradients(network_backward(
+            x64, cells64, d_outputs, h0, c0, **reading.sequence(form.sequence(case)),
+            **reading.semantics(form.semantics(case)), **form.gradient_semantics(case)))
     return r.reference_grads
 
 
 def _grad_blocks(item: Item, layout, grads: dict, ref) -> list:
-    """(label, TF's block, the reference's block) for every block of ``item``'s gradient check. A layout
-    with two biases (PyTorch's bias_ih and bias_hh, ONNX's Wb and Rb) has d loss / d b in each of them:
-    both are compared with the reference's."""
+    """(label, TF's block, the reference's block) for every block of ``item``'s gradient check, cell by
+    cell (``grads``: {"x": ..., "cells": one dict of layout tensors per cell}; ``ref``: a
+    reference.NetworkGrads). A layout with two biases (PyTorch's bias_ih and bias_hh, ONNX's Wb and Rb)
+    has d loss / d b in each of them: both are compared with the reference's."""
     case = item.case
     if item.check == "grad_x":
         return [("d loss / d x", grads["x"], ref.x)]
-    tensors = {k: v for k, v in grads.items() if k != "x"}
+    blocks = []
+    tf_cells = grads["cells"]
+    if len(tf_cells) != len(ref.cells):
+        return [(f"d loss / d the cells (TF has {len(tf_cells)}, the reference {len(ref.cells)})", None, None)]
+    for k, (tensors, theirs_k) in enumerate(zip(tf_cells, ref.cells)):
+        blocks += _cell_grad_blocks(case, k, layout, tensors, theirs_k)
+    return blocks
+
+
+def _cell_grad_blocks(case, k: int, layout, tensors: dict, ref_params) -> list:
+    """One cell's (label, TF's block, the reference's block)."""
+    n_in, cell = case.cell_input_depth(k), case.cell_name(k)
+    name = lambda part, g=None: sensitivity.block_name(cell, part, g)  # noqa: E731
     first = replace(layout, biases=layout.biases[:1])
-    tf_params = first.split(tensors, case.input_depth, forget_bias=0.0)
+    tf_params = first.split(tensors, n_in, forget_bias=0.0)
     blocks = []
     for part in ("V", "W", "b", "peephole"):
-        ours, theirs = getattr(tf_params, part) or {}, getattr(ref.params, part) or {}
+        ours, theirs = getattr(tf_params, part) or {}, getattr(ref_params, part) or {}
         for g in [g for g in GATES if g in ours or g in theirs]:
-            where = first.where(part, g, case.input_depth, case.num_units, case.h_depth) if g in ours else "absent"
-            blocks.append((f"d loss / d {_block_name(part, g)} ({where})", ours.get(g), theirs.get(g)))
-    for name in layout.biases[1:]:
-        other = replace(layout, biases=(name,))
-        b = other.split(tensors, case.input_depth, forget_bias=0.0).b
-        blocks += [(f"d loss / d {_block_name('b', g)} ({other.where('b', g, case.input_depth, case.num_units)})",
-                    b[g], ref.params.b[g]) for g in GATES]
-    if ref.params.projection is not None or tf_params.projection is not None:
-        blocks.append((f"d loss / d projection ({layout.projection})", tf_params.projection, ref.params.projection))
+            where = first.where(part, g, n_in, case.num_units, case.h_depth) if g in ours else "absent"
+            blocks.append((f"d loss / d {name(part, g)} ({where})", ours.get(g), theirs.get(g)))
+    for bias in layout.biases[1:]:
+        other = replace(layout, biases=(bias,))
+        b = other.split(tensors, n_in, forget_bias=0.0).b
+        blocks += [(f"d loss / d {name('b', g)} ({other.where('b', g, n_in, case.num_units)})", b[g], ref_params.b[g])
+                   for g in GATES]
+    if ref_params.projection is not None or tf_params.projection is not None:
+        blocks.append((f"d loss / d {name('projection')} ({layout.projection})", tf_params.projection,
+                       ref_params.projection))
     return blocks
 
 
@@ -458,7 +542,8 @@ def _compared_name(label: str, two_biases: bool) -> str:
     """The block's name; with two biases, whose name alone is not unique, ``d loss / d b['i']
     (bias_hh_l0[0:4])`` -> ``b['i'] in bias_hh_l0``."""
     name, where = _grad_name(label), label.partition(" (")[2]
-    return f"{name} in {where.split('[')[0]}" if two_biases and name.startswith("b[") else name
+    bias = name.rsplit(" ", 1)[-1].startswith("b[")  # "b['i']", or "layer 1 forward b['i']"
+    return f"{name} in {where.split('[')[0]}" if two_biases and bias else name
 
 
 def _grad_name(label: str) -> str:
@@ -473,7 +558,7 @@ def _check_gradients(item: Item, r: Run, reading: Reading) -> Result:
     if form.no_gradient:
         return Result(item, "skip", None, None, f"{item.form}: {form.no_gradient}")
     ref, spread = _reference_grads(item, r, reading), _spread(item, r)
-    blocks = _grad_blocks(item, r.layout, r.form_out.grads, ref)
+    blocks = _grad_blocks(item, r.layout, {"x": r.form_out.grads["x"], "cells": cell_grads(r.form_out)}, ref)
     worst, tol, failures = _compare_grads(item, blocks, spread)
     compared = tuple(_compared_name(label, len(r.layout.biases) > 1) for label, _, _ in blocks)
     digest = _digest([actual for _, actual, _ in blocks if actual is not None])
@@ -505,7 +590,8 @@ def _known_bug(item: Item, r: Run, ref, spread, failures: list) -> tuple:
     if registered != 0.0 and not failures:
         return "fail", (f"{what}: expected the known TF bug ({form.gradient_bug}) but the tape's gradients are no "
                         "longer BlockLSTMGrad's and match the reference: TF fixed it; drop gradient_bug in harness/forms")
-    own, _, own_failures = _compare_grads(item, _grad_blocks(item, r.layout, evidence["own"], ref), spread)
+    own_grads = {"x": evidence["own"]["x"], "cells": ({k: v for k, v in evidence["own"].items() if k != "x"},)}
+    own, _, own_failures = _compare_grads(item, _grad_blocks(item, r.layout, own_grads, ref), spread)
     facts = (f"tape vs the V1 kernel BlockLSTMGrad run on V2's outputs: max abs difference {registered:.3g}; "
              f"tf.raw_ops.BlockLSTMGradV2 vs the reference: largest error over its bound {own.ratio:.3g}")
     if registered == 0.0 and not own_failures:

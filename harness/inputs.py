@@ -25,6 +25,11 @@ class Inputs:
     loss_weights: np.ndarray  # [batch, timesteps, h_depth]: the loss is sum(loss_weights * outputs)
     loss_draw: np.ndarray  # the random draw behind loss_weights, before the case's ``loss`` masks it
     bias_share: dict | None = None  # {gate: [num_units]}: the recurrent bias's share, for two-bias layouts
+    cells: tuple = ()  # every cell's params, layer by layer, forward before backward; cells[0] is params
+    bias_shares: tuple = ()  # each cell's bias_share
+    h0: tuple | None = None  # one [batch, h_depth] per cell (initial_state: random), or None: zeros
+    c0: tuple | None = None  # one [batch, num_units] per cell
+    lengths: np.ndarray | None = None  # [batch], or None: every row is full
 
 
 CONSTANT = 0.1  # the self-test's constant weights: every V, W, peephole and projection entry; biases 0
@@ -48,29 +53,52 @@ def make_inputs(case, dtype: str, constant: bool = False) -> Inputs:
         b[g] = rng.normal(0.0, 0.5, n)
     x = rng.normal(0.0, case.input_scale, (case.batch, case.timesteps, n_in))
     head_kernel = head_bias = None
+    width = case.output_width
     if case.num_classes:
-        head_kernel = rng.normal(0.0, 1.0 / np.sqrt(h_depth), (h_depth, case.num_classes))
+        head_kernel = rng.normal(0.0, 1.0 / np.sqrt(width), (width, case.num_classes))
         head_bias = rng.normal(0.0, 0.1, case.num_classes)
     # drawn last, so that adding them to a case leaves its other draws as they were
     peephole = {g: rng.normal(0.0, 0.5 * case.weight_scale, n) for g in PEEPHOLE_GATES} if case.use_peepholes else None
     projection = rng.normal(0.0, case.weight_scale / np.sqrt(n), (n, case.num_proj)) if case.num_proj else None
     # a fixed random projection of the outputs, so that every timestep and unit reaches the loss
-    loss_draw = rng.normal(0.0, 1.0, (case.batch, case.timesteps, h_depth))
+    loss_draw = rng.normal(0.0, 1.0, (case.batch, case.timesteps, width))
     cast = lambda a: None if a is None else a.astype(dtype)  # noqa: E731
     params = LSTMParams(V, W, b, peephole, projection)
     if case.weights is not None:  # real weights (x, the head and the loss stay seeded)
         from harness import npz
 
         params = npz.load(case.weights)[0]
-    if constant:
-        params = _constant_like(params)
-    params = params.astype(dtype)
-    # from a stream of its own, so that the other draws stay as they were: how PyTorch's bias_ih + bias_hh
-    # and ONNX's Wb + Rb split each bias (harness.layouts.split_bias)
-    share_rng = np.random.default_rng([case.seed, 1])
-    bias_share = {g: share_rng.uniform(*BIAS_SHARE, n) for g in GATES}
-    return Inputs(params, cast(x), cast(head_kernel), cast(head_bias), cast(loss_weights(loss_draw, case.loss)),
-                  cast(loss_draw), bias_share)
+    # every other cell (stacked layers, the backward direction) from a stream of its own per cell, so that
+    # the first cell's draws are those of the same case without the sequence keys
+    cells = [params] + [_cell(case, k) for k in range(1, case.cells)]
+    cells = [(_constant_like(p) if constant else p).astype(dtype) for p in cells]
+    # from streams of their own, so that the other draws stay as they were: how PyTorch's bias_ih + bias_hh
+    # and ONNX's Wb + Rb split each bias (harness.layouts.split_bias), cell by cell
+    shares = []
+    for k in range(case.cells):
+        share_rng = np.random.default_rng([case.seed, 1] if k == 0 else [case.seed, 1, k])
+        shares.append({g: share_rng.uniform(*BIAS_SHARE, n) for g in GATES})
+    h0 = c0 = None
+    if case.initial_state == "random":  # seeded, a different state for every cell
+        state_rng = np.random.default_rng([case.seed, 3])
+        h0 = tuple(state_rng.normal(0.0, 0.5, (case.batch, h_depth)).astype(dtype) for _ in range(case.cells))
+        c0 = tuple(state_rng.normal(0.0, 1.0, (case.batch, n)).astype(dtype) for _ in range(case.cells))
+    lengths = None if case.sequence_lengths is None else np.asarray(case.sequence_lengths, np.int64)
+    return Inputs(cells[0], cast(x), cast(head_kernel), cast(head_bias), cast(loss_weights(loss_draw, case.loss)),
+                  cast(loss_draw), shares[0], tuple(cells), tuple(shares), h0, c0, lengths)
+
+
+def _cell(case, k: int) -> LSTMParams:
+    """Cell ``k``'s (k >= 1) seeded, gate-distinct weights; it reads case.cell_input_depth(k) features."""
+    rng = np.random.default_rng([case.seed, 2, k])
+    n_in, n, h_depth = case.cell_input_depth(k), case.num_units, case.h_depth
+    scale = case.weight_scale / np.sqrt(n_in + h_depth)
+    V = {g: rng.normal(0.0, scale, (n_in, n)) for g in GATES}
+    W = {g: rng.normal(0.0, scale, (h_depth, n)) for g in GATES}
+    b = {g: rng.normal(0.0, 0.5, n) for g in GATES}
+    peephole = {g: rng.normal(0.0, 0.5 * case.weight_scale, n) for g in PEEPHOLE_GATES} if case.use_peepholes else None
+    projection = rng.normal(0.0, case.weight_scale / np.sqrt(n), (n, case.num_proj)) if case.num_proj else None
+    return LSTMParams(V, W, b, peephole, projection)
 
 
 def loss_weights(draw: np.ndarray, loss: str) -> np.ndarray:

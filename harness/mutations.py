@@ -180,7 +180,7 @@ def _nudge_gradient(amount):
         b = dict(grads.params.b)
         b["o"] = b["o"].copy()
         b["o"][0] += amount
-        return replace(grads, params=_with(grads.params, b=b))
+        return replace(grads, cells=(_with(grads.params, b=b), *grads.cells[1:]))
     return change
 
 

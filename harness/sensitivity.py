@@ -14,12 +14,11 @@ units of roundoff of the tensor's own size.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from reference import GATES, LSTMParams, dense, lstm_backward
-from reference.lstm import activations, initial_state, input_projections, lstm_step, per_step
+from reference import GATES, LSTMParams, dense, network_backward, network_forward
 
 DRAWS = 4
 UNIT_ROUNDOFF = {"float32": 2.0 ** -24, "float64": 2.0 ** -53}
@@ -55,39 +54,52 @@ def _perturb_params(p: LSTMParams, u, rng) -> LSTMParams:
                       None if p.projection is None else _perturb(p.projection, u, rng))
 
 
-def _forward(x, p: LSTMParams, u, rng, *, forget_bias=0.0, cell_clip=None, proj_clip=None, activation="tanh",
-             recurrent_activation="sigmoid", gate_clip=None, input_forget=False):
-    """The reference's forward pass with h and c rounded by (1 + u e) after every step (u = 0: exact)."""
-    act = activations(activation, recurrent_activation)
-    h, c = initial_state(x, p)
-    outputs = np.empty((x.shape[1], x.shape[0], p.h_depth))
-    for t, xV_t in enumerate(per_step(input_projections(x, p, forget_bias))):
-        s = lstm_step(xV_t, h, c, p.W, act, p.peephole, p.projection, cell_clip, proj_clip, None, gate_clip,
-                      input_forget)
-        h, c = s.h, s.c
-        if u:
-            h, c = np.ascontiguousarray(_perturb(h, u, rng)), _perturb(c, u, rng)
-        outputs[t] = h
-    return np.swapaxes(outputs, 0, 1), h, c
+@dataclass(frozen=True)
+class Network:
+    """What a case runs beyond one cell (reference.network): every cell's params, their initial states,
+    the sequence keywords (layers, merge_mode, go_backwards, lengths, padded) and each cell's name."""
+
+    cells: tuple
+    h0: tuple | None = None
+    c0: tuple | None = None
+    sequence: dict = field(default_factory=dict)
+    names: tuple = ("",)
+
+
+def _forward(x, p, u, rng, network: Network | None = None, **semantics):
+    """The reference's forward pass with h and c rounded by (1 + u e) after every step (u = 0: exact):
+    ``p`` is one cell's params, or a tuple of every cell's with ``network``. Final h and c are [batch,
+    width] for one cell, [cells, batch, width] for more."""
+    cells = p if isinstance(p, tuple) else (p,)
+    net = network or Network(cells)
+    after = None if not u else (lambda h, c: (np.ascontiguousarray(_perturb(h, u, rng)), _perturb(c, u, rng)))
+    outputs, (h, c) = network_forward(x, cells, net.h0, net.c0, after_step=after, **net.sequence, **semantics)
+    return (outputs, h[0], c[0]) if len(cells) == 1 else (outputs, h, c)
 
 
 def spread(x, params: LSTMParams, semantics: dict, dtype: str, seed: int, *, head=None, d_outputs=None,
-           gradient_semantics=None) -> Spread:
+           gradient_semantics=None, network: Network | None = None) -> Spread:
     """The spread of every tensor over DRAWS perturbations at ``dtype``'s unit roundoff (see the module).
 
     ``head`` is (kernel, bias) of the dense head; ``d_outputs`` the loss weights when gradients are
-    compared (``gradient_semantics`` then holds lstm_backward's extra arguments).
+    compared (``gradient_semantics`` then holds lstm_backward's extra arguments). ``network``: every cell
+    of a case with more than one, or with sequence keys (``params`` is then its first cell).
     """
     u, rng = max(UNIT_ROUNDOFF[dtype], PROBE), np.random.default_rng([seed, 0x5E75])
     back = UNIT_ROUNDOFF[dtype] / u  # 1 for float32; scales a float64 probe's spread back to its roundoff
-    x, params = np.asarray(x, np.float64), params.astype(np.float64)
-    exact = _forward(x, params, 0.0, rng, **semantics)
-    grads0 = _grads(x, params, d_outputs, semantics, gradient_semantics)
+    net = network or Network((params,))
+    x = np.asarray(x, np.float64)
+    cells = tuple(p.astype(np.float64) for p in net.cells)
+    f64 = lambda s: None if s is None else tuple(np.asarray(a, np.float64) for a in s)  # noqa: E731
+    net = replace(net, cells=cells, h0=f64(net.h0), c0=f64(net.c0))
+    exact = _forward(x, cells, 0.0, rng, net, **semantics)
+    grads0 = _grads(x, cells, d_outputs, semantics, gradient_semantics, net)
     out_s, h_s, c_s, logit_s = np.zeros(x.shape[1]), 0.0, 0.0, 0.0
     grad_s = dict.fromkeys(grads0 or {}, 0.0)
     for _ in range(DRAWS):
-        xk, pk = _perturb(x, u, rng), _perturb_params(params, u, rng)
-        outputs, h, c = _forward(xk, pk, u, rng, **semantics)
+        xk = _perturb(x, u, rng)
+        pk = tuple(_perturb_params(p, u, rng) for p in cells)
+        outputs, h, c = _forward(xk, pk, u, rng, net, **semantics)
         out_s = np.maximum(out_s, np.abs(outputs - exact[0]).max(axis=(0, 2)))
         h_s, c_s = max(h_s, float(np.abs(h - exact[1]).max())), max(c_s, float(np.abs(c - exact[2]).max()))
         if head is not None:
@@ -96,37 +108,49 @@ def spread(x, params: LSTMParams, semantics: dict, dtype: str, seed: int, *, hea
                                                 - dense(exact[0][:, -1], kernel, bias)).max()))
         if grads0:
             dk = _perturb(d_outputs, u, rng)
-            for name, g in _grads(xk, pk, dk, semantics, gradient_semantics).items():
+            for name, g in _grads(xk, pk, dk, semantics, gradient_semantics, net).items():
                 grad_s[name] = max(grad_s[name], float(np.abs(g - grads0[name]).max()))
     return Spread(out_s * back, h_s * back, c_s * back, logit_s * back if head is not None else None,
                   {name: s * back for name, s in grad_s.items()})
 
 
-def _grads(x, params, d_outputs, semantics, gradient_semantics) -> dict | None:
+def block_name(cell: str, part: str, gate: str | None = None) -> str:
+    """``V['i']``, ``projection``; ``layer 2 backward V['i']`` in a case of more than one cell."""
+    name = part if gate is None else f"{part}[{gate!r}]"
+    return f"{cell} {name}" if cell else name
+
+
+def _grads(x, cells, d_outputs, semantics, gradient_semantics, network: Network) -> dict | None:
     """Every gradient block by name, from the reference's BPTT (None when no gradient is compared)."""
     if d_outputs is None:
         return None
-    g = lstm_backward(x, params, np.asarray(d_outputs, np.float64), **semantics, **(gradient_semantics or {}))
-    out = {f"{part}[{gate!r}]": a for part, gate, a in g.params.items()}
-    if g.params.projection is not None:
-        out["projection"] = g.params.projection
+    g = network_backward(x, cells, np.asarray(d_outputs, np.float64), network.h0, network.c0, **network.sequence,
+                         **semantics, **(gradient_semantics or {}))
+    out = {}
+    for name, grads in zip(network.names, g.cells):
+        out.update({block_name(name, part, gate): a for part, gate, a in grads.items()})
+        if grads.projection is not None:
+            out[block_name(name, "projection")] = grads.projection
     out["x"] = g.x
     return out
 
 
-def separation(x, params: LSTMParams, semantics: dict) -> tuple:
+def separation(x, params: LSTMParams, semantics: dict, network: Network | None = None) -> tuple:
     """(the smallest max |outputs| difference that a wrong gate layout makes on this case, which one): the
     reference run exactly with the blocks of two gates swapped (V, W, b and any peepholes), for each of
     the 6 pairs, against the right run. A swap that changes nothing even in float64 (below 1e-12 of the
     outputs' size: with activation sigmoid, i and j are interchangeable, c = f c + i j) is a symmetry of
     the case, not a question of precision, and is left out; (inf, "") when every swap is one."""
     x, params = np.asarray(x, np.float64), params.astype(np.float64)
-    right = _forward(x, params, 0.0, None, **semantics)[0]
+    net = network or Network((params,))
+    net = replace(net, cells=tuple(p.astype(np.float64) for p in net.cells))
+    rest = net.cells[1:]  # a wrong layout of the first cell is what a case of several shows here
+    right = _forward(x, (params, *rest), 0.0, None, net, **semantics)[0]
     out = []
     for a, b in itertools.combinations(GATES, 2):
         swap = lambda m: None if m is None else {**m, **({a: m[b], b: m[a]} if a in m and b in m else {})}  # noqa: E731
         wrong = replace(params, V=swap(params.V), W=swap(params.W), b=swap(params.b), peephole=swap(params.peephole))
-        out.append((float(np.abs(_forward(x, wrong, 0.0, None, **semantics)[0] - right).max()),
+        out.append((float(np.abs(_forward(x, (wrong, *rest), 0.0, None, net, **semantics)[0] - right).max()),
                     f"gate blocks {a} and {b} swapped"))
     symmetric = 1e-12 * max(1.0, float(np.abs(right).max()))
     return min([o for o in out if o[0] > symmetric], default=(float("inf"), ""))

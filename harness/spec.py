@@ -38,7 +38,8 @@ class Field:
 
 FORM_NAMES = tuple(sorted(FORMS))
 OPTIONS = ("activation", "recurrent_activation", "use_peepholes", "num_proj", "cell_clip", "proj_clip", "gate_clip",
-           "input_forget")
+           "input_forget", "go_backwards", "bidirectional", "sequence_lengths", "initial_state", "stateful_chunks",
+           "layers")
 """Keys that not every form can express; each form lists the ones it can (harness/forms)."""
 
 _SIZE = "a positive integer"
@@ -83,6 +84,25 @@ FIELDS = {
                        "that is TF's cell_clip).", exclusive_minimum=0, maximum=1e6),
     "input_forget": Field("boolean", "ONNX's input_forget: couple the forget gate to the input gate, f = 1 - i.",
                           default=False),
+    "go_backwards": Field("boolean", "Process the sequence from the last timestep to the first (Keras's "
+                          "go_backwards; the compat.v1, fused and PyTorch forms reverse x as users do; ONNX's "
+                          "direction reverse). Each form returns the outputs in its own time order: `lstm-equiv "
+                          "explain` and the README say which.", default=False),
+    "bidirectional": Field("object", "Run a forward and a backward cell (distinct weights) and merge their outputs.",
+                           fields={"merge_mode": Field("string", "How the two outputs are merged (none: returned "
+                                                       "apart, compared side by side as [forward | backward]).",
+                                                       required=True, enum=("concat", "sum", "mul", "ave", "none"))}),
+    "sequence_lengths": Field("array", "One length per batch row, each <= timesteps: the steps past a row's length "
+                              "are padding (Keras's mask, dynamic_rnn's sequence_length, PyTorch's packed sequences, "
+                              "ONNX's sequence_lens), each form with its own rule for what it emits there.",
+                              items=Field("integer", "a row's length", minimum=1, maximum=100000), min_items=1),
+    "initial_state": Field("string", "The state every cell starts from: zeros, or seeded random h0 and c0 given to "
+                           "every form.", default="zeros", enum=("zeros", "random")),
+    "stateful_chunks": Field("integer", "Feed the sequence in this many chunks, the state carried from one to the "
+                             "next (a stateful Keras layer; by hand in the other forms): it must equal one pass.",
+                             minimum=2, maximum=100000),
+    "layers": Field("integer", "Stacked layers, each with its own weights (MultiRNNCell, stacked Keras layers, "
+                    "PyTorch's num_layers); layer l + 1 reads layer l's outputs.", default=1, minimum=1, maximum=16),
     "checks": Field("array", "What to compare: forward (weights read back, outputs, final h and c, logits) and "
                     "gradients (d loss / d every gate block, and d loss / d x).", default=["forward", "gradients"],
                     items=Field("string", "a kind of check", enum=("forward", "gradients")), min_items=1,

@@ -107,14 +107,28 @@ class NetworkGrads:
     h0: tuple
     c0: tuple
 
+    @property
+    def params(self) -> LSTMParams:
+        """The first cell's gradients (the only cell's, in a one-cell network)."""
+        return self.cells[0]
+
 
 def network_backward(x, cells, d_outputs, h0=None, c0=None, *, d_h=None, d_c=None, layers: int = 1,
                      merge_mode=None, go_backwards: bool = False, lengths=None, padded: str = "zero",
-                     cell_clip_gradient: str = "mask", **semantics) -> NetworkGrads:
+                     cell_clip_gradient: str = "mask", chunks: int | None = None, **semantics) -> NetworkGrads:
     """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h) + sum(d_c * c)`` (h, c: the stacked final
-    states), layer by layer from the top, each cell through :func:`reference.lstm_backward`."""
+    states), layer by layer from the top, each cell through :func:`reference.lstm_backward`.
+
+    ``chunks``: truncated backpropagation through time, as a stateful Keras layer fed the sequence in
+    that many chunks (numpy.array_split's) computes it: the forward pass carries the state from chunk to
+    chunk (one pass over the whole sequence), the gradient stops at every chunk's start.
+    """
     x = np.asarray(x)
     _check(cells, layers, merge_mode, go_backwards)
+    sequence = dict(layers=layers, merge_mode=merge_mode, go_backwards=go_backwards, lengths=lengths, padded=padded)
+    if chunks is not None:
+        return _truncated(x, cells, d_outputs, h0, c0, d_h, d_c, chunks, sequence,
+                          dict(semantics, cell_clip_gradient=cell_clip_gradient))
     inputs, outs, _, _ = _run(x, cells, h0, c0, layers, merge_mode, go_backwards, lengths, padded, semantics)
     per = directions(merge_mode)
     d_top = np.asarray(d_outputs, x.dtype)
@@ -142,6 +156,34 @@ def network_backward(x, cells, d_outputs, h0=None, c0=None, *, d_h=None, d_c=Non
             d_in = d_in + g.x
         d_top = d_in
     return NetworkGrads(tuple(grads), d_top, tuple(dh0), tuple(dc0))
+
+
+def _truncated(x, cells, d_outputs, h0, c0, d_h, d_c, chunks, sequence, semantics) -> NetworkGrads:
+    """network_backward chunk by chunk, each from the state the chunks before it left (as constants)."""
+    if sequence["go_backwards"] or sequence["merge_mode"] is not None or sequence["lengths"] is not None:
+        raise ValueError("chunks: one direction over full rows only")
+    forward_semantics = {k: v for k, v in semantics.items() if k != "cell_clip_gradient"}
+    d_outputs = np.asarray(d_outputs, x.dtype)
+    parts = np.array_split(np.arange(x.shape[1]), chunks)
+    grads, dx, h, c, first = None, np.zeros_like(x), h0, c0, None
+    for n, steps in enumerate(parts):
+        span = slice(int(steps[0]), int(steps[-1]) + 1)
+        last = n == len(parts) - 1
+        g = network_backward(x[:, span], cells, d_outputs[:, span], h, c, d_h=d_h if last else None,
+                             d_c=d_c if last else None, **sequence, **semantics)
+        grads = g.cells if grads is None else tuple(_add(a, b) for a, b in zip(grads, g.cells))
+        dx[:, span] = g.x
+        first = g if first is None else first
+        _, (h_n, c_n) = network_forward(x[:, span], cells, h, c, **sequence, **forward_semantics)
+        h, c = tuple(h_n), tuple(c_n)
+    return NetworkGrads(grads, dx, first.h0, first.c0)
+
+
+def _add(a: LSTMParams, b: LSTMParams) -> LSTMParams:
+    """Blockwise a + b."""
+    add = lambda m, n: None if m is None else {g: m[g] + n[g] for g in m}  # noqa: E731
+    return LSTMParams(add(a.V, b.V), add(a.W, b.W), add(a.b, b.b), add(a.peephole, b.peephole),
+                      None if a.projection is None else a.projection + b.projection)
 
 
 __all__ = ["MERGE_MODES", "LSTMParams", "NetworkGrads", "directions", "network_backward", "network_forward"]

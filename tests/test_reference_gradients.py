@@ -171,3 +171,35 @@ def test_every_network_gradient_matches_finite_differences(name):
     if "lengths" in config:  # nothing leaks through the padding: x past a row's length gets no gradient
         for row, length in enumerate(config["lengths"]):
             assert np.all(grads.x[row, length:] == 0.0) and np.any(grads.x[row, :length] != 0.0)
+
+
+def test_truncated_gradients_match_finite_differences_with_the_carried_state_held_constant():
+    """chunks=3: each chunk differentiated from the state the chunks before it left, held as a constant."""
+    from reference import network_backward, network_forward
+
+    cells, x, h0, c0, (r_out, r_h, r_c) = _network(5, layers=2)
+    parts = np.array_split(np.arange(x.shape[1]), 3)
+    grads = network_backward(x, cells, r_out, h0, c0, d_h=r_h, d_c=r_c, layers=2, chunks=3)
+    full = network_backward(x, cells, r_out, h0, c0, d_h=r_h, d_c=r_c, layers=2)
+    assert not np.allclose(grads.cells[0].W["f"], full.cells[0].W["f"])  # truncation changes the gradient
+    # numerically: the loss of each chunk from its (frozen) start state, summed
+    starts, h, c = [], h0, c0
+    for steps in parts:
+        starts.append((h, c))
+        _, (h_n, c_n) = network_forward(x[:, steps], cells, h, c, layers=2)
+        h, c = tuple(h_n), tuple(c_n)
+
+    def f():
+        total = 0.0
+        for n, steps in enumerate(parts):
+            outputs, (h, c) = network_forward(x[:, steps], cells, *starts[n], layers=2)
+            total += float((r_out[:, steps] * outputs).sum())
+            if n == len(parts) - 1:
+                total += float((r_h * h).sum() + (r_c * c).sum())
+        return total
+
+    for k, p in enumerate(cells):
+        for part, g, a in p.items():
+            numeric = _numeric(f, a)
+            np.testing.assert_allclose(getattr(grads.cells[k], part)[g], numeric, rtol=RTOL,
+                                       atol=RTOL * np.abs(numeric).max(), err_msg=f"cell {k} {part}[{g}]")

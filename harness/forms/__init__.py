@@ -14,7 +14,9 @@ ANY = "any"
 """In :attr:`Form.options`: the form can express every value the case format allows."""
 
 DEFAULTS = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_peepholes": False,
-            "num_proj": None, "cell_clip": None, "proj_clip": None, "gate_clip": None, "input_forget": False}
+            "num_proj": None, "cell_clip": None, "proj_clip": None, "gate_clip": None, "input_forget": False,
+            "go_backwards": False, "bidirectional": None, "sequence_lengths": None, "initial_state": "zeros",
+            "stateful_chunks": None, "layers": 1}
 """What a form that does not list an option computes: the case format's defaults."""
 
 _OPTION_WORDS = {"activation": "a block-input activation other than tanh",
@@ -22,7 +24,10 @@ _OPTION_WORDS = {"activation": "a block-input activation other than tanh",
                  "use_peepholes": "peephole connections", "num_proj": "a projection of h",
                  "cell_clip": "a clipped cell state", "proj_clip": "a clipped projection",
                  "gate_clip": "clipped gate pre-activations (ONNX's clip)",
-                 "input_forget": "a forget gate coupled to the input gate (ONNX's input_forget)"}
+                 "input_forget": "a forget gate coupled to the input gate (ONNX's input_forget)",
+                 "go_backwards": "a reversed layer", "bidirectional": "this bidirectional merge",
+                 "sequence_lengths": "padded rows", "initial_state": "a given initial state",
+                 "stateful_chunks": "a sequence fed in chunks", "layers": "stacked layers"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,9 @@ class FormOutput:
     logits: np.ndarray | None
     grads: dict | None = None  # d loss / d tensor for each layout tensor name, and "x"; None if not asked
     evidence: dict | None = None  # for a form with a known gradient bug: the gradients that confirm it
+    cells: tuple | None = None  # a case of more than one cell: each cell's layout tensors (then h, c are
+    # [cells, batch, width] and ``tensors`` is the first cell's)
+    cell_grads: tuple | None = None  # each cell's d loss / d layout tensor; grads then holds "x"
 
 
 class Form:
@@ -56,7 +64,11 @@ class Form:
             allowed = self.options.get(key, ())
             if value != DEFAULTS[key] and allowed != ANY and value not in allowed:
                 out.append((key, f"cannot express {_OPTION_WORDS[key]} ({key}: {value!r}): {self.about}"))
-        return out
+        return out or self.cannot_combine(options)
+
+    def cannot_combine(self, options: dict) -> list:
+        """``(key, why)`` for a combination of options this form cannot compute, each of which it can."""
+        return []
 
     def missing(self) -> str | None:
         """Why this form cannot run in this environment at all (an optional extra not installed), or None."""
@@ -75,6 +87,26 @@ class Form:
         # ONNX's options, only where set: the other forms' reference runs stay as they were
         out.update({k: getattr(case, k) for k in ("gate_clip", "input_forget") if getattr(case, k) != DEFAULTS[k]})
         return out
+
+    padded: str = "zero"  # what the form emits past a row's length (reference.lstm.PADDED)
+
+    def sequence(self, case) -> dict:
+        """The reference network's keywords (reference.network_forward) that compute what this form
+        computes for ``case``'s sequence keys: only those set, so a plain case runs one plain cell."""
+        out = {}
+        if case.layers != 1:
+            out["layers"] = case.layers
+        if case.bidirectional is not None:
+            out["merge_mode"] = case.bidirectional
+        if case.go_backwards:
+            out["go_backwards"] = True
+        if case.sequence_lengths is not None:
+            out["lengths"], out["padded"] = case.sequence_lengths, self.padded_rule(case)
+        return out
+
+    def padded_rule(self, case) -> str:
+        """What this form emits at a step past a row's length for ``case``."""
+        return self.padded
 
     def gradient_semantics(self, case) -> dict:
         """The reference's backward-pass arguments that compute what TF's gradient of this form computes."""
@@ -111,6 +143,48 @@ def form_output(variables: dict, outputs, h, c, logits, grads, read=None, eviden
         grads=keep(grads) if grads else None,
         evidence={k: keep(g) for k, g in evidence.items()} if evidence else None,
     )
+
+
+def cell_variables(cells: list) -> dict:
+    """One flat name -> variable dict of every cell's ``{layout name: variable}`` (``k/name`` beyond the
+    first cell), for one GradientTape over them all."""
+    return {_key(k, name): v for k, cell in enumerate(cells) for name, v in cell.items()}
+
+
+def _key(k: int, name: str) -> str:
+    return name if k == 0 else f"{k}/{name}"
+
+
+def cells_output(cells: list, outputs, h, c, logits, grads, read=None) -> FormOutput:
+    """:func:`form_output` of a form that ran several cells (``cells``: one ``{layout name: variable}`` per
+    cell); with one cell, exactly form_output."""
+    flat = cell_variables(cells)
+    out = form_output(flat, outputs, h, c, logits, grads, read=read)
+    if len(cells) == 1:
+        return out
+
+    def per_cell(flat_values):
+        return tuple({n: flat_values[_key(k, n)] for n in cell if _key(k, n) in flat_values}
+                     for k, cell in enumerate(cells))
+    return FormOutput(tensors=per_cell(out.tensors)[0], outputs=out.outputs, h=out.h, c=out.c, logits=out.logits,
+                      grads=None if out.grads is None else {"x": out.grads["x"]}, cells=per_cell(out.tensors),
+                      cell_grads=None if out.grads is None else per_cell(out.grads))
+
+
+def valid_mask(inputs):
+    """[batch, timesteps] booleans, True inside each row's length (None: no lengths)."""
+    if inputs.lengths is None:
+        return None
+    return np.arange(inputs.x.shape[1])[None, :] < inputs.lengths[:, None]
+
+
+def chunks(timesteps: int, case) -> list:
+    """(start, stop) of each chunk a case with stateful_chunks is fed in (one chunk without): as equal as
+    numpy's array_split makes them."""
+    n = case.stateful_chunks or 1
+    bounds = [len(a) for a in np.array_split(np.arange(timesteps), n)]
+    starts = np.cumsum([0] + bounds)
+    return list(zip(starts[:-1].tolist(), starts[1:].tolist()))
 
 
 def head_logits(tf, last, inputs, dtype):

@@ -8,14 +8,24 @@ from __future__ import annotations
 
 
 from harness import layouts, tf_compat
-from harness.forms import ANY, Form, form_output, forward_and_gradients
+from harness.forms import ANY, Form, cell_variables, cells_output, chunks, forward_and_gradients, valid_mask
 
 
 class KerasForm(Form):
     """A Keras layer over the whole sequence, traced once with a fixed input signature."""
 
     layout = layouts.KERAS
-    options = {"activation": ANY, "recurrent_activation": ANY}
+    options = {"activation": ANY, "recurrent_activation": ANY, "go_backwards": ANY, "bidirectional": ANY,
+               "sequence_lengths": ANY, "initial_state": ANY, "stateful_chunks": ANY, "layers": ANY}
+    padded = "carry"  # a Keras RNN layer under a mask emits its last output again (zero_output_for_mask=False)
+
+    def padded_rule(self, case):
+        # Bidirectional sets zero_output_for_mask = return_sequences on both its layers
+        return "zero" if case.bidirectional is not None else self.padded
+
+    def gradient_semantics(self, case):
+        # a stateful layer keeps its state in variables between calls: the gradient stops at each chunk
+        return {} if case.stateful_chunks is None else {"chunks": case.stateful_chunks}
 
     def __init__(self, name, about, make_layer):
         self.name, self.about, self._make_layer = name, about, make_layer
@@ -30,41 +40,71 @@ class KerasForm(Form):
         tf, keras = tf_compat.tf(), tf_compat.keras()
         cell_args = dict(activation=case.activation, recurrent_activation=case.recurrent_activation,
                          unit_forget_bias=False, dtype=dtype)
-        layer = self._make_layer(keras, case.num_units, cell_args)
-        layer.build((case.batch, case.timesteps, case.input_depth))
-        cell = layer.cell
-        variables = {"kernel": cell.kernel, "recurrent_kernel": cell.recurrent_kernel, "bias": cell.bias}
-        for name, value in self.layout.compose(inputs.params, case.forget_bias).items():
-            variables[name].assign(value)
+        layers, cells, width = [], [], case.input_depth
+        for _ in range(case.layers):
+            layer = self._make_layer(keras, case.num_units, dict(cell_args), go_backwards=case.go_backwards,
+                                     stateful=case.stateful_chunks is not None)
+            if case.bidirectional is not None:
+                merge = None if case.bidirectional == "none" else case.bidirectional
+                layer = keras.layers.Bidirectional(layer, merge_mode=merge, dtype=dtype)
+            layer.build((case.batch, case.timesteps, width))
+            pair = [layer.forward_layer, layer.backward_layer] if case.bidirectional is not None else [layer]
+            cells += [{"kernel": r.cell.kernel, "recurrent_kernel": r.cell.recurrent_kernel, "bias": r.cell.bias}
+                      for r in pair]
+            layers.append(layer)
+            width = case.output_width
+        for k, variables in enumerate(cells):
+            for name, value in self.layout.compose(inputs.cells[k], case.forget_bias).items():
+                variables[name].assign(value)
         head = None
         if case.num_classes:
             head = keras.layers.Dense(case.num_classes, dtype=dtype)
-            head.build((case.batch, case.num_units))
+            head.build((case.batch, case.output_width))
             head.kernel.assign(inputs.head_kernel)
             head.bias.assign(inputs.head_bias)
+        mask = valid_mask(inputs)
+        per = case.directions
 
         def forward(x):
-            outputs, h, c = layer(x)
+            pieces, finals = [], None
+            for n, (start, stop) in enumerate(chunks(case.timesteps, case)):
+                seq, finals = x[:, start:stop], []
+                for li, layer in enumerate(layers):
+                    kwargs = {} if mask is None else {"mask": tf.constant(mask[:, start:stop])}
+                    if inputs.h0 is not None and n == 0:  # later chunks: the stateful layer's own state
+                        kwargs["initial_state"] = [s[k] for k in range(li * per, li * per + per)
+                                                   for s in (inputs.h0, inputs.c0)]
+                    result = layer(seq, **kwargs)
+                    if case.bidirectional == "none":  # returned apart: compared side by side
+                        seq, states = tf.concat(result[:2], axis=-1), result[2:]
+                    else:
+                        seq, states = result[0], result[1:]
+                    finals += [(states[2 * d], states[2 * d + 1]) for d in range(per)]
+                pieces.append(seq)
+            outputs = pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=1)
+            h, c = ((finals[0][0], finals[0][1]) if len(finals) == 1 else
+                    (tf.stack([f[0] for f in finals]), tf.stack([f[1] for f in finals])))
             return outputs, h, c, head(outputs[:, -1]) if head is not None else tf.zeros([0], dtype)
 
         loss_weights = inputs.loss_weights if gradients else None
+        variables = cell_variables(cells)
         step = tf.function(lambda x: forward_and_gradients(tf, forward, variables, x, loss_weights),
                            input_signature=[tf.TensorSpec(inputs.x.shape, dtype)])
         outputs, h, c, logits, grads = step(tf.constant(inputs.x))
-        return form_output(variables, outputs, h, c, logits if head is not None else None, grads)
+        return cells_output(cells, outputs, h, c, logits if head is not None else None, grads)
 
 
 def _lstm(implementation):
-    def make(keras, units, cell_args):
+    def make(keras, units, cell_args, **layer_args):
         return keras.layers.LSTM(units, implementation=implementation, return_sequences=True,
-                                 return_state=True, **cell_args)
+                                 return_state=True, **cell_args, **layer_args)
     return make
 
 
-def _rnn_of_cell(keras, units, cell_args):
+def _rnn_of_cell(keras, units, cell_args, **layer_args):
     dtype = cell_args.pop("dtype")
     return keras.layers.RNN(keras.layers.LSTMCell(units, dtype=dtype, **cell_args), return_sequences=True,
-                            return_state=True, dtype=dtype)
+                            return_state=True, dtype=dtype, **layer_args)
 
 
 FORMS = [
