@@ -76,16 +76,20 @@ def _run(x, cells, h0, c0, layers, merge_mode, go_backwards, lengths, padded, se
 
 
 def network_forward(x, cells, h0=None, c0=None, *, layers: int = 1, merge_mode=None, go_backwards: bool = False,
-                    lengths=None, padded: str = "zero", **semantics):
+                    lengths=None, padded: str = "zero", outputs_order: str = "processing", **semantics):
     """``outputs`` [batch, timesteps, width] and the final states ``(h, c)``, each [cells, batch, width].
 
     ``h0``/``c0``: one initial state per cell, or None (zeros). ``semantics``: lstm_forward's keyword
-    arguments (forget_bias, clips, activations, ...), the same for every cell.
+    arguments (forget_bias, clips, activations, ...), the same for every cell. ``outputs_order``: in which
+    order a ``go_backwards`` layer returns its outputs, ``processing`` (Keras's: the last timestep first) or
+    ``time`` (ONNX's reverse direction: output t is h at timestep t).
     """
+    if outputs_order not in ("processing", "time"):
+        raise ValueError(f"outputs_order must be 'processing' or 'time', got {outputs_order!r}")
     x = np.asarray(x)
     _check(cells, layers, merge_mode, go_backwards)
     _, _, finals, outputs = _run(x, cells, h0, c0, layers, merge_mode, go_backwards, lengths, padded, semantics)
-    if go_backwards:
+    if go_backwards and outputs_order == "processing":
         outputs = outputs[:, ::-1]  # in the order it processed them
     return outputs, (_by_cell([h for h, _ in finals]), _by_cell([c for _, c in finals]))
 
@@ -115,7 +119,8 @@ class NetworkGrads:
 
 def network_backward(x, cells, d_outputs, h0=None, c0=None, *, d_h=None, d_c=None, layers: int = 1,
                      merge_mode=None, go_backwards: bool = False, lengths=None, padded: str = "zero",
-                     cell_clip_gradient: str = "mask", chunks: int | None = None, **semantics) -> NetworkGrads:
+                     outputs_order: str = "processing", cell_clip_gradient: str = "mask", chunks: int | None = None,
+                     **semantics) -> NetworkGrads:
     """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h) + sum(d_c * c)`` (h, c: the stacked final
     states), layer by layer from the top, each cell through :func:`reference.lstm_backward`.
 
@@ -125,14 +130,15 @@ def network_backward(x, cells, d_outputs, h0=None, c0=None, *, d_h=None, d_c=Non
     """
     x = np.asarray(x)
     _check(cells, layers, merge_mode, go_backwards)
-    sequence = dict(layers=layers, merge_mode=merge_mode, go_backwards=go_backwards, lengths=lengths, padded=padded)
+    sequence = dict(layers=layers, merge_mode=merge_mode, go_backwards=go_backwards, lengths=lengths, padded=padded,
+                    outputs_order=outputs_order)
     if chunks is not None:
         return _truncated(x, cells, d_outputs, h0, c0, d_h, d_c, chunks, sequence,
                           dict(semantics, cell_clip_gradient=cell_clip_gradient))
     inputs, outs, _, _ = _run(x, cells, h0, c0, layers, merge_mode, go_backwards, lengths, padded, semantics)
     per = directions(merge_mode)
     d_top = np.asarray(d_outputs, x.dtype)
-    d_top = d_top[:, ::-1] if go_backwards else d_top
+    d_top = d_top[:, ::-1] if go_backwards and outputs_order == "processing" else d_top
     grads, dh0, dc0 = [None] * len(cells), [None] * len(cells), [None] * len(cells)
     for layer in reversed(range(layers)):
         ks = [layer * per + d for d in range(per)]

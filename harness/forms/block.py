@@ -20,7 +20,7 @@ class BlockForm(Form):
     """A raw fused LSTM op, run eagerly on tf.Variables that hold the layout's tensors."""
 
     dtypes = ("float32",)
-    options = {"use_peepholes": ANY, "cell_clip": ANY}
+    options = {"use_peepholes": ANY, "cell_clip": ANY, "initial_state": ANY, "go_backwards": ANY}
 
     def __init__(self, name, about, layout, step, no_gradient=None, gradient_bug=None):
         self.name, self.about, self.layout, self._step = name, about, layout, step
@@ -42,17 +42,19 @@ class BlockForm(Form):
         attrs = {"cell_clip": case.cell_clip or _NO_CLIP, "use_peephole": case.use_peepholes}
         if self.layout.forget_bias == layouts.RUNTIME:
             attrs["forget_bias"] = case.forget_bias
-        h0 = tf.zeros((case.batch, n), dtype)
+        h0 = tf.zeros((case.batch, n), dtype) if inputs.h0 is None else tf.constant(inputs.h0[0])
+        c0 = tf.zeros((case.batch, n), dtype) if inputs.c0 is None else tf.constant(inputs.c0[0])
 
         def forward(x):
-            time_major, c = self._step(tf, tf.transpose(x, (1, 0, 2)), h0, variables, attrs)
+            x = tf.reverse(x, axis=[1]) if case.go_backwards else x  # reversed as users do: outputs last step first
+            time_major, h, c = self._step(tf, tf.transpose(x, (1, 0, 2)), h0, c0, variables, attrs)
             outputs = tf.transpose(time_major, (1, 0, 2))
-            return outputs, outputs[:, -1], c, head_logits(tf, outputs[:, -1], inputs, dtype)
+            return outputs, h, c, head_logits(tf, outputs[:, -1], inputs, dtype)
 
         x = tf.constant(inputs.x)
         result = forward_and_gradients(tf, forward, variables, x, inputs.loss_weights if gradients else None)
         unused = () if case.use_peepholes else dict(self.layout.peepholes).values()
-        evidence = _gradient_kernels(tf, x, h0, variables, attrs, inputs.loss_weights) if (
+        evidence = _gradient_kernels(tf, x, h0, c0, variables, attrs, inputs.loss_weights, case.go_backwards) if (
             gradients and self.gradient_bug) else None
         return form_output(variables, *result, read=[n for n in variables if n not in unused], evidence=evidence)
 
@@ -61,34 +63,35 @@ def _weights(v):
     return dict(w=v["kernel"], wci=v["wci"], wcf=v["wcf"], wco=v["wco"], b=v["bias"])
 
 
-def lstm_block_cell(tf, x, h0, v, attrs):
+def lstm_block_cell(tf, x, h0, c0, v, attrs):
     """tf.raw_ops.LSTMBlockCell once per timestep."""
-    h, c, outputs = h0, h0, []
+    h, c, outputs = h0, c0, []
     for x_t in tf.unstack(x):
         step = tf.raw_ops.LSTMBlockCell(x=x_t, cs_prev=c, h_prev=h, **_weights(v), **attrs)
         h, c = step.h, step.cs
         outputs.append(h)
-    return tf.stack(outputs), c
+    return tf.stack(outputs), h, c
 
 
-def block_lstm(tf, x, h0, v, attrs):
+def block_lstm(tf, x, h0, c0, v, attrs):
     """tf.raw_ops.BlockLSTM over the whole sequence."""
-    out = tf.raw_ops.BlockLSTM(seq_len_max=np.int64(x.shape[0]), x=x, cs_prev=h0, h_prev=h0, **_weights(v), **attrs)
-    return out.h, out.cs[-1]
+    out = tf.raw_ops.BlockLSTM(seq_len_max=np.int64(x.shape[0]), x=x, cs_prev=c0, h_prev=h0, **_weights(v), **attrs)
+    return out.h, out.h[-1], out.cs[-1]
 
 
-def block_lstm_v2(tf, x, h0, v, attrs):
+def block_lstm_v2(tf, x, h0, c0, v, attrs):
     """tf.raw_ops.BlockLSTMV2 over the whole sequence."""
-    out = tf.raw_ops.BlockLSTMV2(seq_len_max=np.int64(x.shape[0]), x=x, cs_prev=h0, h_prev=h0, **_weights(v), **attrs)
-    return out.h, out.cs[-1]
+    out = tf.raw_ops.BlockLSTMV2(seq_len_max=np.int64(x.shape[0]), x=x, cs_prev=c0, h_prev=h0, **_weights(v), **attrs)
+    return out.h, out.h[-1], out.cs[-1]
 
 
-def _gradient_kernels(tf, x, h0, v, attrs, loss_weights) -> dict:
+def _gradient_kernels(tf, x, h0, c0, v, attrs, loss_weights, reversed_x=False) -> dict:
     """BlockLSTMV2's outputs run through both gradient kernels for the loss ``sum(loss_weights * h)``:
     ``registered`` (the V1 kernel BlockLSTMGrad, which TF registers as V2's gradient) and ``own``
-    (BlockLSTMGradV2), each as d loss / d tensor by layout name and d loss / d x (batch-major)."""
-    x_t = tf.transpose(x, (1, 0, 2))
-    inputs = dict(seq_len_max=np.int64(x_t.shape[0]), x=x_t, cs_prev=h0, h_prev=h0, **_weights(v))
+    (BlockLSTMGradV2), each as d loss / d tensor by layout name and d loss / d x (batch-major; with
+    ``reversed_x``, the op ran on x reversed in time and d loss / d x is turned back)."""
+    x_t = tf.transpose(tf.reverse(x, axis=[1]) if reversed_x else x, (1, 0, 2))
+    inputs = dict(seq_len_max=np.int64(x_t.shape[0]), x=x_t, cs_prev=c0, h_prev=h0, **_weights(v))
     fwd = tf.raw_ops.BlockLSTMV2(**inputs, **attrs)
     args = dict(**inputs, i=fwd.i, cs=fwd.cs, f=fwd.f, o=fwd.o, ci=fwd.ci, co=fwd.co, h=fwd.h,
                 cs_grad=tf.zeros_like(fwd.cs), h_grad=tf.transpose(tf.constant(loss_weights, x.dtype), (1, 0, 2)),
@@ -96,12 +99,14 @@ def _gradient_kernels(tf, x, h0, v, attrs, loss_weights) -> dict:
     out = {}
     for name, op in (("registered", tf.raw_ops.BlockLSTMGrad), ("own", tf.raw_ops.BlockLSTMGradV2)):
         g = op(**args)
+        dx = tf.transpose(g.x_grad, (1, 0, 2))
         out[name] = {"kernel": g.w_grad, "bias": g.b_grad, "wci": g.wci_grad, "wcf": g.wcf_grad, "wco": g.wco_grad,
-                     "x": tf.transpose(g.x_grad, (1, 0, 2))}
+                     "x": tf.reverse(dx, axis=[1]) if reversed_x else dx}
     return out
 
 
-_ABOUT = "a fused op: activations fixed to tanh/sigmoid, no projection"
+_ABOUT = ("a fused op: activations fixed to tanh/sigmoid, no projection; one layer, one direction (x reversed by hand for "
+          "go_backwards), full rows, one pass")
 FORMS = [
     BlockForm("lstm_block_cell", f"tf.raw_ops.LSTMBlockCell, {_ABOUT}", layouts.BLOCK_LSTM, lstm_block_cell,
               no_gradient="TF registers no gradient for LSTMBlockCell (its gradient lived in tf.contrib)"),

@@ -24,7 +24,7 @@ import importlib.util
 import numpy as np
 
 from harness import layouts
-from harness.forms import ANY, Form, FormOutput
+from harness.forms import ANY, Form, FormOutput, chunks
 
 EXTRA = "onnx"
 OPSET = 17
@@ -67,74 +67,138 @@ def lstm_model(tensors: dict, dtype: str, input_depth: int, num_units: int, attr
                batch="batch", timesteps="timesteps"):
     """An ONNX model: ``x`` [batch, timesteps, input_depth] -> ``outputs``, ``h``, ``c`` (and ``logits``
     with ``head`` = (kernel, bias)), with ``tensors`` in layout ``onnx`` as its initializers."""
+    return network_model([tensors], dtype, input_depth, num_units, attrs, head, batch=batch, timesteps=timesteps)
+
+
+def _suffix(layer: int) -> str:
+    return "" if layer == 0 else f"_{layer}"
+
+
+def network_model(cells: list, dtype: str, input_depth: int, num_units: int, attrs: dict, head=None, *,
+                  layers: int = 1, direction: str = "forward", merge_mode=None, lengths=None, states: bool = False,
+                  batch="batch", timesteps="timesteps"):
+    """An ONNX model of ``layers`` LSTM nodes, each reading the merged outputs of the one below:
+    ``x`` [batch, timesteps, input_depth] -> ``outputs`` [batch, timesteps, width], ``h`` and ``c``
+    ([batch, units] for one cell, [cells, batch, units] for more), and ``logits`` with a head.
+
+    ``cells``: every cell's tensors in layout ``onnx`` (layer by layer, forward before backward with
+    ``direction`` bidirectional, whose outputs are merged by ``merge_mode``); ``lengths``: the
+    ``sequence_lens`` initializer; ``states``: graph inputs ``h0`` and ``c0`` [cells, batch, units].
+    """
     from onnx import TensorProto, helper, numpy_helper
 
     onnx_type = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE}[dtype]
-    L = layouts.ONNX
-    packed = {"W": tensors[L.x_name][None], "R": tensors[L.h_name][None],
-              "B": np.concatenate([tensors[n] for n in L.biases])[None]}
-    if all(name in tensors for _, name in L.peepholes):
-        packed["P"] = np.concatenate([tensors[name] for _, name in L.peepholes])[None]
+    L, per = layouts.ONNX, 2 if direction == "bidirectional" else 1
+    init, nodes = [], [helper.make_node("Transpose", ["x"], ["X0"], perm=[1, 0, 2])]
+    const = lambda name, a: init.append(numpy_helper.from_array(np.asarray(a), name))  # noqa: E731
+    stack = lambda arrays: np.asarray(np.stack(arrays), dtype)  # noqa: E731  one row per direction
+    const("axis0", np.array([0], np.int64))
+    const("axis1", np.array([1], np.int64))
+    const("merged_shape", np.array([0, 0, -1], np.int64))
+    if lengths is not None:
+        const("sequence_lens", np.asarray(lengths, np.int32))
+    finals = {"h": [], "c": []}
+    for layer in range(layers):
+        mine, s = cells[layer * per:(layer + 1) * per], _suffix(layer)
+        const(f"W{s}", stack([t[L.x_name] for t in mine]))
+        const(f"R{s}", stack([t[L.h_name] for t in mine]))
+        const(f"B{s}", stack([np.concatenate([t[n] for n in L.biases]) for t in mine]))
+        peepholes = all(name in mine[0] for _, name in L.peepholes)
+        if peepholes:
+            const(f"P{s}", stack([np.concatenate([t[name] for _, name in L.peepholes]) for t in mine]))
+        initial = ["", ""]
+        if states:
+            const(f"cells{s}", np.arange(layer * per, (layer + 1) * per, dtype=np.int64))
+            for k, name in enumerate(("h0", "c0")):
+                nodes.append(helper.make_node("Gather", [name, f"cells{s}"], [f"initial_{name}{s}"], axis=0))
+                initial[k] = f"initial_{name}{s}"
+        lstm_inputs = [f"X{layer}", f"W{s}", f"R{s}", f"B{s}", "sequence_lens" if lengths is not None else "",
+                       *initial, f"P{s}" if peepholes else ""]
+        while lstm_inputs[-1] == "":
+            lstm_inputs.pop()
+        nodes.append(helper.make_node("LSTM", lstm_inputs, [f"Y{s}", f"Y_h{s}", f"Y_c{s}"], hidden_size=num_units,
+                                      direction=direction, **attrs))
+        nodes += _merged(helper, f"Y{s}", f"X{layer + 1}", per, merge_mode)
+        finals["h"].append(f"Y_h{s}")
+        finals["c"].append(f"Y_c{s}")
+    nodes.append(helper.make_node("Transpose", [f"X{layers}"], ["outputs"], perm=[1, 0, 2]))
+    cells_n = layers * per
+    for name in ("h", "c"):
+        both = finals[name][0] if layers == 1 else f"{name}_cells"
+        if layers > 1:
+            nodes.append(helper.make_node("Concat", finals[name], [both], axis=0))
+        nodes.append(helper.make_node("Squeeze", [both, "axis0"], [name]) if cells_n == 1 else
+                     helper.make_node("Identity", [both], [name]))
+    width = num_units * (2 if per == 2 and merge_mode in ("concat", "none") else 1)
+    state_shape = [batch, num_units] if cells_n == 1 else [cells_n, batch, num_units]
+    outputs = [helper.make_tensor_value_info("outputs", onnx_type, [batch, timesteps, width]),
+               helper.make_tensor_value_info("h", onnx_type, state_shape),
+               helper.make_tensor_value_info("c", onnx_type, state_shape)]
     if head is not None:
-        packed["head_kernel"], packed["head_bias"] = head
-    init = [numpy_helper.from_array(np.asarray(a, dtype), name) for name, a in packed.items()]
-    lstm_inputs = ["X", "W", "R", "B", "", "", "", "P" if "P" in packed else ""]
-    while lstm_inputs[-1] == "":
-        lstm_inputs.pop()
-    nodes = [
-        helper.make_node("Transpose", ["x"], ["X"], perm=[1, 0, 2]),
-        helper.make_node("LSTM", lstm_inputs, ["Y", "Y_h", "Y_c"], hidden_size=num_units, direction="forward", **attrs),
-        helper.make_node("Constant", [], ["axis1"], value=numpy_helper.from_array(np.array([1], np.int64))),
-        helper.make_node("Constant", [], ["axis0"], value=numpy_helper.from_array(np.array([0], np.int64))),
-        helper.make_node("Squeeze", ["Y", "axis1"], ["Y_tbu"]),
-        helper.make_node("Transpose", ["Y_tbu"], ["outputs"], perm=[1, 0, 2]),
-        helper.make_node("Squeeze", ["Y_h", "axis0"], ["h"]),
-        helper.make_node("Squeeze", ["Y_c", "axis0"], ["c"]),
-    ]
-    outputs = [helper.make_tensor_value_info("outputs", onnx_type, [batch, timesteps, num_units]),
-               helper.make_tensor_value_info("h", onnx_type, [batch, num_units]),
-               helper.make_tensor_value_info("c", onnx_type, [batch, num_units])]
-    if head is not None:
+        const("head_kernel", np.asarray(head[0], dtype))
+        const("head_bias", np.asarray(head[1], dtype))
+        const("last", np.array(-1, np.int64))
         nodes += [helper.make_node("Gather", ["outputs", "last"], ["last_output"], axis=1),
                   helper.make_node("MatMul", ["last_output", "head_kernel"], ["head_product"]),
                   helper.make_node("Add", ["head_product", "head_bias"], ["logits"])]
-        init.append(numpy_helper.from_array(np.array(-1, np.int64), "last"))
         outputs.append(helper.make_tensor_value_info("logits", onnx_type, [batch, head[0].shape[1]]))
-    graph = helper.make_graph(nodes, "lstm_equiv", [helper.make_tensor_value_info(
-        "x", onnx_type, [batch, timesteps, input_depth])], outputs, initializer=init)
+    graph_inputs = [helper.make_tensor_value_info("x", onnx_type, [batch, timesteps, input_depth])]
+    if states:
+        graph_inputs += [helper.make_tensor_value_info(n, onnx_type, [cells_n, batch, num_units]) for n in ("h0", "c0")]
+    graph = helper.make_graph(nodes, "lstm_equiv", graph_inputs, outputs, initializer=init)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="lstm-equiv")
     model.ir_version = 8  # readable by every onnxruntime since 1.10
     return model
 
 
-def read_tensors(model) -> dict:
-    """The layout ``onnx`` tensors held in ``model``'s initializers (W, R, B, P unpacked)."""
+def _merged(helper, y: str, out: str, per: int, merge_mode) -> list:
+    """Nodes that turn an LSTM node's Y [T, directions, batch, units] into [T, batch, width]."""
+    if per == 1:
+        return [helper.make_node("Squeeze", [y, "axis1"], [out])]
+    if merge_mode in ("concat", "none"):  # [T, batch, 2, units] -> [T, batch, 2 units]: forward then backward
+        return [helper.make_node("Transpose", [y], [f"{y}_tb"], perm=[0, 2, 1, 3]),
+                helper.make_node("Reshape", [f"{y}_tb", "merged_shape"], [out])]  # 0: that dimension as it is
+    if merge_mode == "sum":  # opset 17: ReduceSum takes its axes as an input, ReduceMean and ReduceProd as an attribute
+        return [helper.make_node("ReduceSum", [y, "axis1"], [out], keepdims=0)]
+    op = {"ave": "ReduceMean", "mul": "ReduceProd"}[merge_mode]
+    return [helper.make_node(op, [y], [out], axes=[1], keepdims=0)]
+
+
+def read_tensors(model) -> tuple:
+    """Every cell's layout ``onnx`` tensors held in ``model``'s initializers (W, R, B, P of each LSTM node
+    unpacked, one cell per direction), in the case's cell order."""
     from onnx import numpy_helper
 
     init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    L = layouts.ONNX
-    width = init["B"].shape[1] // 2
-    out = {L.x_name: init["W"][0], L.h_name: init["R"][0], L.biases[0]: init["B"][0, :width],
-           L.biases[1]: init["B"][0, width:]}
-    if "P" in init:
-        out.update({name: block for (_, name), block in zip(L.peepholes, np.split(init["P"][0], 3))})
-    return out
+    L, cells = layouts.ONNX, []
+    for layer in range(sum(n.op_type == "LSTM" for n in model.graph.node)):
+        s = _suffix(layer)
+        for d in range(init[f"W{s}"].shape[0]):
+            width = init[f"B{s}"].shape[1] // 2
+            out = {L.x_name: init[f"W{s}"][d], L.h_name: init[f"R{s}"][d], L.biases[0]: init[f"B{s}"][d, :width],
+                   L.biases[1]: init[f"B{s}"][d, width:]}
+            if f"P{s}" in init:
+                out.update({name: block for (_, name), block in zip(L.peepholes, np.split(init[f"P{s}"][d], 3))})
+            cells.append(out)
+    return tuple(cells)
 
 
-def run_model(model, x, runtime: str = "onnxruntime") -> dict:
-    """``model`` on ``x``: every graph output by name, by onnxruntime or by onnx.reference."""
+def run_model(model, x, runtime: str = "onnxruntime", **feeds) -> dict:
+    """``model`` on ``x`` (and any other graph inputs, by name): every graph output by name, by
+    onnxruntime or by onnx.reference."""
     names = [o.name for o in model.graph.output]
+    feeds = {"x": x, **feeds}
     if runtime == "onnxruntime":
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        values = session.run(names, {"x": x})
+        values = session.run(names, feeds)
     else:
         from onnx.reference import ReferenceEvaluator
 
-        values = ReferenceEvaluator(model).run(names, {"x": x})
+        values = ReferenceEvaluator(model).run(names, feeds)
     return dict(zip(names, (np.asarray(v) for v in values)))
 
 
@@ -159,21 +223,43 @@ class OnnxForm(Form):
             out["recurrent_activation"] = "hard_sigmoid_0.2"
         return out
 
+    def sequence(self, case):
+        out = super().sequence(case)
+        if case.go_backwards:  # direction reverse: output t is h at timestep t
+            out["outputs_order"] = "time"
+        return out
+
     def run(self, case, inputs, dtype, gradients=False):
-        tensors = self.layout.compose(inputs.params, case.forget_bias, inputs.bias_share)
+        cells = [self.layout.compose(p, case.forget_bias, share) for p, share in zip(inputs.cells, inputs.bias_shares)]
         head = (inputs.head_kernel, inputs.head_bias) if inputs.head_kernel is not None else None
-        model = lstm_model(tensors, dtype, case.input_depth, case.num_units, attributes(self.semantics(case)), head)
-        out = run_model(model, inputs.x, self._runtime)
-        return FormOutput(tensors=read_tensors(model), outputs=out["outputs"], h=out["h"], c=out["c"],
-                          logits=out.get("logits"))
+        direction = "bidirectional" if case.bidirectional else "reverse" if case.go_backwards else "forward"
+        states = inputs.h0 is not None or case.stateful_chunks is not None
+        model = network_model(cells, dtype, case.input_depth, case.num_units, attributes(self.semantics(case)), head,
+                              layers=case.layers, direction=direction, merge_mode=case.bidirectional,
+                              lengths=inputs.lengths, states=states)
+        if inputs.h0 is not None:
+            h, c = np.stack(inputs.h0), np.stack(inputs.c0)
+        else:
+            h = c = np.zeros((case.cells, case.batch, case.num_units), dtype)
+        pieces = []
+        for start, stop in chunks(case.timesteps, case):  # the state carried by hand, chunk to chunk
+            feeds = {"h0": h, "c0": c} if states else {}
+            out = run_model(model, np.ascontiguousarray(inputs.x[:, start:stop]), self._runtime, **feeds)
+            pieces.append(out["outputs"])
+            h, c = (out["h"], out["c"]) if case.cells > 1 else (out["h"][None], out["c"][None])
+        outputs = np.concatenate(pieces, axis=1)
+        tensors = read_tensors(model)
+        return FormOutput(tensors=tensors[0], outputs=outputs, h=out["h"], c=out["c"], logits=out.get("logits"),
+                          cells=tensors if case.cells > 1 else None)
 
 
+_SEQUENCES = {"go_backwards": ANY, "bidirectional": ANY, "initial_state": ANY, "stateful_chunks": ANY, "layers": ANY}
 FORMS = [
     OnnxForm("onnx_lstm", "an ONNX LSTM node run by onnxruntime (CPU, float32 only): no projection, no cell clip "
              "(ONNX's clip bounds the gates' pre-activations: gate_clip)", "onnxruntime", ("float32",),
              {"activation": ANY, "recurrent_activation": ANY, "use_peepholes": ANY, "gate_clip": ANY,
-              "input_forget": ANY}),
+              "input_forget": ANY, **_SEQUENCES, "sequence_lengths": ANY}),
     OnnxForm("onnx_reference", "the same ONNX model run by onnx.reference.ReferenceEvaluator, whose LSTM ignores "
-             "activations, clip and input_forget (always sigmoid/tanh): peepholes only", "reference",
-             ("float32", "float64"), {"use_peepholes": ANY}),
+             "activations, clip, input_forget and sequence_lens (always sigmoid/tanh, full rows): peepholes only",
+             "reference", ("float32", "float64"), {"use_peepholes": ANY, **_SEQUENCES}),
 ]

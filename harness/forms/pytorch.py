@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from harness import layouts
-from harness.forms import ANY, Form, FormOutput
+from harness.forms import ANY, Form, FormOutput, chunks
 
 EXTRA = "torch"
 
@@ -54,53 +54,95 @@ class TorchForm(Form):
     def skip_reason(self, case, dtype):
         return super().skip_reason(case, dtype) or missing()
 
+    def cannot_combine(self, options):
+        if options["go_backwards"] and options["sequence_lengths"] is not None:
+            return [("go_backwards", "cannot express a reversed layer over padded rows: the PyTorch forms reverse x "
+                     "as users do (torch.flip), which puts a row's padding first")]
+        return []
+
     def run(self, case, inputs, dtype, gradients=False):
         t = torch()
-        module = self._build(t, case, getattr(t, TORCH_DTYPES[dtype]))
-        parameters = dict(module.named_parameters())
+        modules, cells = self._build(t, case, getattr(t, TORCH_DTYPES[dtype]))
         with t.no_grad():
-            for name, value in self.layout.compose(inputs.params, case.forget_bias, inputs.bias_share).items():
-                parameters[name].copy_(t.from_numpy(np.ascontiguousarray(value)))
+            for k, parameters in enumerate(cells):
+                tensors = self.layout.compose(inputs.cells[k], case.forget_bias, inputs.bias_shares[k])
+                for name, value in tensors.items():
+                    parameters[name].copy_(t.from_numpy(np.ascontiguousarray(value)))
         x = t.from_numpy(np.ascontiguousarray(inputs.x)).requires_grad_(gradients)
-        outputs, h, c = self._drive(t, module, x)
+        state = None
+        if inputs.h0 is not None:
+            state = (t.from_numpy(np.stack(inputs.h0)), t.from_numpy(np.stack(inputs.c0)))
+        seq = t.flip(x, dims=[1]) if case.go_backwards else x
+        pieces = []
+        for start, stop in chunks(case.timesteps, case):  # the state carried by hand
+            outputs, state = self._drive(t, modules, seq[:, start:stop], state, inputs.lengths, case)
+            pieces.append(outputs)
+        outputs = pieces[0] if len(pieces) == 1 else t.cat(pieces, dim=1)
+        h, c = state if case.cells > 1 else (state[0][0], state[1][0])
         logits = None
         if inputs.head_kernel is not None:
             logits = outputs[:, -1] @ t.from_numpy(inputs.head_kernel) + t.from_numpy(inputs.head_bias)
-        grads = None
+        array = lambda a: a.detach().numpy().copy()  # noqa: E731
+        cell_grads = None
         if gradients:
             (outputs * t.from_numpy(inputs.loss_weights)).sum().backward()
-            grads = {name: p.grad.numpy().copy() for name, p in parameters.items()}
-            grads["x"] = x.grad.numpy().copy()
-        array = lambda a: a.detach().numpy().copy()  # noqa: E731
-        return FormOutput(tensors={name: array(p) for name, p in parameters.items()}, outputs=array(outputs),
-                          h=array(h), c=array(c), logits=None if logits is None else array(logits), grads=grads)
+            cell_grads = tuple({n: p.grad.numpy().copy() for n, p in cell.items()} for cell in cells)
+        tensors = tuple({n: array(p) for n, p in cell.items()} for cell in cells)
+        grads = None if cell_grads is None else {**cell_grads[0], "x": x.grad.numpy().copy()}
+        return FormOutput(tensors=tensors[0], outputs=array(outputs), h=array(h), c=array(c),
+                          logits=None if logits is None else array(logits), grads=grads,
+                          cells=tensors if case.cells > 1 else None,
+                          cell_grads=cell_grads if case.cells > 1 and gradients else None)
 
 
 def _lstm(t, case, dtype):
-    return t.nn.LSTM(case.input_depth, case.num_units, batch_first=True, proj_size=case.num_proj or 0, dtype=dtype)
+    module = t.nn.LSTM(case.input_depth, case.num_units, num_layers=case.layers, batch_first=True,
+                       bidirectional=case.bidirectional is not None, proj_size=case.num_proj or 0, dtype=dtype)
+    named = dict(module.named_parameters())
+    cells = []
+    for k in range(case.cells):  # weight_ih_l{layer}, with _reverse for the backward direction
+        suffix = f"_l{k // case.directions}" + ("_reverse" if k % case.directions else "")
+        cells.append({name: named[name.replace("_l0", suffix)] for name in layouts.TORCH.shapes(
+            case.input_depth, case.num_units, case.num_proj, False)})
+    return module, cells
 
 
-def _whole_sequence(t, module, x):
-    outputs, (h, c) = module(x)
-    return outputs, h[0], c[0]
+def _whole_sequence(t, module, x, state, lengths, case):
+    """nn.LSTM over x (packed with pack_padded_sequence when rows are padded): outputs, (h_n, c_n)."""
+    if lengths is None:
+        return module(x, state)
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    packed = pack_padded_sequence(x, t.from_numpy(lengths), batch_first=True, enforce_sorted=False)
+    outputs, state = module(packed, state)
+    return pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])[0], state
 
 
 def _cell(t, case, dtype):
-    return t.nn.LSTMCell(case.input_depth, case.num_units, dtype=dtype)
+    modules = [t.nn.LSTMCell(case.cell_input_depth(k), case.num_units, dtype=dtype) for k in range(case.cells)]
+    return modules, [dict(m.named_parameters()) for m in modules]
 
 
-def _stepped(t, module, x):
-    h = c = x.new_zeros((x.shape[0], module.hidden_size))
+def _stepped(t, modules, x, state, lengths, case):
+    """One LSTMCell per layer, stepped over time, each layer reading the one below: outputs, (h, c) stacked."""
+    h = [x.new_zeros((x.shape[0], m.hidden_size)) for m in modules] if state is None else list(state[0])
+    c = [x.new_zeros((x.shape[0], m.hidden_size)) for m in modules] if state is None else list(state[1])
     outputs = []
     for step in range(x.shape[1]):
-        h, c = module(x[:, step], (h, c))
-        outputs.append(h)
-    return t.stack(outputs, dim=1), h, c
+        below = x[:, step]
+        for k, module in enumerate(modules):
+            h[k], c[k] = module(below, (h[k], c[k]))
+            below = h[k]
+        outputs.append(below)
+    return t.stack(outputs, dim=1), (t.stack(h), t.stack(c))
 
 
+_SEQUENCES = {"go_backwards": ANY, "initial_state": ANY, "stateful_chunks": ANY, "layers": ANY}
 FORMS = [
     TorchForm("torch_lstm", "torch.nn.LSTM(batch_first=True): tanh/sigmoid only, no peepholes or clips; "
-              "proj_size is num_proj", layouts.TORCH, {"num_proj": ANY}, _lstm, _whole_sequence),
-    TorchForm("torch_lstm_cell", "torch.nn.LSTMCell, stepped: tanh/sigmoid only, no peepholes, projection or clips",
-              layouts.TORCH_CELL, {}, _cell, _stepped),
+              "proj_size is num_proj; bidirectional concatenates only; padded rows by pack_padded_sequence",
+              layouts.TORCH, {"num_proj": ANY, **_SEQUENCES, "bidirectional": ("concat",), "sequence_lengths": ANY},
+              _lstm, _whole_sequence),
+    TorchForm("torch_lstm_cell", "torch.nn.LSTMCell, stepped (stacked by hand): tanh/sigmoid only, no peepholes, "
+              "projection or clips, one direction, full rows", layouts.TORCH_CELL, _SEQUENCES, _cell, _stepped),
 ]
