@@ -31,6 +31,11 @@ class Inputs:
     c0: tuple | None = None  # one [batch, num_units] per cell
     lengths: np.ndarray | None = None  # [batch], or None: every row is full
 
+    def __post_init__(self):  # one cell, when built by hand (harness.convert): its params and bias share
+        if not self.cells:
+            object.__setattr__(self, "cells", (self.params,))
+            object.__setattr__(self, "bias_shares", (self.bias_share,))
+
 
 CONSTANT = 0.1  # the self-test's constant weights: every V, W, peephole and projection entry; biases 0
 

@@ -35,6 +35,12 @@ CASES = {
     "hard_sigmoid": "seed: 104\nrecurrent_activation: hard_sigmoid\n",
     "relu_last_output": "seed: 105\nactivation: relu\nloss: last_output\n",
     "onnx_options": "seed: 106\nuse_peepholes: true\ngate_clip: 1.0\ninput_forget: true\n",
+    "go_backwards": "seed: 107\ngo_backwards: true\n",
+    "bidirectional": "seed: 108\nbidirectional: {merge_mode: concat}\nsequence_lengths: [40, 17, 29]\n"
+                     "initial_state: random\n",
+    "padded": "seed: 109\nsequence_lengths: [40, 17, 29]\n",
+    "stateful": "seed: 110\nstateful_chunks: 4\n",
+    "stacked": "seed: 111\nlayers: 2\ninitial_state: random\n",
 }
 """Every option a case can set is set by one of these, so that a mistake that ignores it can be shown."""
 
@@ -69,6 +75,9 @@ class Mutation(engine.Reading):
     change_semantics: object = None
     change_x: object = None
     change_reference: object = None
+    change_cells: object = None
+    change_sequence: object = None
+    change_forward: object = None
 
     def layout(self, layout):
         layout = replace(layout, gate_order=self.gate_order) if self.gate_order else layout
@@ -91,6 +100,15 @@ class Mutation(engine.Reading):
 
     def gradients(self, grads):
         return self.change_gradients(grads) if self.change_gradients else grads
+
+    def cells(self, cells):
+        return self.change_cells(cells) if self.change_cells else cells
+
+    def sequence(self, kwargs):
+        return self.change_sequence(dict(kwargs)) if self.change_sequence else kwargs
+
+    def forward(self, run):
+        return self.change_forward(run) if self.change_forward else run
 
 
 def _with(params: LSTMParams, **parts) -> LSTMParams:
@@ -149,6 +167,39 @@ def _on_input_gate(kw):
 def _other_hard_sigmoid(kw):
     other = {"hard_sigmoid_1/6": "hard_sigmoid_0.2", "hard_sigmoid_0.2": "hard_sigmoid_1/6"}
     return {**kw, "recurrent_activation": other[kw["recurrent_activation"]]}
+
+
+def _other_order(kw):
+    """A go_backwards layer's outputs read in the other time order (Keras's last-step-first taken for
+    ONNX's time order, or the reverse)."""
+    return {**kw, "outputs_order": "time" if kw.get("outputs_order", "processing") == "processing" else "processing"}
+
+
+def _halves(change):
+    """A change of the [forward | backward] halves of a concat-merged output."""
+    def on(ref):
+        out = ref["outputs"]
+        width = out.shape[-1] // 2
+        fw, bw = out[..., :width], out[..., width:]
+        return {**ref, "outputs": np.concatenate(change(fw, bw), axis=-1)}
+    return on
+
+
+def _reset_between_chunks(chunks):
+    """The reference run chunk by chunk, each from the initial state: a stateful layer reset between chunks."""
+    def wrap(run):
+        def reset(x, cells, h0=None, c0=None, **kw):
+            pieces = []
+            for steps in np.array_split(np.arange(x.shape[1]), chunks):
+                outputs, state = run(x[:, steps], cells, h0, c0, **kw)
+                pieces.append(outputs)
+            return np.concatenate(pieces, axis=1), state
+        return reset
+    return wrap
+
+
+def _zero_state(run):
+    return lambda x, cells, h0=None, c0=None, **kw: run(x, cells, None, None, **kw)
 
 
 def promised(dtype: str) -> dict:
@@ -241,6 +292,25 @@ def named_mistakes() -> list:
                  change_semantics=lambda kw: {**kw, "proj_clip": None}),
         Mutation("proj_clip ignored", "projection", change_semantics=lambda kw: {**kw, "proj_clip": None}),
         Mutation("time reversed", "plain", change_x=lambda x: x[:, ::-1]),
+        Mutation("go_backwards outputs read in the other time order (last step first / time order)", "go_backwards",
+                 change_sequence=_other_order),
+        Mutation("backward outputs not re-reversed (left in processing order)", "bidirectional", kinds=forward,
+                 change_reference=_halves(lambda fw, bw: (fw, bw[:, ::-1]))),
+        Mutation("forward and backward halves swapped in concat", "bidirectional", kinds=forward,
+                 change_reference=_halves(lambda fw, bw: (bw, fw))),
+        Mutation("forward and backward cells' weights swapped", "bidirectional",
+                 change_cells=lambda cells: (cells[1], cells[0], *cells[2:])),
+        Mutation("padded steps read as zeros where the form carries its last output", "padded", keras_forms,
+                 change_sequence=lambda kw: {**kw, "padded": "zero"}),
+        Mutation("padded steps read as the last output carried where the form emits zeros", "padded",
+                 tuple(n for n in FORMS if n not in keras_forms), change_sequence=lambda kw: {**kw, "padded": "carry"}),
+        Mutation("sequence lengths ignored (padding run as data)", "padded",
+                 change_sequence=lambda kw: {k: v for k, v in kw.items() if k not in ("lengths", "padded")}),
+        Mutation("the state reset between chunks", "stateful", kinds=forward,
+                 change_forward=_reset_between_chunks(selftest_cases()["stateful"].stateful_chunks)),
+        Mutation("layer 2 reading layer 1's weights", "stacked",
+                 change_cells=lambda cells: (cells[0], cells[0], *cells[2:])),
+        Mutation("initial state ignored (read as zeros)", "stacked", kinds=forward, change_forward=_zero_state),
         Mutation("state carried off by one step", "plain", kinds=forward, change_reference=_shift_one_step),
     ]
     for dtype in DTYPES:

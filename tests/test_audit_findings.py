@@ -83,6 +83,12 @@ KEY_COVERAGE = {
     "gate_clip": "self-test: gate_clip ignored",
     "input_forget": "self-test: input_forget ignored",
     "loss": "self-test: loss ignored (last_output read as outputs)",
+    "go_backwards": "self-test: go_backwards outputs read in the other time order (last step first / time order)",
+    "bidirectional": "self-test: forward and backward halves swapped in concat",
+    "sequence_lengths": "self-test: sequence lengths ignored (padding run as data)",
+    "initial_state": "self-test: initial state ignored (read as zeros)",
+    "stateful_chunks": "self-test: the state reset between chunks",
+    "layers": "self-test: layer 2 reading layer 1's weights",
 }
 
 

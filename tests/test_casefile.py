@@ -73,6 +73,27 @@ EXPECTED = {
                                  False),
     "weights_missing.yaml": (7, "weights", "nowhere.npz: no such file", False),
     "weights_forget_bias.yaml": (7, "weights", "forget_bias is 0.0 in the file but 1.0 in the case", False),
+    "sequence_lengths_count.yaml": (7, "sequence_lengths", "has 3 lengths; the case has batch 2 (one length per batch "
+                                                           "row)", False),
+    "sequence_lengths_too_long.yaml": (7, "sequence_lengths", "a length of 6 exceeds timesteps 5", False),
+    "sequence_lengths_zero.yaml": (7, "sequence_lengths", "must be at least 1, got 0", True),
+    "go_backwards_with_bidirectional.yaml": (7, "go_backwards", "unsupported combination with bidirectional", False),
+    "stateful_chunks_too_many.yaml": (7, "stateful_chunks", "6 chunks of a sequence of 5 timesteps", False),
+    "stateful_chunks_with_lengths.yaml": (8, "stateful_chunks", "unsupported combination with sequence_lengths", False),
+    "stateful_chunks_bidirectional.yaml": (8, "stateful_chunks", "unsupported combination with bidirectional: a "
+                                                                 "reversed pass over chunks", False),
+    "merge_mode_typo.yaml": (7, "bidirectional.merge_mode", "got 'average'; did you mean 'ave'?", True),
+    "merge_none_stacked.yaml": (7, "layers", "unsupported combination with bidirectional merge_mode none", False),
+    "bidirectional_sum_for_torch.yaml": (8, "bidirectional", "form torch_lstm (named in 'forms' on line 7) cannot "
+                                                             "express this bidirectional merge (bidirectional: 'sum')",
+                                         False),
+    "layers_for_block_lstm.yaml": (8, "layers", "form block_lstm (named in 'forms' on line 7) cannot express stacked "
+                                                "layers (layers: 2)", False),
+    "go_backwards_padded_for_dynamic_rnn.yaml": (8, "go_backwards", "cannot express a reversed layer over padded rows",
+                                                 False),
+    "weights_bidirectional.yaml": (7, "weights", "unsupported combination with bidirectional: a weights file holds "
+                                                 "one cell's weights", False),
+    "initial_state_typo.yaml": (7, "initial_state", "got 'randon'; did you mean 'random'?", True),
     "checks_typo.yaml": (7, "checks", "must be one of forward, gradients, got 'gradient'; did you mean 'gradients'?",
                          True),
 }
