@@ -6,8 +6,10 @@ where the forget bias lives, the per-gate shapes, and the equations. Everything 
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from harness import layouts
-from harness.forms import FORMS
+from harness.forms import ANY, DEFAULTS, FORMS
 
 _GATE_WORDS = {"i": "input gate", "j": "block input (candidate)", "f": "forget gate", "o": "output gate"}
 _KERAS_NAMES = {"i": "i", "f": "f", "j": "c", "o": "o"}
@@ -66,6 +68,7 @@ def explain(form_name: str, input_depth: int, num_units: int, num_proj=None) -> 
                      f"BasicLSTMCell's b[f] + forget_bias")
     lines.append(f"  per gate g in i j f o: V[g] [{input_depth}, {num_units}]  W[g] [{h_depth}, {num_units}]  "
                  f"b[g] [{num_units}]" + (f"  projection [{num_units}, {num_proj}]" if num_proj else ""))
+    lines += sequences(form)
     lines += [
         "  equations:",
         "    i = sigmoid(x_t V[i] + h W[i] + b[i]);  f = sigmoid(x_t V[f] + h W[f] + b[f] + forget_bias)",
@@ -73,6 +76,51 @@ def explain(form_name: str, input_depth: int, num_units: int, num_proj=None) -> 
         "    c = f * c + i * j;  h = o * tanh(c)" + ("  then h = h @ projection" if num_proj else ""),
     ]
     return lines
+
+
+def _as_case(**keys):
+    """A stand-in case with only the sequence keys set, to ask a form what it computes for them."""
+    base = dict(layers=1, bidirectional=None, go_backwards=False, sequence_lengths=None, stateful_chunks=None)
+    return SimpleNamespace(**{**base, **keys})
+
+
+def sequences(form) -> list:
+    """Which sequence keys the form takes and what it computes for each: the time order of a reversed
+    layer's outputs, what a padded step emits, how chunks and stacks are run (from the form's own
+    answers to the reference's keywords, the data the checks use)."""
+    takes = [k for k in _SEQUENCE_KEYS if not form.cannot_express({**DEFAULTS, k: _EXAMPLE[k]})]
+    lines = ["  sequences (case keys): " + (", ".join(takes) if takes else "none: one layer, one direction, full rows")]
+    if "go_backwards" in takes:
+        order = form.sequence(_as_case(go_backwards=True)).get("outputs_order", "processing")
+        lines.append("    go_backwards: the outputs come back " + (
+            "in time order (output t is h at timestep t, computed from t = T-1 down)" if order == "time" else
+            "last timestep first, in the order they were computed (outputs[:, 0] is h after timestep T-1)"))
+    if "bidirectional" in takes:
+        modes = form.options["bidirectional"]
+        lines.append(f"    bidirectional: merge {'concat, sum, mul, ave, none' if modes == ANY else ', '.join(modes)}; "
+                     "the backward cell's outputs in time order; weights per cell: " + form.stacking)
+    if "sequence_lengths" in takes:
+        rule = {"zero": "zeros", "carry": "the last output it emitted again, zeros before its first"}
+        one, two = form.padded_rule(_as_case()), form.padded_rule(_as_case(bidirectional="concat"))
+        lines.append(f"    past a row's length it emits {rule[one]}" + (
+            f" ({rule[two]} in a bidirectional layer)" if two != one else "") + "; the state stays as it was")
+        clash = form.cannot_combine({**DEFAULTS, "go_backwards": True, "sequence_lengths": (2, 1)})
+        if "go_backwards" in takes and clash:
+            lines.append(f"    not go_backwards with sequence_lengths: {clash[0][1].removeprefix('cannot express ')}")
+    if "stateful_chunks" in takes:
+        truncated = "chunks" in form.gradient_semantics(_as_case(stateful_chunks=2))
+        lines.append("    stateful_chunks: " + ("a stateful layer: the state is carried in variables, so the gradient "
+                                               "stops at every chunk's start" if truncated else
+                                               "the state carried by hand from chunk to chunk: the gradient flows "
+                                               "through the whole sequence"))
+    if "layers" in takes and "bidirectional" not in takes:
+        lines.append("    layers: weights per cell: " + form.stacking)
+    return lines
+
+
+_SEQUENCE_KEYS = ("go_backwards", "bidirectional", "sequence_lengths", "initial_state", "stateful_chunks", "layers")
+_EXAMPLE = {"go_backwards": True, "bidirectional": "concat", "sequence_lengths": (2, 1), "initial_state": "random",
+            "stateful_chunks": 2, "layers": 2}
 
 
 def main(input_depth: int, num_units: int, form=None, num_proj=None, out=print) -> int:

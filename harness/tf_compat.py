@@ -7,6 +7,7 @@ this module reads a version or branches on one.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
@@ -121,3 +122,22 @@ def device() -> str:
     """The device TF runs on: the first GPU's name, or 'CPU'."""
     gpus = tf().config.list_physical_devices("GPU")
     return f"GPU ({gpus[0].name})" if gpus else "CPU"
+
+
+@contextlib.contextmanager
+def stateful_states_in(dtype: str):
+    """Build a stateful Keras RNN layer of ``dtype``. Keras 2's ``RNN.reset_states`` creates the state
+    variables with ``backend.variable(value)``, whose dtype is ``backend.floatx()`` whatever the layer's:
+    a float64 stateful layer fails with "Tensor conversion requested dtype float32 for Tensor with dtype
+    float64" (keras/layers/rnn/base_rnn.py, measured on TF 2.12). floatx is set to the layer's dtype
+    while it builds, and put back. Keras 3 creates them in the layer's dtype: nothing to do."""
+    if keras_major() == 3:
+        yield
+        return
+    backend = keras().backend
+    before = backend.floatx()
+    backend.set_floatx(dtype)
+    try:
+        yield
+    finally:
+        backend.set_floatx(before)

@@ -38,3 +38,25 @@ def test_explain_with_a_projection():
     text = "\n".join(explain.explain("lstm_cell", 12, 64, num_proj=16))
     assert "kernel             [28, 256]" in text and "projection/kernel  [64, 16]" in text
     assert "rows 12:28 multiply h_(t-1) (h_depth 16)" in text
+
+
+def test_explain_says_in_which_time_order_each_form_returns_a_reversed_layer():
+    """Keras's go_backwards returns the last timestep first; ONNX's reverse direction returns time order;
+    both read from what the form tells the reference (Form.sequence), the data the checks use."""
+    from harness.explain import explain as lines_of
+
+    keras = "\n".join(lines_of("keras_lstm", 3, 4))
+    assert "go_backwards: the outputs come back last timestep first" in keras
+    assert "past a row's length it emits the last output it emitted again" in keras
+    assert "(zeros in a bidirectional layer)" in keras
+    block = "\n".join(lines_of("block_lstm", 3, 4))
+    assert "sequences (case keys): go_backwards, initial_state\n" in block + "\n"
+    dynamic = "\n".join(lines_of("basic_lstm_cell_dynamic_rnn", 3, 4))
+    assert "not go_backwards with sequence_lengths" in dynamic and "past a row's length it emits zeros" in dynamic
+
+
+def test_explain_says_onnx_reverse_returns_time_order():
+    from harness.explain import explain as lines_of
+
+    onnx = "\n".join(lines_of("onnx_lstm", 3, 4))
+    assert "go_backwards: the outputs come back in time order" in onnx

@@ -54,6 +54,7 @@ class Form:
     dtypes: tuple = ("float32", "float64")
     options: dict = {}  # option -> ANY or the tuple of values the form can express besides the default
     about: str = ""
+    stacking: str = ""  # where the weights of each layer and direction live, for explain
     no_gradient: str | None = None  # why TF cannot differentiate this form, where it cannot
     gradient_bug: str | None = None  # a known TF bug that makes this form's gradients wrong: expected to fail
 

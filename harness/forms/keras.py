@@ -17,6 +17,8 @@ class KerasForm(Form):
     layout = layouts.KERAS
     options = {"activation": ANY, "recurrent_activation": ANY, "go_backwards": ANY, "bidirectional": ANY,
                "sequence_lengths": ANY, "initial_state": ANY, "stateful_chunks": ANY, "layers": ANY}
+    stacking = ("one layer per stacked layer; Bidirectional(layer) holds forward_layer.cell and backward_layer.cell, "
+                "each with its own kernel, recurrent_kernel and bias")
     padded = "carry"  # a Keras RNN layer under a mask emits its last output again (zero_output_for_mask=False)
 
     def padded_rule(self, case):
@@ -47,7 +49,8 @@ class KerasForm(Form):
             if case.bidirectional is not None:
                 merge = None if case.bidirectional == "none" else case.bidirectional
                 layer = keras.layers.Bidirectional(layer, merge_mode=merge, dtype=dtype)
-            layer.build((case.batch, case.timesteps, width))
+            with tf_compat.stateful_states_in(dtype):
+                layer.build((case.batch, case.timesteps, width))
             pair = [layer.forward_layer, layer.backward_layer] if case.bidirectional is not None else [layer]
             cells += [{"kernel": r.cell.kernel, "recurrent_kernel": r.cell.recurrent_kernel, "bias": r.cell.bias}
                       for r in pair]
@@ -72,8 +75,8 @@ class KerasForm(Form):
                 for li, layer in enumerate(layers):
                     kwargs = {} if mask is None else {"mask": tf.constant(mask[:, start:stop])}
                     if inputs.h0 is not None and n == 0:  # later chunks: the stateful layer's own state
-                        kwargs["initial_state"] = [s[k] for k in range(li * per, li * per + per)
-                                                   for s in (inputs.h0, inputs.c0)]
+                        kwargs["initial_state"] = [tf.constant(s[k]) for k in range(li * per, li * per + per)
+                                                   for s in (inputs.h0, inputs.c0)]  # Keras 2 takes tensors only
                     result = layer(seq, **kwargs)
                     if case.bidirectional == "none":  # returned apart: compared side by side
                         seq, states = tf.concat(result[:2], axis=-1), result[2:]

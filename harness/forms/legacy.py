@@ -21,6 +21,9 @@ class LegacyCellForm(Form):
     """A tf.compat.v1 RNN cell, built in a variable scope of its own, driven over the sequence."""
 
     layout = layouts.BASIC_LSTM_CELL
+    stacking = ("one cell per layer and direction, each with its own kernel and bias (MultiRNNCell's cell_0, cell_1; "
+                "bidirectional_dynamic_rnn's fw/ and bw/ scopes); layer l + 1's kernel has rows for layer l's merged "
+                "outputs, then for h")
 
     def __init__(self, name, about, cell, driver, bidirectional, options):
         self.name, self.about, self._cell, self._driver, self.options = name, about, cell, driver, options

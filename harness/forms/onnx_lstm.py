@@ -207,6 +207,9 @@ class OnnxForm(Form):
 
     layout = layouts.ONNX
     no_gradient = NO_GRADIENT
+    stacking = ("one LSTM node per layer (W, R, B, P; W_1, R_1, ... for the next), direction bidirectional: W [2, 4u, "
+                "in] with the forward cell at [0] and the backward at [1]; Y [T, 2, batch, u] merged by Transpose + "
+                "Reshape (concat) or ReduceSum/ReduceMean/ReduceProd")
 
     def __init__(self, name, about, runtime, dtypes, options):
         self.name, self.about, self._runtime, self.dtypes, self.options = name, about, runtime, dtypes, options

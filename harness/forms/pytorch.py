@@ -44,6 +44,9 @@ TORCH_DTYPES = {"float32": "float32", "float64": "float64"}
 class TorchForm(Form):
     """A PyTorch module whose parameters are set from the layout's tensors, run once under autograd."""
 
+    stacking = ("weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k} for layer k, with the suffix _reverse for "
+                "the backward direction; weight_ih_l{k} for k >= 1 reads [forward | backward] of the layer below")
+
     def __init__(self, name, about, layout, options, build, drive):
         self.name, self.about, self.layout, self.options = name, about, layout, options
         self._build, self._drive = build, drive
