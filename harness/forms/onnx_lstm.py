@@ -145,7 +145,8 @@ def network_model(cells: list, dtype: str, input_depth: int, num_units: int, att
     graph_inputs = [helper.make_tensor_value_info("x", onnx_type, [batch, timesteps, input_depth])]
     if states:
         graph_inputs += [helper.make_tensor_value_info(n, onnx_type, [cells_n, batch, num_units]) for n in ("h0", "c0")]
-    graph = helper.make_graph(nodes, "lstm_equiv", graph_inputs, outputs, initializer=init)
+    used = {name for node in nodes for name in node.input}  # onnxruntime warns of an unused initializer
+    graph = helper.make_graph(nodes, "lstm_equiv", graph_inputs, outputs, initializer=[t for t in init if t.name in used])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="lstm-equiv")
     model.ir_version = 8  # readable by every onnxruntime since 1.10
     return model

@@ -1,0 +1,52 @@
+"""The sequence keys: the README's table of which form takes which key is the forms' own answer, and
+tools/padded_steps.py shows each form's own rule from a real run."""
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.explain import _EXAMPLE, _SEQUENCE_KEYS
+from harness.forms import DEFAULTS, FORMS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _readme_table() -> dict:
+    """form -> {key: cell text} from the README's table of sequence keys."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("| form | go_backwards | bidirectional | sequence_lengths")
+    rows = {}
+    for line in text[start:].splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        for form in re.findall(r"`([a-z0-9_]+)`", cells[0]):
+            rows[form] = dict(zip(_SEQUENCE_KEYS, cells[1:]))
+    return rows
+
+
+def test_the_readme_table_of_sequence_keys_is_what_the_forms_express():
+    rows = _readme_table()
+    assert sorted(rows) == sorted(FORMS)
+    for form, cells in rows.items():
+        for key, cell in cells.items():
+            can = not FORMS[form].cannot_express({**DEFAULTS, key: _EXAMPLE[key]})
+            assert can == (not cell.startswith("—")), (form, key, cell)
+
+
+def test_the_padded_steps_table_shows_each_forms_own_rule(make_case):
+    sys.path.insert(0, str(ROOT / "tools"))
+    import padded_steps
+
+    case = make_case(name="padded_table", dtypes="float32", extra="checks: [forward]\nsequence_lengths: [6, 2]\n")
+    lines = padded_steps.table(case)
+    rows = {line.split("|")[1].strip(" `"): line for line in lines if line.startswith("| `")}
+    installed = [n for n in case.forms if not FORMS[n].missing() and "float32" in FORMS[n].dtypes]
+    assert sorted(rows) == sorted(installed)
+    for form, line in rows.items():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[1] == ("last output again" if form.startswith("keras") else "zeros"), line
+        last_valid, padded = cells[2], cells[3:]
+        assert "reference" not in line  # TF's values are the reference's for that form
+        assert all(p == (last_valid if form.startswith("keras") else "0.0000") for p in padded), line
