@@ -561,6 +561,9 @@ def _check_gradients(item: Item, r: Run, reading: Reading) -> Result:
     blocks = _grad_blocks(item, r.layout, {"x": r.form_out.grads["x"], "cells": cell_grads(r.form_out)}, ref)
     worst, tol, failures = _compare_grads(item, blocks, spread)
     compared = tuple(_compared_name(label, len(r.layout.biases) > 1) for label, _, _ in blocks)
+    if item.check == "grad_x" and r.inputs.lengths is not None:
+        failures += _leaks(item, r.form_out.grads["x"], r.inputs.lengths)
+        compared += ("d loss / d x past each row's length: exactly 0",)
     digest = _digest([actual for _, actual, _ in blocks if actual is not None])
     if form.gradient_bug:
         status, message = _known_bug(item, r, ref, spread, failures)
@@ -568,6 +571,20 @@ def _check_gradients(item: Item, r: Run, reading: Reading) -> Result:
         status, message = ("fail", "\n\n".join(failures)) if failures else ("pass", "")
     return Result(item, status, worst and worst.max_abs_err, tol and tol.largest, message, digest,
                   compared=compared, ratio=worst and worst.ratio)
+
+
+def _leaks(item: Item, dx, lengths) -> list:
+    """A gradient that reaches x past a row's length (the padding): every form computes those steps and
+    discards them, so anything but an exact 0 there is a leak, however small."""
+    out = []
+    for row, length in enumerate(lengths):
+        padding = np.asarray(dx)[row, int(length):]
+        if padding.size and np.any(padding != 0):
+            step = int(length) + int(np.argmax(np.abs(padding).max(axis=-1)))
+            out.append(f"{_what(item)}: the gradient leaked through the padding: d loss / d x of row {row} (length "
+                       f"{int(length)}) is {float(np.abs(padding).max()):.3g} at timestep {step}, where it must be "
+                       "exactly 0")
+    return out
 
 
 def _known_bug(item: Item, r: Run, ref, spread, failures: list) -> tuple:

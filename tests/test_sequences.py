@@ -50,3 +50,24 @@ def test_the_padded_steps_table_shows_each_forms_own_rule(make_case):
         last_valid, padded = cells[2], cells[3:]
         assert "reference" not in line  # TF's values are the reference's for that form
         assert all(p == (last_valid if form.startswith("keras") else "0.0000") for p in padded), line
+
+
+def test_a_gradient_leaking_through_the_padding_fails_however_small(make_case):
+    """d loss / d x past a row's length must be exactly 0: a leak of 1e-30 fails grad_x, naming row and step."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from harness import engine
+
+    case = make_case(name="leak", dtypes="float64", extra="sequence_lengths: [6, 3]\n")
+    item = engine.Item(case, "keras_lstm", "float64", "grad_x")
+    assert engine.evaluate(item).status == "pass"
+    run = engine.read(case, "keras_lstm", "float64")
+    assert np.all(run.form_out.grads["x"][1, 3:] == 0.0)  # TF's own: exactly zero
+    dx = run.form_out.grads["x"].copy()
+    dx[1, 4, 2] = 1e-30
+    leaky = replace(run.tf, form_out=replace(run.form_out, grads={**run.form_out.grads, "x": dx}), reads={})
+    result = engine._evaluate(item, engine._read(case, FORMS["keras_lstm"], leaky, engine.IDENTITY), engine.IDENTITY)
+    assert result.status == "fail"
+    assert "leaked through the padding: d loss / d x of row 1 (length 3) is 1e-30 at timestep 4" in result.message
