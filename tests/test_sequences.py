@@ -71,3 +71,26 @@ def test_a_gradient_leaking_through_the_padding_fails_however_small(make_case):
     result = engine._evaluate(item, engine._read(case, FORMS["keras_lstm"], leaky, engine.IDENTITY), engine.IDENTITY)
     assert result.status == "fail"
     assert "leaked through the padding: d loss / d x of row 1 (length 3) is 1e-30 at timestep 4" in result.message
+
+
+def test_every_cell_draws_its_own_weights_and_the_first_is_the_plain_cases(make_case):
+    """Stacked layers and the two directions each get distinct seeded weights (and initial states, and bias
+    shares); the first cell's draws are those of the same case without the sequence keys, so adding a
+    key to a case leaves its first cell as it was."""
+    import numpy as np
+
+    from harness.inputs import make_inputs
+
+    plain = make_inputs(make_case(name="plain_cells"), "float64")
+    deep = make_inputs(make_case(name="deep_cells", extra="layers: 2\nbidirectional: {merge_mode: concat}\n"
+                                                          "initial_state: random\n"), "float64")
+    assert len(deep.cells) == 4 and len(deep.h0) == 4 and len(deep.bias_shares) == 4
+    for part, g, a in plain.params.items():
+        np.testing.assert_array_equal(getattr(deep.cells[0], part)[g], a)
+    np.testing.assert_array_equal(deep.x, plain.x)
+    assert deep.cells[2].input_depth == 2 * deep.cells[0].num_units  # layer 2 reads [forward | backward]
+    for k in range(4):
+        for m in range(k):
+            assert not np.array_equal(deep.cells[k].W["i"], deep.cells[m].W["i"])
+            assert not np.array_equal(deep.h0[k], deep.h0[m]) and not np.array_equal(deep.c0[k], deep.c0[m])
+            assert not np.array_equal(deep.bias_shares[k]["f"], deep.bias_shares[m]["f"])
