@@ -1,0 +1,209 @@
+"""The GRU equations, one gate at a time, and their backpropagation through time.
+
+For every timestep t, with ``x_t`` [batch, input_depth] and the previous state ``h``::
+
+    r = rec_act(x_t V[r] + h W[r] + b[r] + b_h[r])          reset gate
+    u = rec_act(x_t V[u] + h W[u] + b[u] + b_h[u])          update gate (Keras's and ONNX's z)
+    c = act(x_t V[c] + (r * h) W[c] + b[c] + b_h[c])        candidate: the reset before the product
+    c = act(x_t V[c] + b[c] + r * (h W[c] + b_h[c]))        ... or after it (``reset_after``)
+    h = u * h + (1 - u) * c
+
+TF1's ``GRUCell`` and Keras's ``GRU(reset_after=False)`` apply the reset before the recurrent product;
+Keras's ``GRU(reset_after=True)`` (the TF2 default, cuDNN's), PyTorch's ``nn.GRU`` and ONNX's
+``linear_before_reset=1`` after it, where the recurrent bias ``b_h[c]`` stays inside the reset (which is
+why those layouts keep a second bias). ``b_h`` is optional: without it the recurrent biases are zero.
+Nothing here stacks gates or concatenates x with h.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, NamedTuple
+
+import numpy as np
+
+from reference.lstm import ACTIVATIONS
+
+GRU_GATES = ("r", "u", "c")
+"""Gate names (TF1's): the reset gate, the update gate, the candidate."""
+
+
+@dataclass(frozen=True)
+class GRUParams:
+    """Per-gate GRU weights: mappings from gate name to array.
+
+    ``V[g]`` is [input_depth, num_units], ``W[g]`` [num_units, num_units], ``b[g]`` [num_units]; ``b_h[g]``
+    [num_units] is the recurrent bias (None: zeros), added to r and u as b is, and to the candidate's
+    recurrent product inside the reset when the reset comes after it.
+    """
+
+    V: Mapping[str, np.ndarray]
+    W: Mapping[str, np.ndarray]
+    b: Mapping[str, np.ndarray]
+    b_h: Mapping[str, np.ndarray] | None = None
+
+    def __post_init__(self):
+        for part in ("V", "W", "b") + (("b_h",) if self.b_h is not None else ()):
+            keys = tuple(getattr(self, part))
+            if sorted(keys) != sorted(GRU_GATES):
+                raise ValueError(f"GRUParams.{part} must have exactly the gates {GRU_GATES}, got {keys}")
+        for part, g, a in self.items():
+            if np.shape(a) != self.shape_of(part):
+                raise ValueError(f"GRUParams.{part}[{g!r}] has shape {np.shape(a)}, expected {self.shape_of(part)}")
+
+    @property
+    def input_depth(self) -> int:
+        """Rows of every ``V[g]``."""
+        return int(np.shape(self.V["r"])[0])
+
+    @property
+    def num_units(self) -> int:
+        """The width of h."""
+        return int(np.shape(self.V["r"])[1])
+
+    def shape_of(self, part: str) -> tuple:
+        """The shape of every block of ``part`` (V, W, b, b_h)."""
+        n = self.num_units
+        return {"V": (self.input_depth, n), "W": (n, n), "b": (n,), "b_h": (n,)}[part]
+
+    def astype(self, dtype) -> "GRUParams":
+        """The same parameters cast to ``dtype``."""
+        cast = lambda m: None if m is None else {g: np.asarray(a, dtype=dtype) for g, a in m.items()}  # noqa: E731
+        return GRUParams(cast(self.V), cast(self.W), cast(self.b), cast(self.b_h))
+
+    def items(self):
+        """Yield ``(part, gate, array)`` for every per-gate block: V, W, b, then b_h where present."""
+        for part in ("V", "W", "b") + (("b_h",) if self.b_h is not None else ()):
+            for g in GRU_GATES:
+                yield part, g, getattr(self, part)[g]
+
+
+class GRUStep(NamedTuple):
+    """What one timestep computed, kept for the backward pass."""
+
+    h_prev: np.ndarray
+    r: np.ndarray
+    u: np.ndarray
+    c: np.ndarray
+    z: dict  # pre-activations of r, u, c
+    hW_c: np.ndarray  # h W[c] + b_h[c] (reset after) or (r * h) W[c] (reset before)
+    h: np.ndarray
+
+
+def _recurrent_bias(p: GRUParams, g: str, dtype):
+    return p.b_h[g] if p.b_h is not None else np.zeros(p.num_units, dtype)
+
+
+def gru_step(x_t, h, p: GRUParams, reset_after: bool, act, rec_act) -> GRUStep:
+    """The equations of one timestep (``p`` already in the dtype of x_t)."""
+    z = {g: x_t @ p.V[g] + p.b[g] for g in GRU_GATES}
+    for g in ("r", "u"):
+        z[g] = z[g] + h @ p.W[g] + _recurrent_bias(p, g, x_t.dtype)
+    r, u = rec_act(z["r"]), rec_act(z["u"])
+    if reset_after:
+        hW_c = h @ p.W["c"] + _recurrent_bias(p, "c", x_t.dtype)
+        z["c"] = z["c"] + r * hW_c
+    else:
+        hW_c = (r * h) @ p.W["c"]
+        z["c"] = z["c"] + hW_c + _recurrent_bias(p, "c", x_t.dtype)
+    c = act(z["c"])
+    return GRUStep(h, r, u, c, z, hW_c, u * h + (1.0 - u) * c)
+
+
+def gru_forward(x, params: GRUParams, h0=None, reset_after: bool = False, *, activation: str = "tanh",
+                recurrent_activation: str = "sigmoid"):
+    """Run the GRU over ``x`` [batch, timesteps, input_depth] in the dtype of ``x``.
+
+    Returns ``outputs`` [batch, timesteps, num_units] (h at every step) and the final ``h``.
+    """
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[2] != params.input_depth:
+        raise ValueError(f"x must be [batch, timesteps, {params.input_depth}], got {x.shape}")
+    p = params.astype(x.dtype)
+    act, rec_act = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
+    h = np.zeros((x.shape[0], p.num_units), x.dtype) if h0 is None else np.asarray(h0, x.dtype)
+    outputs = np.empty((x.shape[0], x.shape[1], p.num_units), x.dtype)
+    for t in range(x.shape[1]):
+        h = gru_step(x[:, t], h, p, reset_after, act, rec_act).h
+        outputs[:, t] = h
+    return outputs, h
+
+
+@dataclass(frozen=True)
+class GRUGrads:
+    """dL for every parameter block (a :class:`GRUParams`, b_h always present) and for ``x`` and ``h0``."""
+
+    params: GRUParams
+    x: np.ndarray
+    h0: np.ndarray
+
+
+def _derivative(name):
+    """d act / dz as a function of z."""
+    if name == "tanh":
+        return lambda z: 1.0 - np.tanh(z) ** 2
+    if name == "sigmoid":
+        sig = ACTIVATIONS["sigmoid"]
+        return lambda z: sig(z) * (1.0 - sig(z))
+    if name.startswith("hard_sigmoid"):
+        slope = 0.2 if name == "hard_sigmoid_0.2" else 1.0 / 6.0
+        return lambda z: np.where(np.abs(slope * z) < 0.5, slope, 0.0).astype(z.dtype)
+    raise ValueError(f"no derivative for activation {name!r}")
+
+
+def gru_backward(x, params: GRUParams, d_outputs, h0=None, reset_after: bool = False, *, d_h=None,
+                 activation: str = "tanh", recurrent_activation: str = "sigmoid") -> GRUGrads:
+    """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h_T)``, in the dtype of x. Walking back::
+
+        dc = dh (1 - u);  du = dh (h_prev - c);  dh_prev = dh u
+        dz_c = dc act'(z_c);  dz_u = du rec_act'(z_u)
+        reset before: d(r h) = dz_c W[c].T;  dr = d(r h) h_prev;  dh_prev += d(r h) r
+        reset after:  dr = dz_c (h W[c] + b_h[c]);  d(h W[c] + b_h[c]) = dz_c r
+        dz_r = dr rec_act'(z_r);  dh_prev += dz_r W[r].T + dz_u W[u].T (+ dz_c r W[c].T after)
+    """
+    x = np.asarray(x)
+    dtype = x.dtype
+    p = params.astype(dtype)
+    act, rec_act = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
+    d_act, d_rec = _derivative(activation), _derivative(recurrent_activation)
+    batch, steps, _ = x.shape
+    n = p.num_units
+    h = np.zeros((batch, n), dtype) if h0 is None else np.asarray(h0, dtype)
+    kept = []
+    for t in range(steps):
+        s = gru_step(x[:, t], h, p, reset_after, act, rec_act)
+        kept.append(s)
+        h = s.h
+    d_outputs = np.asarray(d_outputs, dtype)
+    dh = np.zeros((batch, n), dtype) if d_h is None else np.asarray(d_h, dtype).copy()
+    zeros = lambda shape: {g: np.zeros(shape, dtype) for g in GRU_GATES}  # noqa: E731
+    dV, dW, db, dbh = zeros((p.input_depth, n)), zeros((n, n)), zeros(n), zeros(n)
+    dx = np.zeros_like(x)
+    for t in reversed(range(steps)):
+        s = kept[t]
+        dh = dh + d_outputs[:, t]
+        dc, du = dh * (1.0 - s.u), dh * (s.h_prev - s.c)
+        dh_prev = dh * s.u
+        dz = {"c": dc * d_act(s.z["c"]), "u": du * d_rec(s.z["u"])}
+        if reset_after:
+            dr = dz["c"] * s.hW_c
+            d_hWc = dz["c"] * s.r
+            dW["c"] += s.h_prev.T @ d_hWc
+            dbh["c"] += d_hWc.sum(axis=0)
+            dh_prev = dh_prev + d_hWc @ p.W["c"].T
+        else:
+            d_rh = dz["c"] @ p.W["c"].T
+            dr = d_rh * s.h_prev
+            dW["c"] += (s.r * s.h_prev).T @ dz["c"]
+            dbh["c"] += dz["c"].sum(axis=0)
+            dh_prev = dh_prev + d_rh * s.r
+        dz["r"] = dr * d_rec(s.z["r"])
+        for g in ("r", "u"):
+            dW[g] += s.h_prev.T @ dz[g]
+            dbh[g] += dz[g].sum(axis=0)
+            dh_prev = dh_prev + dz[g] @ p.W[g].T
+        for g in GRU_GATES:
+            dV[g] += x[:, t].T @ dz[g]
+            db[g] += dz[g].sum(axis=0)
+            dx[:, t] += dz[g] @ p.V[g].T
+        dh = dh_prev
+    return GRUGrads(GRUParams(dV, dW, db, dbh), dx, dh)
