@@ -75,6 +75,8 @@ class Case:
     initial_state: str  # zeros, random
     stateful_chunks: int | None
     layers: int
+    cell: str  # lstm, gru
+    reset_after: bool  # GRU: the reset gate after the recurrent product
     num_classes: int | None
     weights: Path | None  # per-gate .npz the forms run on instead of seeded random weights
     checks: tuple  # forward, gradients
@@ -301,6 +303,9 @@ def _sequence_rules(values: dict, mapping, problems: list) -> bool:
             problems.append(Problem(line("sequence_lengths"), "sequence_lengths", f"a length of {max(lengths)} exceeds "
                                     f"timesteps {values['timesteps']}"))
     unsupported = "unsupported combination"
+    if values.get("reset_after") and values.get("cell", "lstm") != "gru":
+        problems.append(Problem(line("reset_after"), "reset_after", "applies to cell: gru only (an LSTM has no reset "
+                                                                    "gate)"))
     if values.get("go_backwards") and ("bidirectional" in values or values.get("layers", 1) > 1):
         other = "bidirectional" if "bidirectional" in values else "layers"
         problems.append(Problem(line("go_backwards"), "go_backwards", f"{unsupported} with {other}: go_backwards is "
@@ -366,7 +371,9 @@ def _forms_for(values: dict, options: dict, mapping, problems: list):
         before = len(problems)
         for name in values["forms"]:
             for key, why in FORMS[name].cannot_express(options):
-                problems.append(Problem(mapping.key_lines[key], key, f"form {name} (named in 'forms' on line "
+                # a key left at its default (reset_after: false for torch_gru) is reported on the forms line
+                line = mapping.key_lines.get(key, mapping.key_lines["forms"])
+                problems.append(Problem(line, key, f"form {name} (named in 'forms' on line "
                                                                      f"{mapping.key_lines['forms']}) {why}"))
         return None if len(problems) > before else values["forms"]
     forms = tuple(name for name in spec.FORM_NAMES if not FORMS[name].cannot_express(options))

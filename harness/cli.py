@@ -169,6 +169,14 @@ def cmd_explain(args) -> int:
     if args.form and args.form not in FORMS:
         print(f"lstm-equiv: unknown form {args.form!r}; forms: {', '.join(sorted(FORMS))}", file=sys.stderr)
         return EXIT_INVALID
+    if args.cell == "gru" or (args.form and FORMS[args.form].cell == "gru"):
+        if args.form and FORMS[args.form].cell != "gru":
+            print(f"lstm-equiv: form {args.form} is an LSTM form, not a GRU one", file=sys.stderr)
+            return EXIT_INVALID
+        if args.num_proj or args.png:
+            print("lstm-equiv: --num-proj and --png are for the LSTM forms", file=sys.stderr)
+            return EXIT_INVALID
+        return explain.main_gru(args.input_depth, args.num_units, args.form)
     if args.num_proj and args.form and not FORMS[args.form].options.get("num_proj"):
         print(f"lstm-equiv: form {args.form} has no projection (only lstm_cell does)", file=sys.stderr)
         return EXIT_INVALID
@@ -233,7 +241,8 @@ def parser() -> argparse.ArgumentParser:
                              "where the forget bias lives, for each form")
     explain.add_argument("--input-depth", type=_positive, required=True)
     explain.add_argument("--num-units", type=_positive, required=True)
-    explain.add_argument("--form", help="one form (default: all)")
+    explain.add_argument("--form", help="one form (default: all of the cell's)")
+    explain.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="the LSTM forms (default) or the GRU ones")
     explain.add_argument("--num-proj", type=_positive, help="LSTMCell's projection width")
     explain.add_argument("--png", metavar="FILE", help="draw the real extracted kernel of --form as a labelled "
                          "picture (needs matplotlib: pip install -e '.[plots]')")

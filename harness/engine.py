@@ -15,7 +15,7 @@ import numpy as np
 from harness import compare, layouts, sensitivity, tolerances
 from harness.forms import FORMS
 from harness.inputs import loss_weights, make_inputs
-from reference import GATES, dense, network_backward, network_forward
+from reference import GATES, dense, gru_backward, gru_forward, network_backward, network_forward
 
 CHECKS = {"forward": ("weights", "outputs", "final_h", "final_c", "logits"), "gradients": ("grad_weights", "grad_x")}
 
@@ -65,7 +65,8 @@ class Result:
 
 def checks_of(case) -> list:
     """The checks a case asks for (``checks:`` forward, gradients), ``logits`` only with a head."""
-    return [c for kind in case.checks for c in CHECKS[kind] if c != "logits" or case.num_classes]
+    return [c for kind in case.checks for c in CHECKS[kind]
+            if (c != "logits" or case.num_classes) and (c != "final_c" or case.cell == "lstm")]  # a GRU has no c
 
 
 def plan(cases) -> list:
@@ -200,7 +201,8 @@ def tf_run(case, form_name: str, dtype: str, weights: str = "random") -> TFRun:
                 more += [*(out.inputs.h0 or ()), *(out.inputs.c0 or ())]
                 more += [] if out.inputs.lengths is None else [out.inputs.lengths]
                 out.inputs_digest = _digest([out.inputs.x, *(a for _, _, a in p.items()),
-                                             *([] if p.projection is None else [p.projection]), *more])
+                                             *([] if getattr(p, "projection", None) is None else [p.projection]),
+                                             *more])
                 gradients = "gradients" in case.checks and weights == "random" and not form.no_gradient
                 out.form_out = form.run(case, out.inputs, dtype, gradients=gradients)
             except Exception:  # a TF crash is reported on every check of the run, with its traceback
@@ -222,6 +224,8 @@ def _read(case, form, tf: TFRun, reading: Reading) -> Run:
     out = Run(tf, error=tf.error)
     if tf.skip or tf.error:
         return out
+    if case.cell == "gru":
+        return _read_gru(case, form, tf, reading, out)
     try:
         out.layout = reading.layout(form.layout)
         out.cells = tuple(reading.cells(tuple(
@@ -236,6 +240,25 @@ def _read(case, form, tf: TFRun, reading: Reading) -> Run:
         if case.cells == 1:
             h, c = h[0], c[0]
         ref = {"outputs": outputs, "final_h": h, "final_c": c}
+        if case.num_classes:
+            ref["logits"] = dense(outputs[:, -1], tf.inputs.head_kernel.astype(np.float64),
+                                  tf.inputs.head_bias.astype(np.float64))
+        out.reference = reading.reference(ref)
+    except Exception:
+        out.error = traceback.format_exc()
+    return out
+
+
+def _read_gru(case, form, tf: TFRun, reading: Reading, out: Run) -> Run:
+    """_read for a GRU case: one cell, the GRU reference (reference.gru_forward)."""
+    try:
+        out.layout = reading.layout(form.layout_for(case))
+        out.params = reading.params(out.layout.split(tf.form_out.tensors, case.input_depth, case.reset_after))
+        out.cells = (out.params,)
+        x64, p64 = reading.x(tf.inputs.x.astype(np.float64)), out.params.astype(np.float64)
+        h0 = None if tf.inputs.h0 is None else tf.inputs.h0[0].astype(np.float64)
+        outputs, h = reading.forward(gru_forward)(x64, p64, h0, **reading.semantics(form.semantics(case)))
+        ref = {"outputs": outputs, "final_h": h}
         if case.num_classes:
             ref["logits"] = dense(outputs[:, -1], tf.inputs.head_kernel.astype(np.float64),
                                   tf.inputs.head_bias.astype(np.float64))
@@ -381,6 +404,8 @@ def _check_weights(item: Item, r: Run) -> Result:
     """Shapes as the layout says; every gate block read back through the layout equals, bit for bit, the
     same block of the injected weights taken through the same layout; the BasicLSTMCell stacked kernel
     composed from them has its documented shape and splits back to the same params."""
+    if item.case.cell == "gru":
+        return _check_gru_weights(item, r)
     case, problems, layout, compared = item.case, [], r.layout, []
     tensors = cell_tensors(r.form_out)
     if len(tensors) != case.cells or len(r.cells) != case.cells:
@@ -394,6 +419,46 @@ def _check_weights(item: Item, r: Run) -> Result:
         compared += [f"{cell} {n}" if cell else n for n in names]
     tol = tolerances.EXACT
     digest = _digest(t[k] for t in tensors for k in sorted(t))
+    status = "fail" if problems else "pass"
+    return Result(item, status, None if problems else 0.0, tol.atol,
+                  "\n".join([_what(item), f"Tolerance: {tol.source}", *problems]) if problems else "", digest,
+                  compared=tuple(compared))
+
+
+def _check_gru_weights(item: Item, r: Run) -> Result:
+    """A GRU's weights: shapes as the layout says; every gate block read back equals, bit for bit, the
+    injected one taken through the same layout; TF1's GRUCell form composed from them (gates/kernel
+    [input_depth + u, 2u], candidate/kernel [input_depth + u, u]) splits back unchanged."""
+    case, layout, problems = item.case, r.layout, []
+    n_in, n = case.input_depth, case.num_units
+    tensors = r.form_out.tensors
+    expected, got = layout.shapes(n_in, n), {name: tuple(t.shape) for name, t in tensors.items()}
+    compared = ["shapes"]
+    if got != expected:
+        problems.append(f"TF's variables have shapes {got}; layout {layout.name} expects {expected} ({layout.about})")
+    else:
+        injected = layout.split(layout.compose(r.inputs.params, r.inputs.bias_share), n_in, case.reset_after)
+        for part, g, a in r.params.items():
+            compared.append(_block_name(part, g))
+            want = getattr(injected, part)
+            if want is None or not _equal(a, want[g]):
+                owner = [h for h in (want or {}) if h != g and _equal(a, want[h])]
+                whose = f"it holds the block injected as {part}[{owner[0]!r}]" if owner else                     "it matches no injected gate block"
+                problems.append(f"gate block {part}[{g!r}] read from {layout.where(part, g, n_in, n)} (layout "
+                                f"{layout.name}) differs from the injected {part}[{g!r}]: {whose}")
+        if (injected.b_h is None) != (r.params.b_h is None):
+            problems.append(f"recurrent biases were {'injected' if injected.b_h is not None else 'not injected'} "
+                            f"but {'none' if r.params.b_h is None else 'some'} were read back (layout {layout.name})")
+    if r.params.b_h is None:  # TF1's GRUCell holds one bias: the reset before the product
+        cell = layouts.GRU_CELL.compose(r.params)
+        compared.append("GRUCell gates/kernel and candidate/kernel")
+        want = {"gates/kernel": (n_in + n, 2 * n), "candidate/kernel": (n_in + n, n)}
+        if {k: tuple(cell[k].shape) for k in want} != want:
+            problems.append(f"GRUCell's kernels have shapes {[cell[k].shape for k in want]}, expected {want}")
+        back = layouts.GRU_CELL.split(cell, n_in, False)
+        problems += [f"splitting GRUCell's kernels back changed {part}[{g!r}]" for part, g, a in back.items()
+                     if not np.array_equal(a, getattr(r.params, part)[g])]
+    tol, digest = tolerances.EXACT, _digest(tensors[k] for k in sorted(tensors))
     status = "fail" if problems else "pass"
     return Result(item, status, None if problems else 0.0, tol.atol,
                   "\n".join([_what(item), f"Tolerance: {tol.source}", *problems]) if problems else "", digest,
@@ -465,6 +530,13 @@ def _equal(a, b) -> bool:
 
 def _reference_grads(item: Item, r: Run, reading: Reading):
     """The reference's BPTT gradients for this reading's params, semantics, x and loss, once per run."""
+    if r.reference_grads is None and item.case.cell == "gru":
+        case, form = item.case, FORMS[item.form]
+        x64 = reading.x(r.inputs.x.astype(np.float64))
+        d_outputs = loss_weights(r.inputs.loss_draw, reading.loss(case.loss)).astype(np.float64)
+        h0 = None if r.inputs.h0 is None else r.inputs.h0[0].astype(np.float64)
+        r.reference_grads = reading.gradients(gru_backward(x64, r.params.astype(np.float64), d_outputs, h0,
+                                                           **reading.semantics(form.semantics(case))))
     if r.reference_grads is None:
         case, form = item.case, FORMS[item.form]
         cells64 = tuple(p.astype(np.float64) for p in r.cells)
@@ -485,12 +557,29 @@ def _grad_blocks(item: Item, layout, grads: dict, ref) -> list:
     case = item.case
     if item.check == "grad_x":
         return [("d loss / d x", grads["x"], ref.x)]
+    if case.cell == "gru":
+        return _gru_grad_blocks(case, layout, grads["cells"][0], ref.params)
     blocks = []
     tf_cells = grads["cells"]
     if len(tf_cells) != len(ref.cells):
         return [(f"d loss / d the cells (TF has {len(tf_cells)}, the reference {len(ref.cells)})", None, None)]
     for k, (tensors, theirs_k) in enumerate(zip(tf_cells, ref.cells)):
         blocks += _cell_grad_blocks(case, k, layout, tensors, theirs_k)
+    return blocks
+
+
+def _gru_grad_blocks(case, layout, tensors: dict, ref_params) -> list:
+    """A GRU's (label, TF's block, the reference's block): V, W, b of every gate and, where the layout
+    stores recurrent biases, b_h (with the reset before the product, d loss / d b_h equals d loss / d b:
+    both stored biases are compared with the reference's d b)."""
+    n_in, n = case.input_depth, case.num_units
+    tf_params = layout.split(tensors, n_in, True)
+    blocks = []
+    for part in ("V", "W", "b", "b_h"):
+        ours = getattr(tf_params, part) or {}
+        theirs = getattr(ref_params, "b" if part == "b_h" and not case.reset_after else part)
+        for g in ours:
+            blocks.append((f"d loss / d {_block_name(part, g)} ({layout.where(part, g, n_in, n)})", ours[g], theirs[g]))
     return blocks
 
 
@@ -560,7 +649,8 @@ def _check_gradients(item: Item, r: Run, reading: Reading) -> Result:
     ref, spread = _reference_grads(item, r, reading), _spread(item, r)
     blocks = _grad_blocks(item, r.layout, {"x": r.form_out.grads["x"], "cells": cell_grads(r.form_out)}, ref)
     worst, tol, failures = _compare_grads(item, blocks, spread)
-    compared = tuple(_compared_name(label, len(r.layout.biases) > 1) for label, _, _ in blocks)
+    two_biases = len(getattr(r.layout, "biases", ())) > 1  # an LSTM layout's; a GRU's b_h has its own name
+    compared = tuple(_compared_name(label, two_biases) for label, _, _ in blocks)
     if item.check == "grad_x" and r.inputs.lengths is not None:
         failures += _leaks(item, r.form_out.grads["x"], r.inputs.lengths)
         compared += ("d loss / d x past each row's length: exactly 0",)

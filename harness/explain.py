@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from harness import layouts
-from harness.forms import ANY, DEFAULTS, FORMS
+from harness.forms import ANY, DEFAULTS, FORMS, GRU_FORMS, LSTM_FORMS
 
 _GATE_WORDS = {"i": "input gate", "j": "block input (candidate)", "f": "forget gate", "o": "output gate"}
 _KERAS_NAMES = {"i": "i", "f": "f", "j": "c", "o": "o"}
@@ -125,7 +125,7 @@ _EXAMPLE = {"go_backwards": True, "bidirectional": "concat", "sequence_lengths":
 
 def main(input_depth: int, num_units: int, form=None, num_proj=None, out=print) -> int:
     """Print the explanation of ``form`` (default: every form that can express ``num_proj``)."""
-    names = [form] if form else [n for n in sorted(FORMS)
+    names = [form] if form else [n for n in sorted(LSTM_FORMS)
                                  if not num_proj or FORMS[n].options.get("num_proj")]
     for k, name in enumerate(names):
         if k:
@@ -177,3 +177,50 @@ def draw(form_name: str, input_depth: int, num_units: int, num_proj, path) -> di
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return {name: m.shape for name, m in panels.items()}
+
+
+_GRU_WORDS = {"r": "reset gate", "u": "update gate", "c": "candidate"}
+
+
+def explain_gru(form_name: str, input_depth: int, num_units: int) -> list:
+    """Where one GRU form keeps r, u (z) and the candidate, for these sizes, in every reset position it
+    computes (read from its layouts, the data the harness reads TF's weights back with)."""
+    form = FORMS[form_name]
+    lines = [f"{form_name}: {form.about}"]
+    for reset_after in form.reset_after_values:
+        layout = form.layout_for(SimpleNamespace(reset_after=reset_after))
+        lines.append(f"  reset {'after' if reset_after else 'before'} the recurrent product: layout {layout.name}: "
+                     f"{layout.about}")
+        for name, shape in layout.shapes(input_depth, num_units).items():
+            lines.append(f"    {name:18} {list(shape)}")
+        for t in layout.tensors:
+            blocks = ", ".join(f"{k * num_units}:{(k + 1) * num_units} {g} = {layout.own(g)} ({_GRU_WORDS[g]})"
+                               for k, g in enumerate(t.gates))
+            what = {"x": "multiplies x_t", "h": "multiplies h_(t-1)", "b": "input bias",
+                    "b_h": "recurrent bias (inside the reset for the candidate when the reset comes after)",
+                    "xh": f"rows 0:{input_depth} multiply x_t, rows {input_depth}:{input_depth + num_units} "
+                          + ("r * h_(t-1)" if "c" in t.gates else "h_(t-1)")}[t.holds]
+            name = t.name if t.row is None else f"{t.name}[{t.row}]"
+            axis = "rows" if layout.transposed and t.holds not in ("b", "b_h") else "columns"
+            lines.append(f"    {name}: {what}; {axis} {blocks}")
+    lines += [
+        f"  per gate g in r u c: V[g] [{input_depth}, {num_units}]  W[g] [{num_units}, {num_units}]  b[g] [{num_units}]"
+        + ("  b_h[g] [" + str(num_units) + "]" if any(form.layout_for(SimpleNamespace(reset_after=r)).two_biases
+                                                       for r in form.reset_after_values) else ""),
+        "  equations:",
+        "    r = sigmoid(x_t V[r] + h W[r] + b[r] + b_h[r]);  u = sigmoid(x_t V[u] + h W[u] + b[u] + b_h[u])",
+        "    reset before: c = tanh(x_t V[c] + (r * h) W[c] + b[c] + b_h[c])",
+        "    reset after:  c = tanh(x_t V[c] + b[c] + r * (h W[c] + b_h[c]))",
+        "    h = u * h + (1 - u) * c",
+    ]
+    return lines
+
+
+def main_gru(input_depth: int, num_units: int, form=None, out=print) -> int:
+    """Print the explanation of one GRU form, or of every one."""
+    for k, name in enumerate([form] if form else sorted(GRU_FORMS)):
+        if k:
+            out("")
+        for line in explain_gru(name, input_depth, num_units):
+            out(line)
+    return 0

@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from harness import casefile, engine, sensitivity, tf_compat, tolerances
-from harness.forms import FORMS, block
+from harness.forms import FORMS, LSTM_FORMS, block
 from harness.inputs import make_inputs
-from reference import ACTIVATIONS, GATES, LSTMParams, lstm_backward, lstm_forward
+from reference import ACTIVATIONS, GATES, GRUParams, LSTMParams, lstm_backward, lstm_forward
 
 DTYPES = ("float32", "float64")  # each entry runs in every dtype its form takes
 CONSTANT_DTYPE = "float32"  # the constant-weights demonstration is about gate order, not precision
@@ -41,6 +41,8 @@ CASES = {
     "padded": "seed: 109\nsequence_lengths: [40, 17, 29]\n",
     "stateful": "seed: 110\nstateful_chunks: 4\n",
     "stacked": "seed: 111\nlayers: 2\ninitial_state: random\n",
+    "gru": "seed: 112\ncell: gru\ninitial_state: random\n",
+    "gru_reset_after": "seed: 113\ncell: gru\nreset_after: true\n",
 }
 """Every option a case can set is set by one of these, so that a mistake that ignores it can be shown."""
 
@@ -202,6 +204,26 @@ def _zero_state(run):
     return lambda x, cells, h0=None, c0=None, **kw: run(x, cells, None, None, **kw)
 
 
+def _gru_swap(a: str, b: str):
+    """GRU params with the blocks of gates a and b swapped (V, W, b and the recurrent biases)."""
+    def change(p: GRUParams) -> GRUParams:
+        swap = lambda m: None if m is None else {**m, a: m[b], b: m[a]}  # noqa: E731
+        return GRUParams(swap(p.V), swap(p.W), swap(p.b), swap(p.b_h))
+    return change
+
+
+def _gru_update_reversed(p: GRUParams) -> GRUParams:
+    """h = u c + (1 - u) h, read as the reference's h = u h + (1 - u) c: 1 - sigmoid(z) = sigmoid(-z) (and for
+    the symmetric hard_sigmoid too), so it is the update gate's every block negated."""
+    negate = lambda m: None if m is None else {**m, "u": -m["u"]}  # noqa: E731
+    return GRUParams(negate(p.V), negate(p.W), negate(p.b), negate(p.b_h))
+
+
+def _gru_folded(p: GRUParams) -> GRUParams:
+    """PyTorch's b_hn (the candidate's recurrent bias, inside the reset) folded into the input bias."""
+    return GRUParams(p.V, p.W, {**p.b, "c": p.b["c"] + p.b_h["c"]}, {**p.b_h, "c": 0 * p.b_h["c"]})
+
+
 def promised(dtype: str) -> dict:
     """Twice the derived bound at the element the "off by" entries nudge, on the plain self-test case:
     for the outputs (batch 0, last timestep, unit 0) and for the gradient of b['o'] (unit 0). Those
@@ -238,9 +260,9 @@ def _nudge_gradient(amount):
 def named_mistakes() -> list:
     """The catalogue's named mistakes (every entry but the gate-block permutations), whether or not a form
     they reach is installed here."""
-    keras_forms = tuple(n for n in FORMS if n.startswith("keras"))
+    keras_forms = tuple(n for n in LSTM_FORMS if n.startswith("keras"))
     block_forms = tuple(f.name for f in block.FORMS)
-    two_bias_forms = tuple(n for n, f in FORMS.items() if len(f.layout.biases) == 2)
+    two_bias_forms = tuple(n for n, f in LSTM_FORMS.items() if len(f.layout.biases) == 2)
     forward = ("forward",)
     fixed = [
         Mutation("x rows and h rows swapped (V read as W)", "plain",
@@ -303,7 +325,8 @@ def named_mistakes() -> list:
         Mutation("padded steps read as zeros where the form carries its last output", "padded", keras_forms,
                  change_sequence=lambda kw: {**kw, "padded": "zero"}),
         Mutation("padded steps read as the last output carried where the form emits zeros", "padded",
-                 tuple(n for n in FORMS if n not in keras_forms), change_sequence=lambda kw: {**kw, "padded": "carry"}),
+                 tuple(n for n in LSTM_FORMS if n not in keras_forms),
+                 change_sequence=lambda kw: {**kw, "padded": "carry"}),
         Mutation("sequence lengths ignored (padding run as data)", "padded",
                  change_sequence=lambda kw: {k: v for k, v in kw.items() if k not in ("lengths", "padded")}),
         Mutation("the state reset between chunks", "stateful", kinds=forward,
@@ -311,6 +334,21 @@ def named_mistakes() -> list:
         Mutation("layer 2 reading layer 1's weights", "stacked",
                  change_cells=lambda cells: (cells[0], cells[0], *cells[2:])),
         Mutation("initial state ignored (read as zeros)", "stacked", kinds=forward, change_forward=_zero_state),
+        Mutation("GRU: z and r swapped (Keras's and ONNX's z r h read as r z h)", "gru", change_params=_gru_swap("u", "r")),
+        Mutation("GRU: z and r swapped, reset after the product", "gru_reset_after", change_params=_gru_swap("u", "r")),
+        Mutation("GRU: the reset applied before the product instead of after", "gru_reset_after",
+                 change_semantics=lambda kw: {**kw, "reset_after": False}),
+        Mutation("GRU: the reset applied after the product instead of before", "gru",
+                 change_semantics=lambda kw: {**kw, "reset_after": True}),
+        Mutation("GRU: b_hn folded into the input bias (PyTorch's n gate)", "gru_reset_after",
+                 change_params=_gru_folded),
+        Mutation("GRU: the recurrent biases dropped (bias_hh, Rb, Keras's bias row 1)", "gru_reset_after",
+                 change_params=lambda p: GRUParams(p.V, p.W, p.b, None)),
+        Mutation("GRU: update convention reversed (h = u c + (1 - u) h)", "gru", change_params=_gru_update_reversed),
+        Mutation("GRU: update convention reversed, reset after the product", "gru_reset_after",
+                 change_params=_gru_update_reversed),
+        Mutation("GRU: initial state ignored (read as zeros)", "gru", kinds=forward,
+                 change_forward=lambda run: lambda x, p, h0=None, **kw: run(x, p, None, **kw)),
         Mutation("state carried off by one step", "plain", kinds=forward, change_reference=_shift_one_step),
     ]
     for dtype in DTYPES:
@@ -328,7 +366,7 @@ def catalogue() -> list:
     """Every mutation, for every form and dtype it applies to: a list of (Mutation, form name, dtype)."""
     cases = selftest_cases()
     out = []
-    for form_name in FORMS:
+    for form_name in LSTM_FORMS:  # the GRU's gate swaps are named mistakes of their own
         for perm in _permutations(form_name):
             out += [(Mutation(_order_name(perm), "plain", gate_order=perm), form_name, dtype)
                     for dtype in _dtypes(form_name, DTYPES)]
@@ -374,7 +412,7 @@ def judge(case, form_name: str, dtype: str, reading, weights: str = "random", ki
     reading reaches goes through engine.evaluate, exactly as a real item does."""
     results = [engine.evaluate(engine.Item(case, form_name, dtype, check), reading, weights)
                for kind in kinds if kind in case.checks and (weights == "random" or kind == "forward")
-               for check in engine.CHECKS[kind] if check != "logits" or case.num_classes]
+               for check in engine.CHECKS[kind] if check in engine.checks_of(case)]
     skipped = [r for r in results if r.status == "skip" and not r.item.check.startswith("grad_")]
     if skipped:
         raise RuntimeError(f"self-test form {form_name} was skipped in {dtype}: {skipped[0].message}")

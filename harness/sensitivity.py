@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from reference import GATES, LSTMParams, dense, network_backward, network_forward
+from reference import (GATES, GRU_GATES, GRUParams, LSTMParams, dense, gru_backward, gru_forward,
+                       network_backward, network_forward)
 
 DRAWS = 4
 UNIT_ROUNDOFF = {"float32": 2.0 ** -24, "float64": 2.0 ** -53}
@@ -48,8 +49,10 @@ def _perturb(a, u, rng):
     return a * (1.0 + u * rng.uniform(-1.0, 1.0, a.shape))
 
 
-def _perturb_params(p: LSTMParams, u, rng) -> LSTMParams:
+def _perturb_params(p, u, rng):
     each = lambda m: None if m is None else {g: _perturb(a, u, rng) for g, a in m.items()}  # noqa: E731
+    if isinstance(p, GRUParams):
+        return GRUParams(each(p.V), each(p.W), each(p.b), each(p.b_h))
     return LSTMParams(each(p.V), each(p.W), each(p.b), each(p.peephole),
                       None if p.projection is None else _perturb(p.projection, u, rng))
 
@@ -72,6 +75,10 @@ def _forward(x, p, u, rng, network: Network | None = None, **semantics):
     width] for one cell, [cells, batch, width] for more."""
     cells = p if isinstance(p, tuple) else (p,)
     net = network or Network(cells)
+    if isinstance(cells[0], GRUParams):  # one GRU cell: final h, and no c
+        after = None if not u else (lambda h: np.ascontiguousarray(_perturb(h, u, rng)))
+        outputs, h = gru_forward(x, cells[0], None if net.h0 is None else net.h0[0], after_step=after, **semantics)
+        return outputs, h, None
     after = None if not u else (lambda h, c: (np.ascontiguousarray(_perturb(h, u, rng)), _perturb(c, u, rng)))
     outputs, (h, c) = network_forward(x, cells, net.h0, net.c0, after_step=after, **net.sequence, **semantics)
     return (outputs, h[0], c[0]) if len(cells) == 1 else (outputs, h, c)
@@ -101,7 +108,8 @@ def spread(x, params: LSTMParams, semantics: dict, dtype: str, seed: int, *, hea
         pk = tuple(_perturb_params(p, u, rng) for p in cells)
         outputs, h, c = _forward(xk, pk, u, rng, net, **semantics)
         out_s = np.maximum(out_s, np.abs(outputs - exact[0]).max(axis=(0, 2)))
-        h_s, c_s = max(h_s, float(np.abs(h - exact[1]).max())), max(c_s, float(np.abs(c - exact[2]).max()))
+        h_s = max(h_s, float(np.abs(h - exact[1]).max()))
+        c_s = c_s if c is None else max(c_s, float(np.abs(c - exact[2]).max()))
         if head is not None:
             kernel, bias = (np.asarray(a, np.float64) for a in head)
             logit_s = max(logit_s, float(np.abs(dense(outputs[:, -1], kernel, bias)
@@ -124,6 +132,10 @@ def _grads(x, cells, d_outputs, semantics, gradient_semantics, network: Network)
     """Every gradient block by name, from the reference's BPTT (None when no gradient is compared)."""
     if d_outputs is None:
         return None
+    if isinstance(cells[0], GRUParams):
+        g = gru_backward(x, cells[0], np.asarray(d_outputs, np.float64), None if network.h0 is None else network.h0[0],
+                         **semantics)
+        return {**{block_name("", part, gate): a for part, gate, a in g.params.items()}, "x": g.x}
     g = network_backward(x, cells, np.asarray(d_outputs, np.float64), network.h0, network.c0, **network.sequence,
                          **semantics, **(gradient_semantics or {}))
     out = {}
@@ -147,9 +159,11 @@ def separation(x, params: LSTMParams, semantics: dict, network: Network | None =
     rest = net.cells[1:]  # a wrong layout of the first cell is what a case of several shows here
     right = _forward(x, (params, *rest), 0.0, None, net, **semantics)[0]
     out = []
-    for a, b in itertools.combinations(GATES, 2):
+    gru = isinstance(params, GRUParams)
+    for a, b in itertools.combinations(GRU_GATES if gru else GATES, 2):
         swap = lambda m: None if m is None else {**m, **({a: m[b], b: m[a]} if a in m and b in m else {})}  # noqa: E731
-        wrong = replace(params, V=swap(params.V), W=swap(params.W), b=swap(params.b), peephole=swap(params.peephole))
+        extra = {"b_h": swap(params.b_h)} if gru else {"peephole": swap(params.peephole)}
+        wrong = replace(params, V=swap(params.V), W=swap(params.W), b=swap(params.b), **extra)
         out.append((float(np.abs(_forward(x, (wrong, *rest), 0.0, None, net, **semantics)[0] - right).max()),
                     f"gate blocks {a} and {b} swapped"))
     symmetric = 1e-12 * max(1.0, float(np.abs(right).max()))

@@ -39,7 +39,7 @@ class Field:
 FORM_NAMES = tuple(sorted(FORMS))
 OPTIONS = ("activation", "recurrent_activation", "use_peepholes", "num_proj", "cell_clip", "proj_clip", "gate_clip",
            "input_forget", "go_backwards", "bidirectional", "sequence_lengths", "initial_state", "stateful_chunks",
-           "layers")
+           "layers", "cell", "reset_after")
 """Keys that not every form can express; each form lists the ones it can (harness/forms)."""
 
 _SIZE = "a positive integer"
@@ -84,6 +84,12 @@ FIELDS = {
                        "that is TF's cell_clip).", exclusive_minimum=0, maximum=1e6),
     "input_forget": Field("boolean", "ONNX's input_forget: couple the forget gate to the input gate, f = 1 - i.",
                           default=False),
+    "cell": Field("string", "The recurrent cell: lstm, or gru (every GRU form: `lstm-equiv explain --cell gru`).",
+                  default="lstm", enum=("lstm", "gru")),
+    "reset_after": Field("boolean", "GRU only: apply the reset gate after the recurrent product (Keras's "
+                         "reset_after=True, the TF2 default and cuDNN's; PyTorch's nn.GRU; ONNX's "
+                         "linear_before_reset=1), not before it (TF1's GRUCell, GRUBlockCell, Keras's "
+                         "reset_after=False).", default=False),
     "go_backwards": Field("boolean", "Process the sequence from the last timestep to the first (Keras's "
                           "go_backwards; the compat.v1, fused and PyTorch forms reverse x as users do; ONNX's "
                           "direction reverse). Each form returns the outputs in its own time order: `lstm-equiv "

@@ -21,6 +21,7 @@ from typing import Mapping, NamedTuple
 
 import numpy as np
 
+from reference.backward import _derivative
 from reference.lstm import ACTIVATIONS
 
 GRU_GATES = ("r", "u", "c")
@@ -110,10 +111,12 @@ def gru_step(x_t, h, p: GRUParams, reset_after: bool, act, rec_act) -> GRUStep:
 
 
 def gru_forward(x, params: GRUParams, h0=None, reset_after: bool = False, *, activation: str = "tanh",
-                recurrent_activation: str = "sigmoid"):
+                recurrent_activation: str = "sigmoid", after_step=None):
     """Run the GRU over ``x`` [batch, timesteps, input_depth] in the dtype of ``x``.
 
     Returns ``outputs`` [batch, timesteps, num_units] (h at every step) and the final ``h``.
+    ``after_step(h)`` -> h, when given, replaces the state after every step (harness.sensitivity rounds
+    it there).
     """
     x = np.asarray(x)
     if x.ndim != 3 or x.shape[2] != params.input_depth:
@@ -124,6 +127,7 @@ def gru_forward(x, params: GRUParams, h0=None, reset_after: bool = False, *, act
     outputs = np.empty((x.shape[0], x.shape[1], p.num_units), x.dtype)
     for t in range(x.shape[1]):
         h = gru_step(x[:, t], h, p, reset_after, act, rec_act).h
+        h = h if after_step is None else after_step(h)
         outputs[:, t] = h
     return outputs, h
 
@@ -135,19 +139,6 @@ class GRUGrads:
     params: GRUParams
     x: np.ndarray
     h0: np.ndarray
-
-
-def _derivative(name):
-    """d act / dz as a function of z."""
-    if name == "tanh":
-        return lambda z: 1.0 - np.tanh(z) ** 2
-    if name == "sigmoid":
-        sig = ACTIVATIONS["sigmoid"]
-        return lambda z: sig(z) * (1.0 - sig(z))
-    if name.startswith("hard_sigmoid"):
-        slope = 0.2 if name == "hard_sigmoid_0.2" else 1.0 / 6.0
-        return lambda z: np.where(np.abs(slope * z) < 0.5, slope, 0.0).astype(z.dtype)
-    raise ValueError(f"no derivative for activation {name!r}")
 
 
 def gru_backward(x, params: GRUParams, d_outputs, h0=None, reset_after: bool = False, *, d_h=None,

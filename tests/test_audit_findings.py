@@ -89,6 +89,8 @@ KEY_COVERAGE = {
     "initial_state": "self-test: initial state ignored (read as zeros)",
     "stateful_chunks": "self-test: the state reset between chunks",
     "layers": "self-test: layer 2 reading layer 1's weights",
+    "cell": "self-test: GRU: z and r swapped (Keras's and ONNX's z r h read as r z h)",
+    "reset_after": "self-test: GRU: the reset applied before the product instead of after",
 }
 
 

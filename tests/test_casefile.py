@@ -94,6 +94,14 @@ EXPECTED = {
     "weights_bidirectional.yaml": (7, "weights", "unsupported combination with bidirectional: a weights file holds "
                                                  "one cell's weights", False),
     "initial_state_typo.yaml": (7, "initial_state", "got 'randon'; did you mean 'random'?", True),
+    "reset_after_for_lstm.yaml": (7, "reset_after", "applies to cell: gru only", False),
+    "gru_with_peepholes.yaml": (8, "use_peepholes", "no form can express use_peepholes=True, cell='gru' together",
+                                False),
+    "torch_gru_reset_before.yaml": (8, "reset_after", "form torch_gru (named in 'forms' on line 8) cannot put the "
+                                                      "reset gate before the recurrent product", False),
+    "gru_on_an_lstm_form.yaml": (7, "cell", "form keras_lstm (named in 'forms' on line 8) cannot express this cell "
+                                            "(cell: 'gru')", False),
+    "cell_typo.yaml": (7, "cell", "got 'gur'; did you mean 'gru'?", True),
     "checks_typo.yaml": (7, "checks", "must be one of forward, gradients, got 'gradient'; did you mean 'gradients'?",
                          True),
 }

@@ -8,7 +8,7 @@ import pytest
 
 from harness import engine, tf_compat
 from harness.collect import per_case
-from harness.forms import FORMS
+from harness.forms import FORMS, LSTM_FORMS
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = "name: tiny\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float64]\nforms: [keras_lstm]\nchecks: [forward]\n"
@@ -157,8 +157,8 @@ def test_items_pass_in_random_order(pytester):
         result = pytester.runpytest_inprocess("-p", "randomly", f"--randomly-seed={seed}", "-p", "no:xdist", "-v")
         out = result.stdout.str()
         assert result.ret == 0, out
-        available = sum(not form.missing() for form in FORMS.values())  # a form without its extra is skipped
+        available = sum(not form.missing() for form in LSTM_FORMS.values())  # a form without its extra is skipped
         assert f"Using --randomly-seed={seed}" in out and f"{available * 4} passed" in out, out
         orders.append([line.split()[0] for line in out.splitlines() if line.startswith("cases/")])
-    assert len(orders[0]) == len(FORMS) * 4 and sorted(orders[0]) == sorted(orders[1])
+    assert len(orders[0]) == len(LSTM_FORMS) * 4 and sorted(orders[0]) == sorted(orders[1])
     assert orders[0] != orders[1]  # the two runs really ran the items in different orders

@@ -34,10 +34,10 @@ def _numeric(f, a):
 
 
 @pytest.mark.parametrize("reset_after", [False, True])
-@pytest.mark.parametrize("recurrent_activation", ["sigmoid", "hard_sigmoid_0.2"])
-def test_every_gru_gradient_matches_finite_differences(reset_after, recurrent_activation):
+@pytest.mark.parametrize("activations", [("tanh", "sigmoid"), ("relu", "hard_sigmoid_0.2")])
+def test_every_gru_gradient_matches_finite_differences(reset_after, activations):
     params, x, h0, r_out, r_h = _setup(5)
-    kw = dict(reset_after=reset_after, recurrent_activation=recurrent_activation)
+    kw = dict(reset_after=reset_after, activation=activations[0], recurrent_activation=activations[1])
 
     def f():
         outputs, h = gru_forward(x, params, h0, **kw)

@@ -2,7 +2,7 @@
 import pytest
 
 from harness import cli, engine, layouts, mutations
-from harness.forms import FORMS
+from harness.forms import FORMS, LSTM_FORMS
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +13,7 @@ def verdicts():
 def test_the_catalogue_has_the_required_mistakes(verdicts):
     names = {v.mutation.name for v in verdicts}
     assert len(names) >= 50
-    for form in [f for f in FORMS if not FORMS[f].missing()]:  # all 23 wrong gate-block permutations, for
+    for form in [f for f in LSTM_FORMS if not FORMS[f].missing()]:  # all 23 wrong gate-block permutations, for
         # each fused form, in each dtype it takes (a form whose extra is not installed runs no entry)
         perms = [v for v in verdicts if v.form == form and v.mutation.gate_order is not None]
         assert len(perms) == 23 * len(FORMS[form].dtypes)
@@ -110,7 +110,7 @@ def test_the_self_test_goes_through_the_real_evaluation(make_case, monkeypatch):
 
 def test_constant_weights_cannot_see_a_gate_swap(verdicts):
     """Where forget_bias is added at run time, every permutation is invisible with constant weights."""
-    runtime = {n for n, f in FORMS.items() if f.layout.forget_bias == layouts.RUNTIME}
+    runtime = {n for n, f in LSTM_FORMS.items() if f.layout.forget_bias == layouts.RUNTIME}
     swaps = [v for v in verdicts if v.mutation.gate_order is not None and v.form in runtime
              and v.outcome_constant is not None]
     assert len(swaps) == 23 * len(runtime)
@@ -129,6 +129,6 @@ def test_selftest_command_prints_the_catalogue_and_exits_0(verdicts, capsys):
     detected, total = lines[-1].split()[1].split("/")
     assert detected == total and int(total) == len(verdicts)
     n = sum(v.mutation.name == "gate blocks read as i f o j" for v in verdicts)
-    assert n == sum(len(f.dtypes) for f in FORMS.values() if not f.missing())  # every form, in every dtype it takes
+    assert n == sum(len(f.dtypes) for f in LSTM_FORMS.values() if not f.missing())  # every form, in every dtype it takes
     assert any(line.startswith("gate blocks read as i f o j") and f"{n}/{n} detected" in line for line in lines)
     assert "MISSED" not in "\n".join(lines) and "ERROR" not in "\n".join(lines)

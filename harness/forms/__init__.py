@@ -16,7 +16,7 @@ ANY = "any"
 DEFAULTS = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_peepholes": False,
             "num_proj": None, "cell_clip": None, "proj_clip": None, "gate_clip": None, "input_forget": False,
             "go_backwards": False, "bidirectional": None, "sequence_lengths": None, "initial_state": "zeros",
-            "stateful_chunks": None, "layers": 1}
+            "stateful_chunks": None, "layers": 1, "cell": "lstm", "reset_after": False}
 """What a form that does not list an option computes: the case format's defaults."""
 
 _OPTION_WORDS = {"activation": "a block-input activation other than tanh",
@@ -27,7 +27,8 @@ _OPTION_WORDS = {"activation": "a block-input activation other than tanh",
                  "input_forget": "a forget gate coupled to the input gate (ONNX's input_forget)",
                  "go_backwards": "a reversed layer", "bidirectional": "this bidirectional merge",
                  "sequence_lengths": "padded rows", "initial_state": "a given initial state",
-                 "stateful_chunks": "a sequence fed in chunks", "layers": "stacked layers"}
+                 "stateful_chunks": "a sequence fed in chunks", "layers": "stacked layers",
+                 "cell": "this cell", "reset_after": "the GRU's reset after the recurrent product"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Form:
     """Base of every form: a name, a layout, the dtypes and options it takes, and a way to run it."""
 
     name: str = ""
+    cell: str = "lstm"  # the recurrent cell it runs: lstm or gru (the case key ``cell``)
     layout = None
     dtypes: tuple = ("float32", "float64")
     options: dict = {}  # option -> ANY or the tuple of values the form can express besides the default
@@ -80,6 +82,10 @@ class Form:
         if dtype not in self.dtypes:
             return f"{self.name} takes {'/'.join(self.dtypes)} only, not {dtype}"
         return None
+
+    def layout_for(self, case):
+        """The layout this form stores ``case``'s weights in (a Keras GRU's depends on reset_after)."""
+        return self.layout
 
     def semantics(self, case) -> dict:
         """The reference's keyword arguments that compute what this form computes for ``case``."""
@@ -196,14 +202,20 @@ def head_logits(tf, last, inputs, dtype):
 
 
 def _registry() -> dict:
-    from harness.forms import block, keras, legacy, onnx_lstm, pytorch
+    from harness.forms import block, gru, keras, legacy, onnx_lstm, pytorch
 
-    forms = [*keras.FORMS, *legacy.FORMS, *block.FORMS, *pytorch.FORMS, *onnx_lstm.FORMS]
+    forms = [*keras.FORMS, *legacy.FORMS, *block.FORMS, *pytorch.FORMS, *onnx_lstm.FORMS, *gru.FORMS]
     return {form.name: form for form in forms}
 
 
 FORMS = _registry()
 """Every form, by name."""
+
+LSTM_FORMS = {name: form for name, form in FORMS.items() if form.cell == "lstm"}
+"""The LSTM forms, by name."""
+
+GRU_FORMS = {name: form for name, form in FORMS.items() if form.cell == "gru"}
+"""The GRU forms, by name."""
 
 
 def params_of(names) -> list:
