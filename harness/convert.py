@@ -1,5 +1,5 @@
-"""``lstm-equiv convert SRC --to {torch,onnx,keras,npz} -o OUT``: move an LSTM layer's weights into another
-framework, with the proof attached.
+"""``lstm-equiv convert SRC --to {torch,onnx,keras,npz} -o OUT``: move an LSTM (or a Keras GRU) layer's weights
+into another framework, with the proof attached.
 
 A source is read into per-gate weights (:class:`Source`): a Keras model file (``.keras``, or ``.h5``), a TF1
 checkpoint prefix written by ``BasicLSTMCell``/``LSTMCell``, or an ``.npz`` in lstm-equiv's per-gate format
@@ -21,7 +21,7 @@ import numpy as np
 
 from harness import compare, layouts, npz, sensitivity, tf_compat, tolerances
 from harness.forms import DEFAULTS
-from reference import LSTMParams, lstm_forward
+from reference import LSTMParams, gru_forward, lstm_forward
 
 PROOF_SEED = 0
 TARGETS = ("torch", "onnx", "keras", "npz")
@@ -42,12 +42,15 @@ class Source:
     dtype: str
     what: str  # the source, in words
     runner: str  # what runs the source, in words
-    run: object = None  # x -> (outputs, h, c), in the source's own framework
+    run: object = None  # x -> (outputs, h, c), in the source's own framework (c None for a GRU)
     notes: list = field(default_factory=list)  # things the user must know (an assumed forget_bias)
+    cell: str = "lstm"  # lstm, or gru (params are then GRUParams, semantics hold reset_after)
 
     @property
     def options(self) -> dict:
         """The case-format options this layer uses, for the refusals."""
+        if self.cell == "gru":
+            return {"cell": "gru", **self.semantics}
         return {"use_peepholes": self.params.peephole is not None,
                 "num_proj": None if self.params.projection is None else self.params.projection.shape[1],
                 **self.semantics}
@@ -109,17 +112,19 @@ def _from_keras(path: Path, layer_name=None) -> Source:
         model = keras.models.load_model(str(path), compile=False)
     except Exception as err:  # noqa: BLE001  any reason Keras gives is the user's answer
         raise ConvertError(f"{path}: Keras could not load it: {err}") from err
-    found = [lay for lay in _layers(model) if type(lay).__name__ == "LSTM"]
+    found = [lay for lay in _layers(model) if type(lay).__name__ in ("LSTM", "GRU")]
     wrapped = [lay.name for lay in _layers(model) if type(lay).__name__ == "Bidirectional"]
     if layer_name:
         found = [lay for lay in found if lay.name == layer_name]
     if len(found) != 1:
-        names = [lay.name for lay in _layers(model) if type(lay).__name__ == "LSTM"]
-        why = (f"holds no LSTM layer{' named ' + layer_name if layer_name else ''} (LSTM layers: {names or 'none'}"
-               + (f"; Bidirectional layers {wrapped} are not converted yet" if wrapped else "") + ")"
-               if not found else f"holds {len(found)} LSTM layers {names}: choose one with --layer")
+        names = [lay.name for lay in _layers(model) if type(lay).__name__ in ("LSTM", "GRU")]
+        why = (f"holds no LSTM or GRU layer{' named ' + layer_name if layer_name else ''} (LSTM and GRU layers: "
+               f"{names or 'none'}" + (f"; Bidirectional layers {wrapped} are not converted yet" if wrapped else "")
+               + ")" if not found else f"holds {len(found)} LSTM and GRU layers {names}: choose one with --layer")
         raise ConvertError(f"{path} {why}")
     lay = found[0]
+    if type(lay).__name__ == "GRU":
+        return _from_keras_gru(path, lay, major)
     config = lay.get_config()
     for key, why in (("go_backwards", "a reversed LSTM is not converted yet"),
                      ("stateful", "a stateful layer carries state between calls that a file does not hold")):
@@ -143,6 +148,36 @@ def _from_keras(path: Path, layer_name=None) -> Source:
     fresh.set_weights(lay.get_weights())
     return Source(params, 0.0, semantics, str(weights["kernel"].dtype),
                   f"{path} (Keras {major}, layer {lay.name})", f"keras.layers.LSTM {lay.name} (Keras {major})", run)
+
+
+def _from_keras_gru(path: Path, lay, major: int) -> Source:
+    """A Keras GRU layer: per-gate GRU weights (reset before or after the product, as the layer says)."""
+    config = lay.get_config()
+    for key in ("go_backwards", "stateful"):
+        if config.get(key):
+            raise ConvertError(f"{path}: layer {lay.name} has {key}=True: not converted")
+    if not config.get("use_bias", True):
+        raise ConvertError(f"{path}: layer {lay.name} has use_bias=False: not converted")
+    reset_after = bool(config.get("reset_after", False))
+    semantics = {"reset_after": reset_after,
+                 "activation": _keras_activation(config["activation"], lay.name),
+                 "recurrent_activation": _keras_activation(config["recurrent_activation"], lay.name)}
+    if semantics["recurrent_activation"] == "hard_sigmoid":
+        semantics["recurrent_activation"] = "hard_sigmoid_0.2" if major == 2 else "hard_sigmoid_1/6"
+    layout = layouts.KERAS_GRU_RESET_AFTER if reset_after else layouts.KERAS_GRU
+    weights = {"kernel": lay.cell.kernel.numpy(), "recurrent_kernel": lay.cell.recurrent_kernel.numpy(),
+               "bias": lay.cell.bias.numpy()}
+    params = layout.split(weights, weights["kernel"].shape[0], reset_after)
+    fresh = type(lay).from_config({**config, "return_sequences": True, "return_state": True})
+    fresh.build((None, None, weights["kernel"].shape[0]))
+    fresh.set_weights(lay.get_weights())
+
+    def run(x):
+        outputs, h = fresh(x)
+        return np.asarray(outputs), np.asarray(h), None
+    return Source(params, 0.0, semantics, str(weights["kernel"].dtype),
+                  f"{path} (Keras {major}, layer {lay.name}: GRU, reset {'after' if reset_after else 'before'} the "
+                  "recurrent product)", f"keras.layers.GRU {lay.name} (Keras {major})", run, cell="gru")
 
 
 def _layers(model):
@@ -236,8 +271,28 @@ _CANNOT = {
 }
 
 
+_CANNOT_GRU = {
+    "torch": {"reset_after": ((True,), "torch.nn.GRU puts the reset gate after the recurrent product only"),
+              "activation": (("tanh",), "torch.nn.GRU computes tanh only"),
+              "recurrent_activation": (("sigmoid",), "torch.nn.GRU computes sigmoid gates only")},
+    "onnx": {"activation": (("tanh",), "lstm-equiv writes ONNX GRU nodes with the default activations only"),
+             "recurrent_activation": (("sigmoid",), "lstm-equiv writes ONNX GRU nodes with the default activations "
+                                                   "only")},
+    "npz": {"cell": (("lstm",), "the per-gate .npz format (docs/npz_format.md) holds an LSTM")},
+    "keras": {},
+}
+"""For a GRU source: option -> (the values the target can express, why not another)."""
+
+
 def refusals(source: Source, to: str) -> list:
     """``option: why`` for every option of the source that target ``to`` cannot express."""
+    if source.cell == "gru":
+        return [f"{key}={source.options[key]!r}: {why}" for key, (allowed, why) in _CANNOT_GRU[to].items()
+                if source.options.get(key) not in allowed] + (
+            [f"recurrent_activation={source.options['recurrent_activation']!r}: the installed Keras's hard_sigmoid "
+             f"is {tf_compat.keras_hard_sigmoid()}"] if to == "keras" and source.options["recurrent_activation"]
+            .startswith("hard_sigmoid") and source.options["recurrent_activation"] != tf_compat.keras_hard_sigmoid()
+            else [])
     out = []
     for key, value in source.options.items():
         why = _CANNOT[to].get(key)
@@ -256,6 +311,8 @@ def _keras_name(activation: str) -> str:
 
 def write(source: Source, to: str, out: Path) -> list:
     """Write ``source`` as target ``to`` into ``out``; lines that tell how to load it."""
+    if source.cell == "gru":
+        return _write_gru(source, to, out)
     p, n_in, n = source.params, source.params.input_depth, source.params.num_units
     if to == "npz":
         npz.save(out, p, source.forget_bias, source.semantics)
@@ -287,6 +344,41 @@ def write(source: Source, to: str, out: Path) -> list:
             "-> [outputs, h, c]"]
 
 
+def _write_gru(source: Source, to: str, out: Path) -> list:
+    p, n_in, n = source.params, source.params.input_depth, source.params.num_units
+    reset_after = source.semantics["reset_after"]
+    if to == "torch":
+        from harness.forms.pytorch import torch
+
+        t = torch()
+        tensors = layouts.TORCH_GRU.compose(p)
+        t.save({k: t.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}, out)
+        return [f"gru = torch.nn.GRU(input_size={n_in}, hidden_size={n}, batch_first=True"
+                f"{', dtype=torch.float64' if source.dtype == 'float64' else ''})",
+                f"gru.load_state_dict(torch.load({str(out)!r}))  # keys {', '.join(tensors)}"]
+    if to == "onnx":
+        import onnx
+
+        from harness.forms.gru import gru_model
+
+        tensors = layouts.ONNX_GRU.compose(p.astype("float32"))
+        onnx.save(gru_model(tensors, "float32", n_in, n, reset_after), str(out))
+        return [f"onnxruntime.InferenceSession({str(out)!r}): input x [batch, timesteps, {n_in}] float32 -> outputs "
+                f"[batch, timesteps, {n}], h [batch, {n}] (GRU node, linear_before_reset={int(reset_after)})"]
+    keras = tf_compat.keras()
+    inputs = keras.Input((None, n_in), dtype=source.dtype)
+    gru = keras.layers.GRU(n, activation=source.semantics["activation"], reset_after=reset_after,
+                           recurrent_activation=_keras_name(source.semantics["recurrent_activation"]),
+                           return_sequences=True, return_state=True, dtype=source.dtype)
+    outputs = gru(inputs)
+    layout = layouts.KERAS_GRU_RESET_AFTER if reset_after else layouts.KERAS_GRU
+    for name, value in layout.compose(p).items():
+        getattr(gru.cell, name).assign(value)
+    keras.Model(inputs, list(outputs)).save(str(out))
+    return [f"keras.models.load_model({str(out)!r}): one GRU({n}, reset_after={reset_after}, return_sequences=True, "
+            "return_state=True) -> [outputs, h]"]
+
+
 def _keras_model(keras, source: Source):
     p = source.params
     inputs = keras.Input((None, p.input_depth), dtype=source.dtype)
@@ -301,6 +393,8 @@ def _keras_model(keras, source: Source):
 
 def run_written(to: str, out: Path, source: Source, x) -> tuple:
     """The written file, loaded back in the target's own framework, on ``x``: (outputs, h, c)."""
+    if source.cell == "gru":
+        return _run_written_gru(to, out, source, x)
     if to == "npz":
         params, forget_bias, semantics = npz.load(out)
         outputs, (h, c) = lstm_forward(x, params, forget_bias=forget_bias, **semantics)
@@ -330,6 +424,28 @@ def run_written(to: str, out: Path, source: Source, x) -> tuple:
     return np.asarray(outputs), np.asarray(h), np.asarray(c)
 
 
+def _run_written_gru(to: str, out: Path, source: Source, x) -> tuple:
+    if to == "torch":
+        from harness.forms.pytorch import torch
+
+        t = torch()
+        gru = t.nn.GRU(source.params.input_depth, source.params.num_units, batch_first=True,
+                       dtype=getattr(t, source.dtype))
+        gru.load_state_dict(t.load(out))
+        with t.no_grad():
+            outputs, h = gru(t.from_numpy(np.ascontiguousarray(x)))
+        return outputs.numpy(), h[0].numpy(), None
+    if to == "onnx":
+        import onnx
+
+        from harness.forms.onnx_lstm import run_model
+
+        got = run_model(onnx.load(str(out)), np.asarray(x, np.float32))
+        return got["outputs"], got["h"], None
+    outputs, h = tf_compat.keras().models.load_model(str(out), compile=False)(x)
+    return np.asarray(outputs), np.asarray(h), None
+
+
 # ---------------------------------------------------------------------------------------------- proof
 
 @dataclass
@@ -351,15 +467,22 @@ def prove(source: Source, to: str, out: Path, batch: int = 3, timesteps: int = 2
     x = rng.normal(0.0, 1.0, (batch, timesteps, source.params.input_depth)).astype(dtype)
     theirs = source.run(x.astype(source.dtype))
     ours = run_written(to, out, source, x)
-    semantics = {"forget_bias": source.forget_bias, **source.semantics}
     params = source.params.astype(dtype)
+    if source.cell == "gru":
+        semantics = dict(source.semantics)
+        ref_out, ref_h = gru_forward(x.astype(np.float64), params.astype(np.float64), **semantics)
+        ref_c = None
+    else:
+        semantics = {"forget_bias": source.forget_bias, **source.semantics}
+        ref_out, (ref_h, ref_c) = lstm_forward(x.astype(np.float64), params.astype(np.float64), **semantics)
     spread = sensitivity.spread(x, params, semantics, dtype, PROOF_SEED)
-    ref_out, (ref_h, ref_c) = lstm_forward(x.astype(np.float64), params.astype(np.float64), **semantics)
     checks = []
     for name, mine, src, scale, ref, axes in (
             ("outputs", ours[0], theirs[0], spread.outputs[None, :, None], ref_out, ("batch", "timestep", "unit")),
             ("h", ours[1], theirs[1], spread.final_h, ref_h, ("batch", "unit")),
             ("c", ours[2], theirs[2], spread.final_c, ref_c, ("batch", "unit"))):
+        if ref is None:  # a GRU has no c
+            continue
         single = tolerances.derived(scale, ref, dtype, name)
         tol = tolerances.Tolerance(2 * np.asarray(single.atol), "twice " + single.source + ": one for each side")
         outcome = compare.compare(np.asarray(mine, np.float64), np.asarray(src, np.float64), tol,
@@ -382,8 +505,11 @@ def main(src, to: str, out, forget_bias=None, layer=None, batch=3, timesteps=20,
         say(f"lstm-equiv convert: {err}")
         return 2
     say(f"lstm-equiv convert: {source.what}")
-    say(f"  per gate: V [{source.params.input_depth}, {source.params.num_units}], W [{source.params.h_depth}, "
-        f"{source.params.num_units}], b [{source.params.num_units}]; {json.dumps(_shown(source))}")
+    p = source.params
+    width = p.num_units if source.cell == "gru" else p.h_depth
+    gates = "r u c" if source.cell == "gru" else "i j f o"
+    say(f"  per gate ({gates}): V [{p.input_depth}, {p.num_units}], W [{width}, {p.num_units}], b [{p.num_units}]"
+        + (f", b_h [{p.num_units}]" if getattr(p, "b_h", None) is not None else "") + f"; {json.dumps(_shown(source))}")
     for note in source.notes:
         say(f"  NOTE {note}")
     existed = out.exists()
@@ -412,6 +538,8 @@ def main(src, to: str, out, forget_bias=None, layer=None, batch=3, timesteps=20,
 
 
 def _shown(source: Source) -> dict:
+    if source.cell == "gru":
+        return {"dtype": source.dtype, **source.semantics}
     shown = {"forget_bias": source.forget_bias, "dtype": source.dtype, **source.semantics}
     if source.params.peephole is not None:
         shown["use_peepholes"] = True

@@ -212,3 +212,75 @@ def test_a_keras_2_h5_file_is_read_with_keras_2_and_its_hard_sigmoid(tmp_path):
         assert convert.main(path, "onnx", tmp_path / "old.onnx", say=lines.append) == 0, "\n".join(lines)
     assert convert.main(path, "torch", tmp_path / "old.pt", say=lines.append) == 2
     assert "recurrent_activation='hard_sigmoid_0.2': torch.nn.LSTM computes sigmoid gates only" in lines[-1]
+
+
+@pytest.fixture(scope="module")
+def keras_gru_files(tmp_path_factory):
+    """Keras models holding a GRU (reset after the product, Keras's default; and before), random weights."""
+    keras = tf_compat.keras()
+    rng = np.random.default_rng(4)
+    folder, out = tmp_path_factory.mktemp("keras_gru"), {}
+    for reset_after in (True, False):
+        inputs = keras.Input((None, N_IN))
+        gru = keras.layers.GRU(UNITS, reset_after=reset_after, name="encoder")
+        model = keras.Model(inputs, keras.layers.Dense(2)(gru(inputs)))
+        for w in gru.weights:
+            w.assign(rng.normal(0.0, 0.5, w.shape))
+        out[reset_after] = (folder / f"gru_{int(reset_after)}.keras", gru)
+        model.save(str(out[reset_after][0]))
+    return out
+
+
+@needs_torch
+def test_a_keras_gru_converts_to_torch_and_loads_by_hand(keras_gru_files, tmp_path):
+    """Keras GRU(reset_after=True) -> torch.nn.GRU state_dict, proven, then loaded by hand and run next to the
+    Keras layer on other x: the same function; GRU(reset_after=False) is refused by name (torch cannot)."""
+    t = pytorch.torch()
+    path, gru = keras_gru_files[True]
+    lines = []
+    assert convert.main(path, "torch", tmp_path / "gru.pt", say=lines.append) == 0, lines
+    assert any(line.startswith("  h ") and "PASS" in line for line in lines)
+    module = t.nn.GRU(N_IN, UNITS, batch_first=True)
+    module.load_state_dict(t.load(tmp_path / "gru.pt"))
+    x = _x()
+    keras = tf_compat.keras()
+    fresh = keras.layers.GRU.from_config({**gru.get_config(), "return_sequences": True, "return_state": True})
+    fresh.build((None, None, N_IN))
+    fresh.set_weights(gru.get_weights())
+    want, want_h = (np.asarray(a) for a in fresh(x))
+    with t.no_grad():
+        got, got_h = module(t.from_numpy(x))
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-5)
+    np.testing.assert_allclose(got_h[0].numpy(), want_h, atol=1e-5)
+    assert convert.main(keras_gru_files[False][0], "torch", tmp_path / "before.pt", say=lines.append) == 2
+    assert "reset_after=False: torch.nn.GRU puts the reset gate after the recurrent product only" in lines[-1]
+    assert not (tmp_path / "before.pt").exists()
+
+
+@needs_onnx
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_a_keras_gru_converts_to_onnx_and_keras(keras_gru_files, tmp_path, reset_after):
+    path, _ = keras_gru_files[reset_after]
+    for to, out in (("onnx", tmp_path / "gru.onnx"), ("keras", tmp_path / "gru.keras")):
+        lines = []
+        assert convert.main(path, to, out, say=lines.append) == 0, lines
+        assert out.exists() and any("linear_before_reset" in line or "GRU(" in line for line in lines)
+    lines = []
+    assert convert.main(path, "npz", tmp_path / "gru.npz", say=lines.append) == 2
+    assert "the per-gate .npz format (docs/npz_format.md) holds an LSTM" in lines[-1]
+
+
+@needs_torch
+def test_a_gru_conversion_with_z_and_r_swapped_fails_its_proof(keras_gru_files, tmp_path, monkeypatch):
+    """A converter that writes Keras's z r h blocks in PyTorch's r z n rows unchanged: exit 1, file removed."""
+    from dataclasses import replace
+
+    from harness import layouts
+
+    swapped = replace(layouts.TORCH_GRU, tensors=tuple(
+        replace(t, gates=tuple({"r": "u", "u": "r"}.get(g, g) for g in t.gates)) for t in layouts.TORCH_GRU.tensors))
+    monkeypatch.setattr(layouts, "TORCH_GRU", swapped)
+    lines = []
+    assert convert.main(keras_gru_files[True][0], "torch", tmp_path / "bad.pt", say=lines.append) == 1
+    assert not (tmp_path / "bad.pt").exists()
+    assert "does NOT compute what the source computes" in lines[-1]
