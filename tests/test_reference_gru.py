@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from reference import GRU_GATES, GRUParams, gru_backward, gru_forward
+from test_reference_gradients import RTOL, _numeric  # central differences, the LSTM's own
 
-EPS, RTOL = 1e-6, 1e-6
 
 
 def _setup(seed, with_bh=True):
@@ -18,19 +18,6 @@ def _setup(seed, with_bh=True):
     x = rng.normal(size=(batch, steps, n_in))
     h0 = rng.normal(0, 0.3, (batch, n))
     return params, x, h0, rng.normal(size=(batch, steps, n)), rng.normal(size=(batch, n))
-
-
-def _numeric(f, a):
-    grad = np.zeros_like(a)
-    for k in np.ndindex(a.shape):
-        keep = a[k]
-        a[k] = keep + EPS
-        up = f()
-        a[k] = keep - EPS
-        down = f()
-        a[k] = keep
-        grad[k] = (up - down) / (2 * EPS)
-    return grad
 
 
 @pytest.mark.parametrize("reset_after", [False, True])

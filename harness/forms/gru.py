@@ -17,6 +17,7 @@ import numpy as np
 from harness import layouts, tf_compat
 from harness.forms import ANY, Form, FormOutput, form_output, forward_and_gradients, head_logits
 from harness.forms import onnx_lstm, pytorch
+from harness.forms.keras import keras_semantics
 
 _SCOPES = itertools.count()
 
@@ -58,10 +59,7 @@ class KerasGRUForm(GRUForm):
         return layouts.KERAS_GRU_RESET_AFTER if case.reset_after else layouts.KERAS_GRU
 
     def semantics(self, case):
-        out = super().semantics(case)
-        if case.recurrent_activation == "hard_sigmoid":
-            out["recurrent_activation"] = tf_compat.keras_hard_sigmoid()
-        return out
+        return keras_semantics(case, super().semantics(case))
 
     def run(self, case, inputs, dtype, gradients=False):
         tf, keras = tf_compat.tf(), tf_compat.keras()

@@ -33,10 +33,7 @@ class KerasForm(Form):
         self.name, self.about, self._make_layer = name, about, make_layer
 
     def semantics(self, case) -> dict:
-        out = super().semantics(case)
-        if case.recurrent_activation == "hard_sigmoid":
-            out["recurrent_activation"] = tf_compat.keras_hard_sigmoid()
-        return out
+        return keras_semantics(case, super().semantics(case))
 
     def run(self, case, inputs, dtype, gradients=False):
         tf, keras = tf_compat.tf(), tf_compat.keras()
@@ -95,6 +92,13 @@ class KerasForm(Form):
                            input_signature=[tf.TensorSpec(inputs.x.shape, dtype)])
         outputs, h, c, logits, grads = step(tf.constant(inputs.x))
         return cells_output(cells, outputs, h, c, logits if head is not None else None, grads)
+
+
+def keras_semantics(case, semantics: dict) -> dict:
+    """The reference's semantics of a Keras layer: its hard_sigmoid is the installed Keras's."""
+    if case.recurrent_activation == "hard_sigmoid":
+        return {**semantics, "recurrent_activation": tf_compat.keras_hard_sigmoid()}
+    return semantics
 
 
 def _lstm(implementation):
