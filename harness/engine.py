@@ -227,7 +227,7 @@ def _read(case, form, tf: TFRun, reading: Reading) -> Run:
     if case.cell == "gru":
         return _read_gru(case, form, tf, reading, out)
     try:
-        out.layout = reading.layout(form.layout)
+        out.layout = reading.layout(form.layout_for(case))
         out.cells = tuple(reading.cells(tuple(
             reading.params(out.layout.split(t, case.cell_input_depth(k), case.forget_bias))
             for k, t in enumerate(cell_tensors(tf.form_out)))))

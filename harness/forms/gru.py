@@ -39,9 +39,6 @@ class GRUForm(Form):
                                        f"{options['reset_after']!r}): {self.about}"))
         return out + super().cannot_express({k: v for k, v in options.items() if k not in ("cell", "reset_after")})
 
-    def layout_for(self, case):
-        return self.layout
-
     def semantics(self, case) -> dict:
         return {"reset_after": case.reset_after, "activation": case.activation,
                 "recurrent_activation": case.recurrent_activation}
