@@ -102,6 +102,10 @@ EXPECTED = {
     "gru_on_an_lstm_form.yaml": (7, "cell", "form keras_lstm (named in 'forms' on line 8) cannot express this cell "
                                             "(cell: 'gru')", False),
     "cell_typo.yaml": (7, "cell", "got 'gur'; did you mean 'gru'?", True),
+    "gru_with_weights.yaml": (8, "weights", "unsupported combination with cell: gru: a weights file holds an LSTM's",
+                              False),
+    "gru_with_forget_bias.yaml": (8, "forget_bias", "unsupported combination with cell: gru: it is the LSTM's forget "
+                                                    "gate bias", False),
     "checks_typo.yaml": (7, "checks", "must be one of forward, gradients, got 'gradient'; did you mean 'gradients'?",
                          True),
 }

@@ -35,3 +35,25 @@ def test_onnx_reference_ignores_what_onnxruntime_computes(attribute):
     ignored = onnx_lstm.run_model(model, x, "reference")["outputs"]
     np.testing.assert_allclose(runtime, with_it, atol=1e-5)  # onnxruntime computes it
     np.testing.assert_allclose(ignored, without, atol=1e-5)  # onnx.reference computes as if it were not there
+
+
+@pytest.mark.parametrize("reset_after", [False, True])
+def test_onnx_gru_weights_are_read_back_from_the_model_so_a_packing_mistake_fails(make_case, monkeypatch, reset_after):
+    """onnx_gru reports the tensors held in the model's initializers, so a model packed without its recurrent
+    bias Rb (B = [Wb, 0]) fails the weights check, naming the bias block; packed right, every forward check
+    passes. (A swap of Wb and Rb is the same function where the reset comes first: the two only add, and
+    they are read back as one b.)"""
+    from harness import engine
+    from harness.forms import gru
+
+    case = make_case(name=f"onnx_gru_pack_{int(reset_after)}", dtypes="float32",
+                     extra=f"cell: gru\nreset_after: {str(reset_after).lower()}\nforms: [onnx_gru]\nchecks: [forward]\n")
+    right = {c: engine.evaluate(engine.Item(case, "onnx_gru", "float32", c)).status for c in engine.checks_of(case)}
+    assert set(right.values()) == {"pass"}, right
+    real = gru.gru_model
+    monkeypatch.setattr(gru, "gru_model", lambda tensors, *a, **kw: real(
+        {**tensors, "Rb": 0 * tensors["Rb"]}, *a, **kw))
+    monkeypatch.setattr(engine, "_RUNS", {})
+    weights = engine.evaluate(engine.Item(case, "onnx_gru", "float32", "weights"))
+    block = "b_h" if reset_after else "b"  # the recurrent biases apart, or the one b they add up to
+    assert weights.status == "fail" and f"gate block {block}['u'] read from" in weights.message, weights.message

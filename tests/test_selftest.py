@@ -132,3 +132,16 @@ def test_selftest_command_prints_the_catalogue_and_exits_0(verdicts, capsys):
     assert n == sum(len(f.dtypes) for f in LSTM_FORMS.values() if not f.missing())  # every form, in every dtype it takes
     assert any(line.startswith("gate blocks read as i f o j") and f"{n}/{n} detected" in line for line in lines)
     assert "MISSED" not in "\n".join(lines) and "ERROR" not in "\n".join(lines)
+
+
+def test_the_gru_mistakes_are_caught_by_the_computed_checks_not_only_by_the_weights(verdicts):
+    """A GRU mistake written as changed params also fails the weights check; each must fail the outputs
+    check too, and grad_weights where the form has a gradient and the mistake reaches it, so that the GRU's
+    computed checks are shown to fail, not only its bit-for-bit weights check."""
+    gru = [v for v in verdicts if v.mutation.name.startswith("GRU:")]
+    assert len({v.mutation.name for v in gru}) >= 9
+    for v in gru:
+        caught = v.how.split(", ")
+        assert "outputs" in caught, (v.mutation.name, v.form, v.how)
+        if "gradients" in v.mutation.kinds and not FORMS[v.form].no_gradient:
+            assert "grad_weights" in caught, (v.mutation.name, v.form, v.how)

@@ -249,7 +249,17 @@ class OnnxGRUForm(GRUForm):
                           initial=inputs.h0 is not None)
         feeds = {} if inputs.h0 is None else {"h0": inputs.h0[0][None]}
         out = onnx_lstm.run_model(model, inputs.x, "onnxruntime", **feeds)
-        return FormOutput(tensors=tensors, outputs=out["outputs"], h=out["h"], c=None, logits=out.get("logits"))
+        return FormOutput(tensors=read_gru_tensors(model), outputs=out["outputs"], h=out["h"], c=None,
+                          logits=out.get("logits"))
+
+
+def read_gru_tensors(model) -> dict:
+    """The layout ``onnx_gru`` tensors held in ``model``'s initializers: W, R and B unpacked (B = [Wb, Rb])."""
+    from onnx import numpy_helper
+
+    init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    width = init["B"].shape[1] // 2
+    return {"W": init["W"][0], "R": init["R"][0], "Wb": init["B"][0, :width], "Rb": init["B"][0, width:]}
 
 
 def gru_model(tensors: dict, dtype: str, input_depth: int, num_units: int, reset_after: bool, head=None,
