@@ -280,22 +280,10 @@ def gru_model(tensors: dict, dtype: str, input_depth: int, num_units: int, reset
              helper.make_node("Squeeze", ["Y_h", "axis0"], ["h"])]
     outputs = [helper.make_tensor_value_info("outputs", onnx_type, [batch, timesteps, num_units]),
                helper.make_tensor_value_info("h", onnx_type, [batch, num_units])]
-    if head is not None:
-        init += [numpy_helper.from_array(np.asarray(head[0], dtype), "head_kernel"),
-                 numpy_helper.from_array(np.asarray(head[1], dtype), "head_bias"),
-                 numpy_helper.from_array(np.array(-1, np.int64), "last")]
-        nodes += [helper.make_node("Gather", ["outputs", "last"], ["last_output"], axis=1),
-                  helper.make_node("MatMul", ["last_output", "head_kernel"], ["head_product"]),
-                  helper.make_node("Add", ["head_product", "head_bias"], ["logits"])]
-        outputs.append(helper.make_tensor_value_info("logits", onnx_type, [batch, head[0].shape[1]]))
     inputs = [helper.make_tensor_value_info("x", onnx_type, [batch, timesteps, input_depth])]
     if initial:
         inputs.append(helper.make_tensor_value_info("h0", onnx_type, [1, batch, num_units]))
-    graph = helper.make_graph(nodes, "lstm_equiv_gru", inputs, outputs, initializer=init)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", onnx_lstm.OPSET)],
-                              producer_name="lstm-equiv")
-    model.ir_version = 8
-    return model
+    return onnx_lstm.finish_model("lstm_equiv_gru", nodes, inputs, outputs, init, dtype, head, batch)
 
 
 _KERAS = "tanh/sigmoid or any activation; reset_after either way"

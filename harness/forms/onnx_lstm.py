@@ -134,19 +134,31 @@ def network_model(cells: list, dtype: str, input_depth: int, num_units: int, att
     outputs = [helper.make_tensor_value_info("outputs", onnx_type, [batch, timesteps, width]),
                helper.make_tensor_value_info("h", onnx_type, state_shape),
                helper.make_tensor_value_info("c", onnx_type, state_shape)]
+    graph_inputs = [helper.make_tensor_value_info("x", onnx_type, [batch, timesteps, input_depth])]
+    if states:
+        graph_inputs += [helper.make_tensor_value_info(n, onnx_type, [cells_n, batch, num_units]) for n in ("h0", "c0")]
+    return finish_model("lstm_equiv", nodes, graph_inputs, outputs, init, dtype, head, batch)
+
+
+def finish_model(name: str, nodes: list, inputs: list, outputs: list, init: list, dtype: str, head=None,
+                 batch="batch"):
+    """The model of ``nodes`` (which end in ``outputs`` [batch, timesteps, units]), with the question's head
+    on the last output when ``head`` = (kernel, bias) gives one (``logits``), and only the initializers
+    its nodes read (onnxruntime warns of an unused one)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    onnx_type = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE}[dtype]
+    init, nodes, outputs = list(init), list(nodes), list(outputs)
     if head is not None:
-        const("head_kernel", np.asarray(head[0], dtype))
-        const("head_bias", np.asarray(head[1], dtype))
-        const("last", np.array(-1, np.int64))
+        init += [numpy_helper.from_array(np.asarray(head[0], dtype), "head_kernel"),
+                 numpy_helper.from_array(np.asarray(head[1], dtype), "head_bias"),
+                 numpy_helper.from_array(np.array(-1, np.int64), "last")]
         nodes += [helper.make_node("Gather", ["outputs", "last"], ["last_output"], axis=1),
                   helper.make_node("MatMul", ["last_output", "head_kernel"], ["head_product"]),
                   helper.make_node("Add", ["head_product", "head_bias"], ["logits"])]
         outputs.append(helper.make_tensor_value_info("logits", onnx_type, [batch, head[0].shape[1]]))
-    graph_inputs = [helper.make_tensor_value_info("x", onnx_type, [batch, timesteps, input_depth])]
-    if states:
-        graph_inputs += [helper.make_tensor_value_info(n, onnx_type, [cells_n, batch, num_units]) for n in ("h0", "c0")]
-    used = {name for node in nodes for name in node.input}  # onnxruntime warns of an unused initializer
-    graph = helper.make_graph(nodes, "lstm_equiv", graph_inputs, outputs, initializer=[t for t in init if t.name in used])
+    used = {n for node in nodes for n in node.input}
+    graph = helper.make_graph(nodes, name, inputs, outputs, initializer=[t for t in init if t.name in used])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="lstm-equiv")
     model.ir_version = 8  # readable by every onnxruntime since 1.10
     return model
