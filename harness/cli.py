@@ -84,7 +84,7 @@ def cmd_run(args) -> int:
     if args.report:
         from harness import report
 
-        print(f"report: {report.write(args.report, cases, results, v)}")
+        print(f"report: {report.write(args.report, cases, results, v, errors)}")
     if counts["fail"] or counts["error"]:
         return EXIT_FAIL
     if errors or not cases:

@@ -1,5 +1,12 @@
-"""``lstm-equiv run --report DIR``: an HTML report with the per-item table, the stack's versions, and per
-case a plot of |TF - reference| at every timestep, one curve per form and dtype.
+"""``lstm-equiv run --report DIR``: one self-contained folder (``index.html`` and one PNG per case, linked
+relatively) that leads with the verdict.
+
+The page, top to bottom: the verdict and the counts (pass / fail / error / skip / xfail, invalid case
+files); every failing or erroring item with its message and a link to its case's plot; the invalid case
+files with their errors; the versions; per case (failing cases first) a plot of |TF - reference| at every
+timestep, one panel per dtype, each form a curve, the worst curve against its bound drawn thick; and the
+table of every item. tests/test_report_browser.py renders it in headless Chromium and checks that the
+verdict and the first failing item are on the first screen.
 
 Plots need matplotlib (``pip install -e '.[plots]'``); it is imported only here.
 """
@@ -11,6 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from harness import engine
+
+STATUSES = ("pass", "fail", "error", "skip", "xfail")
+FAILED = ("fail", "error")
 
 
 def error_curves(case, results) -> dict:
@@ -26,54 +36,175 @@ def error_curves(case, results) -> dict:
     return curves
 
 
+def bound_curve(case, form: str, dtype: str) -> np.ndarray:
+    """The outputs check's bound of ``form`` in ``dtype`` per timestep (the max over batch and units)."""
+    atol = np.asarray(engine.outputs_tolerance(case, form, dtype).atol, dtype=np.float64)
+    per_step = np.broadcast_to(atol, np.broadcast_shapes(atol.shape, (1, case.timesteps, 1)))
+    return per_step.max(axis=tuple(k for k in range(per_step.ndim) if k != 1))
+
+
+def worst(curves: dict, bounds: dict):
+    """The key of the curve that comes closest to (or goes furthest past) its bound, and that ratio."""
+    ratios = {key: float(np.max(curves[key] / bounds[key])) for key in curves}
+    key = max(ratios, key=ratios.get)
+    return key, ratios[key]
+
+
+def _colours(n: int):
+    """``n`` distinguishable colours: tab20's ten dark hues first, then its ten light ones."""
+    import matplotlib
+
+    tab20 = matplotlib.colormaps["tab20"].colors
+    order = list(range(0, 20, 2)) + list(range(1, 20, 2))
+    return [tab20[order[k % 20]] for k in range(n)]
+
+
 def plot_case(case, curves: dict):
-    """A matplotlib Figure: one curve per (form, dtype), log scale, each dtype's bound per timestep dotted
-    (the largest over the forms: they differ only where the forms' semantics do)."""
+    """A matplotlib Figure with one panel per dtype: one curve per form on a log scale, the worst curve
+    relative to its bound drawn thick and named in the legend, the bound per timestep dotted grey (the
+    largest over the panel's forms: they differ only where the forms' semantics do). The time axis runs
+    from 0.5 to timesteps + 0.5 with integer ticks, so that a one-timestep case shows one step."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(11, 4.5))
-    for (form, dtype), curve in sorted(curves.items()):
-        steps = np.arange(1, curve.size + 1)
-        ax.plot(steps, np.maximum(curve, 1e-18), label=f"{form} {dtype}", linestyle="-" if dtype == "float64" else "--",
-                marker="o" if curve.size == 1 else None)
-    for dtype in sorted({d for _, d in curves}):  # the bounds, unlabelled (they are not error curves)
-        bounds = [np.broadcast_to(engine.outputs_tolerance(case, form, d).atol, (1, case.timesteps, 1)).ravel()
-                  for form, d in curves if d == dtype]
-        ax.plot(np.arange(1, case.timesteps + 1), np.max(bounds, axis=0), color="grey", linewidth=0.8, linestyle=":")
-    ax.set_yscale("log")
-    ax.set_xlabel("timestep")
-    ax.set_ylabel("max |TF - reference| over batch and units")
-    ax.set_title(f"{case.name}: input_depth {case.input_depth}, num_units {case.num_units}, "
-                 f"timesteps {case.timesteps}, batch {case.batch}")
-    ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    dtypes = sorted({d for _, d in curves})
+    fig, axes = plt.subplots(1, len(dtypes), figsize=(6.4 * len(dtypes), 4.6), squeeze=False)
+    steps = np.arange(1, case.timesteps + 1)
+    marker = "o" if case.timesteps <= 3 else None
+    for ax, dtype in zip(axes[0], dtypes):
+        forms = sorted(f for f, d in curves if d == dtype)
+        panel = {f: curves[(f, dtype)] for f in forms}
+        bounds = {f: bound_curve(case, f, dtype) for f in forms}
+        top, ratio = worst(panel, bounds)
+        for form, colour in zip(forms, _colours(len(forms))):
+            thick = form == top
+            label = f"{form}: worst, {ratio:.2g} of its bound" if thick else form
+            ax.plot(steps, np.maximum(panel[form], 1e-18), color=colour, label=label, marker=marker,
+                    linewidth=2.6 if thick else 1.0, alpha=1.0 if thick else 0.6, zorder=3 if thick else 2)
+        ax.plot(steps, np.max([bounds[f] for f in forms], axis=0), color="grey", linewidth=1.0, linestyle=":",
+                label="bound", marker=marker)
+        ax.set_yscale("log")
+        ax.set_xlim(0.5, case.timesteps + 0.5)
+        if case.timesteps <= 10:
+            ax.set_xticks(steps)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("timestep")
+        ax.set_ylabel("max |TF - reference|")
+        ax.set_title(dtype)
+        ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    fig.suptitle(f"{case.name}: input_depth {case.input_depth}, num_units {case.num_units}, "
+                 f"timesteps {case.timesteps}, batch {case.batch} (each curve: the max over batch and units)")
     fig.tight_layout()
     return fig
 
 
-def write(directory, cases, results, versions: dict) -> Path:
-    """Write index.html and one PNG per case into ``directory``; return the HTML's path."""
+def counts(results) -> dict:
+    """Items per status, every status present (0 where none)."""
+    return {s: sum(r.status == s for r in results) for s in STATUSES}
+
+
+def verdict(results, invalid=()) -> str:
+    """FAIL when an item failed or errored, INVALID when only case files were invalid, NO ITEMS when
+    nothing ran, PASS otherwise (the exit codes of ``lstm-equiv run``: 1, 2, 2, 0)."""
+    n = counts(results)
+    if n["fail"] or n["error"]:
+        return "FAIL"
+    if invalid:
+        return "INVALID"
+    return "PASS" if results else "NO ITEMS"
+
+
+def anchor(case_name: str) -> str:
+    """The id of a case's section."""
+    return "case-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in case_name)
+
+
+STYLE = """
+body{font-family:sans-serif;margin:1.5em 2em;color:#222}
+.verdict{padding:.6em 1em;border-radius:6px;margin-bottom:1em}
+.verdict h1{margin:0 0 .2em;font-size:1.6em}
+.verdict.PASS{background:#d8f0d8;border:2px solid #2a7a2a}
+.verdict.FAIL,.verdict.INVALID,.verdict.NO_ITEMS{background:#fbd9d9;border:2px solid #b02020}
+.counts span{margin-right:1.2em;font-size:1.15em}
+.counts .nz.fail,.counts .nz.error{color:#b02020;font-weight:bold}
+.failing li{margin:.3em 0}
+.failing .what{font-family:monospace;font-weight:bold}
+.failing pre,.invalid pre{white-space:pre-wrap;margin:.2em 0 .2em 1em;font-size:12px;max-height:8em;overflow:auto}
+.versions{font-size:12px;color:#555}
+table{border-collapse:collapse;font-size:12px}
+td,th{border:1px solid #ccc;padding:2px 6px}
+tr.fail,tr.error{background:#fcc}
+tr.skip,tr.xfail{color:#888}
+img{max-width:100%}
+"""
+
+
+def _item_name(r) -> str:
+    i = r.item
+    return f"{i.case.name} {i.form} {i.dtype} {i.check}"
+
+
+def _head(results, invalid, versions) -> list:
+    """The verdict, the counts, the failing items, the invalid files and the versions."""
+    n, word = counts(results), verdict(results, invalid)
+    spans = [f"<span class='{s}{' nz' if n[s] else ''}'>{n[s]} {s}</span>" for s in STATUSES]
+    if invalid:
+        spans.append(f"<span class='error nz'>{len(invalid)} invalid case file(s)</span>")
+    parts = [f"<header id=verdict class='verdict {word.replace(' ', '_')}'><h1>{word}</h1>"
+             f"<p class=counts>{''.join(spans)}</p></header>"]
+    failing = [r for r in results if r.status in FAILED]
+    if failing:
+        parts.append(f"<section class=failing id=failing><h2>{len(failing)} failing item(s)</h2><ol>")
+        for r in failing:
+            ratio = "" if r.ratio is None else f" (error {r.ratio:.3g} x its bound)"
+            parts.append(f"<li class={r.status}><span class=what>{html.escape(_item_name(r))}</span>: "
+                         f"<b>{r.status.upper()}</b>{ratio} <a href='#{anchor(r.item.case.name)}'>plot of "
+                         f"{html.escape(r.item.case.name)}</a><pre>{html.escape(r.message)}</pre></li>")
+        parts.append("</ol></section>")
+    if invalid:
+        parts.append("<section class=invalid id=invalid><h2>Invalid case files</h2>")
+        parts += [f"<pre>{html.escape(str(err))}</pre>" for err in invalid]
+        parts.append("</section>")
+    parts.append("<p class=versions>" + html.escape(", ".join(f"{k} {v}" for k, v in versions.items() if v)) + "</p>")
+    return parts
+
+
+def write(directory, cases, results, versions: dict, invalid=()) -> Path:
+    """Write index.html and one PNG per case into ``directory``; return the HTML's path. ``invalid`` are
+    the errors of the case files that did not load (their text is shown)."""
     import matplotlib.pyplot as plt
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    parts = ["<!doctype html><meta charset=utf-8><title>lstm-equiv report</title>",
-             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:12px}"
-             "td,th{border:1px solid #ccc;padding:2px 6px}.fail,.error{background:#fcc}.skip,.xfail{color:#888}</style>",
-             "<h1>lstm-equiv report</h1>",
-             "<p>" + html.escape(", ".join(f"{k} {v}" for k, v in versions.items() if v)) + "</p>"]
-    for case in cases:
-        curves = error_curves(case, results)
-        if not curves:
+    word, n = verdict(results, invalid), counts(results)
+    parts = [f"<!doctype html><meta charset=utf-8><title>lstm-equiv: {word}, {n['fail']} fail, {n['error']} error"
+             f"</title><style>{STYLE}</style>"] + _head(results, invalid, versions)
+    bad_cases = {r.item.case.name for r in results if r.status in FAILED}
+    parts.append("<h2>Cases</h2>")
+    for case in sorted(cases, key=lambda c: c.name not in bad_cases):  # failing cases first, else file order
+        mine = [r for r in results if r.item.case is case]
+        if not mine:
             continue
-        fig = plot_case(case, curves)
-        png = f"{case.name}.png"
-        fig.savefig(out / png, dpi=90, bbox_inches="tight")
-        plt.close(fig)
-        parts.append(f"<h2>{html.escape(case.name)}</h2><img src='{png}' alt='error over time for {case.name}'>")
-    parts.append("<h2>Items</h2><table><tr><th>case<th>form<th>dtype<th>check<th>max abs err<th>bound<th>err/bound<th>status")
+        c = counts(mine)
+        summary = ", ".join(f"{k} {s}" for s, k in c.items() if k)
+        parts.append(f"<section id='{anchor(case.name)}'><h3>{html.escape(case.name)}</h3>"
+                     f"<p>{html.escape(str(case.path))}:{case.line}: {summary}</p>")
+        curves = error_curves(case, mine)
+        if curves:
+            fig = plot_case(case, curves)
+            png = f"{anchor(case.name)}.png"
+            fig.savefig(out / png, dpi=80, bbox_inches="tight")
+            plt.close(fig)
+            parts.append(f"<img src='{png}' alt='error over time for {html.escape(case.name)}'>")
+        else:
+            parts.append("<p>(no outputs check ran: nothing to plot)</p>")
+        parts.append("</section>")
+    parts.append("<h2>Items</h2><table><tr><th>case<th>form<th>dtype<th>check<th>max abs err<th>bound<th>err/bound"
+                 "<th>status")
     for r in results:
         err = "-" if r.max_abs_err is None else f"{r.max_abs_err:.3g}"
         tol = "-" if r.tolerance is None else f"{r.tolerance:.3g}"

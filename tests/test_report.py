@@ -18,6 +18,12 @@ import matplotlib.image  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 (CASE,) = parse("r.yaml", b"name: report_case\ninput_depth: 3\nnum_units: 4\ntimesteps: 7\nbatch: 2\nseed: 17\n"
                           b"forms: [keras_lstm, block_lstm, lstm_cell]\nchecks: [forward]\n")
+(ONE_STEP,) = parse("one.yaml", b"name: one_step\ninput_depth: 3\nnum_units: 4\ntimesteps: 1\nbatch: 2\nseed: 5\n"
+                                b"forms: [keras_lstm, lstm_cell]\nchecks: [forward]\n")
+# the tolerance override is impossible on purpose: every float32 outputs item fails
+(TIGHT,) = parse("tight.yaml", b"name: too_tight\ninput_depth: 3\nnum_units: 4\ntimesteps: 5\nbatch: 2\nseed: 9\n"
+                               b"forms: [keras_lstm]\ndtypes: [float32]\nchecks: [forward]\n"
+                               b"tolerance: {float32: 1.0e-12, reason: impossible on purpose}\n")
 
 
 @pytest.fixture(scope="module")
@@ -25,25 +31,86 @@ def results():
     return [engine.evaluate(item) for item in engine.plan([CASE])]
 
 
-def test_the_plot_holds_one_curve_per_form_and_dtype(results):
+@pytest.fixture(scope="module")
+def failing_run():
+    """A passing case and a failing one, as ``lstm-equiv run`` would hand them to the report."""
+    cases = [CASE, TIGHT]
+    return cases, [engine.evaluate(item) for item in engine.plan(cases)]
+
+
+def _panels(fig) -> dict:
+    """dtype -> {label: Line2D} of each panel of a case's figure."""
+    return {ax.get_title(): {line.get_label(): line for line in ax.lines} for ax in fig.axes}
+
+
+def test_the_plot_holds_one_panel_per_dtype_and_one_curve_per_form(results):
     curves = report.error_curves(CASE, results)
     # block_lstm takes float32 only: 3 forms x 2 dtypes - 1
     assert sorted(curves) == sorted([(f, d) for f in ("keras_lstm", "block_lstm", "lstm_cell")
                                      for d in ("float32", "float64") if (f, d) != ("block_lstm", "float64")])
     assert all(c.shape == (7,) for c in curves.values())
-    fig = report.plot_case(CASE, curves)
-    ax = fig.axes[0]
-    labelled = [line.get_label() for line in ax.lines if not line.get_label().startswith("_")]
-    assert sorted(labelled) == sorted(f"{f} {d}" for f, d in curves)
+    panels = _panels(report.plot_case(CASE, curves))
+    assert sorted(panels) == ["float32", "float64"]
+    for dtype, lines in panels.items():
+        forms = sorted(label.split(":")[0] for label in lines if label != "bound")
+        assert forms == sorted(f for f, d in curves if d == dtype)
+        colours = [tuple(line.get_color()) for label, line in lines.items() if label != "bound"]
+        assert len(set(colours)) == len(colours), f"{dtype}: two forms share a colour"
 
 
-def test_the_report_renders_and_its_images_read_back(results, tmp_path):
-    index = report.write(tmp_path, [CASE], results, {"tensorflow": "x"})
-    page = index.read_text()
-    assert "<img src='report_case.png'" in page and page.count("<tr class=pass>") == len(
-        [r for r in results if r.status == "pass"])
-    image = matplotlib.image.imread(tmp_path / "report_case.png")
-    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 300
+def test_the_worst_curve_against_its_bound_is_the_thick_one(results):
+    curves = report.error_curves(CASE, results)
+    for dtype, lines in _panels(report.plot_case(CASE, curves)).items():
+        # recomputed here from the curves and each form's own bound, not from report.worst
+        ratios = {f: max(curves[(f, d)] / report.bound_curve(CASE, f, d)) for f, d in curves if d == dtype}
+        top = max(ratios, key=ratios.get)
+        thick = [label for label, line in lines.items() if line.get_linewidth() > 2]
+        assert thick == [f"{top}: worst, {ratios[top]:.2g} of its bound"], dtype
+
+
+def test_a_one_timestep_case_is_drawn_on_one_step():
+    results = [engine.evaluate(item) for item in engine.plan([ONE_STEP])]
+    fig = report.plot_case(ONE_STEP, report.error_curves(ONE_STEP, results))
+    for ax in fig.axes:
+        assert ax.get_xlim() == (0.5, 1.5) and list(ax.get_xticks()) == [1]
+
+
+def test_the_report_leads_with_the_verdict_then_the_failing_items(failing_run, tmp_path):
+    cases, results = failing_run
+    failing = [r for r in results if r.status == "fail"]
+    assert sorted((r.item.case.name, r.item.check) for r in failing) == [
+        ("too_tight", c) for c in ("final_c", "final_h", "outputs")]
+    page = report.write(tmp_path, cases, results, {"tensorflow": "x"}).read_text()
+    n_pass = sum(r.status == "pass" for r in results)
+    assert "<h1>FAIL</h1>" in page and f"{n_pass} pass</span>" in page and "3 fail</span>" in page
+    # verdict, then the failing item with its message and a link to its case's plot, then the cases
+    order = [page.index(s) for s in ("id=verdict", "too_tight keras_lstm float32 outputs", "Tolerance: atol=1e-12",
+                                     "<h2>Cases</h2>", "<h2>Items</h2>")]
+    assert order == sorted(order)
+    assert "href='#case-too_tight'" in page and "<section id='case-too_tight'>" in page
+    # the failing case's section and plot come before the passing one's
+    assert page.index("id='case-too_tight'") < page.index("id='case-report_case'")
+    for png in ("case-too_tight.png", "case-report_case.png"):
+        assert f"<img src='{png}'" in page
+        image = matplotlib.image.imread(tmp_path / png)
+        assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 300
+    assert page.count("<tr class=pass>") == n_pass and page.count("<tr class=fail>") == 3
+
+
+def test_a_passing_report_says_pass_and_lists_no_failing_item(results, tmp_path):
+    page = report.write(tmp_path, [CASE], results, {"tensorflow": "x"}).read_text()
+    assert "<h1>PASS</h1>" in page and "failing item" not in page and "0 fail</span>" in page
+
+
+def test_invalid_case_files_are_in_the_verdict_with_their_errors(results, tmp_path):
+    from harness.casefile import CaseFileError
+
+    try:
+        parse("bad.yaml", b"name: b\ninput_depth: 3\nnum_units: 4\ntimesteps: 2\nbatch: 1\nseed: 1\ncolour: red\n")
+    except CaseFileError as err:
+        invalid = [err]
+    page = report.write(tmp_path, [CASE], results, {}, invalid).read_text()
+    assert "<h1>INVALID</h1>" in page and "1 invalid case file(s)" in page and "bad.yaml:7: key &#x27;colour&#x27;" in page
 
 
 def test_explain_png_draws_the_real_kernel(tmp_path):
