@@ -1,7 +1,5 @@
-"""``lstm-equiv``: run cases and print what matched.
-
-Exit codes: 0 every item passed (or skipped with a reason); 1 an equivalence failed or a form crashed;
-2 a case file is invalid (the valid files still run) or the command line is wrong.
+"""``lstm-equiv``: run cases and print what matched. The exit codes are EXIT_CODES, printed by ``--help``
+and tabled in the README (tests/test_cli.py keeps the two the same).
 """
 from __future__ import annotations
 
@@ -13,6 +11,14 @@ from pathlib import Path
 from harness import casefile, engine, spec, tf_compat
 
 EXIT_OK, EXIT_FAIL, EXIT_INVALID = 0, 1, 2
+EXIT_CODES = (
+    (EXIT_OK, "every item passed, or was skipped or xfailed with its reason (selftest: every mistake was "
+              "detected; convert: both sides agree)"),
+    (EXIT_FAIL, "an equivalence failed or a form crashed (selftest: a mistake went undetected; convert: the "
+                "two sides disagree and no file is kept; drift, gather: a run failed the reference)"),
+    (EXIT_INVALID, "a case file is invalid (the valid files still run and their results are printed), no case "
+                   "was found, or the command line or an input file is wrong"),
+)
 
 
 def _load(paths) -> tuple:
@@ -138,6 +144,20 @@ def cmd_selftest(args) -> int:
     return EXIT_OK if not wrong and not broken else EXIT_FAIL
 
 
+def version_line() -> str:
+    """``lstm-equiv --version``: this package's version and the stack it would use, from the installed
+    packages' metadata (nothing is imported), with which Keras ``tf.keras`` resolves to."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        mine = version("lstm-equiv")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        mine = "(not installed)"
+    v = tf_compat.versions()
+    extras = {name: tf_compat._dist_version(name) for name in ("torch", "onnx", "onnxruntime")}
+    return f"lstm-equiv {mine}: " + ", ".join(f"{k} {val}" for k, val in {**v, **extras}.items() if val)
+
+
 def _stack_line() -> str:
     v = tf_compat.versions()
     return "lstm-equiv: " + ", ".join(f"{k} {val}" for k, val in v.items() if val) + f"; device {tf_compat.device()}"
@@ -214,12 +234,26 @@ def cmd_schema(args) -> int:
     return EXIT_OK
 
 
+def exit_code_help(width: int = 100) -> str:
+    """The exit-code table of ``--help``: the same words as the README's."""
+    import textwrap
+
+    lines = ["exit codes (every command):"]
+    for code, meaning in EXIT_CODES:
+        lines += textwrap.wrap(meaning, width, initial_indent=f"  {code}  ", subsequent_indent="     ")
+    return "\n".join(lines)
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(prog="lstm-equiv", description="Prove that TensorFlow's stacked, fused LSTM "
-                                "forms compute the same function as a per-gate NumPy reference.")
+                                "forms compute the same function as a per-gate NumPy reference.",
+                                epilog=exit_code_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=version_line(),
+                   help="print lstm-equiv's version and the TensorFlow, Keras and NumPy it would use")
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run case files and print a table of max errors")
+    run = sub.add_parser("run", help="run case files and print a table of max errors", epilog=exit_code_help(),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("paths", nargs="*", default=["cases"], help="case files or folders (default: cases/)")
     run.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     run.add_argument("--report", metavar="DIR", help="also write an HTML report with error plots to DIR "

@@ -115,3 +115,49 @@ def test_two_runs_give_bit_identical_results(tmp_path):
     assert len(digests[0]) == len(LSTM_FORMS) * 4
     assert all(d for (form, _, _), d in digests[0].items() if form in available)
     assert digests[0] == digests[1]
+
+
+def _readme_exit_codes() -> list:
+    """(code, meaning) of every row of the README's exit-code table."""
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("| exit code | meaning |"):].split("\n\n", 1)[0].splitlines()[2:]
+    return [(int(code), meaning) for code, meaning in (row.strip("| ").split(" | ", 1) for row in table)]
+
+
+def test_help_ends_with_the_readmes_exit_code_table():
+    from harness.cli import EXIT_CODES
+
+    assert _readme_exit_codes() == list(EXIT_CODES)
+    for args in (["--help"], ["run", "--help"]):
+        code, out, _ = cli(*args)
+        assert code == 0
+        flat = " ".join(out.split())  # --help wraps the lines
+        tail = flat[flat.index("exit codes (every command):"):]
+        assert tail == "exit codes (every command): " + " ".join(f"{c} {m}" for c, m in EXIT_CODES)
+
+
+def test_the_commands_exit_with_the_codes_of_the_table(tmp_path):
+    """Each row of the table, seen from a real command (the equivalence failure and invalid file have
+    their own tests above)."""
+    assert cli("run", str(tmp_path / "nowhere"))[0] == 2
+    assert cli("drift", str(tmp_path / "nowhere.json"))[0] == 2
+    assert cli("explain", "--input-depth", "0", "--num-units", "3")[0] == 2
+    assert cli("run", str(tmp_path))[0] == 2  # a folder with no case file
+
+
+def test_version_names_the_stack_it_would_use():
+    import keras
+    import numpy
+    import tensorflow as tf
+    from importlib.metadata import version
+
+    code, out, _ = cli("--version")
+    assert code == 0
+    line = out.strip()
+    assert line.startswith(f"lstm-equiv {version('lstm-equiv')}: ")
+    for name, imported in (("tensorflow", tf.__version__), ("numpy", numpy.__version__)):
+        assert f"{name} {imported}," in line or line.endswith(f"{name} {imported}")
+    # the Keras that tf.keras really is, as imported
+    major = int(tf.keras.__version__.split(".")[0]) if hasattr(tf.keras, "__version__") else int(keras.__version__[0])
+    assert f"tf.keras Keras {major}" in line
+    assert f"keras {keras.__version__}" in line
