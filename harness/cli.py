@@ -181,6 +181,13 @@ def cmd_drift(args) -> int:
     return drift.drift(args.reports)
 
 
+def cmd_gather(args) -> int:
+    """The TF x form table and the drift across versions from several environments' JSON reports."""
+    from harness import gather
+
+    return gather.main(args.reports, args.out)
+
+
 def cmd_explain(args) -> int:
     """Explain the fused weights of one form or all."""
     from harness import explain
@@ -271,6 +278,13 @@ def parser() -> argparse.ArgumentParser:
                            "by how much, next to each run's distance from the reference")
     drift.add_argument("reports", nargs="+", help="JSON reports of lstm-equiv run --json")
     drift.set_defaults(func=cmd_drift)
+    gather = sub.add_parser("gather", help="turn the JSON reports of several environments (files, or folders "
+                            "searched for them) into the TF x form table and the drift from each TF version to "
+                            "the next, as the hosted CI's final job does")
+    gather.add_argument("reports", nargs="+", help="JSON reports of lstm-equiv run --json, or folders holding them")
+    gather.add_argument("--out", metavar="DIR", help="also write DIR/matrix.md and DIR/drift.txt (the whole drift "
+                        "table over every run)")
+    gather.set_defaults(func=cmd_gather)
     explain = sub.add_parser("explain", help="show which kernel rows are x and h, which columns are which gate, "
                              "where the forget bias lives, for each form")
     explain.add_argument("--input-depth", type=_positive, required=True)

@@ -40,18 +40,27 @@ def _status(checks: dict) -> str:
     return "pass"
 
 
-def _change(a: dict, b: dict) -> str:
-    """'same bits', or 'changed' with the largest sampled difference."""
+def compare(a: dict, b: dict) -> tuple:
+    """What happened to TF's tensors between two runs of one (case, form, dtype), given their checks:
+    ("none", (), None) when no check has digests on both sides (skipped), ("inputs", (), None) when the
+    runs were fed different inputs, ("same", (), 0.0) or ("changed", changed checks, max sampled |delta|)."""
     shared = [c for c in a if c in b and a[c].get("digest") and b[c].get("digest")]
     if not shared:
-        return "-"
+        return "none", (), None
     if any(a[c].get("inputs_digest") != b[c].get("inputs_digest") for c in shared):
-        return "not comparable: the runs were fed different inputs (case or seed changed)"
-    if all(a[c]["digest"] == b[c]["digest"] for c in shared):
-        return "same bits"
+        return "inputs", (), None
+    changed = tuple(c for c in shared if a[c]["digest"] != b[c]["digest"])
+    if not changed:
+        return "same", (), 0.0
     deltas = [abs(x - y) for c in shared for x, y in zip(a[c].get("sample", []), b[c].get("sample", []))]
-    changed = [c for c in shared if a[c]["digest"] != b[c]["digest"]]
-    return f"changed ({', '.join(changed)}; max |delta| {max(deltas, default=0.0):.3g} sampled)"
+    return "changed", changed, max(deltas, default=0.0)
+
+
+def _change(a: dict, b: dict) -> str:
+    """'same bits', or 'changed' with the largest sampled difference."""
+    kind, changed, delta = compare(a, b)
+    return {"none": "-", "inputs": "not comparable: the runs were fed different inputs (case or seed changed)",
+            "same": "same bits"}.get(kind) or f"changed ({', '.join(changed)}; max |delta| {delta:.3g} sampled)"
 
 
 def drift(paths, out=print) -> int:
