@@ -63,9 +63,11 @@ def test_the_worst_curve_against_its_bound_is_the_thick_one(results):
     for dtype, lines in _panels(report.plot_case(CASE, curves)).items():
         # recomputed here from the curves and each form's own bound, not from report.worst
         ratios = {f: max(curves[(f, d)] / report.bound_curve(CASE, f, d)) for f, d in curves if d == dtype}
-        top = max(ratios, key=ratios.get)
+        most = max(ratios.values())
+        tied = {f for f, r in ratios.items() if r == most}  # forms that compute bit-identical outputs tie
         thick = [label for label, line in lines.items() if line.get_linewidth() > 2]
-        assert thick == [f"{top}: worst, {ratios[top]:.2g} of its bound"], dtype
+        assert len(thick) == 1 and thick[0].split(":")[0] in tied, (dtype, thick, ratios)
+        assert thick[0].endswith(f": worst, {most:.2g} of its bound")
 
 
 def test_a_one_timestep_case_is_drawn_on_one_step():
