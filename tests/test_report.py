@@ -153,3 +153,22 @@ def test_progress_shows_at_a_terminal_only(tmp_path):
                                      "forms: [keras_lstm]\ndtypes: [float32]\nchecks: [forward]\n")
     assert "[1/4] progress keras_lstm float32 weights" in _cli_stderr(True, tmp_path)
     assert "[1/4]" not in _cli_stderr(False, tmp_path)
+
+
+def test_the_report_is_one_self_contained_folder(failing_run, tmp_path):
+    """Every link of the page is an anchor on the page or a file in the folder, so the folder can be
+    attached to a CI run and opened anywhere."""
+    import re
+
+    cases, results = failing_run
+    folder = tmp_path / "r"
+    page = report.write(folder, cases, results, {"tensorflow": "x"}).read_text()
+    links = re.findall(r"(?:src|href)='([^']*)'", page)
+    ids = set(re.findall(r"id='([^']*)'", page)) | set(re.findall(r"id=(\w+)", page))
+    assert links
+    for link in links:
+        if link.startswith("#"):
+            assert link[1:] in ids, link
+        else:
+            assert "/" not in link and ":" not in link and (folder / link).is_file(), link
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["index.html"] + [f"case-{c.name}.png" for c in cases])
