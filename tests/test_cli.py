@@ -9,7 +9,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from harness import engine
-from harness.forms import FORMS, LSTM_FORMS
+from harness.forms import LSTM_FORMS
 from harness.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
