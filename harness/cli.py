@@ -17,7 +17,7 @@ EXIT_CODES = (
     (EXIT_FAIL, "an equivalence failed or a form crashed (selftest: a mistake went undetected; convert: the "
                 "two sides disagree and no file is kept; drift, gather: a run failed the reference)"),
     (EXIT_INVALID, "a case file is invalid (the valid files still run and their results are printed), no case "
-                   "was found, or the command line or an input file is wrong"),
+                   "or no item (-k) was found, or the command line or an input file is wrong"),
 )
 
 
@@ -93,9 +93,12 @@ def cmd_run(args) -> int:
         print(f"report: {report.write(args.report, cases, results, v, errors)}")
     if counts["fail"] or counts["error"]:
         return EXIT_FAIL
-    if errors or not cases:
+    if errors or not cases or not results:
         if not cases and not errors:
             print("lstm-equiv: no case files found", file=sys.stderr)
+        elif cases and not results:  # like pytest's exit code 5: a run that checked nothing is no pass
+            print(f"lstm-equiv: no item matches -k {args.keyword!r}" if args.keyword else "lstm-equiv: no items",
+                  file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK
 
@@ -154,6 +157,8 @@ def version_line() -> str:
     except PackageNotFoundError:  # run from a source tree that was never installed
         mine = "(not installed)"
     v = tf_compat.versions()
+    if not v["tensorflow"]:  # which Keras tf.keras would be depends on TF: say nothing rather than guess
+        v["tf.keras"] = None
     extras = {name: tf_compat._dist_version(name) for name in ("torch", "onnx", "onnxruntime")}
     return f"lstm-equiv {mine}: " + ", ".join(f"{k} {val}" for k, val in {**v, **extras}.items() if val)
 
@@ -185,7 +190,7 @@ def cmd_gather(args) -> int:
     """The TF x form table and the drift across versions from several environments' JSON reports."""
     from harness import gather
 
-    return gather.main(args.reports, args.out)
+    return gather.main(args.reports, args.out, expect=args.expect)
 
 
 def cmd_explain(args) -> int:
@@ -284,6 +289,8 @@ def parser() -> argparse.ArgumentParser:
     gather.add_argument("reports", nargs="+", help="JSON reports of lstm-equiv run --json, or folders holding them")
     gather.add_argument("--out", metavar="DIR", help="also write DIR/matrix.md and DIR/drift.txt (the whole drift "
                         "table over every run)")
+    gather.add_argument("--expect", type=_positive, metavar="N", help="exit 2 unless exactly N reports are found "
+                        "(the hosted workflow expects one per environment)")
     gather.set_defaults(func=cmd_gather)
     explain = sub.add_parser("explain", help="show which kernel rows are x and h, which columns are which gate, "
                              "where the forget bias lives, for each form")

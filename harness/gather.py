@@ -10,11 +10,13 @@ Printed, and with ``--out DIR`` also written as ``DIR/matrix.md`` and ``DIR/drif
 
 - the table: one row per form, one column per run, each cell the items per status (``120 pass, 12 skip``;
   a failure in bold);
-- the drift between each run and the next: how many (case, form, dtype) runs kept TF's exact bits, how
+- the drift from each TF version to the next (the ``-legacy`` runs, where tf.keras is Keras 2, chained
+  apart, then each against its plain twin): how many (case, form, dtype) runs kept TF's exact bits, how
   many changed and by how much (the sampled values), and how many were fed different inputs;
 - ``drift.txt`` holds ``lstm-equiv drift``'s whole table over every run, the oldest first.
 
-Exit codes: 0 every run matched the reference, 1 a run failed it, 2 a report is missing or unreadable.
+Exit codes: 0 every run matched the reference, 1 a run failed it, 2 a report is missing or unreadable, or
+``--expect N`` reports were expected and another number was found (a job of the matrix that wrote none).
 """
 from __future__ import annotations
 
@@ -100,19 +102,42 @@ def table(runs) -> list:
     return lines
 
 
+def _legacy(label: str) -> bool:
+    return " legacy" in label
+
+
+def _tf(label: str) -> str:
+    m = re.match(r"TF (\S+)", label)
+    return m.group(1) if m else label
+
+
+def pairs(runs) -> list:
+    """The neighbours to compare: each TF version with the next among the runs of one Keras (the -legacy
+    twins, tf.keras = Keras 2, form a chain of their own), then each -legacy run with its plain twin of the
+    same TF version."""
+    plain = [r for r in runs if not _legacy(r[0])]
+    legacy = [r for r in runs if _legacy(r[0])]
+    out = list(zip(plain, plain[1:])) + list(zip(legacy, legacy[1:]))
+    for run in legacy:
+        twin = next((p for p in plain if _tf(p[0]) == _tf(run[0])), None)
+        if twin is not None:
+            out.append((twin, run))
+    return out
+
+
 def steps(runs) -> list:
-    """One line per pair of neighbouring runs: what happened to TF's bits between them."""
+    """One line per pair of :func:`pairs`: what happened to TF's bits between them."""
     lines = []
-    for (a_label, _, a_rows), (b_label, _, b_rows) in zip(runs, runs[1:]):
+    for (a_label, _, a_rows), (b_label, _, b_rows) in pairs(runs):
         a, b = drift._group(a_rows), drift._group(b_rows)
         verdicts = [drift.compare(a[key], b[key]) for key in sorted(a.keys() & b.keys())]
         verdicts = [v for v in verdicts if v[0] != "none"]  # skipped on one side: nothing to compare
         same = sum(kind == "same" for kind, _, _ in verdicts)
         deltas = [delta for kind, _, delta in verdicts if kind == "changed"]
-        changed, other = deltas, sum(kind == "inputs" for kind, _, _ in verdicts)
+        other = sum(kind == "inputs" for kind, _, _ in verdicts)
         line = f"{a_label} -> {b_label}: {len(verdicts)} (case, form, dtype) runs in both: {same} same bits, " \
-               f"{len(changed)} changed"
-        if changed:
+               f"{len(deltas)} changed"
+        if deltas:
             line += f" (max |delta| {max(deltas):.3g} sampled)"
         if other:
             line += f", {other} not comparable (fed different inputs)"
@@ -126,17 +151,22 @@ def failures(runs) -> list:
             for key, row in rows.items() if row["status"] in ("fail", "error")]
 
 
-def main(paths, out=None, echo=print) -> int:
+def main(paths, out=None, echo=print, expect=None) -> int:
     """Print (and with ``out`` write) the table and the drift; 1 if a run failed the reference, 2 if a
-    report cannot be read."""
+    report cannot be read or ``expect`` reports were expected and another number was found."""
     try:
         runs = load(paths)
     except GatherError as err:
         echo(f"lstm-equiv gather: {err}")
         return 2
+    if expect is not None and len(runs) != expect:
+        echo(f"lstm-equiv gather: expected {expect} reports, found {len(runs)}: "
+             + ", ".join(f"{label} ({path})" for label, path, _ in runs))
+        return 2
     bad = failures(runs)
     matrix = [f"lstm-equiv: {len(runs)} runs, items per form and status", ""] + table(runs)
-    drift_lines = ["Drift of TF's outputs from each run to the next:"] + steps(runs)
+    drift_lines = ["Drift of TF's outputs from each TF version to the next (the -legacy runs, tf.keras = Keras 2, "
+                   "chained apart, then each against its plain twin):"] + steps(runs)
     verdict = (f"gather: {len(runs)} runs; {len(bad)} items FAILED the reference" if bad
                else f"gather: {len(runs)} runs; every run matches the reference")
     for line in matrix + [""] + drift_lines + [""] + bad[:50] + ([f"... and {len(bad) - 50} more"] if len(bad) > 50 else []) + [verdict]:

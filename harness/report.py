@@ -44,8 +44,10 @@ def bound_curve(case, form: str, dtype: str) -> np.ndarray:
 
 
 def worst(curves: dict, bounds: dict):
-    """The key of the curve that comes closest to (or goes furthest past) its bound, and that ratio."""
-    ratios = {key: float(np.max(curves[key] / bounds[key])) for key in curves}
+    """The key of the curve that comes closest to (or goes furthest past) its bound, and that ratio; a
+    curve with a non-finite step (NaN or inf outputs) is the worst, at ratio inf."""
+    ratios = {key: float(np.max(np.where(np.isfinite(curves[key]), curves[key] / bounds[key], np.inf)))
+              for key in curves}
     key = max(ratios, key=ratios.get)
     return key, ratios[key]
 
@@ -79,13 +81,18 @@ def plot_case(case, curves: dict):
         panel = {f: curves[(f, dtype)] for f in forms}
         bounds = {f: bound_curve(case, f, dtype) for f in forms}
         top, ratio = worst(panel, bounds)
+        bound = np.max([bounds[f] for f in forms], axis=0)
         for form, colour in zip(forms, _colours(len(forms))):
             thick = form == top
             label = f"{form}: worst, {ratio:.2g} of its bound" if thick else form
-            ax.plot(steps, np.maximum(panel[form], 1e-18), color=colour, label=label, marker=marker,
+            curve = panel[form]
+            ax.plot(steps, np.maximum(curve, 1e-18), color=colour, label=label, marker=marker,
                     linewidth=2.6 if thick else 1.0, alpha=1.0 if thick else 0.6, zorder=3 if thick else 2)
-        ax.plot(steps, np.max([bounds[f] for f in forms], axis=0), color="grey", linewidth=1.0, linestyle=":",
-                label="bound", marker=marker)
+            bad = ~np.isfinite(curve)  # a line skips NaN: mark those steps above the bound instead
+            if bad.any():
+                ax.plot(steps[bad], 100 * bound[bad], linestyle="none", marker="X", markersize=9, color=colour,
+                        label=f"{form}: NaN or inf outputs", zorder=4)
+        ax.plot(steps, bound, color="grey", linewidth=1.0, linestyle=":", label="bound", marker=marker)
         ax.set_yscale("log")
         ax.set_xlim(0.5, case.timesteps + 0.5)
         if case.timesteps <= 10:
@@ -162,7 +169,7 @@ def _head(results, invalid, versions) -> list:
         for r in failing:
             ratio = "" if r.ratio is None else f" (error {r.ratio:.3g} x its bound)"
             parts.append(f"<li class={r.status}><span class=what>{html.escape(_item_name(r))}</span>: "
-                         f"<b>{r.status.upper()}</b>{ratio} <a href='#{anchor(r.item.case.name)}'>plot of "
+                         f"<b>{r.status.upper()}</b>{ratio} <a href='#{anchor(r.item.case.name)}'>case "
                          f"{html.escape(r.item.case.name)}</a><pre>{html.escape(r.message)}</pre></li>")
         parts.append("</ol></section>")
     if invalid:
@@ -185,7 +192,9 @@ def write(directory, cases, results, versions: dict, invalid=()) -> Path:
              f"</title><style>{STYLE}</style>"] + _head(results, invalid, versions)
     bad_cases = {r.item.case.name for r in results if r.status in FAILED}
     parts.append("<h2>Cases</h2>")
-    for case in sorted(cases, key=lambda c: c.name not in bad_cases):  # failing cases first, else file order
+    # failing cases first, else file order; a PNG is named with the case's place too, so that case names
+    # differing only in case do not share a file once the folder is unpacked on macOS or Windows
+    for k, case in enumerate(sorted(cases, key=lambda c: c.name not in bad_cases), 1):
         mine = [r for r in results if r.item.case is case]
         if not mine:
             continue
@@ -196,12 +205,12 @@ def write(directory, cases, results, versions: dict, invalid=()) -> Path:
         curves = error_curves(case, mine)
         if curves:
             fig = plot_case(case, curves)
-            png = f"{anchor(case.name)}.png"
+            png = f"{k:03d}-{anchor(case.name)}.png"
             fig.savefig(out / png, dpi=80, bbox_inches="tight")
             plt.close(fig)
             parts.append(f"<img src='{png}' alt='error over time for {html.escape(case.name)}'>")
         else:
-            parts.append("<p>(no outputs check ran: nothing to plot)</p>")
+            parts.append("<p>(no outputs check passed or failed: nothing to plot)</p>")
         parts.append("</section>")
     parts.append("<h2>Items</h2><table><tr><th>case<th>form<th>dtype<th>check<th>max abs err<th>bound<th>err/bound"
                  "<th>status")

@@ -143,6 +143,9 @@ def test_the_commands_exit_with_the_codes_of_the_table(tmp_path):
     assert cli("drift", str(tmp_path / "nowhere.json"))[0] == 2
     assert cli("explain", "--input-depth", "0", "--num-units", "3")[0] == 2
     assert cli("run", str(tmp_path))[0] == 2  # a folder with no case file
+    (tmp_path / "c.yaml").write_text(GOOD.format(name="one", extra=""))
+    code, _, err = cli("run", str(tmp_path / "c.yaml"), "-k", "no_such_form")
+    assert code == 2 and "no item matches -k 'no_such_form'" in err
 
 
 def test_version_names_the_stack_it_would_use():

@@ -20,9 +20,9 @@ def _rows(env):
     return json.loads((DATA / env / "report.json").read_text())
 
 
-def _gather(*paths, out=None):
+def _gather(*paths, out=None, expect=None):
     lines = []
-    code = gather.main([str(p) for p in paths], out, echo=lines.append)
+    code = gather.main([str(p) for p in paths], out, echo=lines.append, expect=expect)
     return code, lines
 
 
@@ -116,3 +116,32 @@ def test_gather_needs_no_tensorflow(tmp_path):
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "matrix.md").is_file()
+
+
+def test_expect_fails_when_an_environment_wrote_no_report():
+    assert _gather(DATA / "tf212", DATA / "tf221", expect=2)[0] == 0
+    code, lines = _gather(DATA / "tf212", expect=2)
+    assert code == 2 and lines[0].startswith("lstm-equiv gather: expected 2 reports, found 1: TF 2.12.1")
+
+
+def _legacy_copy(folder: Path, env: str) -> Path:
+    """``env``'s report as its -legacy twin would label it (tf.keras = Keras 2 through TF_USE_LEGACY_KERAS)."""
+    rows = _rows(env)
+    for r in rows:
+        r["versions"] = dict(r["versions"], **{"tf.keras": "Keras 2 (TF_USE_LEGACY_KERAS)"})
+    (folder / f"{env}-legacy").mkdir()
+    (folder / f"{env}-legacy" / "report.json").write_text(json.dumps(rows))
+    return folder / f"{env}-legacy"
+
+
+def test_legacy_twins_follow_their_plain_run_and_are_chained_apart(tmp_path):
+    legacy212, legacy221 = _legacy_copy(tmp_path, "tf212"), _legacy_copy(tmp_path, "tf221")
+    _, lines = _gather(legacy221, DATA / "tf221", legacy212, DATA / "tf212")
+    v212, v221 = (f"TF {_rows(env)[0]['versions']['tensorflow']}" for env in ENVS)
+    assert next(line for line in lines if line.startswith("| form |")) == \
+        f"| form | {v212} | {v212} legacy | {v221} | {v221} legacy |"
+    steps = [line.split(":")[0] for line in lines if " -> " in line]
+    assert steps == [f"{v212} -> {v221}", f"{v212} legacy -> {v221} legacy",
+                     f"{v212} -> {v212} legacy", f"{v221} -> {v221} legacy"]
+    # a twin fed the same inputs with the same TF gives the same bits here (the rows are copies)
+    assert f"{v221} -> {v221} legacy: 15 (case, form, dtype) runs in both: 15 same bits, 0 changed" in lines

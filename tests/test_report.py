@@ -7,6 +7,7 @@ import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness import cli, engine, explain, report
@@ -92,7 +93,7 @@ def test_the_report_leads_with_the_verdict_then_the_failing_items(failing_run, t
     assert "href='#case-too_tight'" in page and "<section id='case-too_tight'>" in page
     # the failing case's section and plot come before the passing one's
     assert page.index("id='case-too_tight'") < page.index("id='case-report_case'")
-    for png in ("case-too_tight.png", "case-report_case.png"):
+    for png in ("001-case-too_tight.png", "002-case-report_case.png"):
         assert f"<img src='{png}'" in page
         image = matplotlib.image.imread(tmp_path / png)
         assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 300
@@ -171,4 +172,31 @@ def test_the_report_is_one_self_contained_folder(failing_run, tmp_path):
             assert link[1:] in ids, link
         else:
             assert "/" not in link and ":" not in link and (folder / link).is_file(), link
-    assert sorted(p.name for p in folder.iterdir()) == sorted(["index.html"] + [f"case-{c.name}.png" for c in cases])
+    assert sorted(p.name for p in folder.iterdir()) == ["001-case-too_tight.png", "002-case-report_case.png",
+                                                         "index.html"]
+
+
+def test_an_erroring_item_is_listed_with_its_escaped_message(results, tmp_path):
+    from dataclasses import replace
+
+    crashed = replace(results[0], status="error", max_abs_err=None, tolerance=None, ratio=None,
+                      message="Traceback (most recent call last):\nValueError: <boom> & more")
+    page = report.write(tmp_path, [CASE], [crashed] + results[1:], {}).read_text()
+    assert "<h1>FAIL</h1>" in page and "1 error</span>" in page
+    failing = page[page.index("id=failing"):page.index("<h2>Cases</h2>")]
+    item = crashed.item
+    assert f"{item.case.name} {item.form} {item.dtype} {item.check}</span>: <b>ERROR</b>" in failing
+    assert "ValueError: &lt;boom&gt; &amp; more" in failing and "<boom>" not in page
+
+
+def test_nan_outputs_make_the_worst_curve_and_are_marked():
+    steps = CASE.timesteps
+    good = np.full(steps, 1e-8)
+    nan = good.copy()
+    nan[3] = np.nan
+    curves = {("keras_lstm", "float32"): nan, ("lstm_cell", "float32"): good * 10}
+    (lines,) = _panels(report.plot_case(CASE, curves)).values()
+    thick = [label for label, line in lines.items() if line.get_linewidth() > 2]
+    assert thick == ["keras_lstm: worst, inf of its bound"]
+    marks = lines["keras_lstm: NaN or inf outputs"]
+    assert list(marks.get_xdata()) == [4] and np.isfinite(marks.get_ydata()).all()

@@ -56,7 +56,9 @@ def _on_first_screen(box, seen) -> bool:
 
 def test_the_verdict_and_the_counts_are_on_the_first_screen(page):
     _, results, seen = page
-    assert (seen["innerWidth"], seen["innerHeight"], seen["scrollY"]) == (WIDTH, HEIGHT, 0)
+    # Debian's chromium-headless-shell gives a viewport of exactly 1280 x 900; Chrome's newer headless mode
+    # (GitHub's runners) is allowed some browser frame; the checks below use the viewport measured
+    assert seen["innerWidth"] == WIDTH and 700 <= seen["innerHeight"] <= HEIGHT and seen["scrollY"] == 0
     (verdict,) = seen["boxes"]["#verdict"]
     assert _on_first_screen(verdict, seen), verdict
     assert seen["boxes"]["#verdict h1"][0]["text"] == "FAIL"
@@ -73,7 +75,7 @@ def test_the_failing_items_and_their_links_are_on_the_first_screen(page):
     assert [w["text"] for w in whats] == failing
     assert all(_on_first_screen(w, seen) for w in whats), whats
     links = seen["boxes"]["#failing li a"]
-    assert all(_on_first_screen(a, seen) and a["text"] == "plot of too_tight" for a in links), links
+    assert all(_on_first_screen(a, seen) and a["text"] == "case too_tight" for a in links), links
 
 
 def test_the_probe_sees_what_is_below_the_first_screen(page, tmp_path):
@@ -99,7 +101,7 @@ def test_the_screenshot_is_a_picture_of_the_first_screen(page, tmp_path):
     index, _, _ = page
     png = render.screenshot(index, tmp_path / "shot.png", WIDTH, HEIGHT)
     image = matplotlib.image.imread(png)
-    assert image.shape[:2] == (HEIGHT, WIDTH)
+    assert image.shape[1] == WIDTH and 700 <= image.shape[0] <= HEIGHT
     # the FAIL banner's pink (#fbd9d9) is the colour of most of the top left, where the verdict is drawn
     top_left = image[30:120, 40:400, :3].reshape(-1, 3)
     assert abs(np.median(top_left, axis=0) - [0xfb / 255, 0xd9 / 255, 0xd9 / 255]).max() < 0.01

@@ -76,7 +76,7 @@ def test_each_environment_uploads_its_three_reports_and_the_gather_job_reads_the
     steps = jobs["tox"]["steps"]
     run = next(s for s in steps if ".ci/tox-env" in s.get("run", ""))
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
-    assert upload["if"] == "always()" and upload["with"]["path"] == "reports/${{ matrix.env }}"
+    assert upload["if"] == "${{ !cancelled() }}" and upload["with"]["path"] == "reports/${{ matrix.env }}"
     assert run["run"].split()[2] == '"reports/$TOX_ENV"'
     # .ci/tox-env writes the JUnit XML, the JSON report and the HTML report into that folder
     script = (ROOT / ".ci" / "tox-env").read_text()
@@ -84,11 +84,25 @@ def test_each_environment_uploads_its_three_reports_and_the_gather_job_reads_the
         assert written in script
     assert any(s.get("with", {}).get("cache") == "pip" for s in steps if "setup-python" in s.get("uses", ""))
     gather = jobs["gather"]
-    assert gather["needs"] == "tox" and gather["if"] == "always()"
+    assert gather["needs"] == "tox" and gather["if"] == "${{ !cancelled() }}"
     download = next(s for s in gather["steps"] if "download-artifact" in s.get("uses", ""))
     assert download["with"] == {"pattern": "report-*", "path": "reports"}
     assert upload["with"]["name"] == "report-${{ matrix.env }}"
-    assert any("lstm-equiv gather reports --out matrix" in s.get("run", "") for s in gather["steps"])
+    # every environment's folder named, and one report expected per environment of the matrix
+    assert any(f"lstm-equiv gather reports/report-* --expect {len(tox_envs())} --out matrix" in s.get("run", "")
+               for s in gather["steps"])
+
+
+def test_the_report_runs_inside_the_tox_environment_with_its_settings():
+    """`lstm-equiv run` goes through `tox exec`, so that a -legacy twin's TF_USE_LEGACY_KERAS=1 applies to
+    its reports as to its tests (a bare .tox/ENV/bin/lstm-equiv would run them in Keras 3), and tox passes
+    CI on, so that the browser test fails rather than skips on CI without a browser."""
+    script = (ROOT / ".ci" / "tox-env").read_text()
+    assert 'tox exec -e "$env" --skip-pkg-install -- lstm-equiv run' in script
+    assert ".tox/$env/bin/lstm-equiv" not in script
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(ROOT / "tox.ini")
+    assert "TF_USE_LEGACY_KERAS = 1" in ini["testenv"]["set_env"] and "CI" in ini["testenv"]["pass_env"].split()
 
 
 def test_the_ci_scripts_pass_shellcheck():
