@@ -81,7 +81,7 @@ def cmd_run(args) -> int:
             skipped[key] = skipped.get(key, 0) + 1
     for line, n in skipped.items():
         print("\n" + line.format(n=n))
-    counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "error", "skip", "xfail")}
+    counts = {s: sum(r.status == s for r in results) for s in engine.STATUSES}
     print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items() if n or s != "xfail")
           + (f", {len(errors)} invalid case file(s)" if errors else ""))
     if args.json:

@@ -35,6 +35,9 @@ class Item:
         return f"{self.form}-{self.dtype}"
 
 
+STATUSES = ("pass", "fail", "error", "skip", "xfail")  # every status a Result can have, in report order
+
+
 @dataclass(frozen=True)
 class Result:
     """The outcome of one item."""

@@ -24,9 +24,10 @@ import json
 import re
 from pathlib import Path
 
-from harness import drift
+from collections import Counter
 
-ORDER = ("pass", "fail", "error", "skip", "xfail")
+from harness import drift
+from harness.engine import STATUSES
 
 
 class GatherError(Exception):
@@ -71,16 +72,14 @@ def find_reports(paths) -> list:
 def _sort_key(label: str):
     m = re.match(r"TF (\d+)\.(\d+)\.?(\d*)", label)
     numbers = tuple(int(x or 0) for x in m.groups()) if m else (10**6,)
-    return numbers, "legacy" in label, label
+    return numbers, _legacy(label), label
 
 
 def load(paths) -> list:
     """[(label, path, rows by (case, form, dtype, check))], ordered by TF version; a label shared by two
     reports gets its folder's name added."""
     runs = [(label, path, rows) for path in find_reports(paths) for label, rows in [drift.load(path)]]
-    seen = {}
-    for label, _, _ in runs:
-        seen[label] = seen.get(label, 0) + 1
+    seen = Counter(label for label, _, _ in runs)
     runs = [(f"{label} ({path.parent.name})" if seen[label] > 1 else label, path, rows) for label, path, rows in runs]
     return sorted(runs, key=lambda run: _sort_key(run[0]))
 
@@ -96,7 +95,7 @@ def table(runs) -> list:
             for (_, f, _, _), row in rows.items():
                 if form in (f, "all forms"):
                     n[row["status"]] = n.get(row["status"], 0) + 1
-            parts = [f"**{n[s]} {s}**" if s in ("fail", "error") else f"{n[s]} {s}" for s in ORDER if n.get(s)]
+            parts = [f"**{n[s]} {s}**" if s in ("fail", "error") else f"{n[s]} {s}" for s in STATUSES if n.get(s)]
             cells.append(", ".join(parts) or "-")
         lines.append(f"| {form} | " + " | ".join(cells) + " |")
     return lines

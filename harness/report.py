@@ -19,7 +19,7 @@ import numpy as np
 
 from harness import engine
 
-STATUSES = ("pass", "fail", "error", "skip", "xfail")
+STATUSES = engine.STATUSES
 FAILED = ("fail", "error")
 
 
@@ -198,8 +198,7 @@ def write(directory, cases, results, versions: dict, invalid=()) -> Path:
         mine = [r for r in results if r.item.case is case]
         if not mine:
             continue
-        c = counts(mine)
-        summary = ", ".join(f"{k} {s}" for s, k in c.items() if k)
+        summary = ", ".join(f"{n} {s}" for s, n in counts(mine).items() if n)
         parts.append(f"<section id='{anchor(case.name)}'><h3>{html.escape(case.name)}</h3>"
                      f"<p>{html.escape(str(case.path))}:{case.line}: {summary}</p>")
         curves = error_curves(case, mine)

@@ -14,6 +14,7 @@ measured boxes into it.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import shutil
@@ -93,8 +94,6 @@ def layout(index, selectors, width: int = 1280, height: int = 900) -> dict:
     if start < 0:
         raise RuntimeError(f"the probe script did not run: the page as the browser left it:\n{dom[-2000:]}")
     text = dom[start + len(f'<pre id="{PROBE_ID}">'):dom.index("</pre>", start)]
-    import html
-
     return json.loads(html.unescape(text))
 
 
