@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
-from harness import casefile, engine, spec, tf_compat
+from harness import casefile, engine, safeio, spec, tf_compat
 
 EXIT_OK, EXIT_FAIL, EXIT_INVALID = 0, 1, 2
+EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 EXIT_CODES = (
     (EXIT_OK, "every item passed, or was skipped or xfailed with its reason (selftest: every mistake was "
               "detected; convert: both sides agree)"),
     (EXIT_FAIL, "an equivalence failed or a form crashed (selftest: a mistake went undetected; convert: the "
                 "two sides disagree and no file is kept; drift, gather: a run failed the reference)"),
     (EXIT_INVALID, "a case file is invalid (the valid files still run and their results are printed), no case "
-                   "or no item (-k) was found, or the command line or an input file is wrong"),
+                   "or no item (-k) was found, or the command line, an input file or an output path is wrong "
+                   "(nothing is run then)"),
+    (EXIT_INTERRUPTED, "interrupted by Ctrl-C or SIGTERM (run: the items that finished are printed and written to "
+                       "--json / --report; convert: nothing is written)"),
 )
 
 
@@ -45,11 +51,28 @@ def _table(results) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
 
+def _run_outputs(args, case_paths) -> str | None:
+    """Check ``--json`` and ``--report`` before any work (no case file of the run is a target); the error."""
+    try:
+        if args.json:
+            safeio.check_file(args.json, "--json", args.force, inputs=case_paths)
+        if args.report:
+            safeio.check_folder(args.report, "--report", args.force, inputs=case_paths)
+    except safeio.OutputError as err:
+        return str(err)
+    return None
+
+
 def cmd_run(args) -> int:
     """Run every item of the cases under ``args.paths``."""
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         print(f"lstm-equiv: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_INVALID
+    files = casefile.case_files(args.paths)
+    wrong = _run_outputs(args, files + [Path(p) for p in args.paths])
+    if wrong:
+        print(f"lstm-equiv: {wrong}", file=sys.stderr)
         return EXIT_INVALID
     cases, errors = _load(args.paths)
     for err in errors:
@@ -59,13 +82,16 @@ def cmd_run(args) -> int:
         items = [i for i in items if args.keyword in f"{i.case.name} {i.form} {i.dtype} {i.check}"]
     v = tf_compat.versions()
     print(_stack_line())
-    results = []
+    results, interrupted = [], False
     progress = sys.stderr.isatty()  # a live counter for people at a terminal, nothing in logs and pipes
-    for k, item in enumerate(items, 1):
-        if progress:
-            sys.stderr.write(f"\r\x1b[K[{k}/{len(items)}] {item.case.name} {item.form} {item.dtype} {item.check}")
-            sys.stderr.flush()
-        results.append(engine.evaluate(item))
+    try:
+        for k, item in enumerate(items, 1):
+            if progress:
+                sys.stderr.write(f"\r\x1b[K[{k}/{len(items)}] {item.case.name} {item.form} {item.dtype} {item.check}")
+                sys.stderr.flush()
+            results.append(engine.evaluate(item))
+    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM, see main): what finished is still printed and written
+        interrupted = True
     if progress:
         sys.stderr.write("\r\x1b[K")
     print(_table(results))
@@ -84,13 +110,21 @@ def cmd_run(args) -> int:
     counts = {s: sum(r.status == s for r in results) for s in engine.STATUSES}
     print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items() if n or s != "xfail")
           + (f", {len(errors)} invalid case file(s)" if errors else ""))
-    if args.json:
-        rows = [dict(r.as_dict(), versions=v) for r in results]
-        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
-    if args.report:
-        from harness import report
+    try:
+        if args.json:
+            rows = [dict(r.as_dict(), versions=v) for r in results]
+            safeio.write_file(args.json, json.dumps(rows, indent=1) + "\n", "--json", args.force)
+        if args.report:
+            from harness import report
 
-        print(f"report: {report.write(args.report, cases, results, v, errors)}")
+            print(f"report: {report.write(args.report, cases, results, v, errors, force=args.force)}")
+    except safeio.OutputError as err:
+        print(f"lstm-equiv: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    if interrupted:
+        print(f"lstm-equiv: interrupted after {len(results)} of {len(items)} items; the results above (and in "
+              "--json / --report) are those that finished", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if counts["fail"] or counts["error"]:
         return EXIT_FAIL
     if errors or not cases or not results:
@@ -216,7 +250,13 @@ def cmd_explain(args) -> int:
         if not args.form:
             print("lstm-equiv: --png draws one form: add --form FORM", file=sys.stderr)
             return EXIT_INVALID
-        panels = explain.draw(args.form, args.input_depth, args.num_units, args.num_proj, args.png)
+        try:
+            safeio.check_file(args.png, "--png", args.force)
+            with safeio.publishing(args.png, "--png", args.force) as pending:
+                panels = explain.draw(args.form, args.input_depth, args.num_units, args.num_proj, pending.path)
+        except safeio.OutputError as err:
+            print(f"lstm-equiv: {err}", file=sys.stderr)
+            return EXIT_INVALID
         print(f"wrote {args.png}: {', '.join(f'{k} {list(v)}' for k, v in panels.items())}")
     return explain.main(args.input_depth, args.num_units, args.form, args.num_proj)
 
@@ -234,9 +274,21 @@ def cmd_convert(args) -> int:
 
     try:
         return convert.main(args.source, args.to, args.output, args.forget_bias, args.layer, args.batch,
-                            args.timesteps)
+                            args.timesteps, force=args.force, warn=lambda line: print(line, file=sys.stderr))
     except npz.NpzError as err:
-        print(f"lstm-equiv convert: {err}")
+        print(f"lstm-equiv convert: {err}", file=sys.stderr)
+        return EXIT_INVALID
+
+
+def cmd_vectors(args) -> int:
+    """Write the converters' test vectors (harness/vectors.py) into a new folder."""
+    from harness import vectors
+
+    try:
+        safeio.check_folder(args.folder, "vectors", args.force)
+        return vectors.main(args.folder, force=args.force)
+    except safeio.OutputError as err:
+        print(f"lstm-equiv: {err}", file=sys.stderr)
         return EXIT_INVALID
 
 
@@ -270,6 +322,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     run.add_argument("--report", metavar="DIR", help="also write an HTML report with error plots to DIR "
                      "(needs matplotlib: pip install -e '.[plots]')")
+    run.add_argument("--force", action="store_true", help="replace an existing --json file, or a --report folder "
+                     "that lstm-equiv wrote before (never a case file of the run, never another folder)")
     run.add_argument("-k", dest="keyword", metavar="TEXT", help="only items whose 'case form dtype check' holds TEXT")
     run.set_defaults(func=cmd_run)
     selftest = sub.add_parser("selftest", help="show that every mistake in the catalogue of wrong layouts and "
@@ -301,12 +355,15 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--num-proj", type=_positive, help="LSTMCell's projection width")
     explain.add_argument("--png", metavar="FILE", help="draw the real extracted kernel of --form as a labelled "
                          "picture (needs matplotlib: pip install -e '.[plots]')")
+    explain.add_argument("--force", action="store_true", help="replace an existing --png file")
     explain.set_defaults(func=cmd_explain)
     conv = sub.add_parser("convert", help="move an LSTM layer into PyTorch, ONNX, Keras or lstm-equiv's .npz, run "
                           "both sides on seeded inputs, and keep the file only if they agree (exit 1 otherwise)")
     conv.add_argument("source", help="a Keras model (.keras, .h5), a TF1 checkpoint prefix, or an lstm-equiv .npz")
     conv.add_argument("--to", required=True, choices=("torch", "onnx", "keras", "npz"))
     conv.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write")
+    conv.add_argument("--force", action="store_true", help="replace an existing OUT once the proof holds (never "
+                      "the source itself)")
     conv.add_argument("--forget-bias", type=float, help="TF1 checkpoints only: BasicLSTMCell's forget_bias, which a "
                       "checkpoint does not store (default 1.0, printed)")
     conv.add_argument("--layer", help="which LSTM layer (Keras layer name, or the checkpoint's cell scope) when "
@@ -316,17 +373,36 @@ def parser() -> argparse.ArgumentParser:
     conv.set_defaults(func=cmd_convert)
     vec = sub.add_parser("vectors", help="write test vectors for converters: every layout's tensors, inputs and the "
                          "reference's expected outputs, as .npz with a JSON description")
-    vec.add_argument("folder", help="where to write them")
-    vec.set_defaults(func=lambda args: __import__("harness.vectors", fromlist=["main"]).main(args.folder))
+    vec.add_argument("folder", help="where to write them: a new or empty folder")
+    vec.add_argument("--force", action="store_true", help="replace a folder of vectors that lstm-equiv wrote before")
+    vec.set_defaults(func=cmd_vectors)
     schema = sub.add_parser("schema", help="print the JSON Schema of case files")
     schema.set_defaults(func=cmd_schema)
     return p
 
 
+def _terminate(signum, frame):
+    """SIGTERM ends lstm-equiv the way Ctrl-C does, so that its temporary files are removed and a run
+    writes what finished (a SIGKILL cannot be caught: it leaves a ``.NAME.lstm-equiv-*.partial`` file beside
+    the target, never a file at the target)."""
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     """Entry point of the ``lstm-equiv`` console script."""
     args = parser().parse_args(argv)
-    return args.func(args)
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    else:  # called from a thread (a test): signals go to the main thread's handlers
+        previous = None
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("lstm-equiv: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,13 @@ is written, naming the option and why.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from harness import compare, layouts, npz, sensitivity, tf_compat, tolerances
+from harness import compare, layouts, modelfile, npz, safeio, sensitivity, tf_compat, tolerances
 from harness.forms import DEFAULTS
 from reference import LSTMParams, gru_forward, lstm_forward
 
@@ -92,98 +91,102 @@ def _from_npz(path: Path) -> Source:
 
 
 _KERAS_ACTIVATIONS = ("tanh", "relu", "sigmoid")
-
-
-def _keras_for(path: Path) -> tuple:
-    """(the Keras module that reads ``path``, its major version): an .h5 file is Keras 2's format, which
-    Keras 3 fails to load for LSTMs ("Unrecognized keyword arguments passed to LSTM: {'time_major': False}",
-    measured with a tf_keras 2.21 file and Keras 3.15.1), so tf_keras reads it where installed."""
-    if path.suffix == ".h5" and importlib.util.find_spec("tf_keras") is not None:
-        tf_compat.tf()
-        import tf_keras
-
-        return tf_keras, 2
-    return tf_compat.keras(), tf_compat.keras_major()
+_KERAS_DTYPES = ("float32", "float64", "mixed_float16", "mixed_bfloat16")
 
 
 def _from_keras(path: Path, layer_name=None) -> Source:
-    keras, major = _keras_for(path)
+    """The one LSTM or GRU layer of a Keras file, read as data (harness/modelfile.py: nothing in the file is
+    built or run) and built again, alone, from the keys that define what it computes."""
     try:
-        model = keras.models.load_model(str(path), compile=False)
-    except Exception as err:  # noqa: BLE001  any reason Keras gives is the user's answer
-        raise ConvertError(f"{path}: Keras could not load it: {err}") from err
-    found = [lay for lay in _layers(model) if type(lay).__name__ in ("LSTM", "GRU")]
-    wrapped = [lay.name for lay in _layers(model) if type(lay).__name__ == "Bidirectional"]
-    if layer_name:
-        found = [lay for lay in found if lay.name == layer_name]
+        model = modelfile.read(path)
+    except modelfile.ModelFileError as err:
+        raise ConvertError(str(err)) from None
+    found = [lay for lay in model.recurrent if not layer_name or lay.name == layer_name]
     if len(found) != 1:
-        names = [lay.name for lay in _layers(model) if type(lay).__name__ in ("LSTM", "GRU")]
+        names = [lay.name for lay in model.recurrent]
+        wrapped = model.wrapped
         why = (f"holds no LSTM or GRU layer{' named ' + layer_name if layer_name else ''} (LSTM and GRU layers: "
                f"{names or 'none'}" + (f"; Bidirectional layers {wrapped} are not converted yet" if wrapped else "")
                + ")" if not found else f"holds {len(found)} LSTM and GRU layers {names}: choose one with --layer")
         raise ConvertError(f"{path} {why}")
     lay = found[0]
-    if type(lay).__name__ == "GRU":
-        return _from_keras_gru(path, lay, major)
-    config = lay.get_config()
-    for key, why in (("go_backwards", "a reversed LSTM is not converted yet"),
-                     ("stateful", "a stateful layer carries state between calls that a file does not hold")):
+    config = lay.config
+    for key, why in (("go_backwards", "a reversed layer is not converted yet"),
+                     ("stateful", "a stateful layer carries state between calls that a file does not hold"),
+                     ("time_major", "a time-major layer is not converted")):
         if config.get(key):
             raise ConvertError(f"{path}: layer {lay.name} has {key}=True: {why}")
-    semantics = {"activation": _keras_activation(config["activation"], lay.name),
-                 "recurrent_activation": _keras_activation(config["recurrent_activation"], lay.name)}
-    if semantics["recurrent_activation"] == "hard_sigmoid":
-        semantics["recurrent_activation"] = "hard_sigmoid_0.2" if major == 2 else "hard_sigmoid_1/6"
-    weights = {"kernel": lay.cell.kernel.numpy(), "recurrent_kernel": lay.cell.recurrent_kernel.numpy()}
-    units = weights["kernel"].shape[1] // 4
-    weights["bias"] = lay.cell.bias.numpy() if config.get("use_bias", True) else np.zeros(4 * units,
-                                                                                          weights["kernel"].dtype)
-    params = layouts.KERAS.split(weights, weights["kernel"].shape[0], forget_bias=0.0)
-    fresh = type(lay).from_config({**config, "return_sequences": True, "return_state": True})
-
-    def run(x):
-        outputs, h, c = fresh(x)  # the user's layer config, re-run with its own weights, every step returned
-        return np.asarray(outputs), np.asarray(h), np.asarray(c)
-    fresh.build((None, None, weights["kernel"].shape[0]))
-    fresh.set_weights(lay.get_weights())
-    return Source(params, 0.0, semantics, str(weights["kernel"].dtype),
-                  f"{path} (Keras {major}, layer {lay.name})", f"keras.layers.LSTM {lay.name} (Keras {major})", run)
-
-
-def _from_keras_gru(path: Path, lay, major: int) -> Source:
-    """A Keras GRU layer: per-gate GRU weights (reset before or after the product, as the layer says)."""
-    config = lay.get_config()
-    for key in ("go_backwards", "stateful"):
-        if config.get(key):
-            raise ConvertError(f"{path}: layer {lay.name} has {key}=True: not converted")
-    if not config.get("use_bias", True):
+    gru = lay.class_name == "GRU"
+    if gru and not config.get("use_bias", True):
         raise ConvertError(f"{path}: layer {lay.name} has use_bias=False: not converted")
-    reset_after = bool(config.get("reset_after", False))
-    semantics = {"reset_after": reset_after,
-                 "activation": _keras_activation(config["activation"], lay.name),
-                 "recurrent_activation": _keras_activation(config["recurrent_activation"], lay.name)}
+    semantics = {"activation": _keras_activation(config.get("activation", "tanh"), lay.name),
+                 "recurrent_activation": _keras_activation(config.get("recurrent_activation", "sigmoid"), lay.name)}
     if semantics["recurrent_activation"] == "hard_sigmoid":
-        semantics["recurrent_activation"] = "hard_sigmoid_0.2" if major == 2 else "hard_sigmoid_1/6"
-    layout = layouts.KERAS_GRU_RESET_AFTER if reset_after else layouts.KERAS_GRU
-    weights = {"kernel": lay.cell.kernel.numpy(), "recurrent_kernel": lay.cell.recurrent_kernel.numpy(),
-               "bias": lay.cell.bias.numpy()}
-    params = layout.split(weights, weights["kernel"].shape[0], reset_after)
-    fresh = type(lay).from_config({**config, "return_sequences": True, "return_state": True})
-    fresh.build((None, None, weights["kernel"].shape[0]))
-    fresh.set_weights(lay.get_weights())
+        semantics["recurrent_activation"] = "hard_sigmoid_0.2" if model.keras_major == 2 else "hard_sigmoid_1/6"
+    dtype = _keras_dtype(config.get("dtype", "float32"), lay.name)
+    weights = {"kernel": lay.kernel, "recurrent_kernel": lay.recurrent_kernel}
+    if str(lay.kernel.dtype) not in ("float32", "float64"):
+        raise ConvertError(f"{path}: layer {lay.name} stores {lay.kernel.dtype} weights: lstm-equiv converts float32 "
+                           "and float64 layers")
+    width = (3 if gru else 4) * config["units"]
+    bias_shape = (2, width) if gru and config.get("reset_after") else (width,)
+    weights["bias"] = lay.bias if lay.bias is not None else np.zeros(bias_shape, lay.kernel.dtype)
+    n_in = lay.kernel.shape[0] if lay.kernel.ndim == 2 else None
+    for key, shape in (("kernel", (n_in, width)), ("recurrent_kernel", (config["units"], width)),
+                       ("bias", bias_shape)):
+        if weights[key].shape != shape:
+            raise ConvertError(f"{path}: layer {lay.name}: the stored {key} has shape {list(weights[key].shape)}, but "
+                               f"units {config['units']} need {list(shape)}")
+    keras, major = _keras_to_run(model.keras_major, semantics, path, lay.name)
+    build = {"units": config["units"], "activation": semantics["activation"],
+             "recurrent_activation": _keras_name(semantics["recurrent_activation"]),
+             "use_bias": config.get("use_bias", True), "dtype": dtype, "return_sequences": True, "return_state": True}
+    if gru:
+        build["reset_after"] = bool(config.get("reset_after", False))
+        reset_after = build["reset_after"]
+        semantics = {"reset_after": reset_after, **semantics}
+        layout = layouts.KERAS_GRU_RESET_AFTER if reset_after else layouts.KERAS_GRU
+        params = layout.split(weights, n_in, reset_after)
+    else:
+        params = layouts.KERAS.split(weights, n_in, forget_bias=0.0)
+    fresh = getattr(keras.layers, lay.class_name)(**build)  # only the layer, from the keys read above
+    fresh.build((None, None, n_in))
+    fresh.set_weights([weights[k] for k in ("kernel", "recurrent_kernel", "bias") if config.get("use_bias", True)
+                       or k != "bias"])
 
     def run(x):
-        outputs, h = fresh(x)
-        return np.asarray(outputs), np.asarray(h), None
-    return Source(params, 0.0, semantics, str(weights["kernel"].dtype),
-                  f"{path} (Keras {major}, layer {lay.name}: GRU, reset {'after' if reset_after else 'before'} the "
-                  "recurrent product)", f"keras.layers.GRU {lay.name} (Keras {major})", run, cell="gru")
+        got = fresh(x)  # the user's layer, re-run with its own weights, every step returned
+        return tuple(np.asarray(t) for t in got) + ((None,) if gru else ())
+    notes = [f"read as data, nothing in the file was run: the config and weights of layer {lay.name}"
+             + (f"; the file's other layers were not loaded ({', '.join(model.others)})" if model.others else "")]
+    what = f"{path} (Keras {model.keras_major}, layer {lay.name}" + (
+        f": GRU, reset {'after' if gru and semantics['reset_after'] else 'before'} the recurrent product)" if gru
+        else ")")
+    return Source(params, 0.0, semantics, str(lay.kernel.dtype), what,
+                  f"keras.layers.{lay.class_name} {lay.name} (Keras {major})", run, notes,
+                  cell="gru" if gru else "lstm")
 
 
-def _layers(model):
-    for lay in getattr(model, "layers", []):
-        yield lay
-        yield from _layers(lay)
+def _keras_dtype(value, layer) -> str:
+    """A layer's dtype policy name (a string in Keras 2, a DTypePolicy mapping in Keras 3)."""
+    name = value.get("config", {}).get("name") if isinstance(value, dict) else value
+    if name not in _KERAS_DTYPES:
+        raise ConvertError(f"layer {layer}: dtype {name!r} is not one lstm-equiv converts ({', '.join(_KERAS_DTYPES)})")
+    return name
+
+
+def _keras_to_run(file_major: int, semantics: dict, path: Path, layer: str) -> tuple:
+    """The installed Keras that computes what the file's Keras computed: the file's major version where it
+    is installed (tf_compat.keras_of_major); any other only when the layer uses no hard_sigmoid, whose
+    definition changed between Keras 2 and 3."""
+    keras = tf_compat.keras_of_major(file_major)
+    if keras is not None:
+        return keras, file_major
+    if semantics["recurrent_activation"].startswith("hard_sigmoid"):
+        raise ConvertError(f"{path}: layer {layer} uses hard_sigmoid as Keras {file_major} defines it "
+                           f"({semantics['recurrent_activation']}), and no Keras {file_major} is installed to run it "
+                           f"(the installed Keras computes {tf_compat.keras_hard_sigmoid()})")
+    return tf_compat.keras(), tf_compat.keras_major()
 
 
 def _keras_activation(value, layer) -> str:
@@ -195,8 +198,16 @@ def _keras_activation(value, layer) -> str:
 
 
 def _from_checkpoint(prefix: Path, forget_bias, cell=None) -> Source:
+    for part in source_files(prefix):
+        try:
+            safeio.regular_file(part, "model file")
+        except safeio.InputError as err:
+            raise ConvertError(str(err)) from None
     tf = tf_compat.tf()
-    reader = tf.train.load_checkpoint(str(prefix))
+    try:
+        reader = tf.train.load_checkpoint(str(prefix))
+    except Exception as err:  # noqa: BLE001  TF's reason (DataLossError, NotFoundError, ...) is the message
+        raise ConvertError(f"{prefix}: TensorFlow cannot read it as a checkpoint: {err}") from None
     names = sorted(reader.get_variable_to_shape_map())
     cells = sorted({n.rsplit("/", 1)[0] for n in names if n.endswith("lstm_cell/kernel")})
     if cell:
@@ -209,6 +220,10 @@ def _from_checkpoint(prefix: Path, forget_bias, cell=None) -> Source:
     tensors = {name.removeprefix(scope + "/"): reader.get_tensor(name) for name in names if name.startswith(scope + "/")}
     if "bias" not in tensors:
         raise ConvertError(f"{prefix}: {scope}/kernel has no {scope}/bias next to it")
+    for name, value in tensors.items():
+        if value.dtype.kind != "f" or not np.isfinite(value).all():
+            raise ConvertError(f"{prefix}: {scope}/{name} " + (f"has dtype {value.dtype}, not a real float"
+                               if value.dtype.kind != "f" else "holds non-finite values (NaN or inf)"))
     num_units = tensors["bias"].shape[0] // 4
     h_depth = tensors["projection/kernel"].shape[1] if "projection/kernel" in tensors else num_units
     input_depth = tensors["kernel"].shape[0] - h_depth
@@ -491,18 +506,48 @@ def prove(source: Source, to: str, out: Path, batch: int = 3, timesteps: int = 2
     return checks
 
 
-def main(src, to: str, out, forget_bias=None, layer=None, batch=3, timesteps=20, say=print) -> int:
-    """Convert, prove, and keep the file only if the proof holds: 0 kept, 1 disproved, 2 refused."""
+def source_files(src) -> list:
+    """The files a source is read from: the file itself, or a TF1 checkpoint's index and data shards."""
+    src = Path(src)
+    if src.suffix in (".npz", ".keras", ".h5") or not Path(f"{src}.index").exists():
+        return [src]
+    return [Path(f"{src}.index")] + sorted(src.parent.glob(f"{src.name}.data-*"))
+
+
+def _extra_missing(to: str) -> str | None:
+    if to == "torch":
+        from harness.forms import pytorch
+
+        return pytorch.missing()
+    if to == "onnx":
+        from harness.forms import onnx_lstm
+
+        return onnx_lstm.missing()
+    return None
+
+
+def main(src, to: str, out, forget_bias=None, layer=None, batch=3, timesteps=20, say=print, force=False,
+         warn=None) -> int:
+    """Convert, prove, and put the file at ``out`` only if the proof holds: 0 written, 1 disproved (``out``
+    untouched), 2 refused (nothing written). ``out`` is checked before anything is read: it must not be the
+    source, and an existing file is replaced only with ``force``. The target is written beside ``out`` under
+    a temporary name, proven there, and renamed into place (harness/safeio.py); ``warn`` takes the errors
+    (stderr from the command line)."""
+    warn = warn or say
     out = Path(out)
     try:
+        if to == "keras" and out.suffix != ".keras":
+            raise ConvertError(f"-o {out}: a Keras model file must end in .keras")
+        safeio.check_file(out, "-o", force, inputs=source_files(src))
+        missing = _extra_missing(to)
+        if missing:
+            raise ConvertError(f"--to {to}: {missing}")
         source = read_source(src, forget_bias, layer)
         refused = refusals(source, to)
         if refused:
             raise ConvertError(f"cannot convert {source.what} to {to} faithfully:\n  " + "\n  ".join(refused))
-        if to == "keras" and out.suffix != ".keras":
-            raise ConvertError(f"-o {out}: a Keras model file must end in .keras")
-    except ConvertError as err:
-        say(f"lstm-equiv convert: {err}")
+    except (ConvertError, safeio.OutputError, safeio.InputError, npz.NpzError) as err:
+        warn(f"lstm-equiv convert: {err}")
         return 2
     say(f"lstm-equiv convert: {source.what}")
     p = source.params
@@ -512,24 +557,26 @@ def main(src, to: str, out, forget_bias=None, layer=None, batch=3, timesteps=20,
         + (f", b_h [{p.num_units}]" if getattr(p, "b_h", None) is not None else "") + f"; {json.dumps(_shown(source))}")
     for note in source.notes:
         say(f"  NOTE {note}")
-    existed = out.exists()
     try:
-        lines = write(source, to, out)
-        checks = prove(source, to, out, batch, timesteps)
-    except Exception:
-        if out.exists() and not existed:
-            out.unlink()
-        raise
-    say(f"proof: {source.runner} against {to} loaded back from {out}, on seeded random x "
-        f"[{batch}, {timesteps}, {source.params.input_depth}] (seed {PROOF_SEED}):")
-    for c in checks:
-        say(f"  {c.name:8} max abs err {c.max_abs_err:.3g}  bound {c.bound:.3g}  {'PASS' if c.passed else 'FAIL'}")
-    if not all(c.passed for c in checks):
-        out.unlink()
+        with safeio.publishing(out, "-o", force) as pending:
+            lines = [line.replace(str(pending.path), str(out)) for line in write(source, to, pending.path)]
+            checks = prove(source, to, pending.path, batch, timesteps)
+            say(f"proof: {source.runner} against {to} loaded back from the written file, on seeded random x "
+                f"[{batch}, {timesteps}, {source.params.input_depth}] (seed {PROOF_SEED}):")
+            for c in checks:
+                say(f"  {c.name:8} max abs err {c.max_abs_err:.3g}  bound {c.bound:.3g}  "
+                    f"{'PASS' if c.passed else 'FAIL'}")
+            if not all(c.passed for c in checks):
+                pending.discard()
+    except safeio.OutputError as err:
+        warn(f"lstm-equiv convert: {err}")
+        return 2
+    if pending.discarded:
         for c in checks:
             if not c.passed:
                 say(c.message)
-        say(f"lstm-equiv convert: the {to} target does NOT compute what the source computes: {out} removed")
+        kept = f"{out} is as it was" if out.exists() else f"nothing was written to {out}"
+        warn(f"lstm-equiv convert: the {to} target does NOT compute what the source computes: {kept}")
         return 1
     say(f"wrote {out}")
     for line in lines:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import engine
+from harness import engine, safeio
 
 STATUSES = engine.STATUSES
 FAILED = ("fail", "error")
@@ -180,13 +180,19 @@ def _head(results, invalid, versions) -> list:
     return parts
 
 
-def write(directory, cases, results, versions: dict, invalid=()) -> Path:
-    """Write index.html and one PNG per case into ``directory``; return the HTML's path. ``invalid`` are
-    the errors of the case files that did not load (their text is shown)."""
+def write(directory, cases, results, versions: dict, invalid=(), force: bool = False) -> Path:
+    """Write index.html and one PNG per case into ``directory`` (a new or empty folder, or with ``force`` a
+    report folder lstm-equiv wrote before, replaced whole: harness/safeio.py); return the HTML's path.
+    ``invalid`` are the errors of the case files that did not load (their text is shown)."""
+    with safeio.publishing_folder(directory, "--report", force) as out:
+        _write(out, cases, results, versions, invalid)
+    return Path(directory) / "index.html"
+
+
+def _write(out: Path, cases, results, versions: dict, invalid):
+    """The report's files, into the folder ``out``."""
     import matplotlib.pyplot as plt
 
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
     word, n = verdict(results, invalid), counts(results)
     parts = [f"<!doctype html><meta charset=utf-8><title>lstm-equiv: {word}, {n['fail']} fail, {n['error']} error"
              f"</title><style>{STYLE}</style>"] + _head(results, invalid, versions)
@@ -221,6 +227,4 @@ def write(directory, cases, results, versions: dict, invalid=()) -> Path:
         parts.append(f"<tr class={r.status}><td>{html.escape(r.item.case.name)}<td>{r.item.form}<td>{r.item.dtype}"
                      f"<td>{r.item.check}<td>{err}<td>{tol}<td>{ratio}<td>{status}")
     parts.append("</table>")
-    index = out / "index.html"
-    index.write_text("\n".join(parts) + "\n")
-    return index
+    (out / "index.html").write_text("\n".join(parts) + "\n")

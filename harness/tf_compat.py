@@ -99,6 +99,19 @@ def keras():
     return tf().keras
 
 
+def keras_of_major(major: int):
+    """An installed Keras of ``major`` version, or None: ``tf.keras`` when it is that major, else tf_keras
+    for Keras 2 where it is installed (importing it leaves ``tf.keras`` as it was)."""
+    if major == keras_major():
+        return keras()
+    if major == 2 and importlib.util.find_spec("tf_keras") is not None:
+        tf()
+        import tf_keras
+
+        return tf_keras
+    return None
+
+
 def _dist_version(name: str) -> str | None:
     try:
         return metadata.version(name)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import casefile, layouts, npz, sensitivity, tolerances
+from harness import casefile, layouts, npz, safeio, sensitivity, tolerances
 from harness.inputs import make_inputs
 from reference import lstm_forward
 
@@ -44,10 +44,15 @@ def _stored(layout, tensors: dict) -> dict:
             "B": np.concatenate([tensors[n] for n in layout.biases])[None]}
 
 
-def write(folder) -> dict:
-    """Write every vector file into ``folder``; the description that goes to vectors.json."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+def write(target, force: bool = False) -> dict:
+    """Write every vector file into the folder ``target`` (new or empty, or with ``force`` one of vectors
+    lstm-equiv wrote before, replaced whole: harness/safeio.py); the description that goes to vectors.json."""
+    with safeio.publishing_folder(target, "vectors", force) as folder:
+        return _write(folder)
+
+
+def _write(folder: Path) -> dict:
+    """The vector files, into the folder ``folder``."""
     description = {"about": __doc__.split("\n\n")[1].replace("\n", " "), "dtype": DTYPE, "forget_bias": FORGET_BIAS,
                    "equations": "i = sigmoid(x V_i + h W_i + b_i); j = tanh(x V_j + h W_j + b_j); "
                                 "f = sigmoid(x V_f + h W_f + b_f + forget_bias); o = sigmoid(x V_o + h W_o + b_o); "
@@ -90,9 +95,9 @@ def _entry(path, case_name, sizes, source, layout, forget_bias, bound, shapes=No
             "float32_bound": bound}
 
 
-def main(folder, say=print) -> int:
+def main(folder, say=print, force: bool = False) -> int:
     """Write the vectors and say what was written."""
-    description = write(folder)
+    description = write(folder, force)
     for entry in description["files"]:
         say(f"{Path(folder) / entry['file']}: {entry['source']}")
     say(f"{Path(folder) / 'vectors.json'}: what each file holds; {len(description['files'])} files")

@@ -184,8 +184,9 @@ def test_bad_sources_are_refused_with_the_reason(keras_file, tmp_path):
     assert convert.main(path, "keras", tmp_path / "o.h5", say=lines.append) == 2
     assert "must end in .keras" in lines[-1]
     (tmp_path / "broken.npz").write_bytes(b"not a zip")
-    with pytest.raises(npz.NpzError, match="broken.npz: not a readable .npz"):
-        convert.main(tmp_path / "broken.npz", "npz", tmp_path / "o2.npz", say=lines.append)
+    assert convert.main(tmp_path / "broken.npz", "npz", tmp_path / "o2.npz", say=lines.append) == 2
+    assert "broken.npz: not a" in lines[-1]
+    assert not list(tmp_path.glob("o*"))
 
 
 def test_a_keras_2_h5_file_is_read_with_keras_2_and_its_hard_sigmoid(tmp_path):

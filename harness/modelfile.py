@@ -1,0 +1,299 @@
+"""Keras model files read as data: the recurrent layers' configurations and weights, nothing executed.
+
+``keras.models.load_model`` rebuilds every layer of a file, and for a legacy ``.h5`` (tf_keras has no safe
+mode for it) that includes running the marshalled Python code of a ``Lambda`` layer. lstm-equiv is run on
+files its users did not write, so it never loads a model: this module reads
+
+- ``.h5`` (Keras 2, or Keras 3's legacy format): the root attributes ``model_config`` (JSON) and
+  ``keras_version``, and the datasets under ``model_weights/<layer>/`` named by each group's
+  ``weight_names`` attribute;
+- ``.keras`` (a zip archive): ``config.json``, ``metadata.json`` (``keras_version``) and
+  ``model.weights.h5``, where a layer's variables sit at ``layers/<snake_case(class)>[_k]/cell/vars/0..2``,
+  ``k`` counting earlier layers of the same class in the model's list (keras/src/saving/saving_lib.py,
+  ``_save_container_state``; Keras 3 also writes the layer's name as the ``name`` attribute of
+  ``.../vars``, which is checked where present);
+
+as JSON and NumPy arrays, with every size checked before it is read (harness/safeio.py). A layer is
+described by :class:`Recurrent`: its class, the configuration keys that change what it computes, and its
+weights. harness/convert.py builds only that one layer again, from those keys, in the installed Keras.
+Every other layer of the file (a ``Lambda``, a custom class) stays a name in :attr:`ModelFile.others`.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from harness import safeio
+
+RECURRENT = ("LSTM", "GRU")
+WRAPPERS = ("Bidirectional", "TimeDistributed")
+MODELS = ("Functional", "Model", "Sequential")
+MAX_DEPTH = 32  # models nested in models; Keras files seen here nest at most 3
+WEIGHT_NAMES = ("kernel", "recurrent_kernel", "bias")
+
+SEMANTIC = ("units", "activation", "recurrent_activation", "use_bias", "dtype", "go_backwards", "stateful",
+            "time_major", "reset_after")
+"""The configuration keys that change what a recurrent layer computes on a given input: read, checked, and
+passed on when the layer is built again."""
+INERT = ("name", "trainable", "return_sequences", "return_state", "unroll", "zero_output_for_mask", "implementation",
+         "kernel_initializer", "recurrent_initializer", "bias_initializer", "unit_forget_bias", "kernel_regularizer",
+         "recurrent_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
+         "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "seed", "use_cudnn")
+"""Keys that do not change the function of the stored weights at inference (initialisers and regularisers
+act before or during training, dropout only in training, ``unroll`` and ``implementation`` choose how the
+same equations run); they are read as data and otherwise ignored. Any other key is refused: it may be one
+that a newer Keras added and that changes the function."""
+
+
+class ModelFileError(Exception):
+    """A model file that cannot be read as data: the message names the file (and the layer and key)."""
+
+
+@dataclass
+class Recurrent:
+    """One LSTM or GRU layer of a file: what it computes and its stored weights (kernel, recurrent_kernel,
+    bias; bias None when ``use_bias`` is false)."""
+
+    class_name: str
+    name: str
+    config: dict  # the SEMANTIC keys present in the file
+    kernel: np.ndarray
+    recurrent_kernel: np.ndarray
+    bias: np.ndarray | None
+
+
+@dataclass
+class ModelFile:
+    """What a Keras file holds, read as data."""
+
+    path: Path
+    keras_major: int
+    keras_version: str
+    recurrent: list
+    wrapped: list = field(default_factory=list)  # names of Bidirectional / TimeDistributed layers
+    others: list = field(default_factory=list)  # "Class name" of every other layer: never built, never run
+
+
+def read(path) -> ModelFile:
+    """The recurrent layers of the Keras file ``path`` (``.h5`` or ``.keras``), read as data."""
+    path = Path(path)
+    try:
+        safeio.regular_file(path, "model file")
+    except safeio.InputError as err:
+        raise ModelFileError(str(err)) from None
+    if path.suffix == ".keras":
+        return _read_keras(path)
+    return _read_h5(path)
+
+
+# ---------------------------------------------------------------------------------------------- formats
+
+def _h5py():
+    import h5py  # a dependency of tensorflow itself
+
+    return h5py
+
+
+def _attr_text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _read_h5(path: Path) -> ModelFile:
+    h5py = _h5py()
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise ModelFileError(f"{path}: not an HDF5 file that can be read ({err})") from None
+    with f:
+        if "model_config" not in f.attrs:
+            raise ModelFileError(f"{path}: holds no model_config (weights saved alone, with save_weights?): "
+                                 "without the configuration the layers' options are unknown")
+        text = _attr_text(f.attrs["model_config"])
+        if len(text) > safeio.LIMITS["model config"]:
+            raise ModelFileError(f"{path}: model_config is {len(text)} bytes; a model config is read up to "
+                                 f"{safeio.LIMITS['model config'] // safeio.MiB} MiB")
+        version = _attr_text(f.attrs.get("keras_version", ""))
+        layers = _layers(path, _json(path, text, "model_config"))
+        weights = f["model_weights"] if "model_weights" in f else None
+        found = [_h5_layer(path, weights, cls, name, cfg) for cls, name, cfg, _ in layers if cls in RECURRENT]
+    return _model(path, version, ".h5", layers, found)
+
+
+def _h5_layer(path: Path, weights, cls: str, name: str, config: dict) -> Recurrent:
+    """The layer's datasets: among every group's ``weight_names``, those with the layer's name as a path
+    component (a nested model's group names its inner layers' weights ``inner/cell/kernel:0``)."""
+    if weights is None:
+        raise ModelFileError(f"{path}: holds no model_weights group")
+    arrays = {}
+    for group_name in weights:
+        group = weights[group_name]
+        names = [_attr_text(n) for n in group.attrs.get("weight_names", [])]
+        for weight in names:
+            parts = weight.split("/")
+            if name in parts[:-1]:
+                arrays.setdefault(parts[-1].split(":")[0], []).append((f"{group_name}/{weight}", group[weight]))
+    return _recurrent(path, cls, name, config, arrays)
+
+
+def _read_keras(path: Path) -> ModelFile:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise ModelFileError(f"{path}: not a .keras archive (a zip file): {err}") from None
+    with archive:
+        members = {info.filename: info for info in archive.infolist()}
+        for needed in ("config.json", "model.weights.h5"):
+            if needed not in members:
+                raise ModelFileError(f"{path}: the archive has no {needed} (members: {sorted(members) or 'none'})")
+        config = _member(path, archive, members["config.json"], "model config").decode("utf-8", "replace")
+        version = ""
+        if "metadata.json" in members:
+            meta = _json(path, _member(path, archive, members["metadata.json"], "model config").decode("utf-8",
+                                                                                                     "replace"),
+                         "metadata.json")
+            version = str(meta.get("keras_version", "")) if isinstance(meta, dict) else ""
+        layers = _layers(path, _json(path, config, "config.json"))
+        blob = _member(path, archive, members["model.weights.h5"], "model file")
+    h5py = _h5py()
+    try:
+        weights = h5py.File(io.BytesIO(blob), "r")
+    except OSError as err:
+        raise ModelFileError(f"{path}: model.weights.h5 is not a readable HDF5 file ({err})") from None
+    with weights:
+        found = [_keras_layer(path, weights, cls, name, cfg, where) for cls, name, cfg, where in layers
+                 if cls in RECURRENT]
+    return _model(path, version, ".keras", layers, found)
+
+
+def _member(path: Path, archive, info, what: str) -> bytes:
+    limit = safeio.LIMITS[what]
+    if info.file_size > limit:
+        raise ModelFileError(f"{path}: {info.filename} declares {info.file_size} bytes; a {what} is read up to "
+                             f"{limit // safeio.MiB} MiB")
+    try:
+        with archive.open(info) as f:
+            data = f.read(limit + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        raise ModelFileError(f"{path}: {info.filename} cannot be read from the archive ({err})") from None
+    if len(data) > limit:
+        raise ModelFileError(f"{path}: {info.filename} holds more than {limit // safeio.MiB} MiB")
+    return data
+
+
+def _keras_layer(path: Path, weights, cls: str, name: str, config: dict, where: str) -> Recurrent:
+    group = weights.get(f"{where}/cell/vars")
+    if group is None:
+        raise ModelFileError(f"{path}: layer {name}: no weights at {where}/cell/vars in model.weights.h5")
+    named = weights.get(f"{where}/vars")
+    if named is not None and "name" in named.attrs and _attr_text(named.attrs["name"]) != name:
+        raise ModelFileError(f"{path}: layer {name}: the weights at {where} belong to layer "
+                             f"{_attr_text(named.attrs['name'])!r}")
+    arrays = {}
+    for k, weight in enumerate(WEIGHT_NAMES):
+        if str(k) in group:
+            arrays[weight] = [(f"{where}/cell/vars/{k}", group[str(k)])]
+    return _recurrent(path, cls, name, config, arrays)
+
+
+def _json(path: Path, text: str, what: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ModelFileError(f"{path}: {what} is not JSON: {err}") from None
+    except RecursionError:
+        raise ModelFileError(f"{path}: {what} is nested too deeply to be a model config") from None
+
+
+# ---------------------------------------------------------------------------------------------- layers
+
+def _snake(name: str) -> str:
+    """keras.src.utils.naming.to_snake_case, which names the weights groups of a .keras file."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _layers(path: Path, config, where: str = "", depth: int = 0) -> list:
+    """(class, name, config, weights path in a .keras file) of every layer, models' inner layers included."""
+    if depth > MAX_DEPTH:
+        raise ModelFileError(f"{path}: models nested more than {MAX_DEPTH} deep")
+    if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+        raise ModelFileError(f"{path}: the model config is not a Keras model's (a mapping with 'class_name' and "
+                             "'config')")
+    inner = config["config"].get("layers")
+    if not isinstance(inner, list):
+        raise ModelFileError(f"{path}: the model ({config.get('class_name')!r}) has no list of layers in its config "
+                             "(a subclassed model?): its layers cannot be read as data")
+    out, used = [], {}
+    sequential = config.get("class_name") == "Sequential"
+    for entry in inner:
+        if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+            raise ModelFileError(f"{path}: a layer entry of the model config is not a mapping with 'config'")
+        cls, cfg = str(entry.get("class_name")), entry["config"]
+        name = str(cfg.get("name", entry.get("name", "?")))
+        if sequential and cls == "InputLayer":  # Sequential.layers leaves its InputLayer out
+            continue
+        snake = _snake(cls)
+        used[snake] = used.get(snake, -1) + 1
+        mine = f"{where}layers/{snake}" + (f"_{used[snake]}" if used[snake] else "")
+        out.append((cls, name, cfg, mine))
+        if cls in MODELS:
+            out += _layers(path, entry, mine + "/", depth + 1)
+    return out
+
+
+def _model(path: Path, version: str, fmt: str, layers: list, found: list) -> ModelFile:
+    match = re.match(r"(\d+)\.", version)
+    major = int(match.group(1)) if match else (2 if fmt == ".h5" else 3)
+    return ModelFile(path, major, version or f"unknown (Keras {major} assumed from the {fmt} format)", found,
+                     [name for cls, name, _, _ in layers if cls in WRAPPERS],
+                     [f"{cls} {name}" for cls, name, _, _ in layers if cls not in RECURRENT + MODELS])
+
+
+def _recurrent(path: Path, cls: str, name: str, config: dict, arrays: dict) -> Recurrent:
+    """The layer's keys checked (unknown ones refused) and its weights read, each size checked first."""
+    unknown = sorted(set(config) - set(SEMANTIC) - set(INERT))
+    if unknown:
+        raise ModelFileError(f"{path}: layer {name} ({cls}): config key(s) {', '.join(unknown)} are not ones "
+                             "lstm-equiv knows: they may change what the layer computes, so the layer is not read")
+    semantic = {k: config[k] for k in SEMANTIC if k in config}
+    if not isinstance(semantic.get("units"), int) or isinstance(semantic.get("units"), bool) or semantic["units"] < 1:
+        raise ModelFileError(f"{path}: layer {name} ({cls}): key 'units' must be a positive integer, got "
+                             f"{config.get('units')!r}")
+    use_bias = semantic.get("use_bias", True)
+    read = {}
+    for weight in WEIGHT_NAMES:
+        found = arrays.get(weight, [])
+        if weight == "bias" and not use_bias:
+            continue
+        if len(found) != 1:
+            raise ModelFileError(f"{path}: layer {name} ({cls}): " + (f"no stored {weight}" if not found else
+                                 f"{len(found)} stored {weight}s ({', '.join(w for w, _ in found)}): the layer "
+                                 "name is not unique in the file"))
+        where, dataset = found[0]
+        read[weight] = _array(path, name, where, dataset)
+    return Recurrent(cls, name, semantic, read["kernel"], read["recurrent_kernel"], read.get("bias"))
+
+
+def _array(path: Path, layer: str, where: str, dataset) -> np.ndarray:
+    """One stored weight: a real float array within the size limit (checked before it is read), all finite."""
+    dtype, shape = getattr(dataset, "dtype", None), getattr(dataset, "shape", None)
+    if dtype is None or shape is None:
+        raise ModelFileError(f"{path}: layer {layer}: {where} is not a dataset")
+    if dtype.kind != "f":
+        raise ModelFileError(f"{path}: layer {layer}: {where} has dtype {dtype}, not a real float")
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if size > safeio.LIMITS["weights file"]:
+        raise ModelFileError(f"{path}: layer {layer}: {where} declares {size} bytes; weights are read up to "
+                             f"{safeio.LIMITS['weights file'] // safeio.MiB} MiB")
+    array = np.asarray(dataset[()])
+    bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise ModelFileError(f"{path}: layer {layer}: {where} holds {bad} non-finite value(s) (NaN or inf)")
+    return array
