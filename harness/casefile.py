@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import spec, yamlnodes
+from harness import safeio, spec, yamlnodes
 from harness.forms import FORMS
 from harness.spec import FIELDS, Field
 
@@ -200,8 +200,11 @@ def _check(f: Field, value, key: str, line: int, problems: list):
             hint = f"; did you mean {close!r}?" if close else ""
             problems.append(Problem(line, key, f"must be one of {', '.join(f.enum)}, got {value!r}{hint}"))
             return None
-        if f.pattern is not None and not re.match(f.pattern, value):
+        if f.pattern is not None and not re.fullmatch(f.pattern, value):  # '$' alone would let "name\n" through
             problems.append(Problem(line, key, f"must match {f.pattern} (letters, digits, _), got {value!r}"))
+            return None
+        if f.max_length is not None and len(value) > f.max_length:
+            problems.append(Problem(line, key, f"must be at most {f.max_length} characters long, got {len(value)}"))
             return None
         if f.min_length is not None and len(value.strip()) < f.min_length:
             problems.append(Problem(line, key, "must not be empty"))
@@ -457,9 +460,9 @@ class CaseLoader:
         """The cases of ``path``; raises :class:`CaseFileError` for any problem, duplicates included."""
         path = Path(path)
         try:
-            data = path.read_bytes()
-        except OSError as err:
-            raise CaseFileError(path, [Problem(0, None, f"cannot be read: {err.strerror}")]) from None
+            data = safeio.read_bytes(path, "case file")  # regular files only, at most 1 MiB
+        except safeio.InputError as err:
+            raise CaseFileError(path, [Problem(0, None, str(err).removeprefix(f"{path}: "))]) from None
         cases = parse(path, data)
         clashes = [c for c in cases if c.name in self._names and self._names[c.name].path != path]
         if clashes:
@@ -476,7 +479,8 @@ def case_files(paths) -> list:
     found = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += [f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file()]
+            # not is_file(): a FIFO or a device named *.yaml is reported as such by the loader, not skipped
+            found += [f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and not f.is_dir()]
         else:
             found.append(p)
     return sorted(set(found))

@@ -13,6 +13,7 @@ from harness.forms import FORMS
 DTYPES = ("float32", "float64")
 MEMORY_BOUND_BYTES = 4 * 2**30  # one case's arrays (TF and reference) must fit in this
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+NAME_MAX_LENGTH = 128  # the report names a PNG after its case: file names end at 255 bytes
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Field:
     exclusive_minimum: float | None = None
     pattern: str | None = None
     min_length: int | None = None
+    max_length: int | None = None
     enum: tuple | None = None
     items: "Field | None" = None
     min_items: int | None = None
@@ -44,7 +46,8 @@ OPTIONS = ("activation", "recurrent_activation", "use_peepholes", "num_proj", "c
 
 _SIZE = "a positive integer"
 FIELDS = {
-    "name": Field("string", "Unique case name, used in test ids.", required=True, pattern=NAME_PATTERN),
+    "name": Field("string", "Unique case name, used in test ids and the report's file names.", required=True,
+                  pattern=NAME_PATTERN, max_length=NAME_MAX_LENGTH),
     "description": Field("string", "Free text: what this case is for."),
     "input_depth": Field("integer", "Features per timestep (rows of V).", required=True, minimum=1, maximum=65536),
     "num_units": Field("integer", "LSTM units, the width of h and c.", required=True, minimum=1, maximum=4096),
@@ -141,7 +144,7 @@ def _field_schema(f: Field) -> dict:
     out = {"type": f.type, "description": f.doc}
     for key, value in (("default", f.default), ("minimum", f.minimum), ("maximum", f.maximum),
                        ("exclusiveMinimum", f.exclusive_minimum), ("pattern", f.pattern),
-                       ("minLength", f.min_length), ("minItems", f.min_items),
+                       ("minLength", f.min_length), ("maxLength", f.max_length), ("minItems", f.min_items),
                        ("minProperties", f.min_properties)):
         if value is not None:
             out[key] = value

@@ -57,8 +57,38 @@ class Sequence:
     line: int = 0
 
 
+MAX_DEPTH = 64
+"""The deepest nesting of mappings and lists a case file may have (the shipped ones nest 4 deep). PyYAML's
+composer recurses once per level: about 500 levels exhaust Python's stack."""
+_FAST_PARSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where PyYAML was built with it
+
+
+def _prescan(text: str):
+    """Count the values as written and measure the nesting from the parser's events, before anything is
+    composed: libyaml's parser (about 12 MiB/s here, PyYAML's own 0.45) keeps no recursion. A syntax error
+    is left to :func:`load`, which reports it with PyYAML's own words."""
+    depth, values = 0, 0
+    try:
+        for event in yaml.parse(text, Loader=_FAST_PARSER):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise YamlError(event.start_mark.line + 1, f"mappings and lists are nested more than {MAX_DEPTH} "
+                                                               "levels deep: a case file nests a few levels")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+            if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                values += 1
+                if values > MAX_VALUES:
+                    raise YamlError(event.start_mark.line + 1, f"the file holds more than {MAX_VALUES} values: a case "
+                                                               "file of 1000 cases holds about 50 000")
+    except yaml.YAMLError:
+        return
+
+
 def load(text: str):
     """Parse one YAML document into Mapping / Sequence / plain scalars. Raises :class:`YamlError`."""
+    _prescan(text)
     try:
         loader = yaml.SafeLoader(text)
         try:
@@ -72,8 +102,14 @@ def load(text: str):
         if "another document" in str(problem):
             raise YamlError(line, "a case file holds one YAML document; put several cases under 'cases:'") from None
         raise YamlError(line, f"YAML syntax error: {problem}") from None
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow (NUL, most control characters)
+        line = text[: err.position].count("\n") + 1
+        char = f"U+{err.character:04X}" if isinstance(err.character, int) else repr(err.character)
+        raise YamlError(line, f"holds the character {char}, which YAML does not allow in a file") from None
     except yaml.YAMLError as err:
         raise YamlError(0, f"YAML error: {err}") from None
+    except RecursionError:  # the prescan refuses deep nesting first; this is the backstop
+        raise YamlError(0, f"mappings and lists are nested more than {MAX_DEPTH} levels deep") from None
     if node is None:
         return None
     return _Converter(loader).convert(node)
@@ -83,7 +119,7 @@ class _Converter:
     """Turns composed nodes into plain data, refusing anything but plain tags, counting every value made."""
 
     def __init__(self, loader):
-        self.loader, self.values = loader, 0
+        self.loader, self.values, self.depth = loader, 0, 0
 
     def convert(self, node):
         line = node.start_mark.line + 1
@@ -92,6 +128,16 @@ class _Converter:
             raise YamlError(line, f"the file expands to more than {MAX_VALUES} values through its aliases (nested "
                                   "aliases, a 'billion laughs'?): share settings with one level of anchors or "
                                   "'<<' merge keys instead")
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:  # aliases of aliases nest deeper than the text does
+                raise YamlError(line, f"mappings and lists are nested more than {MAX_DEPTH} levels deep once its "
+                                      "aliases are expanded")
+            return self._convert(node, line)
+        finally:
+            self.depth -= 1
+
+    def _convert(self, node, line):
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, line)
         if isinstance(node, yaml.SequenceNode):
