@@ -224,7 +224,7 @@ def cmd_gather(args) -> int:
     """The TF x form table and the drift across versions from several environments' JSON reports."""
     from harness import gather
 
-    return gather.main(args.reports, args.out, expect=args.expect)
+    return gather.main(args.reports, args.out, expect=args.expect, force=args.force)
 
 
 def cmd_explain(args) -> int:
@@ -345,6 +345,7 @@ def parser() -> argparse.ArgumentParser:
                         "table over every run)")
     gather.add_argument("--expect", type=_positive, metavar="N", help="exit 2 unless exactly N reports are found "
                         "(the hosted workflow expects one per environment)")
+    gather.add_argument("--force", action="store_true", help="replace an --out folder that gather wrote before")
     gather.set_defaults(func=cmd_gather)
     explain = sub.add_parser("explain", help="show which kernel rows are x and h, which columns are which gate, "
                              "where the forget bias lives, for each form")

@@ -1,12 +1,16 @@
-"""``lstm-equiv gather REPORT... [--out DIR]``: the TF x form table and the drift across every version,
+"""``lstm-equiv gather REPORT... [--out DIR [--force]]``: the TF x form table and the drift across every version,
 from the JSON reports (``lstm-equiv run --json``) of several environments.
 
 It is the final job of the hosted matrix (.github/workflows/ci.yml), which downloads every environment's
 artifact into one folder per environment; .ci/run gathers the two environments it runs. A REPORT is a JSON
-report or a folder searched for them (``*.json`` files holding a list of result rows). The runs are
-ordered by TF version, a ``-legacy`` twin (TF_USE_LEGACY_KERAS) after its plain one.
+report or a folder searched for them (``*.json`` files holding a list of result rows; other JSON files are
+skipped, but one with a result row is checked like a named report, see :func:`drift.validate`). A file
+reached twice (named and in its folder, or through a symlink) is counted once, and the output says so. The
+runs are ordered by TF version, a ``-legacy`` twin (TF_USE_LEGACY_KERAS) after its plain one.
 
-Printed, and with ``--out DIR`` also written as ``DIR/matrix.md`` and ``DIR/drift.txt``:
+Printed, and with ``--out DIR`` also written as ``DIR/matrix.md`` and ``DIR/drift.txt`` (DIR is new or
+empty, or with ``--force`` one gather wrote before; it is checked before the reports are read and put in
+place whole, through :func:`safeio.publishing_folder`):
 
 - the table: one row per form, one column per run, each cell the items per status (``120 pass, 12 skip``;
   a failure in bold);
@@ -15,58 +19,72 @@ Printed, and with ``--out DIR`` also written as ``DIR/matrix.md`` and ``DIR/drif
   many changed and by how much (the sampled values), and how many were fed different inputs;
 - ``drift.txt`` holds ``lstm-equiv drift``'s whole table over every run, the oldest first.
 
-Exit codes: 0 every run matched the reference, 1 a run failed it, 2 a report is missing or unreadable, or
-``--expect N`` reports were expected and another number was found (a job of the matrix that wrote none).
+Exit codes: 0 every run matched the reference, 1 a run failed it, 2 (the reason on stderr) a report is
+missing, unreadable or invalid, ``--expect N`` reports were expected and another number was found (a job of
+the matrix that wrote none), or ``--out DIR`` may not be written.
 """
 from __future__ import annotations
 
-import json
+import os
 import re
+import sys
+from collections import Counter
 from pathlib import Path
 
-from collections import Counter
-
-from harness import drift
+from harness import drift, safeio
 from harness.engine import STATUSES
 
 
 class GatherError(Exception):
-    """A report that cannot be read, named with its path."""
+    """A report path that cannot be read, named with its path."""
 
 
-def _is_report(rows) -> bool:
-    return isinstance(rows, list) and all(isinstance(r, dict) and {"case", "form", "dtype", "check", "status"} <= r.keys()
+def _row_like(rows) -> bool:
+    """Whether a JSON value found in a folder was meant as a report: a list holding a row-like object.
+    Other JSON files (another tool's) are skipped; a report with a bad row is an error, never skipped."""
+    return isinstance(rows, list) and any(isinstance(r, dict) and {"case", "form", "dtype", "check", "status"} <= r.keys()
                                           for r in rows)
 
 
-def find_reports(paths) -> list:
-    """The JSON reports at or under ``paths``; GatherError if a path is missing, a named file is not a
-    report, or a folder holds none."""
+def _search(folder: Path) -> list:
+    """[(path, validated rows)] of the reports under ``folder``; drift.ReportError for a report with an
+    invalid row or one that cannot be read."""
     found = []
+    for candidate in sorted(folder.rglob("*.json")):
+        if not candidate.is_file():  # a folder or a FIFO named *.json: no report, and never waited on
+            continue
+        data = drift.read(candidate)  # unreadable or too large: maybe a report, so an error, not skipped
+        try:
+            rows = drift.decode(candidate, data)
+        except drift.ReportError:
+            continue  # not JSON: not a report
+        if _row_like(rows):
+            found.append((candidate, drift.validate(candidate, rows)))
+    return found
+
+
+def find_reports(paths) -> tuple:
+    """([(path, validated rows)] of the JSON reports at or under ``paths``, each file once, and notes on the
+    files given more than once); GatherError if a path is missing or a folder holds no report,
+    drift.ReportError if a named file or a row-like file in a folder is not a valid report."""
+    found, seen = [], {}
     for path in map(Path, paths):
-        if path.is_file():
-            candidates, named = [path], True
-        elif path.is_dir():
-            candidates, named = sorted(path.rglob("*.json")), False
+        if path.is_dir():
+            mine = _search(path)
+            if not mine:
+                raise GatherError(f"{path}: holds no JSON report of lstm-equiv run --json")
+        elif path.exists() or path.is_symlink():
+            mine = [(path, drift.read_report(path))]
         else:
             raise GatherError(f"{path}: no such file or folder")
-        mine = []
-        for candidate in candidates:
-            try:
-                rows = json.loads(candidate.read_text())
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-                if named:
-                    raise GatherError(f"{candidate}: not a JSON report of lstm-equiv run --json ({err})") from None
-                continue
-            if _is_report(rows) and rows:
-                mine.append(candidate)
-            elif named:
-                raise GatherError(f"{candidate}: not a JSON report of lstm-equiv run --json (expected a non-empty "
-                                  "list of rows with case, form, dtype, check and status)")
-        if not mine:
-            raise GatherError(f"{path}: holds no JSON report of lstm-equiv run --json")
-        found += mine
-    return found
+        for report, rows in mine:
+            real = os.path.realpath(report)  # one file given as itself, through its folder or a symlink
+            if real not in seen:
+                found.append((report, rows))
+            seen.setdefault(real, []).append(report)
+    notes = [f"{given[0]} given {'twice' if len(given) == 2 else f'{len(given)} times'}: counted once"
+             for given in seen.values() if len(given) > 1]
+    return found, notes
 
 
 def _sort_key(label: str):
@@ -75,13 +93,14 @@ def _sort_key(label: str):
     return numbers, _legacy(label), label
 
 
-def load(paths) -> list:
-    """[(label, path, rows by (case, form, dtype, check))], ordered by TF version; a label shared by two
-    reports gets its folder's name added."""
-    runs = [(label, path, rows) for path in find_reports(paths) for label, rows in [drift.load(path)]]
+def load(paths) -> tuple:
+    """([(label, path, rows by (case, form, dtype, check))], ordered by TF version, and the notes of
+    :func:`find_reports`); a label shared by two reports gets its folder's name added."""
+    found, notes = find_reports(paths)
+    runs = [(label, path, rows) for path, valid in found for label, rows in [drift.index(valid)]]
     seen = Counter(label for label, _, _ in runs)
     runs = [(f"{label} ({path.parent.name})" if seen[label] > 1 else label, path, rows) for label, path, rows in runs]
-    return sorted(runs, key=lambda run: _sort_key(run[0]))
+    return sorted(runs, key=lambda run: _sort_key(run[0])), notes
 
 
 def table(runs) -> list:
@@ -150,18 +169,28 @@ def failures(runs) -> list:
             for key, row in rows.items() if row["status"] in ("fail", "error")]
 
 
-def main(paths, out=None, echo=print, expect=None) -> int:
-    """Print (and with ``out`` write) the table and the drift; 1 if a run failed the reference, 2 if a
-    report cannot be read or ``expect`` reports were expected and another number was found."""
+def _invalid(err) -> int:
+    """Say why on stderr (stdout carries the table only); the exit code of invalid input."""
+    print(f"lstm-equiv gather: {err}", file=sys.stderr)
+    return 2
+
+
+def main(paths, out=None, echo=print, expect=None, force=False) -> int:
+    """Print with ``echo`` (and with ``out`` write into that folder) the table and the drift; 1 if a run
+    failed the reference, 2 (the reason on stderr) if a report cannot be read, ``expect`` reports were
+    expected and another number was found, or ``out`` may not be written (``force`` replaces a folder
+    gather wrote before)."""
     try:
-        runs = load(paths)
-    except GatherError as err:
-        echo(f"lstm-equiv gather: {err}")
-        return 2
+        if out:  # before the work: a bad --out fails at once, not after reading every report
+            safeio.check_folder(out, "--out", force, inputs=paths)
+        runs, notes = load(paths)
+    except (GatherError, drift.ReportError, safeio.OutputError, OSError) as err:  # OSError: e.g. a folder not searchable
+        return _invalid(err)
+    for note in notes:
+        echo(note)
     if expect is not None and len(runs) != expect:
-        echo(f"lstm-equiv gather: expected {expect} reports, found {len(runs)}: "
-             + ", ".join(f"{label} ({path})" for label, path, _ in runs))
-        return 2
+        return _invalid(f"expected {expect} reports, found {len(runs)}: "
+                        + ", ".join(f"{label} ({path})" for label, path, _ in runs))
     bad = failures(runs)
     matrix = [f"lstm-equiv: {len(runs)} runs, items per form and status", ""] + table(runs)
     drift_lines = ["Drift of TF's outputs from each TF version to the next (the -legacy runs, tf.keras = Keras 2, "
@@ -171,10 +200,12 @@ def main(paths, out=None, echo=print, expect=None) -> int:
     for line in matrix + [""] + drift_lines + [""] + bad[:50] + ([f"... and {len(bad) - 50} more"] if len(bad) > 50 else []) + [verdict]:
         echo(line)
     if out:
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "matrix.md").write_text("\n".join(matrix + [""] + drift_lines + ["", verdict]) + "\n")
         full = []
-        drift.drift([str(path) for _, path, _ in runs], out=full.append)
-        (folder / "drift.txt").write_text("\n".join(full) + "\n")
+        drift.show([(label, rows) for label, _, rows in runs], out=full.append)  # the rows read above, not reread
+        try:
+            with safeio.publishing_folder(out, "--out", force) as tmp:
+                (tmp / "matrix.md").write_text("\n".join(matrix + [""] + drift_lines + ["", verdict]) + "\n")
+                (tmp / "drift.txt").write_text("\n".join(full) + "\n")
+        except (safeio.OutputError, OSError) as err:
+            return _invalid(err)
     return 1 if bad else 0

@@ -80,10 +80,11 @@ def read_bytes(path, what: str) -> bytes:
         raise InputError(f"{path}: no such file") from None
     except OSError as err:
         raise InputError(f"{path}: cannot be read: {err.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):  # before fdopen, which refuses a folder with its own error
+        os.close(fd)
+        raise InputError(f"{path}: is {_kind(mode)}, not a {what}: only regular files are read")
     with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(f.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise InputError(f"{path}: is {_kind(mode)}, not a {what}: only regular files are read")
         limit = LIMITS[what]
         data = f.read(limit + 1)
     if len(data) > limit:

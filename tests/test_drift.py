@@ -1,8 +1,11 @@
 """lstm-equiv drift on reports recorded with TF 2.15.1 and TF 2.21.0 (tests/data/drift)."""
 import json
+import os
 from pathlib import Path
 
-from harness import drift
+import pytest
+
+from harness import drift, safeio
 
 DATA = Path(__file__).resolve().parent / "data" / "drift"
 
@@ -47,3 +50,107 @@ def test_runs_fed_different_inputs_are_not_compared(tmp_path):
     (tmp_path / "other_seed.json").write_text(json.dumps(rows))
     code, lines = _drift(DATA / "tf215.json", tmp_path / "other_seed.json")
     assert any("not comparable: the runs were fed different inputs" in line for line in lines)
+
+
+# --- a malformed report: exit 2 and one line on stderr naming the file, the row (from 0) and the key ----
+
+def _rows():
+    return json.loads((DATA / "tf221.json").read_text())
+
+
+def _with(rows, n, key, value):
+    rows[n][key] = value
+    return rows
+
+
+def _without(rows, n, key):
+    del rows[n][key]
+    return rows
+
+
+MALFORMED = {  # name: (the report's bytes, what stderr must say after "lstm-equiv drift: PATH: ")
+    "status_bogus": (_with(_rows(), 3, "status", "bogus"),
+                     "row 3: key 'status': 'bogus' is not one of pass, fail, error, skip, xfail"),
+    "status_missing": (_without(_rows(), 3, "status"), "row 3: key 'status' is missing"),
+    "max_abs_err_missing": (_without(_rows(), 5, "max_abs_err"), "row 5: key 'max_abs_err' is missing"),
+    "case_a_list": (_with(_rows(), 3, "case", ["a"]), "row 3: key 'case': ['a'] is not a string"),
+    "form_a_number": (_with(_rows(), 0, "form", 7), "row 0: key 'form': 7 is not a string"),
+    "dtype_null": (_with(_rows(), 1, "dtype", None), "row 1: key 'dtype': None is not a string"),
+    "check_an_object": (_with(_rows(), 2, "check", {}), "row 2: key 'check': {} is not a string"),
+    "max_abs_err_a_string": (_with(_rows(), 3, "max_abs_err", "0.1"),
+                             "row 3: key 'max_abs_err': '0.1' is not a number or null"),
+    "max_abs_err_a_bool": (_with(_rows(), 3, "max_abs_err", True),
+                           "row 3: key 'max_abs_err': True is not a number or null"),
+    "max_abs_err_past_float": (_with(_rows(), 3, "max_abs_err", 10**400), "row 3: key 'max_abs_err': "),
+    "tolerance_a_string": (_with(_rows(), 4, "tolerance", "1e-6"),
+                           "row 4: key 'tolerance': '1e-6' is not a number or null"),
+    "ratio_a_list": (_with(_rows(), 4, "ratio", [1]), "row 4: key 'ratio': [1] is not a number or null"),
+    "digest_a_number": (_with(_rows(), 6, "digest", 1), "row 6: key 'digest': 1 is not a string or null"),
+    "inputs_digest_a_list": (_with(_rows(), 6, "inputs_digest", []),
+                             "row 6: key 'inputs_digest': [] is not a string or null"),
+    "sample_of_strings": (_with(_rows(), 7, "sample", ["x"]), "row 7: key 'sample': ['x'] is not a list of numbers"),
+    "sample_a_number": (_with(_rows(), 7, "sample", 0.5), "row 7: key 'sample': 0.5 is not a list of numbers"),
+    "versions_a_string": (_with(_rows(), 0, "versions", "2.21"), "row 0: key 'versions': '2.21' is not an object"),
+    "row_a_number": (_with(_rows(), 3, "status", "pass")[:3] + [5], "row 3: is a number, not an object"),
+    "row_a_list": ([[]] + _rows(), "row 0: is a list, not an object"),
+    "duplicate_row": (_rows() + [_rows()[2]],
+                      "row 90: repeats row 2 (case 'drift_tiny', form 'basic_lstm_cell_dynamic_rnn', dtype 'float32', "
+                      "check 'final_h')"),
+    "an_object": ({"not": "a report"}, "not a JSON report of lstm-equiv run --json: expected a non-empty list of "
+                                       "rows, found an object"),
+    "a_string": ("rows", "not a JSON report of lstm-equiv run --json: expected a non-empty list of rows, found a string"),
+    "an_empty_list": ([], "not a JSON report of lstm-equiv run --json: expected a non-empty list of rows, found "
+                          "an empty list"),
+    "not_json": (b'[{"case": ', "not JSON: Expecting value at line 1 column 11"),
+    "invalid_utf8": (b'[{"case": "\xff"}]', "not UTF-8 text (byte 11: invalid start byte)"),
+    "empty": (b"", "is empty, not a JSON report of lstm-equiv run --json"),
+    "blank": (b"\n \n", "is empty, not a JSON report of lstm-equiv run --json"),
+    "nested_too_deeply": (b"[" * 100_000, "not a JSON report: nested too deeply"),
+    "an_integer_of_5000_digits": (b"[" + b"1" * 5000 + b"]", "not a JSON report: Exceeds the limit"),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_a_malformed_report_exits_2_naming_the_file_row_and_key(tmp_path, capsys, name):
+    content, message = MALFORMED[name]
+    bad = tmp_path / "r.json"
+    bad.write_bytes(content if isinstance(content, bytes) else json.dumps(content).encode())
+    code, lines = _drift(DATA / "tf215.json", bad)
+    err = capsys.readouterr().err
+    assert (code, lines) == (2, [])
+    assert err.startswith(f"lstm-equiv drift: {bad}: {message}") and err.count("\n") == 1, err
+
+
+def test_the_key_message_is_the_whole_line(tmp_path, capsys):
+    bad = tmp_path / "r.json"
+    bad.write_text(json.dumps(_with(_rows(), 3, "status", "bogus")))
+    assert _drift(bad)[0] == 2
+    assert capsys.readouterr().err == \
+        f"lstm-equiv drift: {bad}: row 3: key 'status': 'bogus' is not one of pass, fail, error, skip, xfail\n"
+
+
+def test_a_folder_a_missing_file_or_a_fifo_is_no_report(tmp_path, capsys):
+    assert _drift(tmp_path) == (2, [])
+    assert capsys.readouterr().err.startswith(f"lstm-equiv drift: {tmp_path}: is a folder, not a JSON report")
+    assert _drift(tmp_path / "nowhere.json") == (2, [])
+    assert capsys.readouterr().err == f"lstm-equiv drift: {tmp_path / 'nowhere.json'}: no such file\n"
+    if hasattr(os, "mkfifo"):  # refused at once: nothing ever writes to it, so a read would wait forever
+        os.mkfifo(tmp_path / "pipe.json")
+        assert _drift(tmp_path / "pipe.json") == (2, [])
+        assert capsys.readouterr().err.startswith(f"lstm-equiv drift: {tmp_path / 'pipe.json'}: is a FIFO")
+
+
+def test_a_report_past_the_size_limit_is_refused_before_it_is_read(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(safeio.LIMITS, "JSON report", 4096)  # rather than writing 256 MiB
+    code, lines = _drift(DATA / "tf221.json")
+    assert (code, lines) == (2, [])
+    assert capsys.readouterr().err.startswith(f"lstm-equiv drift: {DATA / 'tf221.json'}: ")
+
+
+def test_nan_and_integer_errors_are_valid(tmp_path, capsys):
+    """A run whose TF outputs are NaN reports NaN errors (json writes NaN); an error may be an int."""
+    rows = _with(_with(_rows(), 3, "max_abs_err", float("nan")), 3, "status", "error")
+    rows = _with(_with(rows, 4, "max_abs_err", 0), 4, "sample", [float("inf"), 1, -2.5])
+    (tmp_path / "nan.json").write_text(json.dumps(rows))
+    code, lines = _drift(DATA / "tf215.json", tmp_path / "nan.json")
+    assert code == 1 and lines[-1].endswith("a run FAILED the reference") and capsys.readouterr().err == ""

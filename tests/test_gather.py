@@ -20,9 +20,9 @@ def _rows(env):
     return json.loads((DATA / env / "report.json").read_text())
 
 
-def _gather(*paths, out=None, expect=None):
+def _gather(*paths, out=None, expect=None, **force):
     lines = []
-    code = gather.main([str(p) for p in paths], out, echo=lines.append, expect=expect)
+    code = gather.main([str(p) for p in paths], out, echo=lines.append, expect=expect, **force)
     return code, lines
 
 
@@ -87,14 +87,15 @@ def test_a_failed_item_makes_gather_exit_1_and_is_named(tmp_path):
     assert any("**1 fail**" in line for line in lines if line.startswith(f"| {r['form']} |"))
 
 
-def test_missing_or_foreign_reports_exit_2(tmp_path):
-    assert _gather(tmp_path / "nowhere")[0] == 2
+def test_missing_or_foreign_reports_exit_2(tmp_path, capsys):
+    assert _gather(tmp_path / "nowhere") == (2, [])
+    assert capsys.readouterr().err == f"lstm-equiv gather: {tmp_path / 'nowhere'}: no such file or folder\n"
     (tmp_path / "empty").mkdir()
-    code, lines = _gather(tmp_path / "empty")
-    assert code == 2 and "holds no JSON report" in lines[0]
+    assert _gather(tmp_path / "empty") == (2, [])
+    assert "empty: holds no JSON report" in capsys.readouterr().err
     (tmp_path / "other.json").write_text('{"not": "a report"}')
-    code, lines = _gather(tmp_path / "other.json")
-    assert code == 2 and "other.json: not a JSON report" in lines[0]
+    assert _gather(tmp_path / "other.json") == (2, [])
+    assert f"{tmp_path / 'other.json'}: not a JSON report" in capsys.readouterr().err
 
 
 def test_two_reports_of_one_version_are_told_apart_by_their_folder(tmp_path):
@@ -118,10 +119,11 @@ def test_gather_needs_no_tensorflow(tmp_path):
     assert (tmp_path / "matrix.md").is_file()
 
 
-def test_expect_fails_when_an_environment_wrote_no_report():
+def test_expect_fails_when_an_environment_wrote_no_report(capsys):
     assert _gather(DATA / "tf212", DATA / "tf221", expect=2)[0] == 0
-    code, lines = _gather(DATA / "tf212", expect=2)
-    assert code == 2 and lines[0].startswith("lstm-equiv gather: expected 2 reports, found 1: TF 2.12.1")
+    capsys.readouterr()
+    assert _gather(DATA / "tf212", expect=2) == (2, [])
+    assert capsys.readouterr().err.startswith("lstm-equiv gather: expected 2 reports, found 1: TF 2.12.1")
 
 
 def _legacy_copy(folder: Path, env: str) -> Path:
@@ -145,3 +147,106 @@ def test_legacy_twins_follow_their_plain_run_and_are_chained_apart(tmp_path):
                      f"{v212} -> {v212} legacy", f"{v221} -> {v221} legacy"]
     # a twin fed the same inputs with the same TF gives the same bits here (the rows are copies)
     assert f"{v221} -> {v221} legacy: 15 (case, form, dtype) runs in both: 15 same bits, 0 changed" in lines
+
+
+# --- invalid reports: exit 2, the reason (file, row, key) on stderr, never a traceback nor a passing verdict
+
+def _report(folder: Path, rows, name="report.json") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(json.dumps(rows))
+    return folder / name
+
+
+def test_a_list_valued_case_exits_2_naming_the_row_and_key(tmp_path, capsys):
+    rows = _rows("tf221")
+    rows[3]["case"] = ["question"]
+    bad = _report(tmp_path, rows)
+    assert _gather(DATA / "tf212", bad) == (2, [])
+    assert capsys.readouterr().err == f"lstm-equiv gather: {bad}: row 3: key 'case': ['question'] is not a string\n"
+
+
+def test_a_bogus_status_or_a_string_error_in_a_searched_folder_is_no_pass(tmp_path, capsys):
+    for key, value, must in (("status", "bogus", "one of pass, fail, error, skip, xfail"),
+                             ("max_abs_err", "0.1", "a number or null")):
+        rows = _rows("tf221")
+        rows[7][key] = value
+        bad = _report(tmp_path / key / "tf221", rows)
+        assert _gather(DATA / "tf212", tmp_path / key) == (2, []), key
+        assert capsys.readouterr().err == f"lstm-equiv gather: {bad}: row 7: key {key!r}: {value!r} is not {must}\n"
+
+
+def test_a_report_with_a_row_missing_its_status_is_an_error_not_skipped(tmp_path, capsys):
+    """A folder's JSON files that are no report are skipped; a list of rows with one broken row is a
+    report gone wrong, and skipping it would hide a run."""
+    rows = _rows("tf221")
+    del rows[5]["status"]
+    shutil.copytree(DATA / "tf212", tmp_path / "tf212")
+    bad = _report(tmp_path / "tf221", rows)
+    assert _gather(tmp_path) == (2, [])
+    assert capsys.readouterr().err == f"lstm-equiv gather: {bad}: row 5: key 'status' is missing\n"
+
+
+def test_json_files_that_are_clearly_no_report_are_skipped_in_a_folder(tmp_path, capsys):
+    shutil.copytree(DATA / "tf221", tmp_path / "tf221")
+    for name, text in (("object.json", '{"not": "a report"}'), ("numbers.json", "[1, 2]"), ("empty.json", "[]"),
+                       ("text.json", "not JSON"), ("rows_of_another_tool.json", '[{"name": "x"}]')):
+        (tmp_path / name).write_text(text)
+    (tmp_path / "folder.json").mkdir()
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.json")  # never opened: reading it would wait forever
+    code, lines = _gather(tmp_path, expect=1)
+    assert code == 0 and lines[-1] == "gather: 1 runs; every run matches the reference"
+    assert capsys.readouterr().err == ""
+
+
+# --- one report reached twice is one run
+
+def test_a_report_given_as_a_file_and_as_its_folder_is_counted_once():
+    report = DATA / "tf221" / "report.json"
+    code, lines = _gather(report, DATA / "tf221", DATA / "tf212", expect=2)
+    assert code == 0 and f"{report} given twice: counted once" in lines
+    assert lines[-1] == "gather: 2 runs; every run matches the reference"
+
+
+def test_a_report_given_through_a_symlink_and_three_times_is_counted_once(tmp_path):
+    report = DATA / "tf221" / "report.json"
+    (tmp_path / "link.json").symlink_to(report)
+    code, lines = _gather(report, tmp_path / "link.json", report, DATA / "tf212", expect=2)
+    assert code == 0 and f"{report} given 3 times: counted once" in lines
+    assert next(line for line in lines if line.startswith("| form |")).count(" | TF ") == 2  # no "(a)" labels
+
+
+# --- --out: checked before the work, written whole, an existing folder kept unless it is gather's and --force
+
+def test_out_refuses_a_folder_holding_other_files_before_any_work(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert _gather(DATA, out=out) == (2, [])  # nothing printed: the reports were not even read
+    err = capsys.readouterr().err
+    assert err.startswith(f"lstm-equiv gather: --out {out}: is not empty") and err.count("\n") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"] and (out / "notes.txt").read_text() == "mine"
+
+
+def test_out_replaces_a_folder_gather_wrote_only_with_force(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert _gather(DATA, out=out)[0] == 0
+    assert sorted(p.name for p in out.iterdir()) == [".lstm-equiv", "drift.txt", "matrix.md"]
+    (out / "matrix.md").write_text("old")
+    assert _gather(DATA, out=out) == (2, [])
+    assert "add --force" in capsys.readouterr().err and (out / "matrix.md").read_text() == "old"
+    assert _gather(DATA, out=out, force=True)[0] == 0
+    assert (out / "matrix.md").read_text().startswith("lstm-equiv: 2 runs")
+    assert not list(tmp_path.glob(".*partial*"))  # no temporary folder left beside it
+
+
+def test_out_may_not_be_a_file_or_hold_an_input(tmp_path, capsys):
+    (tmp_path / "file").write_text("keep")
+    assert _gather(DATA, out=tmp_path / "file") == (2, [])
+    assert capsys.readouterr().err.startswith(f"lstm-equiv gather: --out {tmp_path / 'file'}: is a file")
+    shutil.copytree(DATA / "tf221", tmp_path / "r")
+    assert _gather(tmp_path / "r" / "report.json", out=tmp_path / "r", force=True) == (2, [])
+    assert f"--out {tmp_path / 'r'}: holds an input of this run" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["report.json"]
+    assert _gather(DATA, out=tmp_path / "no" / "such" / "out") == (2, [])
+    assert "does not exist" in capsys.readouterr().err
