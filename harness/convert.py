@@ -13,6 +13,7 @@ is written, naming the option and why.
 from __future__ import annotations
 
 import json
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,11 +120,12 @@ def _from_keras(path: Path, layer_name=None) -> Source:
     gru = lay.class_name == "GRU"
     if gru and not config.get("use_bias", True):
         raise ConvertError(f"{path}: layer {lay.name} has use_bias=False: not converted")
-    semantics = {"activation": _keras_activation(config.get("activation", "tanh"), lay.name),
-                 "recurrent_activation": _keras_activation(config.get("recurrent_activation", "sigmoid"), lay.name)}
+    where = f"{path}: layer {lay.name}"
+    semantics = {"activation": _keras_activation(config.get("activation", "tanh"), where),
+                 "recurrent_activation": _keras_activation(config.get("recurrent_activation", "sigmoid"), where)}
     if semantics["recurrent_activation"] == "hard_sigmoid":
         semantics["recurrent_activation"] = "hard_sigmoid_0.2" if model.keras_major == 2 else "hard_sigmoid_1/6"
-    dtype = _keras_dtype(config.get("dtype", "float32"), lay.name)
+    dtype = _keras_dtype(config.get("dtype", "float32"), where)
     weights = {"kernel": lay.kernel, "recurrent_kernel": lay.recurrent_kernel}
     if str(lay.kernel.dtype) not in ("float32", "float64"):
         raise ConvertError(f"{path}: layer {lay.name} stores {lay.kernel.dtype} weights: lstm-equiv converts float32 "
@@ -167,11 +169,12 @@ def _from_keras(path: Path, layer_name=None) -> Source:
                   cell="gru" if gru else "lstm")
 
 
-def _keras_dtype(value, layer) -> str:
+def _keras_dtype(value, where: str) -> str:
     """A layer's dtype policy name (a string in Keras 2, a DTypePolicy mapping in Keras 3)."""
-    name = value.get("config", {}).get("name") if isinstance(value, dict) else value
-    if name not in _KERAS_DTYPES:
-        raise ConvertError(f"layer {layer}: dtype {name!r} is not one lstm-equiv converts ({', '.join(_KERAS_DTYPES)})")
+    name = (value.get("config") or {}).get("name") if isinstance(value, dict) else value
+    if not isinstance(name, str) or name not in _KERAS_DTYPES:
+        raise ConvertError(f"{where}: dtype {reprlib.repr(name)} is not one lstm-equiv converts "
+                           f"({', '.join(_KERAS_DTYPES)})")
     return name
 
 
@@ -189,10 +192,15 @@ def _keras_to_run(file_major: int, semantics: dict, path: Path, layer: str) -> t
     return tf_compat.keras(), tf_compat.keras_major()
 
 
-def _keras_activation(value, layer) -> str:
-    name = value if isinstance(value, str) else (value or {}).get("config", {}).get("name", repr(value))
+def _keras_activation(value, where: str) -> str:
+    """A Keras activation's name: a string, or Keras 3's serialized built-in function."""
+    name = value
+    if isinstance(value, dict):  # only Keras's own functions: a registered one of the same name is user code
+        keras_own = str(value.get("module", "keras")).startswith("keras") and value.get("registered_name") in (
+            None, value.get("config"))
+        name = value.get("config") if keras_own and value.get("class_name") == "function" else None
     if name not in _KERAS_ACTIVATIONS + ("hard_sigmoid",):
-        raise ConvertError(f"layer {layer}: activation {name!r} is not one the reference computes "
+        raise ConvertError(f"{where}: activation {reprlib.repr(value)} is not one the reference computes "
                            f"({', '.join(_KERAS_ACTIVATIONS)}, hard_sigmoid)")
     return name
 

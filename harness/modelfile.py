@@ -84,9 +84,11 @@ def read(path) -> ModelFile:
     """The recurrent layers of the Keras file ``path`` (``.h5`` or ``.keras``), read as data."""
     path = Path(path)
     try:
-        safeio.regular_file(path, "model file")
+        size = safeio.regular_file(path, "model file")
     except safeio.InputError as err:
         raise ModelFileError(str(err)) from None
+    if not size:
+        raise ModelFileError(f"{path}: is empty (0 bytes), not a Keras model file")
     if path.suffix == ".keras":
         return _read_keras(path)
     return _read_h5(path)
