@@ -18,10 +18,10 @@ EXIT_CODES = (
     (EXIT_OK, "every item passed, or was skipped or xfailed with its reason (selftest: every mistake was "
               "detected; convert: both sides agree)"),
     (EXIT_FAIL, "an equivalence failed or a form crashed (selftest: a mistake went undetected; convert: the "
-                "two sides disagree and no file is kept; drift, gather: a run failed the reference)"),
+                "two sides disagree and OUT is left as it was; drift, gather: a run failed the reference)"),
     (EXIT_INVALID, "a case file is invalid (the valid files still run and their results are printed), no case "
                    "or no item (-k) was found, or the command line, an input file or an output path is wrong "
-                   "(nothing is run then)"),
+                   "(output paths are checked before anything runs)"),
     (EXIT_INTERRUPTED, "interrupted by Ctrl-C or SIGTERM (run: the items that finished are printed and written to "
                        "--json / --report; convert: nothing is written)"),
 )

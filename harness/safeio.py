@@ -23,11 +23,11 @@ from pathlib import Path
 
 MiB = 2**20
 LIMITS = {
-    "case file": 1 * MiB,  # the shipped case files are at most 12 KiB; PyYAML parses about 1 MiB/s here
-    "weights file": 512 * MiB,  # an .npz of weights: the sum of its arrays' declared sizes
-    "model file": 2048 * MiB,  # a Keras .h5 / .keras file
-    "model config": 16 * MiB,  # a Keras model's JSON config (a 1000-layer model's is about 2 MiB)
-    "JSON report": 256 * MiB,  # lstm-equiv run --json (the full suite's is about 3 MiB)
+    "case file": 1 * MiB,  # the shipped case files are at most 4 KiB; PyYAML parses about 0.45 MiB/s here
+    "weights file": 2048 * MiB,  # an .npz's arrays (declared sizes), or one array of a model file
+    "model file": 4096 * MiB,  # a Keras .h5 / .keras file, a TF1 checkpoint's index or data shard
+    "model config": 16 * MiB,  # a Keras JSON config: about 1.1 KiB a layer (Keras 3.15), 16 MiB: 10 000+ layers
+    "JSON report": 256 * MiB,  # lstm-equiv run --json (see the README for the size of the shipped cases' one)
 }
 """The most bytes lstm-equiv reads from one input of each kind."""
 
