@@ -349,8 +349,8 @@ def _weights_file(values: dict, options: dict, mapping, path: Path, problems: li
     line, file = mapping.key_lines["weights"], (Path(path).parent / values["weights"])
     try:
         params, forget_bias, stored = npz.load(file)
-    except (npz.NpzError, OSError) as err:
-        problems.append(Problem(line, "weights", str(err) if file.exists() else f"{file}: no such file"))
+    except npz.NpzError as err:
+        problems.append(Problem(line, "weights", str(err)))
         return False
     h_depth = options["num_proj"] or values["num_units"]
     want = {"input_depth": values["input_depth"], "num_units": values["num_units"], "h_depth": h_depth,

@@ -229,9 +229,9 @@ def _from_checkpoint(prefix: Path, forget_bias, cell=None) -> Source:
     if "bias" not in tensors:
         raise ConvertError(f"{prefix}: {scope}/kernel has no {scope}/bias next to it")
     for name, value in tensors.items():
-        if value.dtype.kind != "f" or not np.isfinite(value).all():
-            raise ConvertError(f"{prefix}: {scope}/{name} " + (f"has dtype {value.dtype}, not a real float"
-                               if value.dtype.kind != "f" else "holds non-finite values (NaN or inf)"))
+        problem = f"has dtype {value.dtype}, not a real float" if value.dtype.kind != "f" else npz.nonfinite(value)
+        if problem:
+            raise ConvertError(f"{prefix}: {scope}/{name} {problem}")
     num_units = tensors["bias"].shape[0] // 4
     h_depth = tensors["projection/kernel"].shape[1] if "projection/kernel" in tensors else num_units
     input_depth = tensors["kernel"].shape[0] - h_depth

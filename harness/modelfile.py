@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from harness import safeio
+from harness.npz import nonfinite
 
 RECURRENT = ("LSTM", "GRU")
 WRAPPERS = ("Bidirectional", "TimeDistributed")
@@ -295,7 +296,7 @@ def _array(path: Path, layer: str, where: str, dataset) -> np.ndarray:
         raise ModelFileError(f"{path}: layer {layer}: {where} declares {size} bytes; weights are read up to "
                              f"{safeio.LIMITS['weights file'] // safeio.MiB} MiB")
     array = np.asarray(dataset[()])
-    bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-    if bad:
-        raise ModelFileError(f"{path}: layer {layer}: {where} holds {bad} non-finite value(s) (NaN or inf)")
+    problem = nonfinite(array)
+    if problem:
+        raise ModelFileError(f"{path}: layer {layer}: {where} {problem}")
     return array

@@ -70,9 +70,10 @@ def regular_file(path, what: str) -> int:
     return st.st_size
 
 
-def read_bytes(path, what: str) -> bytes:
-    """The bytes of the regular file ``path``, at most ``LIMITS[what]`` of them; InputError otherwise.
-    Opened without blocking, so a FIFO is refused instead of waited on."""
+def open_regular(path, what: str):
+    """``path`` opened for binary reading: a regular file of at most ``LIMITS[what]`` bytes (checked on the
+    open file, not on the name); InputError otherwise. Opened without blocking, so a FIFO is refused instead
+    of waited on."""
     path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -80,13 +81,22 @@ def read_bytes(path, what: str) -> bytes:
         raise InputError(f"{path}: no such file") from None
     except OSError as err:
         raise InputError(f"{path}: cannot be read: {err.strerror}") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):  # before fdopen, which refuses a folder with its own error
+    st = os.fstat(fd)
+    limit = LIMITS[what]
+    if not stat.S_ISREG(st.st_mode):  # before fdopen, which refuses a folder with its own error
         os.close(fd)
-        raise InputError(f"{path}: is {_kind(mode)}, not a {what}: only regular files are read")
-    with os.fdopen(fd, "rb") as f:
+        raise InputError(f"{path}: is {_kind(st.st_mode)}, not a {what}: only regular files are read")
+    if st.st_size > limit:
+        os.close(fd)
+        raise InputError(f"{path}: {st.st_size} bytes; a {what} is read up to {limit // MiB} MiB")
+    return os.fdopen(fd, "rb")
+
+
+def read_bytes(path, what: str) -> bytes:
+    """The bytes of the regular file ``path``, at most ``LIMITS[what]`` of them; InputError otherwise."""
+    with open_regular(path, what) as f:
         limit = LIMITS[what]
-        data = f.read(limit + 1)
+        data = f.read(limit + 1)  # a file that grows while it is read
     if len(data) > limit:
         raise InputError(f"{path}: more than {limit // MiB} MiB; a {what} is read up to {limit // MiB} MiB")
     return data

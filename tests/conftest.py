@@ -1,4 +1,8 @@
 """Helpers for the harness's own tests."""
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from harness.casefile import parse
@@ -29,6 +33,32 @@ def make_case(tmp_path):
         return case
 
     return make
+
+
+PEAK = """
+def _peak_kib():
+    # VmHWM belongs to this process's own memory map. getrusage's ru_maxrss does not: Linux carries the
+    # parent's high-water mark across fork and exec, so a child of an xdist worker that imported TF starts
+    # at the worker's 680 MiB (measured)
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print("peak_kib:", _peak_kib())
+"""
+
+
+@pytest.fixture
+def measured_child():
+    """Run a Python ``script`` with arguments in a fresh interpreter at the repository root; return the
+    ``key: value`` lines it printed, with ``peak_kib`` (its own peak resident memory) added. The timeout
+    is the time limit: a child past it fails the test."""
+
+    def run(script: str, *args, timeout: float = 120) -> dict:
+        proc = subprocess.run([sys.executable, "-c", script + PEAK, *map(str, args)], capture_output=True,
+                              text=True, timeout=timeout, cwd=Path(__file__).resolve().parent.parent)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return dict(line.split(":", 1) for line in proc.stdout.splitlines() if ":" in line)
+
+    return run
 
 
 def pytest_collection_modifyitems(config, items):
