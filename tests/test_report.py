@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import cli, engine, explain, report
+from harness import cli, engine, explain, report, safeio
 from harness.casefile import parse
 
 pytest.importorskip("matplotlib", reason="the plots extra: pip install -e '.[plots]'")
@@ -172,8 +172,9 @@ def test_the_report_is_one_self_contained_folder(failing_run, tmp_path):
             assert link[1:] in ids, link
         else:
             assert "/" not in link and ":" not in link and (folder / link).is_file(), link
-    assert sorted(p.name for p in folder.iterdir()) == ["001-case-too_tight.png", "002-case-report_case.png",
-                                                         "index.html"]
+    # and the mark that lets --force replace the folder whole next time (harness/safeio.py)
+    assert sorted(p.name for p in folder.iterdir()) == [safeio.FOLDER_MARK, "001-case-too_tight.png",
+                                                         "002-case-report_case.png", "index.html"]
 
 
 def test_an_erroring_item_is_listed_with_its_escaped_message(results, tmp_path):
