@@ -83,6 +83,7 @@ class Case:
     loss: str  # outputs, last_output
     tolerance: dict  # dtype -> atol override
     tolerance_reason: str | None
+    expect_undecided: str | None  # why no dtype is expected to decide this case (its undecided items exit 0)
     description: str
     path: Path
     line: int
@@ -288,7 +289,8 @@ def _to_case(values: dict, mapping: yamlnodes.Mapping, path: Path, problems: lis
         loss=values.get("loss", FIELDS["loss"].default), num_classes=(values.get("head") or {}).get("num_classes"),
         weights=weights,
         tolerance={d: float(v) for d, v in tolerance.items() if d in spec.DTYPES},
-        tolerance_reason=tolerance.get("reason"), description=values.get("description", ""),
+        tolerance_reason=tolerance.get("reason"), expect_undecided=values.get("expect_undecided"),
+        description=values.get("description", ""),
         path=path, line=mapping.line,
     )
 

@@ -12,16 +12,19 @@ from pathlib import Path
 
 from harness import casefile, engine, safeio, spec, tf_compat
 
-EXIT_OK, EXIT_FAIL, EXIT_INVALID = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_UNDECIDED = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 EXIT_CODES = (
-    (EXIT_OK, "every item passed, or was skipped or xfailed with its reason (selftest: every mistake was "
-              "detected; convert: both sides agree)"),
+    (EXIT_OK, "every item passed, or was skipped or xfailed with its reason, or was undecided where its case "
+              "expects it (selftest: every mistake was detected; convert: both sides agree)"),
     (EXIT_FAIL, "an equivalence failed or a form crashed (selftest: a mistake went undetected; convert: the "
                 "two sides disagree and OUT is left as it was; drift, gather: a run failed the reference)"),
     (EXIT_INVALID, "a case file is invalid (the valid files still run and their results are printed), no case "
                    "or no item (-k) was found, or the command line, an input file or an output path is wrong "
                    "(output paths are checked before anything runs)"),
+    (EXIT_UNDECIDED, "run, gather: nothing failed, but an item is undecided and its case does not say it expects "
+                     "that (expect_undecided): no dtype can tell a wrong gate layout from rounding on that case, so "
+                     "its passes prove nothing"),
     (EXIT_INTERRUPTED, "interrupted by Ctrl-C or SIGTERM (run: the items that finished are printed and written to "
                        "--json / --report; convert: nothing is written)"),
 )
@@ -102,13 +105,16 @@ def cmd_run(args) -> int:
             skipped[key] = skipped.get(key, 0) + 1
         if r.status in ("fail", "error"):
             print(f"\n{r.status.upper()}: {r.message}")
+        elif r.status == "undecided":
+            key = f"UNDECIDED{' (expected)' if r.flag == 'expected' else ''} ({{n}} items): {r.message}"
+            skipped[key] = skipped.get(key, 0) + 1
         elif r.flag:
             key = f"NOTE ({{n}} items): {r.message}"
             skipped[key] = skipped.get(key, 0) + 1
     for line, n in skipped.items():
         print("\n" + line.format(n=n))
     counts = {s: sum(r.status == s for r in results) for s in engine.STATUSES}
-    print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items() if n or s != "xfail")
+    print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items() if n or s not in ("xfail", "undecided"))
           + (f", {len(errors)} invalid case file(s)" if errors else ""))
     try:
         if args.json:
@@ -134,6 +140,12 @@ def cmd_run(args) -> int:
             print(f"lstm-equiv: no item matches -k {args.keyword!r}" if args.keyword else "lstm-equiv: no items",
                   file=sys.stderr)
         return EXIT_INVALID
+    unexpected = [r for r in results if r.status == "undecided" and r.flag != "expected"]
+    if unexpected:
+        print(f"lstm-equiv: {len(unexpected)} item(s) undecided, of case(s) "
+              f"{', '.join(sorted({r.item.case.name for r in unexpected}))}: nothing there proves the layout either "
+              "way (see UNDECIDED above)", file=sys.stderr)
+        return EXIT_UNDECIDED
     return EXIT_OK
 
 

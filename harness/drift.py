@@ -59,6 +59,7 @@ OPTIONAL = {
     "inputs_digest": (lambda v: v is None or isinstance(v, str), "a string or null"),
     "sample": (lambda v: isinstance(v, list) and all(map(_number, v)), "a list of numbers"),
     "versions": (lambda v: isinstance(v, dict), "an object"),
+    "flag": (lambda v: v in (None, "ill-conditioned", "expected"), "null, ill-conditioned or expected"),
 }
 
 

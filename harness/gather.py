@@ -163,10 +163,11 @@ def steps(runs) -> list:
     return lines
 
 
-def failures(runs) -> list:
-    """'label: case form dtype check status' of every failed or erroring item."""
+def failures(runs, statuses=("fail", "error")) -> list:
+    """'label: case form dtype check status' of every item of ``statuses`` (undecided: only those whose case
+    did not expect it)."""
     return [f"{label}: {' '.join(key)} {row['status'].upper()}" for label, _, rows in runs
-            for key, row in rows.items() if row["status"] in ("fail", "error")]
+            for key, row in rows.items() if row["status"] in statuses and row.get("flag") != "expected"]
 
 
 def _invalid(err) -> int:
@@ -177,9 +178,9 @@ def _invalid(err) -> int:
 
 def main(paths, out=None, echo=print, expect=None, force=False) -> int:
     """Print with ``echo`` (and with ``out`` write into that folder) the table and the drift; 1 if a run
-    failed the reference, 2 (the reason on stderr) if a report cannot be read, ``expect`` reports were
-    expected and another number was found, or ``out`` may not be written (``force`` replaces a folder
-    gather wrote before)."""
+    failed the reference, 3 if nothing failed but an item is undecided and its case did not expect it, 2
+    (the reason on stderr) if a report cannot be read, ``expect`` reports were expected and another number
+    was found, or ``out`` may not be written (``force`` replaces a folder gather wrote before)."""
     try:
         if out:  # before the work: a bad --out fails at once, not after reading every report
             safeio.check_folder(out, "--out", force, inputs=paths)
@@ -191,13 +192,16 @@ def main(paths, out=None, echo=print, expect=None, force=False) -> int:
     if expect is not None and len(runs) != expect:
         return _invalid(f"expected {expect} reports, found {len(runs)}: "
                         + ", ".join(f"{label} ({path})" for label, path, _ in runs))
-    bad = failures(runs)
+    bad, undecided = failures(runs), failures(runs, ("undecided",))
     matrix = [f"lstm-equiv: {len(runs)} runs, items per form and status", ""] + table(runs)
     drift_lines = ["Drift of TF's outputs from each TF version to the next (the -legacy runs, tf.keras = Keras 2, "
                    "chained apart, then each against its plain twin):"] + steps(runs)
-    verdict = (f"gather: {len(runs)} runs; {len(bad)} items FAILED the reference" if bad
-               else f"gather: {len(runs)} runs; every run matches the reference")
-    for line in matrix + [""] + drift_lines + [""] + bad[:50] + ([f"... and {len(bad) - 50} more"] if len(bad) > 50 else []) + [verdict]:
+    verdict = (f"gather: {len(runs)} runs; {len(bad)} items FAILED the reference" if bad else
+               f"gather: {len(runs)} runs; nothing failed, but {len(undecided)} items are UNDECIDED (no dtype decides "
+               "their case, and it does not say expect_undecided)" if undecided else
+               f"gather: {len(runs)} runs; every run matches the reference")
+    listed = bad or undecided
+    for line in matrix + [""] + drift_lines + [""] + listed[:50] + ([f"... and {len(listed) - 50} more"] if len(listed) > 50 else []) + [verdict]:
         echo(line)
     if out:
         full = []
@@ -208,4 +212,4 @@ def main(paths, out=None, echo=print, expect=None, force=False) -> int:
                 (tmp / "drift.txt").write_text("\n".join(full) + "\n")
         except (safeio.OutputError, OSError) as err:
             return _invalid(err)
-    return 1 if bad else 0
+    return 1 if bad else 3 if undecided else 0

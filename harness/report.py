@@ -1,7 +1,7 @@
 """``lstm-equiv run --report DIR``: one self-contained folder (``index.html`` and one PNG per case, linked
 relatively) that leads with the verdict.
 
-The page, top to bottom: the verdict and the counts (pass / fail / error / skip / xfail, invalid case
+The page, top to bottom: the verdict and the counts (pass / fail / error / undecided / skip / xfail, invalid case
 files); every failing or erroring item with its message and a link to its case's plot; the invalid case
 files with their errors; the versions; per case (failing cases first) a plot of |TF - reference| at every
 timestep, one panel per dtype, each form a curve, the worst curve against its bound drawn thick; and the
@@ -115,13 +115,16 @@ def counts(results) -> dict:
 
 
 def verdict(results, invalid=()) -> str:
-    """FAIL when an item failed or errored, INVALID when only case files were invalid, NO ITEMS when
-    nothing ran, PASS otherwise (the exit codes of ``lstm-equiv run``: 1, 2, 2, 0)."""
+    """FAIL when an item failed or errored, INVALID when only case files were invalid, UNDECIDED when an item
+    no dtype can decide was not expected to be, NO ITEMS when nothing ran, PASS otherwise (the exit codes of
+    ``lstm-equiv run``: 1, 2, 3, 2, 0)."""
     n = counts(results)
     if n["fail"] or n["error"]:
         return "FAIL"
     if invalid:
         return "INVALID"
+    if any(r.status == "undecided" and r.flag != "expected" for r in results):
+        return "UNDECIDED"
     return "PASS" if results else "NO ITEMS"
 
 
@@ -136,6 +139,7 @@ body{font-family:sans-serif;margin:1.5em 2em;color:#222}
 .verdict h1{margin:0 0 .2em;font-size:1.6em}
 .verdict.PASS{background:#d8f0d8;border:2px solid #2a7a2a}
 .verdict.FAIL,.verdict.INVALID,.verdict.NO_ITEMS{background:#fbd9d9;border:2px solid #b02020}
+.verdict.UNDECIDED{background:#fff0c8;border:2px solid #a06b00}
 .counts span{margin-right:1.2em;font-size:1.15em}
 .counts .nz.fail,.counts .nz.error{color:#b02020;font-weight:bold}
 .failing li{margin:.3em 0}
@@ -145,6 +149,7 @@ body{font-family:sans-serif;margin:1.5em 2em;color:#222}
 table{border-collapse:collapse;font-size:12px}
 td,th{border:1px solid #ccc;padding:2px 6px}
 tr.fail,tr.error{background:#fcc}
+tr.undecided{background:#fff4d6}
 tr.skip,tr.xfail{color:#888}
 img{max-width:100%}
 """
@@ -161,8 +166,11 @@ def _head(results, invalid, versions) -> list:
     spans = [f"<span class='{s}{' nz' if n[s] else ''}'>{n[s]} {s}</span>" for s in STATUSES]
     if invalid:
         spans.append(f"<span class='error nz'>{len(invalid)} invalid case file(s)</span>")
+    why = ("<p>Nothing failed, but no dtype can tell a wrong gate layout from rounding on the undecided items' "
+           "cases: their passes prove nothing (say expect_undecided in a case that is meant to be so).</p>"
+           if word == "UNDECIDED" else "")
     parts = [f"<header id=verdict class='verdict {word.replace(' ', '_')}'><h1>{word}</h1>"
-             f"<p class=counts>{''.join(spans)}</p></header>"]
+             f"<p class=counts>{''.join(spans)}</p>{why}</header>"]
     failing = [r for r in results if r.status in FAILED]
     if failing:
         parts.append(f"<section class=failing id=failing><h2>{len(failing)} failing item(s)</h2><ol>")

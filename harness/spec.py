@@ -122,6 +122,10 @@ FIELDS = {
     "head": Field("object", "A dense layer on the last output, as in the question's network.",
                   fields={"num_classes": Field("integer", "Output classes.", required=True, minimum=1,
                                                maximum=65536)}),
+    "expect_undecided": Field("string", "Why this case is expected to be undecided: so chaotic (large weights, long "
+                              "sequences) that no dtype's rounding can be told from a wrong gate layout. Its undecided "
+                              "items then leave the exit code at 0; without this key they make lstm-equiv run exit 3 "
+                              "and fail under pytest.", min_length=1),
     "tolerance": Field("object", "Per-dtype absolute tolerance overrides; a reason is required.",
                        fields={
                            "float32": Field("number", "atol for float32", exclusive_minimum=0, maximum=1.0),

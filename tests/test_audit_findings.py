@@ -91,6 +91,7 @@ KEY_COVERAGE = {
     "layers": "self-test: layer 2 reading layer 1's weights",
     "cell": "self-test: GRU: z and r swapped (Keras's and ONNX's z r h read as r z h)",
     "reset_after": "self-test: GRU: the reset applied before the product instead of after",
+    "expect_undecided": "tests/test_undecided.py::test_a_case_that_expects_it_exits_0_and_names_its_reason",
 }
 
 

@@ -70,7 +70,7 @@ def _without(rows, n, key):
 
 MALFORMED = {  # name: (the report's bytes, what stderr must say after "lstm-equiv drift: PATH: ")
     "status_bogus": (_with(_rows(), 3, "status", "bogus"),
-                     "row 3: key 'status': 'bogus' is not one of pass, fail, error, skip, xfail"),
+                     "row 3: key 'status': 'bogus' is not one of pass, fail, error, undecided, skip, xfail"),
     "status_missing": (_without(_rows(), 3, "status"), "row 3: key 'status' is missing"),
     "max_abs_err_missing": (_without(_rows(), 5, "max_abs_err"), "row 5: key 'max_abs_err' is missing"),
     "case_a_list": (_with(_rows(), 3, "case", ["a"]), "row 3: key 'case': ['a'] is not a string"),
@@ -126,7 +126,7 @@ def test_the_key_message_is_the_whole_line(tmp_path, capsys):
     bad.write_text(json.dumps(_with(_rows(), 3, "status", "bogus")))
     assert _drift(bad)[0] == 2
     assert capsys.readouterr().err == \
-        f"lstm-equiv drift: {bad}: row 3: key 'status': 'bogus' is not one of pass, fail, error, skip, xfail\n"
+        f"lstm-equiv drift: {bad}: row 3: key 'status': 'bogus' is not one of pass, fail, error, undecided, skip, xfail\n"
 
 
 def test_a_folder_a_missing_file_or_a_fifo_is_no_report(tmp_path, capsys):

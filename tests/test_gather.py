@@ -166,7 +166,7 @@ def test_a_list_valued_case_exits_2_naming_the_row_and_key(tmp_path, capsys):
 
 
 def test_a_bogus_status_or_a_string_error_in_a_searched_folder_is_no_pass(tmp_path, capsys):
-    for key, value, must in (("status", "bogus", "one of pass, fail, error, skip, xfail"),
+    for key, value, must in (("status", "bogus", "one of pass, fail, error, undecided, skip, xfail"),
                              ("max_abs_err", "0.1", "a number or null")):
         rows = _rows("tf221")
         rows[7][key] = value

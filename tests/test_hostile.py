@@ -82,7 +82,7 @@ CORPUS = [
                                      "'float8_e4m3fn' is not one lstm-equiv converts"),
     # reports: lstm-equiv drift / gather
     ("report_bogus_status.json", ("drift", "{file}"), "lstm-equiv drift: {dir}/report_bogus_status.json: row 0: key "
-                                                      "'status': 'bogus' is not one of pass, fail, error, skip, xfail"),
+                                                      "'status': 'bogus' is not one of pass, fail, error, undecided, skip, xfail"),
     ("report_string_error.json", ("gather", "{file}"), "lstm-equiv gather: {dir}/report_string_error.json: row 0: key "
                                                        "'max_abs_err': 'small' is not a number or null"),
     ("report_list_case.json", ("gather", "{file}"), "lstm-equiv gather: {dir}/report_list_case.json: row 0: key "
