@@ -459,6 +459,9 @@ def _check_weights(item: Item, r: Run) -> Result:
     for k, (cell_tensors_k, read_k) in enumerate(zip(tensors, r.cells)):
         injected_k = r.inputs.cells[k] if k < len(r.inputs.cells) else None
         more, names = _check_cell_weights(case, k, layout, cell_tensors_k, read_k, injected_k)
+        if injected_k is not None and len(layout.biases) > 1 and not more:
+            stored = layout.compose(injected_k, case.forget_bias, r.inputs.bias_shares[k])
+            more, names = more + _two_biases(layout.biases, cell_tensors_k, stored), names + list(layout.biases)
         cell = case.cell_name(k)
         problems += [f"{cell}: {p}" if cell else p for p in more]
         compared += [f"{cell} {n}" if cell else n for n in names]
@@ -491,6 +494,11 @@ def _check_gru_weights(item: Item, r: Run) -> Result:
                 whose = f"it holds the block injected as {part}[{owner[0]!r}]" if owner else                     "it matches no injected gate block"
                 problems.append(f"gate block {part}[{g!r}] read from {layout.where(part, g, n_in, n)} (layout "
                                 f"{layout.name}) differs from the injected {part}[{g!r}]: {whose}")
+        if layout.two_biases:  # each stored bias bit for bit: a sum of two can round an error away
+            stored = layout.compose(r.inputs.params, r.inputs.bias_share)
+            names = [t.name for t in layout.tensors if t.holds in ("b", "b_h")]
+            problems += _two_biases(names, tensors, stored)
+            compared += names
         if (injected.b_h is None) != (r.params.b_h is None):
             problems.append(f"recurrent biases were {'injected' if injected.b_h is not None else 'not injected'} "
                             f"but {'none' if r.params.b_h is None else 'some'} were read back (layout {layout.name})")
@@ -540,6 +548,21 @@ def _check_cell_weights(case, k: int, layout, tensors: dict, read, injected_para
         if not np.array_equal(a, getattr(read, part)[g]):
             problems.append(f"splitting the BasicLSTMCell stacked kernel back changed {part}[{g!r}]")
     return problems, compared
+
+
+def _two_biases(names, tensors: dict, injected: dict) -> list:
+    """Each stored bias of a layout that adds two (PyTorch's bias_ih and bias_hh, ONNX's Wb and Rb), bit for
+    bit against the one injected: their sum, which the gate blocks compare, can round a one-ULP error in
+    either of them away (measured: one ULP in a bias_hh element left the sum unchanged)."""
+    out = []
+    for name in names:  # shapes were checked before
+        a, want = np.asarray(tensors[name]), np.asarray(injected[name]).astype(np.asarray(tensors[name]).dtype)
+        off = np.flatnonzero(a != want)
+        if off.size:
+            out.append(f"the stored {name} differs from the one injected at {off.size} of {a.size} elements (first at "
+                       f"flat index {off[0]}: {a.flat[off[0]]!r} against {want.flat[off[0]]!r}); each of the biases "
+                       "the form adds is compared on its own, bit for bit")
+    return out
 
 
 def _block_name(part: str, gate: str) -> str:

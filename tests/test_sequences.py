@@ -96,3 +96,51 @@ def test_every_cell_draws_its_own_weights_and_the_first_is_the_plain_cases(make_
             assert not np.array_equal(deep.cells[k].W["i"], deep.cells[m].W["i"])
             assert not np.array_equal(deep.h0[k], deep.h0[m]) and not np.array_equal(deep.c0[k], deep.c0[m])
             assert not np.array_equal(deep.bias_shares[k]["f"], deep.bias_shares[m]["f"])
+
+
+def test_a_leak_at_any_padded_step_of_any_row_fails(make_case):
+    """No row runs the whole sequence here; a leak of 1e-30 at each padded (row, step) in turn fails grad_x,
+    naming that row and step."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from harness import engine
+
+    case = make_case(name="leak_all", dtypes="float64", extra="sequence_lengths: [5, 3]\n")
+    item = engine.Item(case, "keras_lstm", "float64", "grad_x")
+    run = engine.read(case, "keras_lstm", "float64")
+    padded = [(row, step) for row, length in enumerate(case.sequence_lengths) for step in range(length, case.timesteps)]
+    assert len(padded) == 4
+    for row, step in padded:
+        dx = run.form_out.grads["x"].copy()
+        dx[row, step, step % case.input_depth] = 1e-30
+        leaky = replace(run.tf, form_out=replace(run.form_out, grads={**run.form_out.grads, "x": dx}), reads={})
+        result = engine._evaluate(item, engine._read(case, FORMS["keras_lstm"], leaky, engine.IDENTITY),
+                                  engine.IDENTITY)
+        assert result.status == "fail", (row, step)
+        assert (f"d loss / d x of row {row} (length {case.sequence_lengths[row]}) is 1e-30 at timestep {step}"
+                in result.message), (row, step)
+
+
+@pytest.mark.parametrize("lengths, caught", [("[5, 3]", True), ("[6, 3]", False)], ids=["no_full_row", "a_full_row"])
+def test_pad_packed_sequence_without_total_length_is_caught_when_no_row_is_full(make_case, monkeypatch, lengths,
+                                                                                caught):
+    """The classic PyTorch bug: pad_packed_sequence without total_length pads to the longest row, not to the
+    sequence. With a full-length row it is invisible (hence cases/sequences.yaml's padded_no_full_row)."""
+    from harness import engine
+
+    if FORMS["torch_lstm"].missing():
+        pytest.skip(FORMS["torch_lstm"].missing())
+    import torch.nn.utils.rnn as rnn
+
+    real = rnn.pad_packed_sequence
+    monkeypatch.setattr(rnn, "pad_packed_sequence", lambda seq, batch_first=False, padding_value=0.0,
+                        total_length=None: real(seq, batch_first=batch_first, padding_value=padding_value))
+    case = make_case(name=f"packed_{caught}", dtypes="float64",
+                     extra=f"sequence_lengths: {lengths}\nforms: [torch_lstm]\nchecks: [forward]\n")
+    result = engine.evaluate(engine.Item(case, "torch_lstm", "float64", "outputs"))
+    if caught:
+        assert result.status == "fail" and "Shape mismatch: form (2, 5, 4), reference (2, 6, 4)" in result.message
+    else:
+        assert result.status == "pass"
