@@ -188,7 +188,7 @@ def cmd_selftest(args) -> int:
     const_caught = sum(v.outcome_constant == "detected" for v in const)
     ratios = [v.ratio for v in verdicts if v.ratio is not None]
     print(f"\nselftest: {detected}/{len(verdicts)} entries detected ({len(by_name)} mistakes x the forms and dtypes "
-          f"they apply to); smallest error/bound {min(ratios):.3g}; constant weights would detect "
+          f"they apply to); smallest error/bound {_fmt(min(ratios, default=None))}; constant weights would detect "
           f"{const_caught}/{len(const)} of the {mutations.CONSTANT_DTYPE} forward entries")
     return EXIT_OK if not wrong and not broken else EXIT_FAIL
 

@@ -94,6 +94,16 @@ EXPECTED = {
     "weights_bidirectional.yaml": (7, "weights", "unsupported combination with bidirectional: a weights file holds "
                                                  "one cell's weights", False),
     "initial_state_typo.yaml": (7, "initial_state", "got 'randon'; did you mean 'random'?", True),
+    "go_backwards_with_layers.yaml": (7, "go_backwards", "unsupported combination with layers: go_backwards is one "
+                                                         "reversed layer", False),
+    "stateful_chunks_go_backwards.yaml": (8, "stateful_chunks", "unsupported combination with go_backwards: a "
+                                                                "reversed pass over chunks", False),
+    "weights_layers.yaml": (8, "weights", "unsupported combination with layers: a weights file holds one cell's "
+                                          "weights", False),
+    "weights_activation.yaml": (9, "weights", "does not fit the case: activation is 'tanh' in the file but 'relu' in "
+                                              "the case", False),
+    "weights_peepholes.yaml": (9, "weights", "does not fit the case: use_peepholes is False in the file but True in "
+                                             "the case", False),
     "reset_after_for_lstm.yaml": (7, "reset_after", "applies to cell: gru only", False),
     "gru_with_peepholes.yaml": (8, "use_peepholes", "no form can express use_peepholes=True, cell='gru' together",
                                 False),
@@ -252,6 +262,23 @@ def test_the_alias_bound_is_far_above_what_real_files_need():
     with pytest.raises(CaseFileError) as err:
         parse(deep, deep.read_bytes())
     assert f"more than {yamlnodes.MAX_VALUES} values" in str(err.value)
+
+
+def test_with_several_merged_mappings_the_first_wins_and_a_written_key_beats_both():
+    """YAML's merge key: of the mappings in <<: [*a, *b], an earlier one's key wins over a later one's
+    (num_units 4 and timesteps 6 from small, not 9 and 7 from other); a key written in the case wins over
+    both (batch 2, seed 1)."""
+    text = ("cases:\n  - &small {name: small, input_depth: 3, num_units: 4, timesteps: 6, batch: 1, seed: 3}\n"
+            "  - &other {name: other, input_depth: 5, num_units: 9, timesteps: 7, batch: 5, seed: 2}\n"
+            "  - <<: [*small, *other]\n    name: merged\n    batch: 2\n    seed: 1\n")
+    small, other, merged = parse("several.yaml", text.encode())
+    assert (merged.input_depth, merged.num_units, merged.timesteps) == (3, 4, 6)
+    assert (merged.batch, merged.seed) == (2, 1)
+    assert (other.num_units, small.num_units) == (9, 4)
+    bad = text.replace("num_units: 9", "num_units: -9").replace("input_depth: 3, num_units: 4, ", "input_depth: 3, ")
+    with pytest.raises(CaseFileError) as err:  # the key only the second mapping holds, reported where written
+        parse("several.yaml", bad.encode())
+    assert "several.yaml:3: key 'num_units': must be at least 1, got -9" in str(err.value)
 
 
 def test_two_merge_keys_in_one_mapping_are_refused():

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import replace
 from pathlib import Path
 
 from harness import engine
@@ -164,3 +165,45 @@ def test_version_names_the_stack_it_would_use():
     major = int(tf.keras.__version__.split(".")[0]) if hasattr(tf.keras, "__version__") else int(keras.__version__[0])
     assert f"tf.keras Keras {major}" in line
     assert f"keras {keras.__version__}" in line
+
+
+# ---------------------------------------------------------------- every status reaches its exit code
+
+def test_an_erroring_form_exits_1_with_its_traceback(tmp_path, monkeypatch):
+    """A form that crashes is status error on each of its checks: exit 1, never a pass or a skip."""
+    from harness.forms import FORMS
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the form crashed on purpose")
+
+    monkeypatch.setattr(FORMS["keras_lstm"], "run", crash)
+    (tmp_path / "e.yaml").write_text(GOOD.format(name="crashing", extra=""))
+    code, out, err = cli("run", str(tmp_path), "--json", str(tmp_path / "r.json"))
+    assert code == 1, out + err
+    assert "ERROR: case crashing" in out and "RuntimeError: the form crashed on purpose" in out
+    assert out.rstrip().endswith("0 pass, 0 fail, 4 error, 0 skip")
+    assert {r["status"] for r in json.loads((tmp_path / "r.json").read_text())} == {"error"}
+
+
+def test_selftest_exits_1_when_an_entry_crashes_even_if_another_check_caught_it(monkeypatch, capsys):
+    """One check of the entry fails (the outputs shifted a step) and another raises (its gradients): the
+    entry is an error, not a detection, and the self-test exits 1."""
+    from harness import mutations
+
+    def raise_(grads):
+        raise ValueError("the gradient reading crashed on purpose")
+
+    entry = mutations.Mutation("shifted, and a crash in the gradients", "plain",
+                               change_reference=mutations._shift_one_step, change_gradients=raise_)
+    case = mutations.selftest_cases()["plain"]
+    outcome, _, _, how = mutations.judge(case, "keras_lstm", "float64", entry)
+    assert outcome == "error" and "ValueError: the gradient reading crashed on purpose" in how
+    caught = mutations.judge(case, "keras_lstm", "float64", replace(entry, change_gradients=None))
+    assert caught[0] == "detected"  # the same entry without the crash is caught by its outputs
+    verdict = mutations.Verdict(entry, "keras_lstm", "float64", outcome, None, None, None, how)
+    monkeypatch.setattr(mutations, "baseline", lambda: [])
+    monkeypatch.setattr(mutations, "max_abs_c", lambda: 4.0)
+    monkeypatch.setattr(mutations, "run_catalogue", lambda: (verdict,))
+    code, out, _ = cli("selftest")
+    assert code == 1
+    assert "0/1 detected MISSED (1 ERROR)" in out and "ERROR: shifted, and a crash in the gradients on keras_lstm" in out

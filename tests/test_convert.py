@@ -285,3 +285,44 @@ def test_a_gru_conversion_with_z_and_r_swapped_fails_its_proof(keras_gru_files, 
     assert convert.main(keras_gru_files[True][0], "torch", tmp_path / "bad.pt", say=lines.append) == 1
     assert not (tmp_path / "bad.pt").exists()
     assert "does NOT compute what the source computes" in lines[-1]
+
+
+# ------------------------------------------------------- negative proofs that need no PyTorch (issue 22)
+
+@pytest.mark.parametrize("to, suffix", [("keras", ".keras"), pytest.param("onnx", ".onnx", marks=needs_onnx)])
+def test_a_tf1_checkpoint_converts_to_keras_and_onnx_and_the_wrong_forget_bias_fails_both(basic_checkpoint, tmp_path,
+                                                                                         to, suffix):
+    """The question's checkpoint into a Keras file and an ONNX model: proven against the checkpoint's own
+    BasicLSTMCell; written as if forget_bias were 0 (what a reader of the stored tensors alone does), each
+    disagrees by far more than its bound."""
+    lines = []
+    out = tmp_path / f"q{suffix}"
+    assert convert.main(basic_checkpoint, to, out, say=lines.append) == 0, "\n".join(lines)
+    assert out.is_file() and any("PASS" in line for line in lines)
+    wrong = tmp_path / f"wrong{suffix}"
+    convert.write(convert.read_source(basic_checkpoint, forget_bias=0.0), to, wrong)
+    checks = convert.prove(convert.read_source(basic_checkpoint), to, wrong)
+    assert checks and all(not c.passed and c.max_abs_err > 10 * c.bound for c in checks), \
+        [(c.max_abs_err, c.bound) for c in checks]
+
+
+def test_a_keras_target_broken_on_purpose_fails_its_proof_and_is_not_written(keras_file, tmp_path, monkeypatch):
+    """A converter bug on the way to Keras (the i and f blocks swapped): the proof against the source layer
+    fails, exit 1, and an OUT that was there is left as it was."""
+    path, _ = keras_file
+    real = convert.write
+
+    def swap_i_and_f(source, to, out):
+        p = source.params
+        swap = lambda m: {**m, "i": m["f"], "f": m["i"]}  # noqa: E731
+        wrong = LSTMParams(swap(p.V), swap(p.W), swap(p.b))
+        return real(convert.Source(wrong, source.forget_bias, source.semantics, source.dtype, "", ""), to, out)
+
+    monkeypatch.setattr(convert, "write", swap_i_and_f)
+    out = tmp_path / "mine.keras"
+    out.write_bytes(b"the user's earlier file")
+    lines = []
+    assert convert.main(path, "keras", out, say=lines.append, force=True) == 1
+    assert out.read_bytes() == b"the user's earlier file"
+    assert "does NOT compute what the source computes" in lines[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.keras"]

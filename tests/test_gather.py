@@ -250,3 +250,15 @@ def test_out_may_not_be_a_file_or_hold_an_input(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["report.json"]
     assert _gather(DATA, out=tmp_path / "no" / "such" / "out") == (2, [])
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_an_erroring_item_makes_gather_exit_1_and_is_named(tmp_path):
+    rows = _rows("tf221")
+    rows[5].update(status="error", max_abs_err=None, message="The run raised:\nRuntimeError")
+    (tmp_path / "tf221").mkdir()
+    (tmp_path / "tf221" / "report.json").write_text(json.dumps(rows))
+    code, lines = _gather(DATA / "tf212", tmp_path / "tf221")
+    r = rows[5]
+    assert code == 1
+    assert f"TF {r['versions']['tensorflow']}: {r['case']} {r['form']} {r['dtype']} {r['check']} ERROR" in lines
+    assert lines[-1] == "gather: 2 runs; 1 items FAILED the reference"

@@ -162,3 +162,20 @@ def test_items_pass_in_random_order(pytester):
         orders.append([line.split()[0] for line in out.splitlines() if line.startswith("cases/")])
     assert len(orders[0]) == len(LSTM_FORMS) * 4 and sorted(orders[0]) == sorted(orders[1])
     assert orders[0] != orders[1]  # the two runs really ran the items in different orders
+
+
+ILL = ("name: ill\ninput_depth: 12\nnum_units: 32\ntimesteps: 200\nbatch: 2\nseed: 3\nweight_scale: 8.0\n"
+       "dtypes: [float32]\nforms: [keras_lstm]\nchecks: [forward]\n")
+
+
+def test_an_ill_conditioned_pass_warns_under_pytest_and_a_well_conditioned_one_does_not(pytester):
+    """chaotic_weights' shape in float32 (bound 3.1 against 1.8 for the closest wrong layout) passes with an
+    IllConditioned warning on each computed check; the tiny case beside it passes without one."""
+    code, out = run(pytester, {"ill.yaml": ILL, "tame.yaml": GOOD.replace("[float64]", "[float32]")}, "-p", "no:xdist",
+                    subprocess=True)
+    assert code == 0, out
+    assert "8 passed, 3 warnings" in out
+    summary = out[out.index("warnings summary"):]
+    assert summary.count("IllConditioned: ill-conditioned: float32 cannot separate a wrong layout here") == 1
+    assert [line for line in summary.splitlines() if line.startswith("cases/")] == [
+        f"cases/ill.yaml::ill::keras_lstm-float32::{check}" for check in ("outputs", "final_h", "final_c")]
