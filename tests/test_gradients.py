@@ -105,3 +105,34 @@ def test_block_lstm_passes_its_gradient_straight_through_the_cell_clip(make_case
     r = _rerun(case, "block_lstm", "float32")
     result = engine._check_gradients(Item(case, "block_lstm", "float32", "grad_weights"), r, engine.IDENTITY)
     assert result.status == "fail" and "d loss / d W['f']" in result.message
+
+
+def _chaotic_weights():
+    """cases/conditioning.yaml's chaotic_weights: float32 gradient bounds about 6e7 (weight_scale 8, 200 steps)."""
+    from pathlib import Path
+
+    from harness.casefile import parse
+
+    path = Path(__file__).resolve().parent.parent / "cases" / "conditioning.yaml"
+    return next(c for c in parse(path, path.read_bytes()) if c.name == "chaotic_weights")
+
+
+def test_block_lstm_v2_bug_inside_wide_bounds_is_still_confirmed_and_said_unseen():
+    """Where a case's bounds are so wide that the tape's wrong gradients pass them (chaotic_weights in
+    float32), the signature, TF against TF, still confirms the bug, and the item says it was not seen in the
+    gradients themselves."""
+    case = _chaotic_weights()
+    for check in ("grad_weights", "grad_x"):
+        result = evaluate(Item(case, "block_lstm_v2", "float32", check))
+        assert result.status == "xfail", result.message
+        assert "confirmed by its signature (this case's bounds are too wide to see it in the tape's gradients)" \
+            in result.message
+        assert result.ratio < 1  # inside its bound: only the signature knows
+
+
+def test_block_lstm_v2_fixed_is_noticed_inside_wide_bounds_too():
+    case = _chaotic_weights()
+    out = engine.tf_run(case, "block_lstm_v2", "float32").form_out
+    r = _rerun(case, "block_lstm_v2", "float32", grads=out.evidence["own"])
+    result = engine._check_gradients(Item(case, "block_lstm_v2", "float32", "grad_weights"), r, engine.IDENTITY)
+    assert result.status == "fail" and "TF fixed it; drop gradient_bug" in result.message
