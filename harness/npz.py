@@ -127,7 +127,6 @@ def _check_directory(path: Path, f):
     if directory > DIRECTORY_LIMIT:
         raise NpzError(f"{path}: its zip directory takes {directory} bytes; the {len(KEYS)} keys of an .npz take "
                        f"about 2 KiB (read up to {DIRECTORY_LIMIT // 1024} KiB)")
-    f.seek(0)
 
 
 def _keys(path: Path, names: list) -> list:
@@ -162,13 +161,11 @@ def _member(path: Path, archive, info, key: str) -> np.ndarray:
             shape, fortran, dtype = read_header(m)
             held = info.file_size - m.tell()
             _check_header(path, name, key, shape, dtype, held)
-            flat = np.empty(held // dtype.itemsize if dtype.itemsize else 0, dtype)
-            raw = flat.view(np.uint8).reshape(-1)
+            flat = np.empty(held // dtype.itemsize, dtype)
+            raw = flat.view(np.uint8)
             for start in range(0, held, CHUNK):  # in chunks: the array is the only full copy in memory
-                chunk = m.read(min(CHUNK, held - start))
-                if len(chunk) != min(CHUNK, held - start):
-                    raise NpzError(f"{path}: {name} is corrupt: it ends before its {held} bytes")
-                raw[start:start + len(chunk)] = np.frombuffer(chunk, np.uint8)  # the last read checks the CRC
+                # zipfile raises on a member that ends early, and checks the CRC on the last read
+                raw[start:start + CHUNK] = np.frombuffer(m.read(min(CHUNK, held - start)), np.uint8)
     except NpzError:
         raise
     except Exception as err:  # noqa: BLE001  NumPy's and zipfile's reasons are the message
@@ -177,8 +174,10 @@ def _member(path: Path, archive, info, key: str) -> np.ndarray:
 
 
 def _check_header(path: Path, name: str, key: str, shape: tuple, dtype: np.dtype, held: int):
-    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or not dtype.itemsize:
+    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
         raise NpzError(f"{path}: {key} has dtype {dtype}: object and structured arrays are not read")
+    if not dtype.itemsize:
+        raise NpzError(f"{path}: {key} has dtype {dtype}, of 0 bytes an element")
     if any(n < 0 for n in shape):
         raise NpzError(f"{path}: {name} is corrupt: its header declares shape {shape}, with a negative dimension")
     declared = math.prod(shape) * dtype.itemsize
@@ -194,10 +193,10 @@ def _params(path: Path, arrays: dict) -> LSTMParams:
     weights = [k for k in WEIGHTS if k in arrays]
     for key in weights:
         dtype = arrays[key].dtype
-        if dtype not in (np.dtype("<f4"), np.dtype("<f8")):
+        if dtype.str not in ("<f4", "<f8"):
             raise NpzError(f"{path}: {key} has dtype {dtype}; weights are real numbers, float32 or float64 "
                            "(little-endian)")
-    first = arrays[weights[0]].dtype
+    first = Counter(arrays[k].dtype for k in weights).most_common(1)[0][0]  # the odd ones are the fewer
     odd = [k for k in weights if arrays[k].dtype != first]
     if odd:
         same = [k for k in weights if k not in odd]

@@ -1,6 +1,7 @@
 """lstm-equiv drift on reports recorded with TF 2.15.1 and TF 2.21.0 (tests/data/drift)."""
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,59 @@ def test_nan_and_integer_errors_are_valid(tmp_path, capsys):
     (tmp_path / "nan.json").write_text(json.dumps(rows))
     code, lines = _drift(DATA / "tf215.json", tmp_path / "nan.json")
     assert code == 1 and lines[-1].endswith("a run FAILED the reference") and capsys.readouterr().err == ""
+
+
+# ----------------------------------------------- the table, whole, on runs built here (mutation testing)
+
+def _row(case, form, dtype, check, status, err=None, digest=None, inputs="i1", sample=()):
+    return {"case": case, "form": form, "dtype": dtype, "check": check, "status": status, "max_abs_err": err,
+            "digest": digest, "inputs_digest": inputs, "sample": list(sample)}
+
+
+def test_the_drift_table_whole():
+    """Two runs of four (case, form, dtype) each, every kind of cell; the expected table is written out by
+    hand from the rows."""
+    a = [_row("c1", "f1", "float32", "weights", "pass", 0.0, "w"), _row("c1", "f1", "float32", "outputs", "pass",
+                                                                          1e-7, "d1", sample=(0.1, 0.2)),
+         _row("c1", "f2", "float32", "outputs", "skip"),
+         _row("c2", "f1", "float64", "outputs", "fail", 0.5, "d2"),
+         _row("c4", "f1", "float32", "outputs", "pass", 1e-7, "d4")]
+    b = [_row("c1", "f1", "float32", "weights", "pass", 0.0, "w"), _row("c1", "f1", "float32", "outputs", "pass",
+                                                                          2e-7, "d3", sample=(0.1, 0.25)),
+         _row("c2", "f1", "float64", "outputs", "pass", 1e-16, "d2"),
+         _row("c3", "f1", "float32", "outputs", "error"),
+         _row("c4", "f1", "float32", "outputs", "pass", 1e-7, "d5", inputs="i2")]
+    for rows in (a, b):
+        for r in rows:
+            r["versions"] = {"tensorflow": "2.12.1" if rows is a else "2.21.0"}
+    lines = []
+    code = drift.show([drift.index(a), drift.index(b)], out=lines.append)
+    cells = [[c for c in re.split(r"\s{2,}", line) if c] for line in lines[:-2]]
+    assert cells == [
+        ["case", "form", "dtype", "TF 2.12.1 vs reference", "TF 2.21.0 vs reference", "TF 2.12.1 -> TF 2.21.0"],
+        ["c1", "f1", "float32", "pass 1e-07", "pass 2e-07", "changed (outputs; max |delta| 0.05 sampled)"],
+        ["c1", "f2", "float32", "skip", "absent", "-"],
+        ["c2", "f1", "float64", "fail 0.5", "pass 1e-16", "same bits"],
+        ["c3", "f1", "float32", "absent", "error", "-"],
+        ["c4", "f1", "float32", "pass 1e-07", "pass 1e-07", "not comparable: the runs were fed different inputs "
+                                                            "(case or seed changed)"]]
+    assert lines[-2:] == ["", "drift: 5 runs compared; TF's outputs changed in 1; a run FAILED the reference"]
+    assert code == 1
+    checks = lambda row: {row["check"]: row}  # noqa: E731
+    assert drift.compare(checks(a[1]), checks(b[1] | {"digest": None})) == ("none", (), None)  # one side only
+    assert drift.compare(checks(a[3]), checks(b[2])) == ("same", (), 0.0)
+    assert drift.compare(checks(a[1]), checks(b[1] | {"sample": []})) == ("changed", ("outputs",), 0.0)
+
+
+def test_a_report_of_one_row_without_versions_is_labelled_tf_unknown():
+    label, rows = drift.index([_row("c", "f", "float32", "outputs", "pass", 0.1)])
+    assert label == "TF ?" and list(rows) == [("c", "f", "float32", "outputs")]
+    legacy = _row("c", "f", "float32", "outputs", "pass", 0.1) | {"versions": {"tensorflow": "2.21.0",
+                                                                                 "tf.keras": "2.21.0 (LEGACY)"}}
+    assert drift.index([legacy])[0] == "TF 2.21.0 legacy"
+
+
+@pytest.mark.parametrize("value, shown", [(None, "null"), (True, "true"), (False, "false"), (3, "a number"),
+                                          ("x", "a string"), ([1], "a list")])
+def test_a_row_that_is_not_an_object_is_named_as_json_calls_it(value, shown):
+    assert drift._row_problem(value) == f"is {shown}, not an object (a row of lstm-equiv run --json)"

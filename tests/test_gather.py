@@ -262,3 +262,90 @@ def test_an_erroring_item_makes_gather_exit_1_and_is_named(tmp_path):
     assert code == 1
     assert f"TF {r['versions']['tensorflow']}: {r['case']} {r['form']} {r['dtype']} {r['check']} ERROR" in lines
     assert lines[-1] == "gather: 2 runs; 1 items FAILED the reference"
+
+
+def test_gather_exits_3_for_an_unexpected_undecided_row(tmp_path):
+    data = DATA
+    rows = json.loads((data / "tf221" / "report.json").read_text())
+    for flag, code in ((None, 3), ("expected", 0)):
+        rows[3].update(status="undecided", flag=flag)
+        folder = tmp_path / f"{flag}" / "tf221"
+        folder.mkdir(parents=True)
+        (folder / "report.json").write_text(json.dumps(rows))
+        lines = []
+        assert gather.main([str(data / "tf212"), str(folder)], echo=lines.append) == code, lines[-1]
+        if code == 3:
+            assert lines[-1].startswith("gather: 2 runs; nothing failed, but 1 items are UNDECIDED")
+            assert any(line.endswith(f"{rows[3]['check']} UNDECIDED") for line in lines)
+
+
+# ------------------------------------------------------- synthetic runs (what mutation testing found open)
+
+def _synthetic(tmp_path, name, version, rows):
+    folder = tmp_path / name
+    folder.mkdir()
+    base = {"max_abs_err": 1e-7, "digest": "d", "inputs_digest": "i", "sample": [0.5]}
+    full = [base | r | ({"versions": {"tensorflow": version}} if version else {}) for r in rows]
+    (folder / "report.json").write_text(json.dumps(full))
+    return folder
+
+
+def _item(case="c", form="f", status="pass", **more):
+    return {"case": case, "form": form, "dtype": "float32", "check": "outputs", "status": status, **more}
+
+
+def test_versions_sort_as_numbers_and_a_report_without_one_comes_last(tmp_path):
+    runs = [_synthetic(tmp_path, "a", "2.12.1", [_item()]), _synthetic(tmp_path, "b", None, [_item()]),
+            _synthetic(tmp_path, "c", "2.9.3", [_item()])]
+    code, lines = _gather(*runs)
+    assert code == 0
+    assert lines[2] == "| form | TF 2.9.3 | TF 2.12.1 | TF ? |" and lines[3] == "|---|---|---|---|"
+    assert "TF 2.9.3 -> TF 2.12.1: 1 (case, form, dtype) runs in both: 1 same bits, 0 changed" in lines
+    assert "TF 2.12.1 -> TF ?: 1 (case, form, dtype) runs in both: 1 same bits, 0 changed" in lines
+
+
+def test_the_table_marks_errors_and_absent_forms_and_the_steps_count_other_inputs(tmp_path):
+    old = _synthetic(tmp_path, "old", "2.12.1", [_item(), _item(form="g", status="error", max_abs_err=None),
+                                                 _item(case="d", inputs_digest="i1")])
+    new = _synthetic(tmp_path, "new", "2.21.0", [_item(digest="e", sample=[0.75]), _item(case="d", inputs_digest="i2"),
+                                                 _item(case="only_here")])
+    code, lines = _gather(old, new)
+    assert code == 1
+    assert "| g | **1 error** | - |" in lines
+    assert ("TF 2.12.1 -> TF 2.21.0: 2 (case, form, dtype) runs in both: 0 same bits, 1 changed (max |delta| 0.25 "
+            "sampled), 1 not comparable (fed different inputs)") in lines
+
+
+def test_a_legacy_run_without_a_plain_twin_is_chained_alone(tmp_path):
+    rows = [_item() | {"versions": {"tensorflow": "2.21.0", "tf.keras": "2.21.0 (LEGACY)"}}]
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "report.json").write_text(json.dumps([{"max_abs_err": 1e-7, "digest": "d", "inputs_digest": "i"} | r
+                                                    for r in rows]))
+    code, lines = _gather(_synthetic(tmp_path, "plain", "2.12.1", [_item()]), legacy)
+    assert code == 0 and not any(" -> TF 2.21.0 legacy" in line for line in lines)
+
+
+def test_more_than_50_failures_are_cut_with_a_count(tmp_path):
+    bad = [_item(case=f"c{k:02}", status="fail") for k in range(60)]
+    code, lines = _gather(_synthetic(tmp_path, "a", "2.21.0", bad))
+    listed = [line for line in lines if line.endswith(" FAIL")]
+    assert code == 1 and len(listed) == 50 and lines[-2] == "... and 10 more"
+    assert lines[-1] == "gather: 1 runs; 60 items FAILED the reference"
+
+
+def test_matrix_md_is_the_table_and_the_drift_as_printed(tmp_path):
+    runs = [_synthetic(tmp_path, "a", "2.12.1", [_item()]), _synthetic(tmp_path, "b", "2.21.0", [_item()])]
+    code, lines = _gather(*runs, out=tmp_path / "out")
+    assert code == 0
+    assert (tmp_path / "out" / "matrix.md").read_text() == "\n".join(lines) + "\n"
+
+
+def test_a_found_json_whose_rows_hold_exactly_the_five_keys_is_a_report(tmp_path):
+    """Rows with case, form, dtype, check and status and nothing more look like a report: they are checked
+    (and here refused for the missing max_abs_err), never skipped as another tool's JSON."""
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "report.json").write_text(json.dumps([_item()]))
+    code, lines = _gather(folder)
+    assert code == 2

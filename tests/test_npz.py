@@ -423,3 +423,118 @@ def test_zero_units_are_refused(tmp_path):
     a = {k: np.zeros(v.shape[:-1] + (0,) if k[0] != "W" else (0, 0), np.float32) for k, v in _arrays().items()}
     _refused(_write(tmp_path, a), ": V_i, V_j, V_f, V_o have shape (3, 0): input_depth and num_units must be at "
              "least 1")
+
+
+# ------------------------------------------- what mutation testing found untested (README, Mutation testing)
+
+def _zip64(good: bytes, directory=None) -> bytes:
+    """``good`` (an .npz) with a zip64 end record and locator before its end record, whose own fields then
+    say 0xFFFF and 0xFFFFFFFF, as a writer does past 65535 members or 4 GiB; ``directory``: the directory
+    size the zip64 record declares (default: the true one)."""
+    import struct
+
+    entries, size, offset = struct.unpack("<HII", good[-12:-2])
+    body = good[:-22]
+    record = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries,
+                         size if directory is None else directory, offset)
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, len(body), 1)
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return body + record + locator + end
+
+
+def test_a_zip64_end_record_is_read_and_its_directory_size_checked(tmp_path):
+    good = _valid_bytes(zipfile.ZIP_STORED)
+    (tmp_path / "z64.npz").write_bytes(_zip64(good))
+    params, forget_bias, options = npz.load(tmp_path / "z64.npz")
+    assert params.num_units == N and forget_bias == 1.0 and options["cell_clip"] == 3.0
+    (tmp_path / "big.npz").write_bytes(_zip64(good, directory=10 * MiB))
+    _refused(tmp_path / "big.npz", f": its zip directory takes {10 * MiB} bytes; the 18 keys of an .npz take about 2 KiB "
+                                   "(read up to 64 KiB)")
+
+
+def test_the_end_record_signature_inside_an_array_is_not_taken_for_the_end(tmp_path):
+    a = _arrays("float64")
+    a["V_i"].reshape(-1).view(np.uint8)[:4] = np.frombuffer(b"PK\x05\x06", np.uint8)  # the end record's signature
+    params, _, _ = npz.load(_write(tmp_path, a))
+    assert params.V["i"].tobytes() == a["V_i"].tobytes()
+
+
+def test_the_directory_and_declared_size_limits_are_inclusive(tmp_path, monkeypatch):
+    import struct
+
+    path = _write(tmp_path, _arrays())
+    data = path.read_bytes()
+    directory = struct.unpack("<I", data[-10:-6])[0]
+    monkeypatch.setattr(npz, "DIRECTORY_LIMIT", directory)
+    npz.load(path)
+    monkeypatch.setattr(npz, "DIRECTORY_LIMIT", directory - 1)
+    _refused(path, f": its zip directory takes {directory} bytes")
+    monkeypatch.setattr(npz, "DIRECTORY_LIMIT", 64 * 1024)
+    path = tmp_path / "zeros.npz"  # deflated zeros: the file is far smaller than what it declares
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **{k: np.zeros({"V": (30, 20), "W": (20, 20)}.get(k[0], 20), np.float32) for k in _arrays()})
+    with zipfile.ZipFile(path) as zf:
+        declared = sum(i.file_size for i in zf.infolist())
+    assert path.stat().st_size < declared - 1
+    monkeypatch.setitem(npz.safeio.LIMITS, "weights file", declared)
+    npz.load(path)
+    monkeypatch.setitem(npz.safeio.LIMITS, "weights file", declared - 1)
+    _refused(path, f": its arrays take {declared} bytes once unpacked; a weights file is read up to 0 MiB")
+
+
+def test_fortran_order_version_2_and_many_chunks_load_bit_for_bit(tmp_path, monkeypatch):
+    a = _arrays("float64", peepholes=True, projection=True)
+    members = [(f"{k}.npy", _npy(np.asfortranarray(v), version=(2, 0))) for k, v in a.items()]
+    monkeypatch.setattr(npz, "CHUNK", 7)  # every array read in many pieces of a size that divides nothing
+    params, _, _ = npz.load(_zip(tmp_path, members))
+    assert params.V["j"].tobytes() == a["V_j"].tobytes() and params.projection.tobytes() == a["projection"].tobytes()
+    assert np.array_equal(params.W["o"], a["W_o"]) and params.V["j"].flags.f_contiguous
+
+
+def test_a_zero_byte_dtype_is_refused_by_its_header(tmp_path):
+    members = [m for m in _valid_members() if m[0] != "V_i.npy"]
+    _refused(_zip(tmp_path, members + [("V_i.npy", _header(b"{'descr': '<U0', 'fortran_order': False, 'shape': (3, 4), }"))]),
+             ": V_i has dtype <U0, of 0 bytes an element")
+
+
+def test_full_messages(tmp_path):
+    """Each message whole, as a user reads it."""
+    two = _zip(tmp_path, _valid_members() + [("V_i.npy", _npy(np.zeros(3))), ("b_f.npy", _npy(np.zeros(3)))],
+               name="two.npz")
+    assert str(_refused(two)) == f"{two}: holds V_i.npy, b_f.npy twice"
+    a = _arrays(projection=True)
+    a["V_i"], a["W_j"] = a["V_i"].astype(np.float64), a["W_j"].astype(np.float64)
+    assert _refused(_write(tmp_path, a, "mixed.npz")).endswith(
+        ": V_i, W_j have dtype float64 but V_j, V_f, V_o, W_i, W_f, W_o, b_i, b_j, b_f, b_o, projection have "
+        "float32: every array must be float32, or every one float64")
+    a = _arrays()
+    a["V_j"], a["V_o"] = np.zeros((5, 4), np.float32), np.zeros((6, 4), np.float32)
+    assert _refused(_write(tmp_path, a, "shapes.npz")).endswith(
+        ": V_j has shape (5, 4), V_o has shape (6, 4) but V_i, V_f have (3, 4)")
+    a = _arrays()
+    a["b_f"] = a["b_f"].astype(">f4")
+    assert _refused(_write(tmp_path, a, "big_endian.npz")).endswith(
+        ": b_f has dtype >f4; weights are real numbers, float32 or float64 (little-endian)")
+    options = _write(tmp_path, {**_arrays(), "options": np.array('{"b": 1, "a": 2}')}, "options.npz")
+    assert _refused(options).endswith(": options: unknown key(s) a, b; known: activation, recurrent_activation, "
+                                      "cell_clip, proj_clip, gate_clip, input_forget")
+    long = _write(tmp_path, {**_arrays(), "options": np.array('{"activation": "' + "x" * 100 + '"}')}, "long.npz")
+    assert _refused(long).endswith(': options.activation is "' + "x" * 47 + "... (102 characters); it must be one of "
+                                   "tanh, sigmoid, relu, hard_sigmoid_0.2, hard_sigmoid_1/6")
+    a = _arrays()
+    a["b_o"][:2] = np.inf, -np.inf
+    assert _refused(_write(tmp_path, a, "two_inf.npz")).endswith(": b_o holds 2 non-finite values (inf, -inf)")
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"PK\x05\x06" + bytes(18))
+    assert str(_refused(empty)) == f"{empty}: not an .npz (a zip archive of .npy arrays): the archive is empty"
+
+
+def test_defaults_a_projection_of_one_column_and_no_forget_bias(tmp_path):
+    a = _arrays(projection=True)
+    a["projection"] = a["projection"][:, :1]
+    a.update({f"W_{g}": a[f"W_{g}"][:1] for g in GATES})
+    params, forget_bias, options = npz.load(_write(tmp_path, a))  # no forget_bias, no options member
+    assert params.h_depth == 1 and forget_bias == 0.0 and options == {}
+    p = LSTMParams(*({g: a[f"{part}_{g}"] for g in GATES} for part in "VWb"), projection=a["projection"])
+    npz.save(tmp_path / "saved.npz", p)
+    assert npz.load(tmp_path / "saved.npz")[1] == 0.0

@@ -2,12 +2,11 @@
 and every outcome says so: the CLI's exit code 3 (0 where the case says expect_undecided), pytest (a failure,
 or a skip with the reason), the report's verdict and gather's exit code."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from harness import engine, gather, report, sensitivity
+from harness import engine, report, sensitivity
 from harness.casefile import parse
 from harness.forms import FORMS
 from test_cli import cli  # tests/ is on sys.path: pytest's rootdir-less test modules
@@ -108,21 +107,6 @@ def test_the_report_verdict_is_undecided_unless_expected():
     assert report.verdict([_result("pass"), _result("undecided", "expected")]) == "PASS"
     assert report.verdict([_result("fail"), _result("undecided")]) == "FAIL"
     assert report.verdict([_result("undecided")], invalid=["x"]) == "INVALID"
-
-
-def test_gather_exits_3_for_an_unexpected_undecided_row(tmp_path):
-    data = Path(__file__).resolve().parent / "data" / "gather"
-    rows = json.loads((data / "tf221" / "report.json").read_text())
-    for flag, code in ((None, 3), ("expected", 0)):
-        rows[3].update(status="undecided", flag=flag)
-        folder = tmp_path / f"{flag}" / "tf221"
-        folder.mkdir(parents=True)
-        (folder / "report.json").write_text(json.dumps(rows))
-        lines = []
-        assert gather.main([str(data / "tf212"), str(folder)], echo=lines.append) == code, lines[-1]
-        if code == 3:
-            assert lines[-1].startswith("gather: 2 runs; nothing failed, but 1 items are UNDECIDED")
-            assert any(line.endswith(f"{rows[3]['check']} UNDECIDED") for line in lines)
 
 
 @pytest.mark.parametrize("flag", [None, "ill-conditioned", "expected"])
