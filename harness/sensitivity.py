@@ -117,18 +117,21 @@ def spread(x, params: LSTMParams, semantics: dict, dtype: str, seed: int, *, hea
     if u >= PROBE:  # float32: perturbed at its own roundoff
         return run(u)
     big, small = run(PROBE), run(PROBE / LINEARITY)  # the same draws e: only the size differs
-    back = u / PROBE
-
-    def combine(b, s):  # scaled back where the two probes respond linearly, the smaller probe's own elsewhere
-        if b is None:
-            return None
-        linear = np.asarray(b) * 2.0 >= LINEARITY * np.asarray(s)
-        out = np.where(linear, np.asarray(b) * back, s)
-        return out if np.ndim(out) else float(out)
-
+    combine = lambda b, s: _scaled_back(b, s, u / PROBE)  # noqa: E731
     return Spread(combine(big.outputs, small.outputs), combine(big.final_h, small.final_h),
                   combine(big.final_c, small.final_c), combine(big.logits, small.logits),
                   {name: combine(g, small.grads[name]) for name, g in big.grads.items()})
+
+
+def _scaled_back(big, small, back: float):
+    """The float64 spread from the spreads at PROBE (``big``) and PROBE / LINEARITY (``small``): ``big``
+    scaled back by ``back`` where ``big`` is at least half LINEARITY times ``small`` (a linear response),
+    ``small`` as it is elsewhere (saturated). Element by element; a float for floats, None for None."""
+    if big is None:
+        return None
+    linear = np.asarray(big) * 2.0 >= LINEARITY * np.asarray(small)
+    out = np.where(linear, np.asarray(big) * back, small)
+    return out if np.ndim(out) else float(out)
 
 
 def _draws(x, cells, exact, grads0, u, rng, net, semantics, head, d_outputs, gradient_semantics) -> Spread:

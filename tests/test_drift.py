@@ -167,7 +167,7 @@ def _row(case, form, dtype, check, status, err=None, digest=None, inputs="i1", s
 def test_the_drift_table_whole():
     """Two runs of four (case, form, dtype) each, every kind of cell; the expected table is written out by
     hand from the rows."""
-    a = [_row("c1", "f1", "float32", "weights", "pass", 0.0, "w"), _row("c1", "f1", "float32", "outputs", "pass",
+    a = [_row("c1", "f1", "float32", "weights", "pass", 5.0, "w"), _row("c1", "f1", "float32", "outputs", "pass",
                                                                           1e-7, "d1", sample=(0.1, 0.2)),
          _row("c1", "f2", "float32", "outputs", "skip"),
          _row("c2", "f1", "float64", "outputs", "fail", 0.5, "d2"),
@@ -183,6 +183,7 @@ def test_the_drift_table_whole():
     lines = []
     code = drift.show([drift.index(a), drift.index(b)], out=lines.append)
     cells = [[c for c in re.split(r"\s{2,}", line) if c] for line in lines[:-2]]
+    assert all(line == line.rstrip() and line.startswith("c") for line in lines[:-2])  # left-aligned, no padding after
     assert cells == [
         ["case", "form", "dtype", "TF 2.12.1 vs reference", "TF 2.21.0 vs reference", "TF 2.12.1 -> TF 2.21.0"],
         ["c1", "f1", "float32", "pass 1e-07", "pass 2e-07", "changed (outputs; max |delta| 0.05 sampled)"],
@@ -197,6 +198,9 @@ def test_the_drift_table_whole():
     assert drift.compare(checks(a[1]), checks(b[1] | {"digest": None})) == ("none", (), None)  # one side only
     assert drift.compare(checks(a[3]), checks(b[2])) == ("same", (), 0.0)
     assert drift.compare(checks(a[1]), checks(b[1] | {"sample": []})) == ("changed", ("outputs",), 0.0)
+    no_samples = lambda row: checks({k: v for k, v in row.items() if k != "sample"})  # noqa: E731
+    assert drift.compare(no_samples(a[1]), checks(b[1])) == ("changed", ("outputs",), 0.0)
+    assert drift.compare(checks(a[1]), no_samples(b[1])) == ("changed", ("outputs",), 0.0)
 
 
 def test_a_report_of_one_row_without_versions_is_labelled_tf_unknown():

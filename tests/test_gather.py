@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness import drift, gather
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,6 +126,9 @@ def test_expect_fails_when_an_environment_wrote_no_report(capsys):
     capsys.readouterr()
     assert _gather(DATA / "tf212", expect=2) == (2, [])
     assert capsys.readouterr().err.startswith("lstm-equiv gather: expected 2 reports, found 1: TF 2.12.1")
+    assert _gather(DATA / "tf212", DATA / "tf221", expect=3)[0] == 2
+    assert capsys.readouterr().err == (f"lstm-equiv gather: expected 3 reports, found 2: TF 2.12.1 "
+                                       f"({DATA / 'tf212' / 'report.json'}), TF 2.21.0 ({DATA / 'tf221' / 'report.json'})\n")
 
 
 def _legacy_copy(folder: Path, env: str) -> Path:
@@ -275,7 +280,8 @@ def test_gather_exits_3_for_an_unexpected_undecided_row(tmp_path):
         lines = []
         assert gather.main([str(data / "tf212"), str(folder)], echo=lines.append) == code, lines[-1]
         if code == 3:
-            assert lines[-1].startswith("gather: 2 runs; nothing failed, but 1 items are UNDECIDED")
+            assert lines[-1] == ("gather: 2 runs; nothing failed, but 1 items are UNDECIDED (no dtype decides their "
+                                 "case, and it does not say expect_undecided)")
             assert any(line.endswith(f"{rows[3]['check']} UNDECIDED") for line in lines)
 
 
@@ -326,22 +332,30 @@ def test_a_legacy_run_without_a_plain_twin_is_chained_alone(tmp_path):
     assert code == 0 and not any(" -> TF 2.21.0 legacy" in line for line in lines)
 
 
-def test_more_than_50_failures_are_cut_with_a_count(tmp_path):
-    bad = [_item(case=f"c{k:02}", status="fail") for k in range(60)]
+@pytest.mark.parametrize("n, cut", [(60, "... and 10 more"), (51, "... and 1 more"), (50, None)])
+def test_more_than_50_failures_are_cut_with_a_count(tmp_path, n, cut):
+    bad = [_item(case=f"c{k:02}", status="fail") for k in range(n)]
     code, lines = _gather(_synthetic(tmp_path, "a", "2.21.0", bad))
     listed = [line for line in lines if line.endswith(" FAIL")]
-    assert code == 1 and len(listed) == 50 and lines[-2] == "... and 10 more"
-    assert lines[-1] == "gather: 1 runs; 60 items FAILED the reference"
+    assert code == 1 and len(listed) == 50
+    assert lines[-2] == cut if cut else lines[-2].endswith(" FAIL")
+    assert lines[-1] == f"gather: 1 runs; {n} items FAILED the reference"
 
 
 def test_matrix_md_is_the_table_and_the_drift_as_printed(tmp_path):
     runs = [_synthetic(tmp_path, "a", "2.12.1", [_item()]), _synthetic(tmp_path, "b", "2.21.0", [_item()])]
     code, lines = _gather(*runs, out=tmp_path / "out")
     assert code == 0
+    assert lines == ["lstm-equiv: 2 runs, items per form and status", "", "| form | TF 2.12.1 | TF 2.21.0 |",
+                     "|---|---|---|", "| f | 1 pass | 1 pass |", "| all forms | 1 pass | 1 pass |", "",
+                     "Drift of TF's outputs from each TF version to the next (the -legacy runs, tf.keras = Keras 2, "
+                     "chained apart, then each against its plain twin):",
+                     "TF 2.12.1 -> TF 2.21.0: 1 (case, form, dtype) runs in both: 1 same bits, 0 changed", "",
+                     "gather: 2 runs; every run matches the reference"]
     assert (tmp_path / "out" / "matrix.md").read_text() == "\n".join(lines) + "\n"
 
 
-def test_a_found_json_whose_rows_hold_exactly_the_five_keys_is_a_report(tmp_path):
+def test_a_found_json_whose_rows_hold_exactly_the_five_keys_is_a_report(tmp_path, capsys):
     """Rows with case, form, dtype, check and status and nothing more look like a report: they are checked
     (and here refused for the missing max_abs_err), never skipped as another tool's JSON."""
     folder = tmp_path / "r"
@@ -349,3 +363,4 @@ def test_a_found_json_whose_rows_hold_exactly_the_five_keys_is_a_report(tmp_path
     (folder / "report.json").write_text(json.dumps([_item()]))
     code, lines = _gather(folder)
     assert code == 2
+    assert capsys.readouterr().err == f"lstm-equiv gather: {folder / 'report.json'}: row 0: key 'max_abs_err' is missing\n"

@@ -442,6 +442,33 @@ def _zip64(good: bytes, directory=None) -> bytes:
     return body + record + locator + end
 
 
+def _marked(data: bytes, entries: bool, size: bool) -> bytes:
+    """A zip64 file whose plain end record marks only its count of entries, or only its directory size."""
+    end = bytearray(data[-22:])
+    if not entries:
+        end[8:12] = data[-22 - 20 - 56 + 24:-22 - 20 - 56 + 26] * 2  # the real count, from the zip64 record
+    if not size:
+        end[12:16] = data[-22 - 20 - 56 + 40:-22 - 20 - 56 + 44]  # the real size, from the zip64 record
+    return data[:-22] + bytes(end)
+
+
+@pytest.mark.parametrize("entries, size", [(True, False), (False, True)], ids=["count_marked", "size_marked"])
+def test_either_marker_of_a_zip64_end_record_leads_to_the_zip64_record(tmp_path, entries, size):
+    good = _valid_bytes(zipfile.ZIP_STORED)
+    (tmp_path / "ok.npz").write_bytes(_marked(_zip64(good), entries, size))
+    assert npz.load(tmp_path / "ok.npz")[0].num_units == N
+    (tmp_path / "big.npz").write_bytes(_marked(_zip64(good, directory=10 * MiB), entries, size))
+    if entries:  # the record's size is the one read: refused
+        _refused(tmp_path / "big.npz", f": its zip directory takes {10 * MiB} bytes")
+
+
+def test_an_option_value_is_shown_whole_up_to_60_characters(tmp_path):
+    for length, shown in ((58, '"' + "x" * 58 + '"'), (59, '"' + "x" * 47 + "... (61 characters)")):
+        text = '{"activation": "' + "x" * length + '"}'
+        path = _write(tmp_path, {**_arrays(), "options": np.array(text)}, f"o{length}.npz")
+        assert f"options.activation is {shown}; it must be one of" in _refused(path)
+
+
 def test_a_zip64_end_record_is_read_and_its_directory_size_checked(tmp_path):
     good = _valid_bytes(zipfile.ZIP_STORED)
     (tmp_path / "z64.npz").write_bytes(_zip64(good))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -123,7 +124,7 @@ def _copy(into: Path):
 
 def run(mutant: Mutant, timeout: float = 900) -> tuple:
     """(outcome, seconds, the last lines pytest printed) of one mutant, in a fresh copy of the repository."""
-    with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.id}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mutant-" + re.sub(r"\W+", "_", mutant.id)[:40] + "-") as tmp:
         copy = Path(tmp)
         _copy(copy)
         if mutant.path:  # a baseline run has none
@@ -140,7 +141,9 @@ def run(mutant: Mutant, timeout: float = 900) -> tuple:
                                   text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return "timeout", time.monotonic() - start, ""
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
+        said = (proc.stdout + proc.stderr).strip().splitlines()
+        failed = [line for line in said if line.startswith("FAILED ")]
+        tail = "\n".join(failed[:1] if proc.returncode == 1 and failed else said[-3:])
         outcome = {0: "survived", 1: "killed"}.get(proc.returncode, "error")
         return outcome, time.monotonic() - start, tail
 
@@ -162,8 +165,7 @@ def main(argv=None) -> int:
         results = list(pool.map(run, chosen))
     for m, (outcome, seconds, tail) in zip(chosen, results):
         print(f"{outcome:9} {seconds:6.1f} s  {m.id}: {m.why}")
-        if outcome != "killed":
-            print("    " + tail.replace("\n", "\n    "))
+        print("    " + tail.replace("\n", "\n    ")[:300])  # killed: the test that failed; else what pytest said
     killed = sum(o == "killed" for o, _, _ in results)
     print(f"\n{killed}/{len(chosen)} killed, {sum(o == 'survived' for o, _, _ in results)} survived, "
           f"{sum(o not in ('killed', 'survived') for o, _, _ in results)} errors")
