@@ -76,17 +76,18 @@ def test_out_writes_the_table_and_the_whole_drift_table(tmp_path):
     assert (tmp_path / "drift.txt").read_text() == "\n".join(whole) + "\n"
 
 
-def test_a_failed_item_makes_gather_exit_1_and_is_named(tmp_path):
+@pytest.mark.parametrize("status", ["fail", "error"])
+def test_a_failed_or_erroring_item_makes_gather_exit_1_and_is_named(tmp_path, status):
     rows = _rows("tf221")
-    rows[3]["status"] = "fail"
+    rows[3].update(status=status, **({"max_abs_err": None} if status == "error" else {}))
     (tmp_path / "tf221").mkdir()
     (tmp_path / "tf221" / "report.json").write_text(json.dumps(rows))
     code, lines = _gather(DATA / "tf212", tmp_path / "tf221")
     r = rows[3]
     assert code == 1
-    assert f"TF {r['versions']['tensorflow']}: {r['case']} {r['form']} {r['dtype']} {r['check']} FAIL" in lines
+    assert f"TF {r['versions']['tensorflow']}: {r['case']} {r['form']} {r['dtype']} {r['check']} {status.upper()}" in lines
     assert lines[-1] == "gather: 2 runs; 1 items FAILED the reference"
-    assert any("**1 fail**" in line for line in lines if line.startswith(f"| {r['form']} |"))
+    assert any(f"**1 {status}**" in line for line in lines if line.startswith(f"| {r['form']} |"))
 
 
 def test_missing_or_foreign_reports_exit_2(tmp_path, capsys):
@@ -255,18 +256,6 @@ def test_out_may_not_be_a_file_or_hold_an_input(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["report.json"]
     assert _gather(DATA, out=tmp_path / "no" / "such" / "out") == (2, [])
     assert "does not exist" in capsys.readouterr().err
-
-
-def test_an_erroring_item_makes_gather_exit_1_and_is_named(tmp_path):
-    rows = _rows("tf221")
-    rows[5].update(status="error", max_abs_err=None, message="The run raised:\nRuntimeError")
-    (tmp_path / "tf221").mkdir()
-    (tmp_path / "tf221" / "report.json").write_text(json.dumps(rows))
-    code, lines = _gather(DATA / "tf212", tmp_path / "tf221")
-    r = rows[5]
-    assert code == 1
-    assert f"TF {r['versions']['tensorflow']}: {r['case']} {r['form']} {r['dtype']} {r['check']} ERROR" in lines
-    assert lines[-1] == "gather: 2 runs; 1 items FAILED the reference"
 
 
 def test_gather_exits_3_for_an_unexpected_undecided_row(tmp_path):
