@@ -405,13 +405,12 @@ def _conditioning(item: Item, r: Run) -> tuple | None:
         return None
     within = (f"within {tolerances.SEPARATION:g}x of {smallest:.3g}, the smallest error a wrong gate layout gives "
               f"on this case ({swap})")
-    if item.dtype != "float64":
-        bound64 = _outputs_bound(item, r, "float64")
-        if separates(bound64):
-            return "pass", (f"ill-conditioned: {item.dtype} cannot separate a wrong layout here (the derived bound on "
-                            f"the outputs, {bound:.3g}, is {within}); float64 still can (its bound: {bound64:.3g})")
+    bound64 = bound if item.dtype == "float64" else _outputs_bound(item, r, "float64")
+    if separates(bound64):
+        return "pass", (f"ill-conditioned: {item.dtype} cannot separate a wrong layout here (the derived bound on "
+                        f"the outputs, {bound:.3g}, is {within}); float64 still can (its bound: {bound64:.3g})")
     return "undecided", (f"undecided: no dtype can separate a wrong gate layout from rounding on this case: the "
-                         f"derived float64 bound on the outputs, {_outputs_bound(item, r, 'float64'):.3g}, is {within}."
+                         f"derived float64 bound on the outputs, {bound64:.3g}, is {within}."
                          " Its dynamics amplify rounding until any correct float64 run may differ by that much "
                          "(large weights, long sequences: docs/tolerances.md), so this check passed a bound that "
                          "proves nothing about the layout")
