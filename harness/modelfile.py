@@ -37,6 +37,7 @@ WRAPPERS = ("Bidirectional", "TimeDistributed")
 MODELS = ("Functional", "Model", "Sequential")
 MAX_DEPTH = 32  # models nested in models; Keras files seen here nest at most 3
 WEIGHT_NAMES = ("kernel", "recurrent_kernel", "bias")
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"  # the first 8 bytes of every HDF5 file (the HDF5 file format specification)
 
 SEMANTIC = ("units", "activation", "recurrent_activation", "use_bias", "dtype", "go_backwards", "stateful",
             "time_major", "reset_after")
@@ -82,7 +83,8 @@ class ModelFile:
 
 
 def read(path) -> ModelFile:
-    """The recurrent layers of the Keras file ``path`` (``.h5`` or ``.keras``), read as data."""
+    """The recurrent layers of the Keras file ``path``, read as data: an HDF5 file (``.h5``, and the ``.keras``
+    files of Keras 2.12) or a ``.keras`` zip archive, told apart by their first bytes."""
     path = Path(path)
     try:
         size = safeio.regular_file(path, "model file")
@@ -90,7 +92,11 @@ def read(path) -> ModelFile:
         raise ModelFileError(str(err)) from None
     if not size:
         raise ModelFileError(f"{path}: is empty (0 bytes), not a Keras model file")
-    if path.suffix == ".keras":
+    with open(path, "rb") as f:
+        magic = f.read(8)
+    if magic == HDF5_MAGIC:  # Keras 2.12 writes HDF5 into a file named .keras (measured: TF 2.12.1)
+        return _read_h5(path)
+    if magic.startswith(b"PK") or path.suffix == ".keras":
         return _read_keras(path)
     return _read_h5(path)
 

@@ -40,7 +40,7 @@ def test_a_saturated_probe_is_not_scaled_back(tmp_path):
                              net, FORMS["keras_lstm"].semantics(case), None, None, None)
     scaled = big.outputs * sensitivity.UNIT_ROUNDOFF["float64"] / sensitivity.PROBE
     error = np.abs(r.form_out.outputs - r.reference["outputs"]).max(axis=(0, 2))
-    assert error.max() > 1.0
+    assert error.max() > 0.1  # 1.5 with TF 2.21, 0.82 with TF 2.12's Keras 2
     assert (error > 50 * scaled).any(), "the old bound would fail this right answer"
     assert (error <= 50 * s.outputs).all()
     linear = big.outputs[:20] / 64 <= s.outputs[:20] * 2 ** 13  # the first steps: linear, scaled back as before
