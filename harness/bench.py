@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,10 @@ from harness import casefile, engine, tf_compat
 from harness.forms import FORMS
 from harness.inputs import make_inputs
 from reference import lstm_forward
+
+
+def _evaluate_all(items) -> list:
+    return [engine.evaluate(i) for i in items]
 
 
 def _timed(fn) -> float:
@@ -43,10 +48,10 @@ def item_ratios(cases, out=print) -> list:
         if form.skip_reason(first.case, first.dtype):
             continue
         engine.forget_runs()
-        harness = _timed(lambda: [engine.evaluate(i) for i in item_group])
+        harness = _timed(partial(_evaluate_all, item_group))
         inputs = make_inputs(first.case, first.dtype)
         gradients = "gradients" in first.case.checks and not form.no_gradient
-        alone = _timed(lambda: form.run(first.case, inputs, first.dtype, gradients=gradients))  # TF is warm now
+        alone = _timed(partial(form.run, first.case, inputs, first.dtype, gradients=gradients))  # TF is warm now
         share = harness / alone
         ratios.append(share)
         rows.append((first.case.name, first.form, first.dtype, len(item_group), harness, alone, share))
@@ -93,7 +98,8 @@ def xdist_speedup(root: Path, out=print) -> float | None:
         return None
     times = {}
     for workers in ("0", "auto"):
-        cmd = [sys.executable, "-m", "pytest", "cases", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "-n", workers]
+        cmd = [sys.executable, "-m", "pytest", "cases", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+               "-n", workers]
         start = time.perf_counter()
         proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
         times[workers] = time.perf_counter() - start
@@ -148,7 +154,8 @@ def scaling(out=print) -> float:
 
 def main(paths, root: Path, out=print) -> int:
     """Run all four measurements and print the summary line."""
-    out(f"lstm-equiv bench: TF {tf_compat.versions()['tensorflow']}, {os.cpu_count()} cores, device {tf_compat.device()}")
+    out(f"lstm-equiv bench: TF {tf_compat.versions()['tensorflow']}, {os.cpu_count()} cores, "
+        f"device {tf_compat.device()}")
     loader, cases = casefile.CaseLoader(), []
     for path in casefile.case_files(paths):
         cases += loader.load(path)

@@ -297,7 +297,7 @@ def _to_case(values: dict, mapping: yamlnodes.Mapping, path: Path, problems: lis
 
 def _sequence_rules(values: dict, mapping, problems: list) -> bool:
     """The sequence keys against the sizes and each other; False (the problem recorded) when they clash."""
-    line = lambda key: mapping.key_lines[key]  # noqa: E731
+    line = lambda key: mapping.key_lines[key]
     before = len(problems)
     lengths = values.get("sequence_lengths")
     if lengths is not None:

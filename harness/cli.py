@@ -364,7 +364,8 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--input-depth", type=_positive, required=True)
     explain.add_argument("--num-units", type=_positive, required=True)
     explain.add_argument("--form", help="one form (default: all of the cell's)")
-    explain.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="the LSTM forms (default) or the GRU ones")
+    explain.add_argument("--cell", choices=("lstm", "gru"), default="lstm",
+                         help="the LSTM forms (default) or the GRU ones")
     explain.add_argument("--num-proj", type=_positive, help="LSTMCell's projection width")
     explain.add_argument("--png", metavar="FILE", help="draw the real extracted kernel of --form as a labelled "
                          "picture (needs matplotlib: pip install -e '.[plots]')")

@@ -225,7 +225,8 @@ def _from_checkpoint(prefix: Path, forget_bias, cell=None) -> Source:
                                              else f"holds no '.../basic_lstm_cell/kernel' or '.../lstm_cell/kernel' "
                                                   f"variable{' under ' + cell if cell else ''} (variables: {names})"))
     scope = cells[0]
-    tensors = {name.removeprefix(scope + "/"): reader.get_tensor(name) for name in names if name.startswith(scope + "/")}
+    tensors = {name.removeprefix(scope + "/"): reader.get_tensor(name) for name in names
+               if name.startswith(scope + "/")}
     if "bias" not in tensors:
         raise ConvertError(f"{prefix}: {scope}/kernel has no {scope}/bias next to it")
     for name, value in tensors.items():
@@ -281,14 +282,16 @@ _CANNOT = {
     "torch": {"use_peepholes": "torch.nn.LSTM has no peephole connections",
               "cell_clip": "torch.nn.LSTM does not clip c", "proj_clip": "torch.nn.LSTM does not clip its projection",
               "gate_clip": "torch.nn.LSTM does not clip the gates", "input_forget": "torch.nn.LSTM has no input_forget",
-              "activation": "torch.nn.LSTM computes tanh only", "recurrent_activation": "torch.nn.LSTM computes sigmoid "
+              "activation": "torch.nn.LSTM computes tanh only",
+              "recurrent_activation": "torch.nn.LSTM computes sigmoid "
                                                                                          "gates only"},
     "onnx": {"num_proj": "the ONNX LSTM operator has no projection",
              "cell_clip": "ONNX's clip bounds the gates' pre-activations, not c: TF's cell_clip cannot be written "
                           "as it", "proj_clip": "the ONNX LSTM operator has no projection"},
     "keras": {"use_peepholes": "keras.layers.LSTM has no peephole connections",
               "num_proj": "keras.layers.LSTM has no projection", "cell_clip": "keras.layers.LSTM does not clip c",
-              "proj_clip": "keras.layers.LSTM has no projection", "gate_clip": "keras.layers.LSTM does not clip the gates",
+              "proj_clip": "keras.layers.LSTM has no projection",
+              "gate_clip": "keras.layers.LSTM does not clip the gates",
               "input_forget": "keras.layers.LSTM has no input_forget"},
     "npz": {},
 }

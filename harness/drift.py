@@ -134,7 +134,8 @@ def read_report(path) -> list:
 def index(rows: list) -> tuple:
     """(label, rows by (case, form, dtype, check)) of the validated rows of one report."""
     versions = rows[0].get("versions", {})
-    label = f"TF {versions.get('tensorflow', '?')}" + (" legacy" if "LEGACY" in str(versions.get("tf.keras", "")) else "")
+    legacy = "LEGACY" in str(versions.get("tf.keras", ""))
+    label = f"TF {versions.get('tensorflow', '?')}" + (" legacy" if legacy else "")
     return label, {tuple(r[k] for k in KEY): r for r in rows}
 
 

@@ -210,7 +210,7 @@ def tf_run(case, form_name: str, dtype: str, weights: str = "random") -> TFRun:
                                              *more])
                 gradients = "gradients" in case.checks and weights == "random" and not form.no_gradient
                 out.form_out = form.run(case, out.inputs, dtype, gradients=gradients)
-            except Exception:  # a TF crash is reported on every check of the run, with its traceback
+            except Exception:  # noqa: BLE001  a TF crash is reported on every check of the run, with its traceback
                 out.error = traceback.format_exc()
         _RUNS[key] = out
     return _RUNS[key]
@@ -249,7 +249,7 @@ def _read(case, form, tf: TFRun, reading: Reading) -> Run:
             ref["logits"] = dense(outputs[:, -1], tf.inputs.head_kernel.astype(np.float64),
                                   tf.inputs.head_bias.astype(np.float64))
         out.reference = reading.reference(ref)
-    except Exception:
+    except Exception:  # noqa: BLE001  a reading that crashes is this run's error, with its traceback
         out.error = traceback.format_exc()
     return out
 
@@ -268,7 +268,7 @@ def _read_gru(case, form, tf: TFRun, reading: Reading, out: Run) -> Run:
             ref["logits"] = dense(outputs[:, -1], tf.inputs.head_kernel.astype(np.float64),
                                   tf.inputs.head_bias.astype(np.float64))
         out.reference = reading.reference(ref)
-    except Exception:
+    except Exception:  # noqa: BLE001  a reading that crashes is this run's error, with its traceback
         out.error = traceback.format_exc()
     return out
 
@@ -285,7 +285,7 @@ def cell_grads(form_out) -> tuple:
 
 def _states64(inputs) -> tuple:
     """The initial states given to every cell, in float64 (None: zeros)."""
-    widen = lambda s: None if s is None else tuple(a.astype(np.float64) for a in s)  # noqa: E731
+    widen = lambda s: None if s is None else tuple(a.astype(np.float64) for a in s)
     return widen(inputs.h0), widen(inputs.c0)
 
 
@@ -301,7 +301,7 @@ def evaluate(item: Item, reading: Reading = IDENTITY, weights: str = "random") -
     r = read(item.case, item.form, item.dtype, reading, weights)
     try:
         result = _evaluate(item, r, reading)
-    except Exception:  # the harness's own crash is an error too, never a pass
+    except Exception:  # noqa: BLE001  the harness's own crash is an error too, never a pass
         result = Result(item, "error", None, None, f"{_what(item)}\nThe check raised:\n{traceback.format_exc()}")
     return replace(result, inputs_digest=r.tf.inputs_digest)
 
@@ -344,7 +344,8 @@ def _verdict(item: Item, r: Run, passed: bool, message: str, structural: bool = 
     why += (f"; the case expects it: {expected}" if expected else
             f"; if that is expected, say why with expect_undecided in {item.case.where}")
     if not passed:
-        why += "\nIt exceeded even that bound, which on such a case is no evidence of a wrong layout either:\n" + message
+        why += ("\nIt exceeded even that bound, which on such a case is no evidence of a wrong layout either:\n"
+                + message)
     return "undecided", why, "expected" if expected else None
 
 
@@ -399,7 +400,7 @@ def _conditioning(item: Item, r: Run) -> tuple | None:
         _SEPARATIONS[key] = sensitivity.separation(r.inputs.x, r.inputs.params, semantics,
                                                    network_of(case, form, r.inputs))
     smallest, swap = _SEPARATIONS[key]
-    separates = lambda bound: not swap or bound * tolerances.SEPARATION < smallest  # noqa: E731
+    separates = lambda bound: not swap or bound * tolerances.SEPARATION < smallest
     bound = _outputs_bound(item, r, item.dtype)
     if separates(bound):
         return None
@@ -490,7 +491,8 @@ def _check_gru_weights(item: Item, r: Run) -> Result:
             want = getattr(injected, part)
             if want is None or not _equal(a, want[g]):
                 owner = [h for h in (want or {}) if h != g and _equal(a, want[h])]
-                whose = f"it holds the block injected as {part}[{owner[0]!r}]" if owner else                     "it matches no injected gate block"
+                whose = (f"it holds the block injected as {part}[{owner[0]!r}]" if owner else
+                         "it matches no injected gate block")
                 problems.append(f"gate block {part}[{g!r}] read from {layout.where(part, g, n_in, n)} (layout "
                                 f"{layout.name}) differs from the injected {part}[{g!r}]: {whose}")
         if layout.two_biases:  # each stored bias bit for bit: a sum of two can round an error away
@@ -653,7 +655,7 @@ def _gru_grad_blocks(case, layout, tensors: dict, ref_params) -> list:
 def _cell_grad_blocks(case, k: int, layout, tensors: dict, ref_params) -> list:
     """One cell's (label, TF's block, the reference's block)."""
     n_in, cell = case.cell_input_depth(k), case.cell_name(k)
-    name = lambda part, g=None: sensitivity.block_name(cell, part, g)  # noqa: E731
+    name = lambda part, g=None: sensitivity.block_name(cell, part, g)
     first = replace(layout, biases=layout.biases[:1])
     tf_params = first.split(tensors, n_in, forget_bias=0.0)
     blocks = []
@@ -767,7 +769,8 @@ def _known_bug(item: Item, r: Run, ref, spread, failures: list) -> tuple:
                      for k in r.form_out.grads)
     if registered != 0.0 and not failures:
         return "fail", (f"{what}: expected the known TF bug ({form.gradient_bug}) but the tape's gradients are no "
-                        "longer BlockLSTMGrad's and match the reference: TF fixed it; drop gradient_bug in harness/forms")
+                        "longer BlockLSTMGrad's and match the reference: TF fixed it; drop gradient_bug in "
+                        "harness/forms")
     own_grads = {"x": evidence["own"]["x"], "cells": ({k: v for k, v in evidence["own"].items() if k != "x"},)}
     own, _, own_failures, _ = _compare_grads(item, _grad_blocks(item, r.layout, own_grads, ref), spread)
     facts = (f"tape vs the V1 kernel BlockLSTMGrad run on V2's outputs: max abs difference {registered:.3g}; "

@@ -54,7 +54,8 @@ def explain(form_name: str, input_depth: int, num_units: int, num_proj=None) -> 
                      f"put the whole bias in either (lstm-equiv's checks fill both with distinct random shares)")
     if layout is layouts.ONNX:
         lines.append(f"  in the model: W = {x}[None], R = {h}[None], B = concat([Wb, Rb])[None] [1, 8 x {num_units}], "
-                     "P = concat([P_i, P_o, P_f])[None] (the leading axis is num_directions); mind the names: ONNX's W holds "
+                     "P = concat([P_i, P_o, P_f])[None] (the leading axis is num_directions); mind the names: "
+                     "ONNX's W holds "
                      "the per-gate V below, its R the per-gate W")
     lines.append(f"  {'rows' if layout.transposed else 'columns'} (4 gate blocks of num_units each, "
                  f"{'top to bottom' if layout.transposed else 'left to right'}):")
@@ -146,7 +147,8 @@ def draw(form_name: str, input_depth: int, num_units: int, num_proj, path) -> di
     from harness import casefile, engine
 
     text = (f"name: explain\ninput_depth: {input_depth}\nnum_units: {num_units}\ntimesteps: 2\nbatch: 1\nseed: 0\n"
-            f"dtypes: [float32]\nforms: [{form_name}]\nchecks: [forward]\n" + (f"num_proj: {num_proj}\n" if num_proj else ""))
+            f"dtypes: [float32]\nforms: [{form_name}]\nchecks: [forward]\n"
+            + (f"num_proj: {num_proj}\n" if num_proj else ""))
     (case,) = casefile.parse("<explain>", text.encode())
     run = engine.read(case, form_name, "float32")
     if run.error or run.skip:
@@ -160,7 +162,8 @@ def draw(form_name: str, input_depth: int, num_units: int, num_proj, path) -> di
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.5 + 3 * len(panels)), squeeze=False)
     for ax, (name, matrix) in zip(axes[:, 0], panels.items()):
         ax.imshow(matrix, aspect="auto", cmap="coolwarm", interpolation="nearest")
-        ax.set_title(f"{form_name}: {name} {list(matrix.shape)} " + ("(stored transposed; drawn with gates as columns)" if layout.transposed else "as the framework holds it"))
+        how = "(stored transposed; drawn with gates as columns)" if layout.transposed else "as the framework holds it"
+        ax.set_title(f"{form_name}: {name} {list(matrix.shape)} {how}")
         for gate in layout.gate_order:
             cols = layout.column_block(gate, num_units)
             ax.axvline(cols.start - 0.5, color="k", linewidth=1)

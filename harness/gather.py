@@ -42,8 +42,8 @@ class GatherError(Exception):
 def _row_like(rows) -> bool:
     """Whether a JSON value found in a folder was meant as a report: a list holding a row-like object.
     Other JSON files (another tool's) are skipped; a report with a bad row is an error, never skipped."""
-    return isinstance(rows, list) and any(isinstance(r, dict) and {"case", "form", "dtype", "check", "status"} <= r.keys()
-                                          for r in rows)
+    keys = {"case", "form", "dtype", "check", "status"}
+    return isinstance(rows, list) and any(isinstance(r, dict) and keys <= r.keys() for r in rows)
 
 
 def _search(folder: Path) -> list:
@@ -185,7 +185,7 @@ def main(paths, out=None, echo=print, expect=None, force=False) -> int:
         if out:  # before the work: a bad --out fails at once, not after reading every report
             safeio.check_folder(out, "--out", force, inputs=paths)
         runs, notes = load(paths)
-    except (GatherError, drift.ReportError, safeio.OutputError, OSError) as err:  # OSError: e.g. a folder not searchable
+    except (GatherError, drift.ReportError, safeio.OutputError, OSError) as err:  # OSError: a folder not searchable
         return _invalid(err)
     for note in notes:
         echo(note)
@@ -201,7 +201,8 @@ def main(paths, out=None, echo=print, expect=None, force=False) -> int:
                "their case, and it does not say expect_undecided)" if undecided else
                f"gather: {len(runs)} runs; every run matches the reference")
     listed = bad or undecided
-    for line in matrix + [""] + drift_lines + [""] + listed[:50] + ([f"... and {len(listed) - 50} more"] if len(listed) > 50 else []) + [verdict]:
+    cut = [f"... and {len(listed) - 50} more"] if len(listed) > 50 else []
+    for line in matrix + [""] + drift_lines + [""] + listed[:50] + cut + [verdict]:
         echo(line)
     if out:
         full = []

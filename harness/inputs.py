@@ -69,7 +69,7 @@ def make_inputs(case, dtype: str, constant: bool = False) -> Inputs:
     projection = rng.normal(0.0, case.weight_scale / np.sqrt(n), (n, case.num_proj)) if case.num_proj else None
     # a fixed random projection of the outputs, so that every timestep and unit reaches the loss
     loss_draw = rng.normal(0.0, 1.0, (case.batch, case.timesteps, width))
-    cast = lambda a: None if a is None else a.astype(dtype)  # noqa: E731
+    cast = lambda a: None if a is None else a.astype(dtype)
     params = LSTMParams(V, W, b, peephole, projection)
     if case.weights is not None:  # real weights (x, the head and the loss stay seeded)
         from harness import npz
@@ -113,14 +113,14 @@ def _gru_inputs(case, dtype: str, constant: bool) -> Inputs:
     loss_draw = rng.normal(0.0, 1.0, (case.batch, case.timesteps, n))
     params = GRUParams(V, W, b, b_h)
     if constant:
-        full = lambda m, v: None if m is None else {g: np.full_like(a, v) for g, a in m.items()}  # noqa: E731
+        full = lambda m, v: None if m is None else {g: np.full_like(a, v) for g, a in m.items()}
         params = GRUParams(full(V, CONSTANT), full(W, CONSTANT), full(b, 0.0), full(b_h, 0.0))
     share_rng = np.random.default_rng([case.seed, 1])
     share = {g: share_rng.uniform(*BIAS_SHARE, n) for g in GRU_GATES}
     h0 = None
     if case.initial_state == "random":
         h0 = (np.random.default_rng([case.seed, 3]).normal(0.0, 0.5, (case.batch, n)).astype(dtype),)
-    cast = lambda a: None if a is None else a.astype(dtype)  # noqa: E731
+    cast = lambda a: None if a is None else a.astype(dtype)
     params = params.astype(dtype)
     return Inputs(params, cast(x), cast(head_kernel), cast(head_bias), cast(loss_weights(loss_draw, case.loss)),
                   cast(loss_draw), share, (params,), (share,), h0, None, None)
@@ -154,6 +154,6 @@ def loss_weights(draw: np.ndarray, loss: str) -> np.ndarray:
 
 def _constant_like(p: LSTMParams) -> LSTMParams:
     """The same shapes, every weight CONSTANT and every bias 0."""
-    full = lambda m, v: None if m is None else {g: np.full_like(a, v) for g, a in m.items()}  # noqa: E731
+    full = lambda m, v: None if m is None else {g: np.full_like(a, v) for g, a in m.items()}
     projection = None if p.projection is None else np.full_like(p.projection, CONSTANT)
     return LSTMParams(full(p.V, CONSTANT), full(p.W, CONSTANT), full(p.b, 0.0), full(p.peephole, CONSTANT), projection)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from reference import GATES, GRU_GATES, PEEPHOLE_GATES, GRUParams, LSTMParams
+from reference import GATES, GRU_GATES, GRUParams, LSTMParams
 
 STACKED = "stacked"  # one kernel [input_depth + num_units, 4u] applied to concat([x, h]): x rows first
 SPLIT = "split"  # kernel [input_depth, 4u] for x, recurrent_kernel [num_units, 4u] for h
@@ -78,15 +78,16 @@ class Layout:
         bias = dict(params.b)
         if self.forget_bias == STORED:
             bias["f"] = bias["f"] + np.asarray(forget_bias, dtype=bias["f"].dtype)
-        blocks = lambda part: [part[g] for g in self.gate_order]  # noqa: E731
-        stored = lambda a: np.ascontiguousarray(a.T) if self.transposed else a  # noqa: E731
+        blocks = lambda part: [part[g] for g in self.gate_order]
+        stored = lambda a: np.ascontiguousarray(a.T) if self.transposed else a
         kernel_x = np.concatenate(blocks(params.V), axis=1)
         kernel_h = np.concatenate(blocks(params.W), axis=1)
         if len(self.biases) == 1:
             tensors = {self.biases[0]: np.concatenate(blocks(bias))}
         else:
             parts = {g: split_bias(bias[g], None if bias_share is None else bias_share[g]) for g in GATES}
-            tensors = {name: np.concatenate([parts[g][k] for g in self.gate_order]) for k, name in enumerate(self.biases)}
+            tensors = {name: np.concatenate([parts[g][k] for g in self.gate_order])
+                       for k, name in enumerate(self.biases)}
         if self.kernel == STACKED:
             tensors[self.x_name] = stored(np.concatenate([kernel_x, kernel_h], axis=0))
         else:
@@ -109,7 +110,7 @@ class Layout:
 
     def split(self, tensors: dict, input_depth: int, forget_bias: float) -> LSTMParams:
         """Cut this layout's named tensors back into per-gate parameters (two biases are added)."""
-        matrix = lambda name: np.asarray(tensors[name]).T if self.transposed else np.asarray(tensors[name])  # noqa: E731
+        matrix = lambda name: np.asarray(tensors[name]).T if self.transposed else np.asarray(tensors[name])
         kernel = matrix(self.x_name)
         num_units = kernel.shape[1] // 4
         if self.kernel == STACKED:

@@ -208,7 +208,7 @@ def _zero_state(run):
 def _gru_swap(a: str, b: str):
     """GRU params with the blocks of gates a and b swapped (V, W, b and the recurrent biases)."""
     def change(p: GRUParams) -> GRUParams:
-        swap = lambda m: None if m is None else {**m, a: m[b], b: m[a]}  # noqa: E731
+        swap = lambda m: None if m is None else {**m, a: m[b], b: m[a]}
         return GRUParams(swap(p.V), swap(p.W), swap(p.b), swap(p.b_h))
     return change
 
@@ -216,7 +216,7 @@ def _gru_swap(a: str, b: str):
 def _gru_update_reversed(p: GRUParams) -> GRUParams:
     """h = u c + (1 - u) h, read as the reference's h = u h + (1 - u) c: 1 - sigmoid(z) = sigmoid(-z) (and for
     the symmetric hard_sigmoid too), so it is the update gate's every block negated."""
-    negate = lambda m: None if m is None else {**m, "u": -m["u"]}  # noqa: E731
+    negate = lambda m: None if m is None else {**m, "u": -m["u"]}
     return GRUParams(negate(p.V), negate(p.W), negate(p.b), negate(p.b_h))
 
 
@@ -335,7 +335,8 @@ def named_mistakes() -> list:
         Mutation("layer 2 reading layer 1's weights", "stacked",
                  change_cells=lambda cells: (cells[0], cells[0], *cells[2:])),
         Mutation("initial state ignored (read as zeros)", "stacked", kinds=forward, change_forward=_zero_state),
-        Mutation("GRU: z and r swapped (Keras's and ONNX's z r h read as r z h)", "gru", change_params=_gru_swap("u", "r")),
+        Mutation("GRU: z and r swapped (Keras's and ONNX's z r h read as r z h)", "gru",
+                 change_params=_gru_swap("u", "r")),
         Mutation("GRU: z and r swapped, reset after the product", "gru_reset_after", change_params=_gru_swap("u", "r")),
         Mutation("GRU: the reset applied before the product instead of after", "gru_reset_after",
                  change_semantics=lambda kw: {**kw, "reset_after": False}),

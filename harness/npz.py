@@ -220,7 +220,7 @@ def _params(path: Path, arrays: dict) -> LSTMParams:
         problem = nonfinite(arrays[key])
         if problem:
             raise NpzError(f"{path}: {key} {problem}")
-    block = lambda part: {g: arrays[f"{part}_{g}"] for g in GATES}  # noqa: E731
+    block = lambda part: {g: arrays[f"{part}_{g}"] for g in GATES}
     return LSTMParams(block("V"), block("W"), block("b"),
                       {g: arrays[f"peephole_{g}"] for g in PEEPHOLE_GATES} if PEEPHOLES[0] in arrays else None,
                       arrays.get("projection"))

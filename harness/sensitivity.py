@@ -16,11 +16,21 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
-from reference import (GATES, GRU_GATES, GRUParams, LSTMParams, dense, gru_backward, gru_forward,
-                       network_backward, network_forward)
+from reference import (
+    GATES,
+    GRU_GATES,
+    GRUParams,
+    LSTMParams,
+    dense,
+    gru_backward,
+    gru_forward,
+    network_backward,
+    network_forward,
+)
 
 DRAWS = 4
 UNIT_ROUNDOFF = {"float32": 2.0 ** -24, "float64": 2.0 ** -53}
@@ -62,7 +72,7 @@ def _perturb(a, u, rng):
 
 
 def _perturb_params(p, u, rng):
-    each = lambda m: None if m is None else {g: _perturb(a, u, rng) for g, a in m.items()}  # noqa: E731
+    each = lambda m: None if m is None else {g: _perturb(a, u, rng) for g, a in m.items()}
     if isinstance(p, GRUParams):
         return GRUParams(each(p.V), each(p.W), each(p.b), each(p.b_h))
     return LSTMParams(each(p.V), each(p.W), each(p.b), each(p.peephole),
@@ -107,17 +117,17 @@ def spread(x, params: LSTMParams, semantics: dict, dtype: str, seed: int, *, hea
     net = network or Network((params,))
     x = np.asarray(x, np.float64)
     cells = tuple(p.astype(np.float64) for p in net.cells)
-    f64 = lambda s: None if s is None else tuple(np.asarray(a, np.float64) for a in s)  # noqa: E731
+    f64 = lambda s: None if s is None else tuple(np.asarray(a, np.float64) for a in s)
     net = replace(net, cells=cells, h0=f64(net.h0), c0=f64(net.c0))
     exact = _forward(x, cells, 0.0, None, net, **semantics)
     grads0 = _grads(x, cells, d_outputs, semantics, gradient_semantics, net)
-    run = lambda u, *stream: _draws(x, cells, exact, grads0, u, np.random.default_rng([seed, 0x5E75, *stream]),  # noqa: E731
+    run = lambda u, *stream: _draws(x, cells, exact, grads0, u, np.random.default_rng([seed, 0x5E75, *stream]),
                                     net, semantics, head, d_outputs, gradient_semantics)
     u = UNIT_ROUNDOFF[dtype]
     if u >= PROBE:  # float32: perturbed at its own roundoff
         return run(u)
     big, small = run(PROBE), run(PROBE / LINEARITY)  # the same draws e: only the size differs
-    combine = lambda b, s: _scaled_back(b, s, u / PROBE)  # noqa: E731
+    combine = lambda b, s: _scaled_back(b, s, u / PROBE)
     return Spread(combine(big.outputs, small.outputs), combine(big.final_h, small.final_h),
                   combine(big.final_c, small.final_c), combine(big.logits, small.logits),
                   {name: combine(g, small.grads[name]) for name, g in big.grads.items()})
@@ -195,10 +205,17 @@ def separation(x, params: LSTMParams, semantics: dict, network: Network | None =
     out = []
     gru = isinstance(params, GRUParams)
     for a, b in itertools.combinations(GRU_GATES if gru else GATES, 2):
-        swap = lambda m: None if m is None else {**m, **({a: m[b], b: m[a]} if a in m and b in m else {})}  # noqa: E731
+        swap = partial(_swapped, a=a, b=b)
         extra = {"b_h": swap(params.b_h)} if gru else {"peephole": swap(params.peephole)}
         wrong = replace(params, V=swap(params.V), W=swap(params.W), b=swap(params.b), **extra)
         out.append((float(np.abs(_forward(x, (wrong, *rest), 0.0, None, net, **semantics)[0] - right).max()),
                     f"gate blocks {a} and {b} swapped"))
     symmetric = 1e-12 * max(1.0, float(np.abs(right).max()))
     return min([o for o in out if o[0] > symmetric], default=(float("inf"), ""))
+
+
+def _swapped(blocks, a: str, b: str):
+    """``blocks`` (gate -> array) with gates a and b exchanged where it holds both; None stays None."""
+    if blocks is None:
+        return None
+    return {**blocks, **({a: blocks[b], b: blocks[a]} if a in blocks and b in blocks else {})}

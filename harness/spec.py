@@ -31,7 +31,7 @@ class Field:
     min_length: int | None = None
     max_length: int | None = None
     enum: tuple | None = None
-    items: "Field | None" = None
+    items: Field | None = None
     min_items: int | None = None
     unique_items: bool = False
     fields: dict = field(default_factory=dict)  # for "object"

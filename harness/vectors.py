@@ -87,7 +87,8 @@ def _write(folder: Path) -> dict:
     return description
 
 
-def _entry(path, case_name, sizes, source, layout, forget_bias, bound, shapes=None, expected="in the same file") -> dict:
+def _entry(path, case_name, sizes, source, layout, forget_bias, bound, shapes=None,
+           expected="in the same file") -> dict:
     return {"file": path.name, "case": case_name, **sizes, "source": source, "layout": layout,
             "forget_bias": forget_bias, "tensors": shapes or "V_g, W_g, b_g for g in i j f o",
             "expected": f"{expected}: x [batch, timesteps, input_depth] float32; outputs [batch, timesteps, "

@@ -4,9 +4,9 @@ NumPy only. Nothing here imports TensorFlow or Keras, concatenates ``x`` with ``
 ``4 * num_units`` wide: every gate has its own input matrix ``V[g]``, recurrent matrix ``W[g]`` and bias
 ``b[g]``, exactly as the equations are written.
 """
-from reference.lstm import ACTIVATIONS, GATES, PEEPHOLE_GATES, LSTMParams, dense, lstm_forward
 from reference.backward import LSTMGrads, lstm_backward
 from reference.gru import GRU_GATES, GRUGrads, GRUParams, gru_backward, gru_forward
+from reference.lstm import ACTIVATIONS, GATES, PEEPHOLE_GATES, LSTMParams, dense, lstm_forward
 from reference.network import MERGE_MODES, NetworkGrads, network_backward, network_forward
 
 __all__ = ["ACTIVATIONS", "GATES", "GRU_GATES", "GRUGrads", "GRUParams", "MERGE_MODES", "PEEPHOLE_GATES", "LSTMGrads",

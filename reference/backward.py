@@ -21,8 +21,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.lstm import (ACTIVATIONS, GATES, PEEPHOLE_GATES, LSTMParams, activations, initial_state,
-                            input_projections, lstm_step, per_step, time_order, valid_steps)
+from reference.lstm import (
+    ACTIVATIONS,
+    GATES,
+    PEEPHOLE_GATES,
+    LSTMParams,
+    activations,
+    initial_state,
+    input_projections,
+    lstm_step,
+    per_step,
+    time_order,
+    valid_steps,
+)
 
 
 def _derivative(name):
@@ -141,7 +152,7 @@ def lstm_backward(x, params: LSTMParams, d_outputs, h0=None, c0=None, forget_bia
             dz_all[g][t] = dz[g]
 
     x_by_time = np.swapaxes(x, 0, 1)
-    flat = lambda a: a.reshape(-1, a.shape[-1])  # noqa: E731  [T * batch, features]
+    flat = lambda a: a.reshape(-1, a.shape[-1])  # [T * batch, features]
     grads = LSTMParams(
         V={g: flat(x_by_time).T @ flat(dz_all[g]) for g in GATES},
         W={g: flat(h_prev).T @ flat(dz_all[g]) for g in GATES},

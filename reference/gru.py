@@ -16,8 +16,9 @@ Nothing here stacks gates or concatenates x with h.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -66,9 +67,9 @@ class GRUParams:
         n = self.num_units
         return {"V": (self.input_depth, n), "W": (n, n), "b": (n,), "b_h": (n,)}[part]
 
-    def astype(self, dtype) -> "GRUParams":
+    def astype(self, dtype) -> GRUParams:
         """The same parameters cast to ``dtype``."""
-        cast = lambda m: None if m is None else {g: np.asarray(a, dtype=dtype) for g, a in m.items()}  # noqa: E731
+        cast = lambda m: None if m is None else {g: np.asarray(a, dtype=dtype) for g, a in m.items()}
         return GRUParams(cast(self.V), cast(self.W), cast(self.b), cast(self.b_h))
 
     def items(self):
@@ -166,7 +167,7 @@ def gru_backward(x, params: GRUParams, d_outputs, h0=None, reset_after: bool = F
         h = s.h
     d_outputs = np.asarray(d_outputs, dtype)
     dh = np.zeros((batch, n), dtype) if d_h is None else np.asarray(d_h, dtype).copy()
-    zeros = lambda shape: {g: np.zeros(shape, dtype) for g in GRU_GATES}  # noqa: E731
+    zeros = lambda shape: {g: np.zeros(shape, dtype) for g in GRU_GATES}
     dV, dW, db, dbh = zeros((p.input_depth, n)), zeros((n, n)), zeros(n), zeros(n)
     dx = np.zeros_like(x)
     for t in reversed(range(steps)):

@@ -17,8 +17,9 @@ The peephole diagonals ``p`` and the ``projection`` exist only when the params c
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -78,9 +79,9 @@ class LSTMParams:
         return {"V": (self.input_depth, self.num_units), "W": (self.h_depth, self.num_units),
                 "b": (self.num_units,), "peephole": (self.num_units,)}[part]
 
-    def astype(self, dtype) -> "LSTMParams":
+    def astype(self, dtype) -> LSTMParams:
         """The same parameters cast to ``dtype``."""
-        cast = lambda m: None if m is None else {g: np.asarray(a, dtype=dtype) for g, a in m.items()}  # noqa: E731
+        cast = lambda m: None if m is None else {g: np.asarray(a, dtype=dtype) for g, a in m.items()}
         projection = None if self.projection is None else np.asarray(self.projection, dtype=dtype)
         return LSTMParams(cast(self.V), cast(self.W), cast(self.b), cast(self.peephole), projection)
 
@@ -152,7 +153,7 @@ def lstm_step(xV_t, h, c, W, act, peephole=None, projection=None, cell_clip=None
         z["i"] += peephole["i"] * c
         z["f"] += peephole["f"] * c
     unclipped = None if gate_clip is None else {}
-    clip = lambda g: _clip_gate(z, g, gate_clip, unclipped)  # noqa: E731
+    clip = lambda g: _clip_gate(z, g, gate_clip, unclipped)
     i, j = act["i"](clip("i")), act["j"](clip("j"))
     f = 1.0 - i if input_forget else act["f"](clip("f"))
     c_raw = f * c + i * j
@@ -182,7 +183,7 @@ def activations(activation: str = "tanh", recurrent_activation: str = "sigmoid",
     return act
 
 
-def input_projections(x, params: "LSTMParams", forget_bias: float) -> dict:
+def input_projections(x, params: LSTMParams, forget_bias: float) -> dict:
     """``x_t V[g] + b[g]`` (+ forget_bias for f) for every timestep at once, gate by gate, time-major:
     [timesteps, batch, num_units], so that each step reads contiguous rows and the time loop carries
     only the recurrent products."""
@@ -196,7 +197,7 @@ def per_step(xV: dict) -> list:
     return [dict(zip(GATES, rows)) for rows in zip(*(xV[g] for g in GATES))]
 
 
-def initial_state(x, params: "LSTMParams", h0=None, c0=None) -> tuple:
+def initial_state(x, params: LSTMParams, h0=None, c0=None) -> tuple:
     """``(h0, c0)`` in the dtype of x, zeros where not given."""
     batch, dtype = x.shape[0], x.dtype
     h = np.zeros((batch, params.h_depth), dtype) if h0 is None else np.ascontiguousarray(h0, dtype=dtype)

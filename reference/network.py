@@ -187,7 +187,7 @@ def _truncated(x, cells, d_outputs, h0, c0, d_h, d_c, chunks, sequence, semantic
 
 def _add(a: LSTMParams, b: LSTMParams) -> LSTMParams:
     """Blockwise a + b."""
-    add = lambda m, n: None if m is None else {g: m[g] + n[g] for g in m}  # noqa: E731
+    add = lambda m, n: None if m is None else {g: m[g] + n[g] for g in m}
     return LSTMParams(add(a.V, b.V), add(a.W, b.W), add(a.b, b.b), add(a.peephole, b.peephole),
                       None if a.projection is None else a.projection + b.projection)
 

@@ -9,7 +9,7 @@ not pass then. Measured on TF 2.21 (the factors leave 5 to 10 times room for oth
 | each gradient block, float32 | question_network, keras_lstm | 0.018 (V['i']) | 1/500 |
 | each gradient block, float64 | question_network, keras_lstm | 0.023 (V['i']) | 1/500 |
 | outputs at padded steps (Keras carries the last output) | padded_no_full_row, keras_lstm | 0.038 / 0.050 | 1/200 |
-| outputs at padded steps (zeros) | padded_no_full_row, dynamic_rnn | error 0: the bound is the floor, 16 roundoffs | == floor |
+| outputs at padded steps (zeros) | padded_no_full_row, dynamic_rnn | error 0: the bound is the floor | == floor |
 """
 from pathlib import Path
 

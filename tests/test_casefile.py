@@ -1,10 +1,9 @@
 """Case files: the shipped ones are valid, every malformed one gets a pinned, located message, and the
 shipped JSON Schema agrees with the validator."""
 import json
-
-import numpy as np
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -30,7 +29,8 @@ EXPECTED = {
     "duplicate_name_in_file.yaml": (8, "name", "'twin' is already the name of the case on line 2", False),
     "empty.yaml": (0, None, "is empty: write one case", None),
     "empty_dtypes.yaml": (7, "dtypes", "must have at least 1 item(s)", True),
-    "exponent_string.yaml": (8, "tolerance.float32", "got string '1e-4' (YAML 1.1 reads an exponent without a dot", True),
+    "exponent_string.yaml": (8, "tolerance.float32", "got string '1e-4' (YAML 1.1 reads an exponent without a dot",
+                             True),
     "forget_bias_string.yaml": (7, "forget_bias", "must be a number, got string 'one'", True),
     "head_unknown_key.yaml": (8, "head.classes", "unknown key; did you mean 'num_classes'?", True),
     "huge_size.yaml": (4, "timesteps", "must be at most 100000, got 10000000", True),

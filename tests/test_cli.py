@@ -10,11 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness import engine
-from harness.forms import LSTM_FORMS
 from harness.cli import main
+from harness.forms import LSTM_FORMS
 
 ROOT = Path(__file__).resolve().parent.parent
-GOOD = "name: {name}\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float32]\nforms: [keras_lstm]\nchecks: [forward]\n{extra}"
+GOOD = ("name: {name}\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float32]\n"
+        "forms: [keras_lstm]\nchecks: [forward]\n{extra}")
 
 
 def cli(*args, cwd=ROOT):
@@ -150,10 +151,11 @@ def test_the_commands_exit_with_the_codes_of_the_table(tmp_path):
 
 
 def test_version_names_the_stack_it_would_use():
+    from importlib.metadata import version
+
     import keras
     import numpy
     import tensorflow as tf
-    from importlib.metadata import version
 
     code, out, _ = cli("--version")
     assert code == 0
@@ -206,4 +208,5 @@ def test_selftest_exits_1_when_an_entry_crashes_even_if_another_check_caught_it(
     monkeypatch.setattr(mutations, "run_catalogue", lambda: (verdict,))
     code, out, _ = cli("selftest")
     assert code == 1
-    assert "0/1 detected MISSED (1 ERROR)" in out and "ERROR: shifted, and a crash in the gradients on keras_lstm" in out
+    assert "0/1 detected MISSED (1 ERROR)" in out
+    assert "ERROR: shifted, and a crash in the gradients on keras_lstm" in out

@@ -324,7 +324,7 @@ def test_a_keras_target_broken_on_purpose_fails_its_proof_and_is_not_written(ker
 
     def swap_i_and_f(source, to, out):
         p = source.params
-        swap = lambda m: {**m, "i": m["f"], "f": m["i"]}  # noqa: E731
+        swap = lambda m: {**m, "i": m["f"], "f": m["i"]}
         wrong = LSTMParams(swap(p.V), swap(p.W), swap(p.b))
         return real(convert.Source(wrong, source.forget_bias, source.semantics, source.dtype, "", ""), to, out)
 

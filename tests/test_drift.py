@@ -99,7 +99,8 @@ MALFORMED = {  # name: (the report's bytes, what stderr must say after "lstm-equ
                       "check 'final_h')"),
     "an_object": ({"not": "a report"}, "not a JSON report of lstm-equiv run --json: expected a non-empty list of "
                                        "rows, found an object"),
-    "a_string": ("rows", "not a JSON report of lstm-equiv run --json: expected a non-empty list of rows, found a string"),
+    "a_string": ("rows", "not a JSON report of lstm-equiv run --json: expected a non-empty list of rows, found a "
+                         "string"),
     "an_empty_list": ([], "not a JSON report of lstm-equiv run --json: expected a non-empty list of rows, found "
                           "an empty list"),
     "not_json": (b'[{"case": ', "not JSON: Expecting value at line 1 column 11"),
@@ -127,7 +128,8 @@ def test_the_key_message_is_the_whole_line(tmp_path, capsys):
     bad.write_text(json.dumps(_with(_rows(), 3, "status", "bogus")))
     assert _drift(bad)[0] == 2
     assert capsys.readouterr().err == \
-        f"lstm-equiv drift: {bad}: row 3: key 'status': 'bogus' is not one of pass, fail, error, undecided, skip, xfail\n"
+        (f"lstm-equiv drift: {bad}: row 3: key 'status': 'bogus' is not one of pass, fail, error, undecided, skip, "
+         "xfail\n")
 
 
 def test_a_folder_a_missing_file_or_a_fifo_is_no_report(tmp_path, capsys):
@@ -194,11 +196,11 @@ def test_the_drift_table_whole():
                                                             "(case or seed changed)"]]
     assert lines[-2:] == ["", "drift: 5 runs compared; TF's outputs changed in 1; a run FAILED the reference"]
     assert code == 1
-    checks = lambda row: {row["check"]: row}  # noqa: E731
+    checks = lambda row: {row["check"]: row}
     assert drift.compare(checks(a[1]), checks(b[1] | {"digest": None})) == ("none", (), None)  # one side only
     assert drift.compare(checks(a[3]), checks(b[2])) == ("same", (), 0.0)
     assert drift.compare(checks(a[1]), checks(b[1] | {"sample": []})) == ("changed", ("outputs",), 0.0)
-    no_samples = lambda row: checks({k: v for k, v in row.items() if k != "sample"})  # noqa: E731
+    no_samples = lambda row: checks({k: v for k, v in row.items() if k != "sample"})
     assert drift.compare(no_samples(a[1]), checks(b[1])) == ("changed", ("outputs",), 0.0)
     assert drift.compare(checks(a[1]), no_samples(b[1])) == ("changed", ("outputs",), 0.0)
 

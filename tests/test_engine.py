@@ -32,7 +32,8 @@ def test_reading_the_keras_kernel_as_ijfo_fails_and_names_the_gate_block(make_ca
     assert outputs.status == "fail" and outputs.max_abs_err > 1e-3
     assert "Mismatched elements:" in outputs.message
     assert "First mismatch at batch 0, timestep 0, unit" in outputs.message
-    assert "Tolerance: atol from " in outputs.message and "per timestep (derived for this case: 50 x the spread" in outputs.message
+    assert "Tolerance: atol from " in outputs.message
+    assert "per timestep (derived for this case: 50 x the spread" in outputs.message
     assert "Max ULP difference (float64):" in outputs.message
 
 
@@ -44,13 +45,13 @@ def test_forget_bias_in_the_wrong_place_fails(make_case, check):
 
 
 def test_forget_bias_in_the_wrong_place_names_b_f(make_case):
-    result = evaluate(Item(make_case(), "keras_lstm", "float64", "weights"), reading=ReadAs(other=FORGET_BIAS_AT_RUN_TIME))
+    result = evaluate(Item(make_case(), "keras_lstm", "float64", "weights"),
+                      reading=ReadAs(other=FORGET_BIAS_AT_RUN_TIME))
     assert "gate block b['f'] read from bias[4:8]" in result.message
     assert "it matches no injected gate block" in result.message
 
 
 def test_a_crashing_form_is_an_error_on_every_check(make_case, monkeypatch):
-    from harness.forms import FORMS, LSTM_FORMS
 
     def boom(*args, **kwargs):
         raise RuntimeError("the form fell over")
@@ -71,7 +72,6 @@ def test_plan_is_deterministic_and_complete(make_case):
 
 
 def test_runs_are_shared_by_the_checks_of_one_form_and_dtype(make_case, monkeypatch):
-    from harness.forms import FORMS, LSTM_FORMS
 
     calls = []
     real = FORMS["keras_lstm"].run

@@ -72,7 +72,8 @@ def test_explain_gru_says_where_each_form_keeps_r_u_and_the_candidate(capsys):
            "(candidate)" in out
     assert "weight_ih_l0: multiplies x_t; rows 0:64 r = r (reset gate), 64:128 u = z (update gate), 128:192 c = n " \
            "(candidate)" in out
-    assert "gates/kernel: rows 0:12 multiply x_t, rows 12:76 h_(t-1); columns 0:64 r = r (reset gate), 64:128 u = u" in out
+    assert ("gates/kernel: rows 0:12 multiply x_t, rows 12:76 h_(t-1); columns 0:64 r = r (reset gate), 64:128 u = u"
+            in out)
     assert "candidate/kernel: rows 0:12 multiply x_t, rows 12:76 r * h_(t-1); columns 0:64 c = c (candidate)" in out
     assert "bias[1]: recurrent bias" in out and "    bias               [2, 192]" in out
     assert "h = u * h + (1 - u) * c" in out

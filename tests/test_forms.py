@@ -34,7 +34,8 @@ def test_each_form_passes_with_its_own_layout(make_case, name):
 @pytest.mark.parametrize("name", params_of(sorted(LSTM_FORMS)))
 def test_each_form_fails_with_a_permuted_gate_block(make_case, name):
     form = FORMS[name]
-    wrong = replace(form.layout, name=f"{form.layout.name} permuted", gate_order=_swap_first_two(form.layout.gate_order))
+    wrong = replace(form.layout, name=f"{form.layout.name} permuted",
+                    gate_order=_swap_first_two(form.layout.gate_order))
     case = _case(make_case, form, f"permuted_{name}")
     outputs = evaluate(Item(case, name, "float32", "outputs"), reading=ReadAs(other=wrong))
     assert outputs.status == "fail" and outputs.max_abs_err > 1e-3, outputs.message

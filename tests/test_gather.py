@@ -85,7 +85,8 @@ def test_a_failed_or_erroring_item_makes_gather_exit_1_and_is_named(tmp_path, st
     code, lines = _gather(DATA / "tf212", tmp_path / "tf221")
     r = rows[3]
     assert code == 1
-    assert f"TF {r['versions']['tensorflow']}: {r['case']} {r['form']} {r['dtype']} {r['check']} {status.upper()}" in lines
+    where = f"{r['case']} {r['form']} {r['dtype']} {r['check']}"
+    assert f"TF {r['versions']['tensorflow']}: {where} {status.upper()}" in lines
     assert lines[-1] == "gather: 2 runs; 1 items FAILED the reference"
     assert any(f"**1 {status}**" in line for line in lines if line.startswith(f"| {r['form']} |"))
 
@@ -129,7 +130,8 @@ def test_expect_fails_when_an_environment_wrote_no_report(capsys):
     assert capsys.readouterr().err.startswith("lstm-equiv gather: expected 2 reports, found 1: TF 2.12.1")
     assert _gather(DATA / "tf212", DATA / "tf221", expect=3)[0] == 2
     assert capsys.readouterr().err == (f"lstm-equiv gather: expected 3 reports, found 2: TF 2.12.1 "
-                                       f"({DATA / 'tf212' / 'report.json'}), TF 2.21.0 ({DATA / 'tf221' / 'report.json'})\n")
+                                       f"({DATA / 'tf212' / 'report.json'}), TF 2.21.0 "
+                                       f"({DATA / 'tf221' / 'report.json'})\n")
 
 
 def _legacy_copy(folder: Path, env: str) -> Path:
@@ -352,4 +354,5 @@ def test_a_found_json_whose_rows_hold_exactly_the_five_keys_is_a_report(tmp_path
     (folder / "report.json").write_text(json.dumps([_item()]))
     code, lines = _gather(folder)
     assert code == 2
-    assert capsys.readouterr().err == f"lstm-equiv gather: {folder / 'report.json'}: row 0: key 'max_abs_err' is missing\n"
+    assert capsys.readouterr().err == (f"lstm-equiv gather: {folder / 'report.json'}: row 0: key 'max_abs_err' is "
+                                       "missing\n")

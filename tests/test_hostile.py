@@ -18,7 +18,7 @@ from harness.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-import hostile_corpus  # noqa: E402
+import hostile_corpus  # noqa: E402  from tools/, put on sys.path just above
 
 CONVERT = ("convert", "{file}", "--to", "npz", "-o", "out.npz")
 CORPUS = [
@@ -29,7 +29,8 @@ CORPUS = [
     ("name_too_long.yaml", ("run", "{file}"), "name_too_long.yaml:1: key 'name': must be at most 128 characters long, "
                                               "got 300"),
     ("alias_chain.yaml", ("run", "{file}"), "nested more than 64 levels deep once its aliases are expanded"),
-    ("deep_brackets.yaml", ("run", "{file}"), "deep_brackets.yaml:2: mappings and lists are nested more than 64 levels"),
+    ("deep_brackets.yaml", ("run", "{file}"),
+     "deep_brackets.yaml:2: mappings and lists are nested more than 64 levels"),
     ("many_values.yaml", ("run", "{file}"), "many_values.yaml:99998: the file holds more than 100000 values"),
     ("big_case.yaml", ("run", "{file}"), "big_case.yaml: 2097163 bytes; a case file is read up to 1 MiB"),
     ("fifo.yaml", ("run", "{file}"), "fifo.yaml: is a FIFO (named pipe), not a case file: only regular files are read"),
@@ -82,7 +83,8 @@ CORPUS = [
                                      "'float8_e4m3fn' is not one lstm-equiv converts"),
     # reports: lstm-equiv drift / gather
     ("report_bogus_status.json", ("drift", "{file}"), "lstm-equiv drift: {dir}/report_bogus_status.json: row 0: key "
-                                                      "'status': 'bogus' is not one of pass, fail, error, undecided, skip, xfail"),
+                                                      "'status': 'bogus' is not one of pass, fail, error, "
+                                                      "undecided, skip, xfail"),
     ("report_string_error.json", ("gather", "{file}"), "lstm-equiv gather: {dir}/report_string_error.json: row 0: key "
                                                        "'max_abs_err': 'small' is not a number or null"),
     ("report_list_case.json", ("gather", "{file}"), "lstm-equiv gather: {dir}/report_list_case.json: row 0: key "

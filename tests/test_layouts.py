@@ -16,7 +16,7 @@ PARAMS = make_inputs(_case, "float64").params
 FULL = make_inputs(_full, "float64").params
 
 
-@pytest.mark.parametrize("layout", layouts.LAYOUTS.values(), ids=lambda l: l.name)
+@pytest.mark.parametrize("layout", layouts.LAYOUTS.values(), ids=lambda layout: layout.name)
 def test_compose_then_split_is_the_identity(layout):
     tensors = layout.compose(PARAMS, forget_bias=1.5)
     assert {k: v.shape for k, v in tensors.items()} == layout.shapes(5, 3)

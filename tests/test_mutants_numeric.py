@@ -286,7 +286,7 @@ def test_a_proj_clip_that_the_largest_h_only_touches_leaves_the_gradient_unchang
 
 # ---------------------------------------------------------------- harness/layouts.py
 
-@pytest.mark.parametrize("layout", [layouts.KERAS, layouts.BLOCK_LSTM_V2], ids=lambda l: l.name)
+@pytest.mark.parametrize("layout", [layouts.KERAS, layouts.BLOCK_LSTM_V2], ids=lambda layout: layout.name)
 def test_a_stored_forget_bias_keeps_float32_weights_float32(layout):
     p = _params(21, n_in=5, n=3).astype(np.float32)
     tensors = layout.compose(p, forget_bias=0.1)

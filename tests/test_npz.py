@@ -21,7 +21,7 @@ N_IN, N, P = 3, 4, 2  # input_depth, num_units, num_proj of the test files
 def _arrays(dtype="float32", peepholes=False, projection=False, seed=0) -> dict:
     """The arrays of a valid per-gate file, by key."""
     rng = np.random.default_rng(seed)
-    draw = lambda *shape: rng.normal(size=shape).astype(dtype)  # noqa: E731
+    draw = lambda *shape: rng.normal(size=shape).astype(dtype)
     arrays = {}
     for g in GATES:
         arrays.update({f"V_{g}": draw(N_IN, N), f"W_{g}": draw(P if projection else N, N), f"b_{g}": draw(N)})
@@ -80,7 +80,7 @@ def test_a_file_written_by_save_loads_back_bit_for_bit(tmp_path, dtype):
     a = _arrays(dtype, peepholes=True, projection=True)
     info = np.finfo(dtype)
     a["V_i"][0, :3] = -0.0, info.smallest_subnormal, info.max  # the values that a careless cast would change
-    part = lambda name: {g: a[f"{name}_{g}"] for g in GATES}  # noqa: E731
+    part = lambda name: {g: a[f"{name}_{g}"] for g in GATES}
     params = LSTMParams(part("V"), part("W"), part("b"), {g: a[f"peephole_{g}"] for g in PEEPHOLE_GATES},
                         a["projection"])
     options = {"activation": "relu", "recurrent_activation": "hard_sigmoid_1/6", "cell_clip": 3.0,
@@ -475,7 +475,8 @@ def test_a_zip64_end_record_is_read_and_its_directory_size_checked(tmp_path):
     params, forget_bias, options = npz.load(tmp_path / "z64.npz")
     assert params.num_units == N and forget_bias == 1.0 and options["cell_clip"] == 3.0
     (tmp_path / "big.npz").write_bytes(_zip64(good, directory=10 * MiB))
-    _refused(tmp_path / "big.npz", f": its zip directory takes {10 * MiB} bytes; the 18 keys of an .npz take about 2 KiB "
+    _refused(tmp_path / "big.npz", f": its zip directory takes {10 * MiB} bytes; the 18 keys of an .npz take "
+                                   "about 2 KiB "
                                    "(read up to 64 KiB)")
 
 
@@ -499,7 +500,8 @@ def test_the_directory_and_declared_size_limits_are_inclusive(tmp_path, monkeypa
     monkeypatch.setattr(npz, "DIRECTORY_LIMIT", 64 * 1024)
     path = tmp_path / "zeros.npz"  # deflated zeros: the file is far smaller than what it declares
     with open(path, "wb") as f:
-        np.savez_compressed(f, **{k: np.zeros({"V": (30, 20), "W": (20, 20)}.get(k[0], 20), np.float32) for k in _arrays()})
+        shapes = {"V": (30, 20), "W": (20, 20)}
+        np.savez_compressed(f, **{k: np.zeros(shapes.get(k[0], 20), np.float32) for k in _arrays()})
     with zipfile.ZipFile(path) as zf:
         declared = sum(i.file_size for i in zf.infolist())
     assert path.stat().st_size < declared - 1
@@ -520,7 +522,8 @@ def test_fortran_order_version_2_and_many_chunks_load_bit_for_bit(tmp_path, monk
 
 def test_a_zero_byte_dtype_is_refused_by_its_header(tmp_path):
     members = [m for m in _valid_members() if m[0] != "V_i.npy"]
-    _refused(_zip(tmp_path, members + [("V_i.npy", _header(b"{'descr': '<U0', 'fortran_order': False, 'shape': (3, 4), }"))]),
+    zero = _header(b"{'descr': '<U0', 'fortran_order': False, 'shape': (3, 4), }")
+    _refused(_zip(tmp_path, members + [("V_i.npy", zero)]),
              ": V_i has dtype <U0, of 0 bytes an element")
 
 

@@ -16,7 +16,8 @@ IGNORED = {"clip": {"gate_clip": 0.3}, "input_forget": {"input_forget": True},
 def _setup():
     rng = np.random.default_rng(9)
     n_in, n = 3, 4
-    params = LSTMParams({g: rng.normal(0, 0.8, (n_in, n)) for g in GATES}, {g: rng.normal(0, 0.8, (n, n)) for g in GATES},
+    params = LSTMParams({g: rng.normal(0, 0.8, (n_in, n)) for g in GATES},
+                        {g: rng.normal(0, 0.8, (n, n)) for g in GATES},
                         {g: rng.normal(0, 0.5, n) for g in GATES}).astype(np.float32)
     return params, rng.normal(size=(2, 6, n_in)).astype(np.float32)
 
@@ -47,7 +48,8 @@ def test_onnx_gru_weights_are_read_back_from_the_model_so_a_packing_mistake_fail
     from harness.forms import gru
 
     case = make_case(name=f"onnx_gru_pack_{int(reset_after)}", dtypes="float32",
-                     extra=f"cell: gru\nreset_after: {str(reset_after).lower()}\nforms: [onnx_gru]\nchecks: [forward]\n")
+                     extra=f"cell: gru\nreset_after: {str(reset_after).lower()}\nforms: [onnx_gru]\n"
+                           "checks: [forward]\n")
     right = {c: engine.evaluate(engine.Item(case, "onnx_gru", "float32", c)).status for c in engine.checks_of(case)}
     assert set(right.values()) == {"pass"}, right
     real = gru.gru_model

@@ -11,7 +11,8 @@ from harness.collect import per_case
 from harness.forms import FORMS, LSTM_FORMS
 
 ROOT = Path(__file__).resolve().parent.parent
-GOOD = "name: tiny\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float64]\nforms: [keras_lstm]\nchecks: [forward]\n"
+GOOD = ("name: tiny\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float64]\n"
+        "forms: [keras_lstm]\nchecks: [forward]\n")
 BAD = "name: typo\ninput_depth: 3\nnum_unit: 4\ntimesteps: 6\nbatch: 2\nseed: 8\n"
 WRONG_LAYOUT = '''
 from dataclasses import replace
@@ -143,7 +144,8 @@ def test_what_is_collected_is_pinned(pytester):
     """No item can vanish: per case, the forms, dtypes and checks collected, and the count, are pinned.
     After adding a case on purpose: python tools/pin_collection.py > tests/data/collected.json"""
     now, pinned = collected(pytester), json.loads(COLLECTED.read_text())
-    assert now == pinned, "collection changed; if on purpose: python tools/pin_collection.py > tests/data/collected.json"
+    assert now == pinned, ("collection changed; if on purpose: python tools/pin_collection.py > "
+                           "tests/data/collected.json")
     for case, e in now.items():  # every combination, nothing partial
         assert e["items"] == len(e["forms"]) * len(e["dtypes"]) * len(e["checks"]), case
     assert sum(e["items"] for e in now.values()) >= 1400

@@ -43,7 +43,8 @@ def test_reference_never_stacks_or_fuses():
     banned = {"concatenate", "hstack", "vstack", "stack", "column_stack", "block", "c_", "r_", "append"}
     for path in REFERENCE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ("np", "numpy"):
+            numpy_attribute = isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            if numpy_attribute and node.value.id in ("np", "numpy"):
                 assert node.attr not in banned, f"{path}:{node.lineno} uses np.{node.attr}"
             if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
                 assert not any(isinstance(s, ast.Constant) and s.value == 4 for s in (node.left, node.right)), \

@@ -64,7 +64,7 @@ def test_every_gradient_matches_finite_differences(name):
     params, x, h0, c0, weights = _setup(7, **config)
     kwargs = {k: v for k, v in config.items() if k not in ("peepholes", "num_proj")}
     grads = lstm_backward(x, params, weights[0], h0, c0, d_h=weights[1], d_c=weights[2], **kwargs)
-    f = lambda: _loss(params, x, h0, c0, weights, kwargs)  # noqa: E731
+    f = lambda: _loss(params, x, h0, c0, weights, kwargs)
     blocks = [(f"{part}[{g}]", a, getattr(grads.params, part)[g]) for part, g, a in params.items()]
     if params.projection is not None:
         blocks.append(("projection", params.projection, grads.params.projection))

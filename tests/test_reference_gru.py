@@ -1,11 +1,12 @@
 """The per-gate GRU reference: its backpropagation against central finite differences, and the published
 ONNX GRU node-test vectors (tests/data/onnx_gru/, from the onnx 1.22.0 wheel: docs/sources.md)."""
+from functools import partial
+
 import numpy as np
 import pytest
-
-from reference import GRU_GATES, GRUParams, gru_backward, gru_forward
 from test_reference_gradients import RTOL, _numeric  # central differences, the LSTM's own
 
+from reference import GRU_GATES, GRUParams, gru_backward, gru_forward
 
 
 def _setup(seed, with_bh=True):
@@ -60,6 +61,11 @@ def test_gru_params_refuse_a_wrong_gate_or_shape():
         GRUParams(params.V, {**params.W, "c": params.W["c"][:2]}, params.b)
 
 
+def _member(data, test: str, name: str):
+    """The array ``name`` of the node test ``test`` in the vectors file, or None where it has none."""
+    return data[f"{test}/{name}"] if f"{test}/{name}" in data.files else None
+
+
 def _onnx_vectors():
     import json
     from pathlib import Path
@@ -72,7 +78,7 @@ def _from_onnx(W, R, B, n):
     """ONNX's GRU tensors (one direction: W [3u, in], R [3u, u], B [6u]; row blocks z r h, B = Wb then Rb)
     as per-gate params: z is our u, h our c; the blocks are [out, in], so each is transposed."""
     order = ("u", "r", "c")
-    block = lambda m, k: m[k * n:(k + 1) * n]  # noqa: E731
+    block = lambda m, k: m[k * n:(k + 1) * n]
     V = {g: block(W, k).T for k, g in enumerate(order)}
     Wr = {g: block(R, k).T for k, g in enumerate(order)}
     zeros = np.zeros(6 * n, W.dtype) if B is None else B
@@ -90,7 +96,7 @@ def test_the_reference_reproduces_onnx_published_gru_vectors():
                                       "test_gru_with_initial_bias"]
     for test, spec in about["tests"].items():
         attrs = spec["attributes"]
-        get = lambda name: data[f"{test}/{name}"] if f"{test}/{name}" in data.files else None  # noqa: E731
+        get = partial(_member, data, test)
         n = attrs["hidden_size"]
         params = _from_onnx(get("W")[0], get("R")[0], None if get("B") is None else get("B")[0], n)
         x = get("X").astype(np.float64)
@@ -114,9 +120,9 @@ def test_three_of_the_four_published_gru_vectors_cannot_see_a_gate_swap_or_the_r
     blind = []
     for test, spec in about["tests"].items():
         attrs = spec["attributes"]
-        get = lambda name: data[f"{test}/{name}"] if f"{test}/{name}" in data.files else None  # noqa: E731
+        get = partial(_member, data, test)
         p = _from_onnx(get("W")[0], get("R")[0], None if get("B") is None else get("B")[0], attrs["hidden_size"])
-        swap = lambda m: {**m, "r": m["u"], "u": m["r"]}  # noqa: E731
+        swap = lambda m: {**m, "r": m["u"], "u": m["r"]}
         swapped = GRUParams(swap(p.V), swap(p.W), swap(p.b), swap(p.b_h))
         x = get("X").astype(np.float64)
         x = x if attrs.get("layout", 0) == 1 else np.swapaxes(x, 0, 1)

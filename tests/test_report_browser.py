@@ -51,7 +51,8 @@ def page(tmp_path_factory):
 
 
 def _on_first_screen(box, seen) -> bool:
-    return box["shown"] and 0 <= box["top"] and box["bottom"] <= seen["innerHeight"] and box["right"] <= seen["innerWidth"]
+    return (box["shown"] and 0 <= box["top"] and box["bottom"] <= seen["innerHeight"]
+            and box["right"] <= seen["innerWidth"])
 
 
 def test_the_verdict_and_the_counts_are_on_the_first_screen(page):

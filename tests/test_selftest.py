@@ -129,7 +129,8 @@ def test_selftest_command_prints_the_catalogue_and_exits_0(verdicts, capsys):
     detected, total = lines[-1].split()[1].split("/")
     assert detected == total and int(total) == len(verdicts)
     n = sum(v.mutation.name == "gate blocks read as i f o j" for v in verdicts)
-    assert n == sum(len(f.dtypes) for f in LSTM_FORMS.values() if not f.missing())  # every form, in every dtype it takes
+    # every form, in every dtype it takes
+    assert n == sum(len(f.dtypes) for f in LSTM_FORMS.values() if not f.missing())
     assert any(line.startswith("gate blocks read as i f o j") and f"{n}/{n} detected" in line for line in lines)
     assert "MISSED" not in "\n".join(lines) and "ERROR" not in "\n".join(lines)
 

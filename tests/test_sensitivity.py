@@ -170,7 +170,8 @@ def test_a_network_spread_follows_its_states_and_gradient_semantics():
     t = sensitivity.spread(X, cells[0], SEMANTICS, "float64", 1, d_outputs=d, network=started)
     chunked = sensitivity.spread(X, cells[0], SEMANTICS, "float64", 1, d_outputs=d, network=plain,
                                  gradient_semantics={"chunks": 3})
-    assert sorted(s.grads) == sorted(f"layer {k} {part}['{g}']" for k in (1, 2) for part in "VWb" for g in GATES) + ["x"]
+    names = [f"layer {k} {part}['{g}']" for k in (1, 2) for part in "VWb" for g in GATES]
+    assert sorted(s.grads) == sorted(names) + ["x"]
     assert not np.array_equal(s.outputs, t.outputs) and s.grads["x"] != chunked.grads["x"]
     for spread in (s, t, chunked):
         assert 0 < spread.final_c < 1e-13 and 0 < spread.final_h < 1e-13  # float64 roundoff, not 1 or 2 |c|
@@ -231,7 +232,7 @@ def test_float32_inputs_give_the_spread_of_the_same_values_in_float64():
     d = np.random.default_rng(3).normal(size=(2, 12, 4))
     h0 = tuple(np.random.default_rng(k).normal(size=(2, 4)) for k in (6, 7))
     head = (np.random.default_rng(8).normal(size=(4, 2)), np.zeros(2))
-    narrow = lambda t: tuple(a.astype(np.float32) for a in t)  # noqa: E731
+    narrow = lambda t: tuple(a.astype(np.float32) for a in t)
     wide = sensitivity.Network(tuple(c.astype(np.float32).astype(np.float64) for c in cells), narrow(h0), narrow(h0),
                                {"layers": 2}, ("layer 1", "layer 2"))
     thin = replace(wide, cells=tuple(c.astype(np.float32) for c in cells))
@@ -265,7 +266,7 @@ def test_the_gradient_spread_follows_states_semantics_and_chunks():
     h = tuple(np.random.default_rng(k).normal(size=(2, 4)) for k in (6, 7))
     other = tuple(np.random.default_rng(k).normal(size=(2, 4)) for k in (16, 17))
     net = sensitivity.Network(cells, h, h, {"layers": 2}, ("layer 1", "layer 2"))
-    go = lambda network, semantics=SEMANTICS, **kw: sensitivity.spread(  # noqa: E731
+    go = lambda network, semantics=SEMANTICS, **kw: sensitivity.spread(
         X, cells[0], semantics, "float64", 1, d_outputs=d, network=network, **kw).grads
     base = go(net)
     assert base != go(replace(net, h0=other)) and base != go(replace(net, c0=other))

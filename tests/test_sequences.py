@@ -103,8 +103,6 @@ def test_a_leak_at_any_padded_step_of_any_row_fails(make_case):
     naming that row and step."""
     from dataclasses import replace
 
-    import numpy as np
-
     from harness import engine
 
     case = make_case(name="leak_all", dtypes="float64", extra="sequence_lengths: [5, 3]\n")

@@ -5,11 +5,11 @@ import json
 
 import numpy as np
 import pytest
+from test_cli import cli  # tests/ is on sys.path: pytest's rootdir-less test modules
 
 from harness import engine, report, sensitivity
 from harness.casefile import parse
 from harness.forms import FORMS
-from test_cli import cli  # tests/ is on sys.path: pytest's rootdir-less test modules
 
 # 16 units at weight_scale 12 over 250 steps: float64's rounding saturates (TF's float64 outputs are 1.5 off
 # the reference, the derived bound about 96, the closest wrong layout 1.9); at weight_scale 10 over 300
@@ -128,7 +128,8 @@ def test_an_error_past_the_bound_of_an_undecidable_case_is_undecided_but_a_nan_f
     from harness import compare
 
     real = compare.compare  # the comparison held to 1e-3, the derived bounds (and the conditioning) left alone
-    monkeypatch.setattr(compare, "compare", lambda a, d, tol, *args, **kw: real(a, d, replace(tol, atol=1e-3), *args, **kw))
+    tight = lambda a, d, tol, *args, **kw: real(a, d, replace(tol, atol=1e-3), *args, **kw)
+    monkeypatch.setattr(compare, "compare", tight)
     result = engine.evaluate(item)
     assert result.status == "undecided" and result.ratio > 1
     assert "It exceeded even that bound" in result.message and "Mismatched elements" in result.message
@@ -154,6 +155,7 @@ def test_an_error_past_the_bound_where_float64_decides_is_a_failure(tmp_path, mo
     item = engine.Item(case, "keras_lstm", "float32", "outputs")
     assert engine.evaluate(item).flag == "ill-conditioned"
     real = compare.compare
-    monkeypatch.setattr(compare, "compare", lambda a, d, tol, *args, **kw: real(a, d, replace(tol, atol=1e-3), *args, **kw))
+    tight = lambda a, d, tol, *args, **kw: real(a, d, replace(tol, atol=1e-3), *args, **kw)
+    monkeypatch.setattr(compare, "compare", tight)
     result = engine.evaluate(item)
     assert result.status == "fail" and result.flag is None and "Mismatched elements" in result.message

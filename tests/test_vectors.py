@@ -57,7 +57,8 @@ def test_torch_vectors_in_torch(folder, case):
     t = pytorch.torch()
     data = _load(folder, case, "torch")
     lstm = t.nn.LSTM(data["x"].shape[2], data["h"].shape[1], batch_first=True)
-    lstm.load_state_dict({k: t.from_numpy(data[k]) for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")})
+    names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+    lstm.load_state_dict({k: t.from_numpy(data[k]) for k in names})
     with t.no_grad():
         outputs, (h, c) = lstm(t.from_numpy(data["x"]))
     _close((outputs.numpy(), h[0].numpy(), c[0].numpy()), data, _bound(folder, f"{case}_torch.npz"))

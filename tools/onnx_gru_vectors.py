@@ -32,7 +32,8 @@ def main(wheel: str) -> int:
     arrays, about = {}, {"wheel": Path(wheel).name, "sha256": hashlib.sha256(data).hexdigest(), "tests": {}}
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
-        tests = sorted({m.group(1) for n in names if (m := re.match(r"onnx/backend/test/data/node/(test_gru_\w+?)/", n))})
+        found = (re.match(r"onnx/backend/test/data/node/(test_gru_\w+?)/", n) for n in names)
+        tests = sorted({m.group(1) for m in found if m})
         for test in tests:
             root = f"onnx/backend/test/data/node/{test}/"
             model = onnx.load_from_string(z.read(root + "model.onnx"))

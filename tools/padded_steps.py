@@ -17,9 +17,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import engine  # noqa: E402
-from harness.casefile import CaseLoader  # noqa: E402
-from harness.forms import FORMS  # noqa: E402
+from harness import engine  # noqa: E402  after the sys.path entry that lets it run as a script
+from harness.casefile import CaseLoader  # noqa: E402  after the sys.path entry that lets it run as a script
+from harness.forms import FORMS  # noqa: E402  after the sys.path entry that lets it run as a script
 
 DEFAULT = ("sequence_lengths", "bidirectional_padded_from_a_state")
 
@@ -44,7 +44,8 @@ def table(case) -> list:
         got, want = run.form_out.outputs, run.reference["outputs"]
         rule = FORMS[name].padded_rule(case)
         cells = [_value(got[row, t, offset], want[row, t, offset]) for _, offset in halves for t in steps]
-        lines.append(f"| `{name}` | {'last output again' if rule == 'carry' else 'zeros'} | " + " | ".join(cells) + " |")
+        emits = "last output again" if rule == "carry" else "zeros"
+        lines.append(f"| `{name}` | {emits} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -50,7 +50,8 @@ MUTANTS = [
            'onnx.save(lstm_model(tensors, "float32", n_in, n, attributes({})), str(out))',
            CONVERT, "an ONNX target written with the default activations whatever the source's"),
     Mutant("convert-proof-bound-x1000", "harness/convert.py",
-           "tol = tolerances.Tolerance(2 * np.asarray(single.atol)", "tol = tolerances.Tolerance(2000 * np.asarray(single.atol)",
+           "tol = tolerances.Tolerance(2 * np.asarray(single.atol)",
+           "tol = tolerances.Tolerance(2000 * np.asarray(single.atol)",
            CONVERT, "the proof's bound loosened a thousandfold"),
     Mutant("convert-proof-against-itself", "harness/convert.py",
            "outcome = compare.compare(np.asarray(mine, np.float64), np.asarray(src, np.float64), tol,",
@@ -65,7 +66,8 @@ MUTANTS = [
            'input_depth = tensors["kernel"].shape[0] - h_depth', 'input_depth = tensors["kernel"].shape[0] - num_units',
            CONVERT, "a projected checkpoint's x rows counted as if h were num_units wide"),
     Mutant("convert-checkpoint-nonfinite-accepted", "harness/convert.py",
-           'problem = f"has dtype {value.dtype}, not a real float" if value.dtype.kind != "f" else npz.nonfinite(value)',
+           'problem = f"has dtype {value.dtype}, not a real float" if value.dtype.kind != "f" else '
+           'npz.nonfinite(value)',
            'problem = f"has dtype {value.dtype}, not a real float" if value.dtype.kind != "f" else None',
            CONVERT + ("tests/test_hostile.py",), "NaN weights of a checkpoint converted"),
     Mutant("modelfile-unknown-keys-accepted", "harness/modelfile.py",
@@ -154,7 +156,8 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=2)
     args = p.parse_args(argv)
     chosen = [m for m in MUTANTS if not args.ids or m.id in args.ids]
-    baselines = [Mutant(f"baseline {' '.join(t)}", "", "", "", t, "unmutated") for t in dict.fromkeys(m.tests for m in chosen)]
+    selections = dict.fromkeys(m.tests for m in chosen)
+    baselines = [Mutant(f"baseline {' '.join(t)}", "", "", "", t, "unmutated") for t in selections]
     with ThreadPoolExecutor(args.jobs) as pool:
         base = list(pool.map(run, baselines))
         broken = [(b, r) for b, r in zip(baselines, base) if r[0] != "survived"]

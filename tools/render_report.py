@@ -70,12 +70,12 @@ window.addEventListener("load", function () {
     });
   });
   var pre = document.createElement("pre");
-  pre.id = "%s";
+  pre.id = "PROBE_ID";
   pre.textContent = JSON.stringify(out);
   document.body.appendChild(pre);
 });
 </script>
-""" % PROBE_ID
+""".replace("PROBE_ID", PROBE_ID)
 
 
 def layout(index, selectors, width: int = 1280, height: int = 900) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import casefile, engine  # noqa: E402
+from harness import casefile, engine
 
 
 def seeded(case, seed):

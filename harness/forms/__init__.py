@@ -142,7 +142,7 @@ def forward_and_gradients(tf, forward, variables: dict, x, loss_weights):
 def form_output(variables: dict, outputs, h, c, logits, grads, read=None, evidence=None) -> FormOutput:
     """Everything as NumPy; ``read`` names the variables to report (default: all)."""
     names = [n for n in variables if read is None or n in read]
-    keep = lambda g: {n: np.asarray(a) for n, a in g.items() if n == "x" or n in names}  # noqa: E731
+    keep = lambda g: {n: np.asarray(a) for n, a in g.items() if n == "x" or n in names}
     return FormOutput(
         tensors={n: np.asarray(variables[n].numpy()) for n in names},
         outputs=np.asarray(outputs), h=np.asarray(h), c=np.asarray(c),

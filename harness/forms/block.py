@@ -105,7 +105,8 @@ def _gradient_kernels(tf, x, h0, c0, v, attrs, loss_weights, reversed_x=False) -
     return out
 
 
-_ABOUT = ("a fused op: activations fixed to tanh/sigmoid, no projection; one layer, one direction (x reversed by hand for "
+_ABOUT = ("a fused op: activations fixed to tanh/sigmoid, no projection; one layer, one direction (x reversed by "
+          "hand for "
           "go_backwards), full rows, one pass")
 FORMS = [
     BlockForm("lstm_block_cell", f"tf.raw_ops.LSTMBlockCell, {_ABOUT}", layouts.BLOCK_LSTM, lstm_block_cell,

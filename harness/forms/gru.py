@@ -15,8 +15,7 @@ import warnings
 import numpy as np
 
 from harness import layouts, tf_compat
-from harness.forms import ANY, Form, FormOutput, form_output, forward_and_gradients, head_logits
-from harness.forms import onnx_lstm, pytorch
+from harness.forms import ANY, Form, FormOutput, form_output, forward_and_gradients, head_logits, onnx_lstm, pytorch
 from harness.forms.keras import keras_semantics
 
 _SCOPES = itertools.count()
@@ -139,7 +138,7 @@ class LegacyGRUForm(GRUForm):
                 return outputs, h, h, head_logits(tf, outputs[:, -1], inputs, dtype)
 
             loss_weights = inputs.loss_weights if gradients else None
-            step = lambda x: forward_and_gradients(tf, forward, variables, x, loss_weights)  # noqa: E731
+            step = lambda x: forward_and_gradients(tf, forward, variables, x, loss_weights)
             if self._driver is _dynamic_rnn:
                 step = tf.function(step, input_signature=[tf.TensorSpec(inputs.x.shape, dtype)])
             return _no_c(form_output(variables, *step(tf.constant(inputs.x))))
@@ -221,7 +220,7 @@ class TorchGRUForm(GRUForm):
             (outputs * t.from_numpy(inputs.loss_weights)).sum().backward()
             grads = {name: p.grad.numpy().copy() for name, p in parameters.items()}
             grads["x"] = x.grad.numpy().copy()
-        array = lambda a: a.detach().numpy().copy()  # noqa: E731
+        array = lambda a: a.detach().numpy().copy()
         return FormOutput(tensors={n: array(p) for n, p in parameters.items()}, outputs=array(outputs),
                           h=array(h[0]), c=None, logits=None if logits is None else array(logits), grads=grads)
 

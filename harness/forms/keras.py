@@ -6,7 +6,6 @@ run-time forget bias, so BasicLSTMCell's ``forget_bias`` is realised in the f bl
 """
 from __future__ import annotations
 
-
 from harness import layouts, tf_compat
 from harness.forms import ANY, Form, cell_variables, cells_output, chunks, forward_and_gradients, valid_mask
 

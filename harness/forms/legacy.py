@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import warnings
 
-
 from harness import layouts, tf_compat
 from harness.forms import ANY, Form, cell_variables, cells_output, chunks, forward_and_gradients, head_logits
 
@@ -80,7 +79,7 @@ class LegacyCellForm(Form):
 
             flat = cell_variables(variables)
             loss_weights = inputs.loss_weights if gradients else None
-            step = lambda x: forward_and_gradients(tf, forward, flat, x, loss_weights)  # noqa: E731
+            step = lambda x: forward_and_gradients(tf, forward, flat, x, loss_weights)
             if self._traced:
                 step = tf.function(step, input_signature=[tf.TensorSpec(inputs.x.shape, dtype)])
             return cells_output(variables, *step(tf.constant(inputs.x)))

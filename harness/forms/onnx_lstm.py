@@ -90,8 +90,8 @@ def network_model(cells: list, dtype: str, input_depth: int, num_units: int, att
     onnx_type = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE}[dtype]
     L, per = layouts.ONNX, 2 if direction == "bidirectional" else 1
     init, nodes = [], [helper.make_node("Transpose", ["x"], ["X0"], perm=[1, 0, 2])]
-    const = lambda name, a: init.append(numpy_helper.from_array(np.asarray(a), name))  # noqa: E731
-    stack = lambda arrays: np.asarray(np.stack(arrays), dtype)  # noqa: E731  one row per direction
+    const = lambda name, a: init.append(numpy_helper.from_array(np.asarray(a), name))
+    stack = lambda arrays: np.asarray(np.stack(arrays), dtype)  # one row per direction
     const("axis0", np.array([0], np.int64))
     const("axis1", np.array([1], np.int64))
     const("merged_shape", np.array([0, 0, -1], np.int64))

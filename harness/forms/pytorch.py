@@ -85,7 +85,7 @@ class TorchForm(Form):
         logits = None
         if inputs.head_kernel is not None:
             logits = outputs[:, -1] @ t.from_numpy(inputs.head_kernel) + t.from_numpy(inputs.head_bias)
-        array = lambda a: a.detach().numpy().copy()  # noqa: E731
+        array = lambda a: a.detach().numpy().copy()
         cell_grads = None
         if gradients:
             (outputs * t.from_numpy(inputs.loss_weights)).sum().backward()
