@@ -1,5 +1,6 @@
 """ruff over the whole repository with the rule set of pyproject.toml ([tool.ruff]: pycodestyle, pyflakes,
-bugbear, blind except, import order, pyupgrade to 3.9, unused noqa markers; lines of 120): any finding fails the suite."""
+bugbear, blind except, import order, pyupgrade to 3.9, unused noqa markers; lines of 120): any finding fails
+the suite."""
 import subprocess
 import sys
 from pathlib import Path
