@@ -82,7 +82,7 @@ class CheckItem(pytest.Item):
         self.user_properties += [("max_abs_err", result.max_abs_err), ("tolerance", result.tolerance),
                                  ("ratio", result.ratio)]
         if result.flag == "ill-conditioned":  # a pass that must not be quiet: in the warnings summary
-            warnings.warn(IllConditioned(result.message), stacklevel=2)
+            warnings.warn(IllConditioned(result.message), stacklevel=1)  # shown at this line
         if result.status == "skip":
             pytest.skip(result.message)
         if result.status == "xfail":
