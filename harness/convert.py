@@ -446,6 +446,8 @@ def run_written(to: str, out: Path, source: Source, x) -> tuple:
         got = run_model(onnx.load(str(out)), np.asarray(x, np.float32))
         return got["outputs"], got["h"], got["c"]
     keras = tf_compat.keras()
+    # load_model on the one file lstm-equiv has just written (the temporary target, built by _keras_model
+    # from an LSTM and an Input only), never on a user's file: those are read as data (harness/modelfile.py)
     outputs, h, c = keras.models.load_model(str(out), compile=False)(x)
     return np.asarray(outputs), np.asarray(h), np.asarray(c)
 
@@ -468,6 +470,7 @@ def _run_written_gru(to: str, out: Path, source: Source, x) -> tuple:
 
         got = run_model(onnx.load(str(out)), np.asarray(x, np.float32))
         return got["outputs"], got["h"], None
+    # lstm-equiv's own file, as above: never a user's
     outputs, h = tf_compat.keras().models.load_model(str(out), compile=False)(x)
     return np.asarray(outputs), np.asarray(h), None
 
