@@ -283,8 +283,7 @@ _CANNOT = {
               "cell_clip": "torch.nn.LSTM does not clip c", "proj_clip": "torch.nn.LSTM does not clip its projection",
               "gate_clip": "torch.nn.LSTM does not clip the gates", "input_forget": "torch.nn.LSTM has no input_forget",
               "activation": "torch.nn.LSTM computes tanh only",
-              "recurrent_activation": "torch.nn.LSTM computes sigmoid "
-                                                                                         "gates only"},
+              "recurrent_activation": "torch.nn.LSTM computes sigmoid gates only"},
     "onnx": {"num_proj": "the ONNX LSTM operator has no projection",
              "cell_clip": "ONNX's clip bounds the gates' pre-activations, not c: TF's cell_clip cannot be written "
                           "as it", "proj_clip": "the ONNX LSTM operator has no projection"},
