@@ -140,7 +140,7 @@ def cmd_run(args) -> int:
             print(f"lstm-equiv: no item matches -k {args.keyword!r}" if args.keyword else "lstm-equiv: no items",
                   file=sys.stderr)
         return EXIT_INVALID
-    unexpected = [r for r in results if r.status == "undecided" and r.flag != "expected"]
+    unexpected = [r for r in results if engine.unexpected_undecided(r.status, r.flag)]
     if unexpected:
         print(f"lstm-equiv: {len(unexpected)} item(s) undecided, of case(s) "
               f"{', '.join(sorted({r.item.case.name for r in unexpected}))}: nothing there proves the layout either "

@@ -87,7 +87,7 @@ class CheckItem(pytest.Item):
             pytest.skip(result.message)
         if result.status == "xfail":
             pytest.xfail(result.message)
-        if result.status == "undecided" and result.flag == "expected":
+        if result.status == "undecided" and not engine.unexpected_undecided(result.status, result.flag):
             pytest.skip(result.message)  # decided by nothing, as the case says: neither a pass nor a failure
         if result.status != "pass":
             raise CheckFailed(result.message)

@@ -38,6 +38,12 @@ class Item:
 STATUSES = ("pass", "fail", "error", "undecided", "skip", "xfail")  # every status a Result can have, in report order
 
 
+def unexpected_undecided(status: str, flag) -> bool:
+    """An undecided item whose case does not say ``expect_undecided``: what makes run and gather exit 3, the
+    report's verdict UNDECIDED and the pytest item fail (the one rule, for Results and report rows alike)."""
+    return status == "undecided" and flag != "expected"
+
+
 @dataclass(frozen=True)
 class Result:
     """The outcome of one item."""

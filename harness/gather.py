@@ -32,7 +32,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness import drift, safeio
-from harness.engine import STATUSES
+from harness.engine import STATUSES, unexpected_undecided
 
 
 class GatherError(Exception):
@@ -163,11 +163,10 @@ def steps(runs) -> list:
     return lines
 
 
-def failures(runs, statuses=("fail", "error")) -> list:
-    """'label: case form dtype check status' of every item of ``statuses`` (undecided: only those whose case
-    did not expect it)."""
+def failures(runs, which=lambda row: row["status"] in ("fail", "error")) -> list:
+    """'label: case form dtype check status' of every row ``which`` picks (by default: failed or erroring)."""
     return [f"{label}: {' '.join(key)} {row['status'].upper()}" for label, _, rows in runs
-            for key, row in rows.items() if row["status"] in statuses and row.get("flag") != "expected"]
+            for key, row in rows.items() if which(row)]
 
 
 def _invalid(err) -> int:
@@ -192,7 +191,8 @@ def main(paths, out=None, echo=print, expect=None, force=False) -> int:
     if expect is not None and len(runs) != expect:
         return _invalid(f"expected {expect} reports, found {len(runs)}: "
                         + ", ".join(f"{label} ({path})" for label, path, _ in runs))
-    bad, undecided = failures(runs), failures(runs, ("undecided",))
+    bad = failures(runs)
+    undecided = failures(runs, lambda row: unexpected_undecided(row["status"], row.get("flag")))
     matrix = [f"lstm-equiv: {len(runs)} runs, items per form and status", ""] + table(runs)
     drift_lines = ["Drift of TF's outputs from each TF version to the next (the -legacy runs, tf.keras = Keras 2, "
                    "chained apart, then each against its plain twin):"] + steps(runs)

@@ -123,7 +123,7 @@ def verdict(results, invalid=()) -> str:
         return "FAIL"
     if invalid:
         return "INVALID"
-    if any(r.status == "undecided" and r.flag != "expected" for r in results):
+    if any(engine.unexpected_undecided(r.status, r.flag) for r in results):
         return "UNDECIDED"
     return "PASS" if results else "NO ITEMS"
 
