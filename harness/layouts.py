@@ -147,6 +147,52 @@ class Layout:
             return f"{self.x_name} {'columns' if self.transposed else 'rows'} {rows}, {span}"
         return f"{self.x_name if part == 'V' else self.h_name} {span}"
 
+    # the interface every cell's layout offers the engine, in a case's terms (harness.cells, harness.checks)
+
+    def read(self, tensors: dict, case, k: int) -> LSTMParams:
+        """Cell ``k`` of ``case`` read back from this layout's tensors."""
+        return self.split(tensors, case.cell_input_depth(k), case.forget_bias)
+
+    def stored(self, params: LSTMParams, case, share=None) -> dict:
+        """What this layout stores for ``params`` in ``case`` (``share``: the recurrent bias's, see compose)."""
+        return self.compose(params, case.forget_bias, share)
+
+    def shapes_of(self, case, k: int) -> dict:
+        """The shape of every tensor this layout stores for cell ``k`` of ``case``."""
+        return self.shapes(case.cell_input_depth(k), case.num_units, case.num_proj, case.use_peepholes)
+
+    def locate(self, part: str, gate: str, case, k: int) -> str:
+        """Where block ``part[gate]`` of cell ``k`` lives, in words."""
+        return self.where(part, gate, case.cell_input_depth(k), case.num_units, case.h_depth)
+
+    @property
+    def stored_biases(self) -> tuple:
+        """The names of the biases the form adds, where it stores more than one (each compared on its own)."""
+        return self.biases if len(self.biases) > 1 else ()
+
+    def can_hold(self, params: LSTMParams) -> bool:
+        """Whether ``params`` fit this layout (every LSTM's do: peepholes and projection are checked apart)."""
+        return True
+
+    def gradient_blocks(self, tensors: dict, ref: LSTMParams, case, k: int) -> list:
+        """(part, gate, where, TF's block, the reference's block) of d loss / d every block of cell ``k``;
+        a gate TF or the reference lacks is paired with None. Each of two stored biases is paired with
+        the reference's d b (the gradient reaches both alike)."""
+        first = replace(self, biases=self.biases[:1])
+        ours = first.split(tensors, case.cell_input_depth(k), forget_bias=0.0)
+        blocks = []
+        for part in ("V", "W", "b", "peephole"):
+            mine, theirs = getattr(ours, part) or {}, getattr(ref, part) or {}
+            blocks += [(part, g, first.locate(part, g, case, k) if g in mine else "absent", mine.get(g), theirs.get(g))
+                       for g in GATES if g in mine or g in theirs]
+        for bias in self.biases[1:]:
+            other = replace(self, biases=(bias,))
+            b = other.split(tensors, case.cell_input_depth(k), forget_bias=0.0).b
+            blocks += [("b", g, other.locate("b", g, case, k), b[g], ref.b[g]) for g in GATES]
+        if ref.projection is not None or ours.projection is not None:
+            blocks.append(("projection", None, self.projection, ours.projection, ref.projection))
+        return blocks
+
 
 BIAS_SHARE = (0.55, 0.85)
 """The range of the recurrent bias's share of each bias element in the harness's runs of two-bias layouts."""
@@ -372,6 +418,45 @@ class GRULayout:
         if b_h and not reset_after:
             b, b_h = {g: b[g] + b_h[g] for g in GRU_GATES}, {}
         return GRUParams(V, W, b, b_h or None)
+
+    # the interface every cell's layout offers the engine (see Layout.read)
+
+    def read(self, tensors: dict, case, k: int) -> GRUParams:
+        """The case's cell read back from this layout's tensors."""
+        return self.split(tensors, case.cell_input_depth(k), case.reset_after)
+
+    def stored(self, params: GRUParams, case, share=None) -> dict:
+        """What this layout stores for ``params``."""
+        return self.compose(params, share)
+
+    def shapes_of(self, case, k: int) -> dict:
+        """The shape of every tensor this layout stores for the case."""
+        return self.shapes(case.cell_input_depth(k), case.num_units)
+
+    def locate(self, part: str, gate: str, case, k: int) -> str:
+        """Where block ``part[gate]`` lives, in words."""
+        return self.where(part, gate, case.cell_input_depth(k), case.num_units)
+
+    @property
+    def stored_biases(self) -> tuple:
+        """The names of the bias tensors, where it stores a recurrent one too (each compared on its own)."""
+        return tuple(t.name for t in self.tensors if t.holds in ("b", "b_h")) if self.two_biases else ()
+
+    def can_hold(self, params: GRUParams) -> bool:
+        """Whether ``params`` fit this layout: recurrent biases of their own need a second bias tensor."""
+        return params.b_h is None or self.two_biases
+
+    def gradient_blocks(self, tensors: dict, ref: GRUParams, case, k: int) -> list:
+        """(part, gate, where, TF's block, the reference's block) of d loss / d every stored block: V, W, b
+        and, where stored, b_h (with the reset before the product d loss / d b_h equals d loss / d b: both
+        stored biases are paired with the reference's d b)."""
+        ours = self.split(tensors, case.cell_input_depth(k), True)
+        blocks = []
+        for part in ("V", "W", "b", "b_h"):
+            theirs = getattr(ref, "b" if part == "b_h" and not case.reset_after else part)
+            blocks += [(part, g, self.locate(part, g, case, k), a, theirs[g])
+                       for g, a in (getattr(ours, part) or {}).items()]
+        return blocks
 
 
 _PARTS = {"x": ("V",), "h": ("W",), "xh": ("V", "W"), "b": ("b",), "b_h": ("b_h",)}

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from harness import casefile, engine, sensitivity, tf_compat, tolerances
+from harness.checks import KINDS
 from harness.forms import FORMS, LSTM_FORMS, block
 from harness.inputs import make_inputs
 from reference import ACTIVATIONS, GATES, GRUParams, LSTMParams, lstm_backward, lstm_forward
@@ -414,7 +415,7 @@ def judge(case, form_name: str, dtype: str, reading, weights: str = "random", ki
     reading reaches goes through engine.evaluate, exactly as a real item does."""
     results = [engine.evaluate(engine.Item(case, form_name, dtype, check), reading, weights)
                for kind in kinds if kind in case.checks and (weights == "random" or kind == "forward")
-               for check in engine.CHECKS[kind] if check in engine.checks_of(case)]
+               for check in KINDS[kind] if check in engine.checks_of(case)]
     skipped = [r for r in results if r.status == "skip" and not r.item.check.startswith("grad_")]
     if skipped:
         raise RuntimeError(f"self-test form {form_name} was skipped in {dtype}: {skipped[0].message}")

@@ -5,10 +5,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from harness import engine, mutations, spec
+from harness import engine, mutations, runs, spec
 from harness.engine import Item, evaluate
 from harness.forms import FORMS
 from harness.inputs import loss_weights, make_inputs
+from harness.runs import RUNS
 
 GATE_BLOCKS = ["V['i']", "V['j']", "V['f']", "V['o']", "W['i']", "W['j']", "W['f']", "W['o']",
                "b['i']", "b['j']", "b['f']", "b['o']"]
@@ -40,7 +41,7 @@ def test_a_dropped_projection_gradient_does_not_pass(make_case, monkeypatch):
     tf = engine.tf_run(case, "lstm_cell", "float32")
     grads = {k: v for k, v in tf.form_out.grads.items() if k != "projection/kernel"}
     key = (str(case.path), case.name, "lstm_cell", "float32", "random")
-    monkeypatch.setitem(engine._RUNS, key, replace(tf, form_out=replace(tf.form_out, grads=grads), reads={}))
+    monkeypatch.setitem(RUNS._tf, key, replace(tf, form_out=replace(tf.form_out, grads=grads), reads={}))
     result = evaluate(Item(case, "lstm_cell", "float32", "grad_weights"))
     assert result.status == "error" and "The check raised" in result.message
 
@@ -147,8 +148,8 @@ def test_one_ulp_in_one_weight_block_fails_the_weights_check(make_case):
     kernel = tf.form_out.tensors["kernel"].copy()
     kernel[0, 0] = np.nextafter(kernel[0, 0], np.inf)
     changed = replace(tf, form_out=replace(tf.form_out, tensors={**tf.form_out.tensors, "kernel": kernel}), reads={})
-    r = engine._read(case, FORMS["keras_lstm"], changed, engine.IDENTITY)
-    result = engine._check_weights(Item(case, "keras_lstm", "float64", "weights"), r)
+    r = runs.read_back(case, FORMS["keras_lstm"], changed, engine.IDENTITY)
+    result = engine.judge(Item(case, "keras_lstm", "float64", "weights"), r)
     assert result.status == "fail" and "gate block V['i'] read from kernel columns 0:4" in result.message
     assert "bit for bit" in result.message and result.tolerance == 0.0
 

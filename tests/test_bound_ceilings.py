@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import casefile, engine, tolerances
+from harness import casefile, engine, runs, tolerances
+from harness.checks import bounds, gradients
+from harness.runs import RUNS
 from harness.sensitivity import UNIT_ROUNDOFF
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,12 +33,12 @@ def _block_ratios(case, form: str, dtype: str) -> dict:
     """err/bound of every gradient block of (case, form, dtype), by block."""
     item = engine.Item(case, form, dtype, "grad_weights")
     r = engine.read(case, form, dtype)
-    ref, spread = engine._reference_grads(item, r, engine.IDENTITY), engine._spread(item, r)
-    blocks = engine._grad_blocks(item, r.layout, {"x": r.form_out.grads["x"], "cells": engine.cell_grads(r.form_out)},
+    ref, spread = gradients.reference_grads(item, r, engine.IDENTITY), RUNS.spread(item.case, item.form, item.dtype, r)
+    blocks = gradients.grad_blocks(item, r.layout, {"x": r.form_out.grads["x"], "cells": runs.cell_grads(r.form_out)},
                                  ref)
     out = {}
     for label, actual, desired in blocks:
-        name = engine._grad_name(label)
+        name = gradients.grad_name(label)
         bound = tolerances.derived(spread.grads[name], desired, dtype, name, tolerances.GRADIENT_MULTIPLE).atol
         out[name] = float(np.abs(np.asarray(actual, np.float64) - desired).max()) / bound
     return out
@@ -54,7 +56,7 @@ def test_every_gradient_block_bound_stays_within_500_times_the_error(dtype):
 def _padded(form: str, dtype: str):
     case = _shipped("sequences.yaml", "padded_no_full_row")
     r = engine.read(case, form, dtype)
-    bound = np.asarray(engine._tolerance(engine.Item(case, form, dtype, "outputs"), r).atol).reshape(-1)
+    bound = np.asarray(bounds.tolerance(engine.Item(case, form, dtype, "outputs"), r).atol).reshape(-1)
     error = np.abs(r.form_out.outputs - r.reference["outputs"]).max(axis=(0, 2))
     first_padded = max(case.sequence_lengths)
     assert first_padded < case.timesteps  # no row runs the whole sequence

@@ -7,9 +7,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from harness import engine, mutations, tolerances
+from harness import engine, mutations, runs, tolerances
+from harness.checks import gradients
 from harness.engine import Item
 from harness.forms import FORMS
+from harness.runs import RUNS
 
 STACKED = "layers: 2\nbidirectional: {merge_mode: concat}\nforms: [%s]\n"  # 4 cells, on make_case's sizes
 FORMS_HERE = [("keras_lstm", "float64"), ("lstm_cell", "float64"), ("torch_lstm", "float64"), ("onnx_lstm", "float32")]
@@ -26,7 +28,7 @@ def _tampered(case, form, dtype, **changes):
     """The run of (case, form, dtype) with some of its TF output replaced, read again."""
     tf = engine.tf_run(case, form, dtype)
     changed = replace(tf, form_out=replace(tf.form_out, **changes), reads={})
-    return engine._read(case, FORMS[form], changed, engine.IDENTITY)
+    return runs.read_back(case, FORMS[form], changed, engine.IDENTITY)
 
 
 def _one_ulp(a: np.ndarray, at=0) -> np.ndarray:
@@ -40,13 +42,13 @@ def test_one_ulp_in_any_tensor_of_any_cell_fails_the_weights_check(make_case, fo
     case = _stacked(make_case, form, dtype)
     assert case.cells == 4
     tf = engine.tf_run(case, form, dtype)
-    assert engine._check_weights(Item(case, form, dtype, "weights"), engine.read(case, form, dtype)).status == "pass"
+    assert engine.judge(Item(case, form, dtype, "weights"), engine.read(case, form, dtype)).status == "pass"
     for k in range(1, case.cells):
         for name in sorted(tf.form_out.cells[k]):
             cells = list(tf.form_out.cells)
             cells[k] = {**cells[k], name: _one_ulp(cells[k][name], at=cells[k][name].size // 2)}
             r = _tampered(case, form, dtype, cells=tuple(cells))
-            result = engine._check_weights(Item(case, form, dtype, "weights"), r)
+            result = engine.judge(Item(case, form, dtype, "weights"), r)
             assert result.status == "fail", (k, name)
             assert f"{case.cell_name(k)}:" in result.message, (k, name, result.message)
 
@@ -69,8 +71,8 @@ def test_a_gradient_entry_of_any_cell_off_by_twice_its_bound_fails(make_case, fo
     item = Item(case, form, dtype, "grad_weights")
     r = engine.read(case, form, dtype)
     assert engine.evaluate(item).status == "pass"
-    spread = engine._spread(item, r)
-    ref = engine._reference_grads(item, r, engine.IDENTITY)
+    spread = RUNS.spread(item.case, item.form, item.dtype, r)
+    ref = gradients.reference_grads(item, r, engine.IDENTITY)
     for k in range(1, case.cells):
         name = f"{case.cell_name(k)} b['o']"
         bound = tolerances.derived(spread.grads[name], ref.cells[k].b["o"], dtype, name,
@@ -96,7 +98,7 @@ def test_a_gradient_block_of_any_cell_read_from_the_wrong_gate_fails(make_case, 
         swapped = np.concatenate([second, first, np.take(g, range(2 * n, 4 * n), axis=axis)], axis=axis)
         grads[k] = {**grads[k], kernel: swapped}
         r = _tampered(case, form, dtype, cell_grads=tuple(grads))
-        result = engine._check_gradients(Item(case, form, dtype, "grad_weights"), r, engine.IDENTITY)
+        result = engine.judge(Item(case, form, dtype, "grad_weights"), r, engine.IDENTITY)
         assert result.status == "fail", k
         assert f"d loss / d {case.cell_name(k)} V[" in result.message
 
@@ -113,7 +115,7 @@ def test_a_tampered_gradient_of_the_second_bias_fails(make_case, form):
     assert engine.evaluate(Item(case, form, "float64", "grad_weights")).status == "pass"
     grads = {**tf.form_out.grads, second: tf.form_out.grads[second] * (1 + 1e-6)}
     r = _tampered(case, form, "float64", grads=grads)
-    result = engine._check_gradients(Item(case, form, "float64", "grad_weights"), r, engine.IDENTITY)
+    result = engine.judge(Item(case, form, "float64", "grad_weights"), r, engine.IDENTITY)
     assert result.status == "fail"
     assert f"in {second}" in " ".join(result.compared) and f"({second}[" in result.message
 
@@ -129,9 +131,9 @@ def test_one_ulp_in_either_stored_gru_bias_fails_the_weights_check(make_case, fo
                      extra=f"cell: gru\nreset_after: {reset_after}\nforms: [{form}]\n")
     tf = engine.tf_run(case, form, dtype)
     item = Item(case, form, dtype, "weights")
-    assert engine._check_weights(item, engine.read(case, form, dtype)).status == "pass"
+    assert engine.judge(item, engine.read(case, form, dtype)).status == "pass"
     layout = FORMS[form].layout_for(case)
     for name in [t.name for t in layout.tensors if t.holds in ("b", "b_h")]:
         tensors = {**tf.form_out.tensors, name: _one_ulp(tf.form_out.tensors[name], at=5)}
-        result = engine._check_weights(item, _tampered(case, form, dtype, tensors=tensors))
+        result = engine.judge(item, _tampered(case, form, dtype, tensors=tensors))
         assert result.status == "fail", name

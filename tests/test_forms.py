@@ -8,6 +8,7 @@ import pytest
 from harness import engine, layouts, tf_compat
 from harness.engine import Item, ReadAs, evaluate
 from harness.forms import FORMS, GRU_FORMS, LSTM_FORMS, params_of
+from harness.runs import RUNS
 
 EXTRA = "use_peepholes: true\n"  # the forms that can express peepholes get them; the others drop the key
 
@@ -76,7 +77,7 @@ def test_forms_do_not_leak_into_each_other_in_any_order(make_case, monkeypatch):
     names = [n for n in case.forms if not FORMS[n].missing()]  # a form whose extra is absent is skipped
     first = {n: engine.read(case, n, "float32").form_out for n in names}
     for n in reversed(names + names):  # twice, so static_rnn also runs after a traced dynamic_rnn
-        monkeypatch.setattr(engine, "_RUNS", {})  # build and run TF again
+        monkeypatch.setattr(RUNS, "_tf", {})  # build and run TF again
         again = engine.read(case, n, "float32").form_out
         assert again is not first[n]
         np.testing.assert_array_equal(again.outputs, first[n].outputs, err_msg=n)

@@ -3,7 +3,7 @@ from dataclasses import replace
 
 import pytest
 
-from harness import engine, layouts
+from harness import engine, layouts, runs
 from harness.casefile import parse
 from harness.engine import Item, ReadAs, evaluate
 from harness.forms import FORMS, LSTM_FORMS, params_of
@@ -36,7 +36,7 @@ def _rerun(case, form, dtype, **form_out_changes):
     """The case's TF run with parts of TF's output replaced, read and checked afresh."""
     tf = engine.tf_run(case, form, dtype)
     changed = replace(tf, form_out=replace(tf.form_out, **form_out_changes), reads={})
-    return engine._read(case, FORMS[form], changed, engine.IDENTITY)
+    return runs.read_back(case, FORMS[form], changed, engine.IDENTITY)
 
 
 def test_block_lstm_v2_gradient_is_tfs_known_bug_confirmed_by_its_signature(make_case):
@@ -54,7 +54,7 @@ def test_block_lstm_v2_when_tf_fixes_it_fails_saying_so(make_case):
     case = _case(make_case, "v2fixed", "block_lstm_v2", dtypes="float32")
     out = engine.tf_run(case, "block_lstm_v2", "float32").form_out
     r = _rerun(case, "block_lstm_v2", "float32", grads=out.evidence["own"])  # the tape now gives V2's own kernel
-    result = engine._check_gradients(Item(case, "block_lstm_v2", "float32", "grad_weights"), r, engine.IDENTITY)
+    result = engine.judge(Item(case, "block_lstm_v2", "float32", "grad_weights"), r, engine.IDENTITY)
     assert result.status == "fail" and "TF fixed it; drop gradient_bug" in result.message
 
 
@@ -68,10 +68,10 @@ def test_block_lstm_v2_another_mismatch_is_not_the_known_bug(make_case):
     out = engine.tf_run(case, "block_lstm_v2", "float32").form_out
     tampered = {k: 1.5 * v for k, v in out.grads.items()}  # wrong, but not as BlockLSTMGrad computes it
     r = _rerun(case, "block_lstm_v2", "float32", grads=tampered)
-    result = engine._check_gradients(Item(case, "block_lstm_v2", "float32", "grad_x"), r, engine.IDENTITY)
+    result = engine.judge(Item(case, "block_lstm_v2", "float32", "grad_x"), r, engine.IDENTITY)
     assert result.status == "fail" and "not with the known bug's signature" in result.message
     r = _rerun(case, "block_lstm_v2", "float32", evidence=None)
-    result = engine._check_gradients(Item(case, "block_lstm_v2", "float32", "grad_x"), r, engine.IDENTITY)
+    result = engine.judge(Item(case, "block_lstm_v2", "float32", "grad_x"), r, engine.IDENTITY)
     assert result.status == "fail" and "gave no evidence of the known bug" in result.message
 
 
@@ -90,7 +90,7 @@ def test_v_and_w_gradients_swapped_fail_naming_the_block():
     grads = engine.tf_run(case, "keras_lstm", "float64").form_out.grads
     r = _rerun(case, "keras_lstm", "float64", grads=dict(grads, kernel=grads["recurrent_kernel"],
                                                          recurrent_kernel=grads["kernel"]))
-    result = engine._check_gradients(Item(case, "keras_lstm", "float64", "grad_weights"), r, engine.IDENTITY)
+    result = engine.judge(Item(case, "keras_lstm", "float64", "grad_weights"), r, engine.IDENTITY)
     assert result.status == "fail"
     for gate in "ifjo":
         assert f"d loss / d V['{gate}'] (kernel columns" in result.message
@@ -103,7 +103,7 @@ def test_block_lstm_passes_its_gradient_straight_through_the_cell_clip(make_case
     assert evaluate(Item(case, "block_lstm", "float32", "grad_weights")).status == "pass"
     monkeypatch.setattr(FORMS["block_lstm"], "gradient_semantics", lambda case: {})  # the clip's true derivative
     r = _rerun(case, "block_lstm", "float32")
-    result = engine._check_gradients(Item(case, "block_lstm", "float32", "grad_weights"), r, engine.IDENTITY)
+    result = engine.judge(Item(case, "block_lstm", "float32", "grad_weights"), r, engine.IDENTITY)
     assert result.status == "fail" and "d loss / d W['f']" in result.message
 
 
@@ -134,5 +134,5 @@ def test_block_lstm_v2_fixed_is_noticed_inside_wide_bounds_too():
     case = _chaotic_weights()
     out = engine.tf_run(case, "block_lstm_v2", "float32").form_out
     r = _rerun(case, "block_lstm_v2", "float32", grads=out.evidence["own"])
-    result = engine._check_gradients(Item(case, "block_lstm_v2", "float32", "grad_weights"), r, engine.IDENTITY)
+    result = engine.judge(Item(case, "block_lstm_v2", "float32", "grad_weights"), r, engine.IDENTITY)
     assert result.status == "fail" and "TF fixed it; drop gradient_bug" in result.message

@@ -5,6 +5,7 @@ import pytest
 
 from harness import layouts
 from harness.forms import onnx_lstm
+from harness.runs import RUNS
 from reference import GATES, LSTMParams, lstm_forward
 
 pytestmark = pytest.mark.skipif(onnx_lstm.missing() is not None, reason=str(onnx_lstm.missing()))
@@ -55,7 +56,7 @@ def test_onnx_gru_weights_are_read_back_from_the_model_so_a_packing_mistake_fail
     real = gru.gru_model
     monkeypatch.setattr(gru, "gru_model", lambda tensors, *a, **kw: real(
         {**tensors, "Rb": 0 * tensors["Rb"]}, *a, **kw))
-    monkeypatch.setattr(engine, "_RUNS", {})
+    monkeypatch.setattr(RUNS, "_tf", {})
     weights = engine.evaluate(engine.Item(case, "onnx_gru", "float32", "weights"))
     block = "b_h" if reset_after else "b"  # the recurrent biases apart, or the one b they add up to
     assert weights.status == "fail" and f"gate block {block}['u'] read from" in weights.message, weights.message

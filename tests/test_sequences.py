@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import runs
 from harness.explain import _EXAMPLE, _SEQUENCE_KEYS
 from harness.forms import DEFAULTS, FORMS
 
@@ -70,7 +71,7 @@ def test_a_gradient_leaking_through_the_padding_fails_however_small(make_case):
     dx = run.form_out.grads["x"].copy()
     dx[1, 4, 2] = 1e-30
     leaky = replace(run.tf, form_out=replace(run.form_out, grads={**run.form_out.grads, "x": dx}), reads={})
-    result = engine._evaluate(item, engine._read(case, FORMS["keras_lstm"], leaky, engine.IDENTITY), engine.IDENTITY)
+    result = engine.judge(item, runs.read_back(case, FORMS["keras_lstm"], leaky, engine.IDENTITY), engine.IDENTITY)
     assert result.status == "fail"
     assert "leaked through the padding: d loss / d x of row 1 (length 3) is 1e-30 at timestep 4" in result.message
 
@@ -114,7 +115,7 @@ def test_a_leak_at_any_padded_step_of_any_row_fails(make_case):
         dx = run.form_out.grads["x"].copy()
         dx[row, step, step % case.input_depth] = 1e-30
         leaky = replace(run.tf, form_out=replace(run.form_out, grads={**run.form_out.grads, "x": dx}), reads={})
-        result = engine._evaluate(item, engine._read(case, FORMS["keras_lstm"], leaky, engine.IDENTITY),
+        result = engine.judge(item, runs.read_back(case, FORMS["keras_lstm"], leaky, engine.IDENTITY),
                                   engine.IDENTITY)
         assert result.status == "fail", (row, step)
         assert (f"d loss / d x of row {row} (length {case.sequence_lengths[row]}) is 1e-30 at timestep {step}"

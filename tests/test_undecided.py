@@ -10,6 +10,7 @@ from test_cli import cli  # tests/ is on sys.path: pytest's rootdir-less test mo
 from harness import engine, report, sensitivity
 from harness.casefile import parse
 from harness.forms import FORMS
+from harness.runs import RUNS
 
 # 16 units at weight_scale 12 over 250 steps: float64's rounding saturates (TF's float64 outputs are 1.5 off
 # the reference, the derived bound about 96, the closest wrong layout 1.9); at weight_scale 10 over 300
@@ -32,7 +33,7 @@ def test_a_saturated_probe_is_not_scaled_back(tmp_path):
     as before."""
     _, case = _case(tmp_path)
     r = engine.read(case, "keras_lstm", "float64")
-    s = engine._spread(engine.Item(case, "keras_lstm", "float64", "outputs"), r)
+    s = RUNS.spread(case, "keras_lstm", "float64", r)
     x, cells = r.inputs.x.astype(np.float64), tuple(p.astype(np.float64) for p in r.inputs.cells)
     net = sensitivity.Network(cells)
     exact = sensitivity._forward(x, cells, 0.0, None, net, **FORMS["keras_lstm"].semantics(case))

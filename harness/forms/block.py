@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness import layouts, tf_compat
-from harness.forms import ANY, Form, form_output, forward_and_gradients, head_logits
+from harness.forms import ANY, Form, KnownGradientBug, form_output, forward_and_gradients, head_logits
 
 _NO_CLIP = -1.0  # any value <= 0 turns the ops' clip off
 
@@ -113,7 +113,9 @@ FORMS = [
               no_gradient="TF registers no gradient for LSTMBlockCell (its gradient lived in tf.contrib)"),
     BlockForm("block_lstm", f"tf.raw_ops.BlockLSTM, {_ABOUT}", layouts.BLOCK_LSTM, block_lstm),
     BlockForm("block_lstm_v2", f"tf.raw_ops.BlockLSTMV2, {_ABOUT}", layouts.BLOCK_LSTM_V2, block_lstm_v2,
-              gradient_bug="TF registers BlockLSTMV2's gradient as BlockLSTM's (tensorflow/python/ops/rnn_grad.py: "
-              "the V1 kernel BlockLSTMGrad, which assumes blocks i ci f o), so tf.GradientTape returns wrong "
-              "gradients; tf.raw_ops.BlockLSTMGradV2 itself matches the reference (measured on TF 2.15.1 and 2.21.0)"),
+              gradient_bug=KnownGradientBug(
+                  "TF registers BlockLSTMV2's gradient as BlockLSTM's (tensorflow/python/ops/rnn_grad.py: the V1 "
+                  "kernel BlockLSTMGrad, which assumes blocks i ci f o), so tf.GradientTape returns wrong gradients; "
+                  "tf.raw_ops.BlockLSTMGradV2 itself matches the reference (measured on TF 2.15.1 and 2.21.0)",
+                  registered="the V1 kernel BlockLSTMGrad run on V2's outputs", own="tf.raw_ops.BlockLSTMGradV2")),
 ]

@@ -1,0 +1,116 @@
+"""The recurrent cells, as data the engine and the checks are handed: one :class:`Cell` per value of the case
+key ``cell``.
+
+A cell says what the engine would otherwise have to know about it: its gates, its states (the LSTM's h and
+c, the GRU's h), its parameter blocks, how a layout's tensors are read back for a case, its reference
+forward and backward passes, and its canonical stacked form (the one whose shapes the question asks about:
+BasicLSTMCell's kernel, GRUCell's kernels). Reading, the weights check and the gradient check are written
+once over any cell (harness.runs, harness.checks); a new cell is a reference module, its layouts, one
+``Cell`` here and its forms.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness import layouts
+from reference import GATES, GRU_GATES, gru_backward, gru_forward, network_backward, network_forward
+
+
+def _widen(states) -> tuple | None:
+    """Initial states (one per cell, or None: zeros) in float64."""
+    return None if states is None else tuple(np.asarray(a, np.float64) for a in states)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What differs between recurrent cells, and nothing else."""
+
+    name: str  # the case key ``cell``
+    gates: tuple  # the reference's gate names, in the reference's order
+    states: tuple  # final state checks, in order: ("final_h", "final_c") or ("final_h",)
+    parts: tuple  # the parameter blocks a gradient check compares, in order
+    canonical: object  # the layout of the stacked form the question is about (shape and round trip checked)
+    canonical_label: str  # that form's tensors, in words
+    about: str  # one line, for explain and the README
+
+    def read(self, layout, tensors: dict, case, k: int):
+        """Cell ``k``'s per-gate params, read back from ``tensors`` through ``layout``."""
+        return layout.read(tensors, case, k)
+
+    def forward(self, reading, x64, cells64: tuple, inputs, form, case) -> dict:  # pragma: no cover
+        """The reference's outputs and final states for the params read back, as {check name: array}."""
+        raise NotImplementedError
+
+    def backward(self, reading, x64, cells64: tuple, d_outputs, inputs, form, case):  # pragma: no cover
+        """The reference's gradients (``.cells``: one params of gradients per cell; ``.x``)."""
+        raise NotImplementedError
+
+    def canonical_shapes(self, case, k: int) -> dict:
+        """The documented shapes of the canonical stacked form of cell ``k``."""
+        raise NotImplementedError  # pragma: no cover
+
+
+class _LSTM(Cell):
+    def forward(self, reading, x64, cells64, inputs, form, case):
+        outputs, (h, c) = reading.forward(network_forward)(
+            x64, cells64, _widen(inputs.h0), _widen(inputs.c0), **reading.sequence(form.sequence(case)),
+            **reading.semantics(form.semantics(case)))
+        if case.cells == 1:
+            h, c = h[0], c[0]
+        return {"outputs": outputs, "final_h": h, "final_c": c}
+
+    def backward(self, reading, x64, cells64, d_outputs, inputs, form, case):
+        return network_backward(x64, cells64, d_outputs, _widen(inputs.h0), _widen(inputs.c0),
+                                **reading.sequence(form.sequence(case)), **reading.semantics(form.semantics(case)),
+                                **form.gradient_semantics(case))
+
+    def canonical_shapes(self, case, k):
+        n_in = case.cell_input_depth(k)
+        return {"kernel": (n_in + case.h_depth, 4 * case.num_units), "bias": (4 * case.num_units,)}
+
+
+@dataclass(frozen=True)
+class _OneCellGrads:
+    """A one-cell reference's gradients seen as a network's (``.cells``, ``.params``, ``.x``)."""
+
+    grads: object
+
+    @property
+    def cells(self) -> tuple:
+        return (self.grads.params,)
+
+    @property
+    def params(self):
+        return self.grads.params
+
+    @property
+    def x(self):
+        return self.grads.x
+
+
+class _GRU(Cell):
+    def forward(self, reading, x64, cells64, inputs, form, case):
+        h0 = None if inputs.h0 is None else _widen(inputs.h0)[0]
+        outputs, h = reading.forward(gru_forward)(x64, cells64[0], h0, **reading.semantics(form.semantics(case)))
+        return {"outputs": outputs, "final_h": h}
+
+    def backward(self, reading, x64, cells64, d_outputs, inputs, form, case):
+        h0 = None if inputs.h0 is None else _widen(inputs.h0)[0]
+        return _OneCellGrads(gru_backward(x64, cells64[0], d_outputs, h0, **reading.semantics(form.semantics(case))))
+
+    def canonical_shapes(self, case, k):
+        n_in, n = case.cell_input_depth(k), case.num_units
+        return {"gates/kernel": (n_in + n, 2 * n), "candidate/kernel": (n_in + n, n)}
+
+
+LSTM = _LSTM("lstm", GATES, ("final_h", "final_c"), ("V", "W", "b", "peephole"), layouts.BASIC_LSTM_CELL,
+             "BasicLSTMCell stacked kernel and bias",
+             "the LSTM: gates i j f o, states h and c (tf.compat.v1 BasicLSTMCell's names)")
+GRU = _GRU("gru", GRU_GATES, ("final_h",), ("V", "W", "b", "b_h"), layouts.GRU_CELL,
+           "GRUCell gates/kernel and candidate/kernel",
+           "the GRU: gates r u c, state h (tf.compat.v1 GRUCell's names)")
+
+CELLS = {cell.name: cell for cell in (LSTM, GRU)}
+"""Every cell, by its case-file name."""
