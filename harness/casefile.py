@@ -262,7 +262,7 @@ def _to_case(values: dict, mapping: yamlnodes.Mapping, path: Path, problems: lis
         problems.append(Problem(mapping.key_lines["proj_clip"], "proj_clip", "needs num_proj: only a projected "
                                                                           "h can be clipped"))
         return None
-    options = {k: values.get(k, FIELDS[k].default) for k in spec.OPTIONS}
+    options = {k: values.get(k, spec.DEFAULTS[k]) for k in spec.OPTIONS}
     options["bidirectional"] = (values.get("bidirectional") or {}).get("merge_mode")
     if "sequence_lengths" in values:
         options["sequence_lengths"] = tuple(values["sequence_lengths"])
@@ -388,7 +388,7 @@ def _forms_for(values: dict, options: dict, mapping, problems: list):
         return None if len(problems) > before else values["forms"]
     forms = tuple(name for name in spec.FORM_NAMES if not FORMS[name].cannot_express(options))
     if not forms:
-        set_keys = [k for k in spec.OPTIONS if options[k] != FIELDS[k].default]
+        set_keys = [k for k in spec.OPTIONS if options[k] != spec.DEFAULTS[k]]
         problems.append(Problem(mapping.key_lines[set_keys[0]], set_keys[0],
                                 f"no form can express {', '.join(f'{k}={options[k]!r}' for k in set_keys)} together"))
         return None

@@ -11,6 +11,8 @@ import threading
 from pathlib import Path
 
 from harness import casefile, engine, safeio, spec, tf_compat
+from harness.cells import CELLS
+from harness.convert import TARGETS
 
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_UNDECIDED = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
@@ -364,7 +366,7 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--input-depth", type=_positive, required=True)
     explain.add_argument("--num-units", type=_positive, required=True)
     explain.add_argument("--form", help="one form (default: all of the cell's)")
-    explain.add_argument("--cell", choices=("lstm", "gru"), default="lstm",
+    explain.add_argument("--cell", choices=tuple(CELLS), default="lstm",
                          help="the LSTM forms (default) or the GRU ones")
     explain.add_argument("--num-proj", type=_positive, help="LSTMCell's projection width")
     explain.add_argument("--png", metavar="FILE", help="draw the real extracted kernel of --form as a labelled "
@@ -374,7 +376,7 @@ def parser() -> argparse.ArgumentParser:
     conv = sub.add_parser("convert", help="move an LSTM layer into PyTorch, ONNX, Keras or lstm-equiv's .npz, run "
                           "both sides on seeded inputs, and keep the file only if they agree (exit 1 otherwise)")
     conv.add_argument("source", help="a Keras model (.keras, .h5), a TF1 checkpoint prefix, or an lstm-equiv .npz")
-    conv.add_argument("--to", required=True, choices=("torch", "onnx", "keras", "npz"))
+    conv.add_argument("--to", required=True, choices=TARGETS)
     conv.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write")
     conv.add_argument("--force", action="store_true", help="replace an existing OUT once the proof holds (never "
                       "the source itself)")

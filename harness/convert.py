@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from harness import compare, layouts, modelfile, npz, safeio, sensitivity, tf_compat, tolerances
-from harness.forms import DEFAULTS
+from harness.forms import FORMS
+from harness.spec import DEFAULTS
 from reference import LSTMParams, gru_forward, lstm_forward
 
 PROOF_SEED = 0
@@ -258,7 +259,6 @@ def _from_checkpoint(prefix: Path, forget_bias, cell=None) -> Source:
 def _run_legacy_cell(basic: bool, params: LSTMParams, forget_bias: float, x):
     """The checkpoint's cell, rebuilt in tf.compat.v1 with its tensors assigned, over ``x``."""
     from harness import casefile
-    from harness.forms import FORMS
     from harness.inputs import Inputs
 
     form = FORMS["basic_lstm_cell_dynamic_rnn" if basic else "lstm_cell"]
@@ -278,55 +278,26 @@ def _run_legacy_cell(basic: bool, params: LSTMParams, forget_bias: float, x):
 
 # ---------------------------------------------------------------------------------------------- targets
 
-_CANNOT = {
-    "torch": {"use_peepholes": "torch.nn.LSTM has no peephole connections",
-              "cell_clip": "torch.nn.LSTM does not clip c", "proj_clip": "torch.nn.LSTM does not clip its projection",
-              "gate_clip": "torch.nn.LSTM does not clip the gates", "input_forget": "torch.nn.LSTM has no input_forget",
-              "activation": "torch.nn.LSTM computes tanh only",
-              "recurrent_activation": "torch.nn.LSTM computes sigmoid gates only"},
-    "onnx": {"num_proj": "the ONNX LSTM operator has no projection",
-             "cell_clip": "ONNX's clip bounds the gates' pre-activations, not c: TF's cell_clip cannot be written "
-                          "as it", "proj_clip": "the ONNX LSTM operator has no projection"},
-    "keras": {"use_peepholes": "keras.layers.LSTM has no peephole connections",
-              "num_proj": "keras.layers.LSTM has no projection", "cell_clip": "keras.layers.LSTM does not clip c",
-              "proj_clip": "keras.layers.LSTM has no projection",
-              "gate_clip": "keras.layers.LSTM does not clip the gates",
-              "input_forget": "keras.layers.LSTM has no input_forget"},
-    "npz": {},
-}
-
-
-_CANNOT_GRU = {
-    "torch": {"reset_after": ((True,), "torch.nn.GRU puts the reset gate after the recurrent product only"),
-              "activation": (("tanh",), "torch.nn.GRU computes tanh only"),
-              "recurrent_activation": (("sigmoid",), "torch.nn.GRU computes sigmoid gates only")},
-    "onnx": {"activation": (("tanh",), "lstm-equiv writes ONNX GRU nodes with the default activations only"),
-             "recurrent_activation": (("sigmoid",), "lstm-equiv writes ONNX GRU nodes with the default activations "
-                                                   "only")},
-    "npz": {"cell": (("lstm",), "the per-gate .npz format (docs/npz_format.md) holds an LSTM")},
-    "keras": {},
-}
-"""For a GRU source: option -> (the values the target can express, why not another)."""
+TARGET_FORMS = {"torch": {"lstm": "torch_lstm", "gru": "torch_gru"}, "onnx": {"lstm": "onnx_lstm", "gru": "onnx_gru"},
+                "keras": {"lstm": "keras_lstm", "gru": "keras_gru"}, "npz": {}}
+"""The form that computes what each target writes, by cell: a target refuses exactly what its form cannot
+express (harness.forms, the option vocabulary of harness.spec), so the two never disagree. The npz format
+has no form: it holds every LSTM option (docs/npz_format.md) and no other cell."""
 
 
 def refusals(source: Source, to: str) -> list:
-    """``option: why`` for every option of the source that target ``to`` cannot express."""
-    if source.cell == "gru":
-        return [f"{key}={source.options[key]!r}: {why}" for key, (allowed, why) in _CANNOT_GRU[to].items()
-                if source.options.get(key) not in allowed] + (
-            [f"recurrent_activation={source.options['recurrent_activation']!r}: the installed Keras's hard_sigmoid "
-             f"is {tf_compat.keras_hard_sigmoid()}"] if to == "keras" and source.options["recurrent_activation"]
-            .startswith("hard_sigmoid") and source.options["recurrent_activation"] != tf_compat.keras_hard_sigmoid()
-            else [])
-    out = []
-    for key, value in source.options.items():
-        why = _CANNOT[to].get(key)
-        if why and value != DEFAULTS[key]:
-            out.append(f"{key}={value!r}: {why}")
-    if to == "keras" and source.options.get("recurrent_activation", "sigmoid").startswith("hard_sigmoid") and \
-            source.options["recurrent_activation"] != tf_compat.keras_hard_sigmoid():
-        out.append(f"recurrent_activation={source.options['recurrent_activation']!r}: the installed Keras's "
-                   f"hard_sigmoid is {tf_compat.keras_hard_sigmoid()}")
+    """Why, for every option of the source that target ``to`` cannot express (naming the option and its value)."""
+    options = {**DEFAULTS, "cell": source.cell, **source.options}
+    if to == "npz":
+        out = [] if source.cell == "lstm" else [
+            f"cell={source.cell!r}: the per-gate .npz format (docs/npz_format.md) holds an LSTM"]
+    else:
+        form = FORMS[TARGET_FORMS[to][source.cell]]
+        out = [f"{form.name} {why}" for _, why in form.cannot_express(options)]
+    hard = options.get("recurrent_activation", "sigmoid")
+    if to == "keras" and hard.startswith("hard_sigmoid") and hard != tf_compat.keras_hard_sigmoid():
+        out.append(f"recurrent_activation={hard!r}: the installed Keras's hard_sigmoid is "
+                   f"{tf_compat.keras_hard_sigmoid()}")
     return out
 
 

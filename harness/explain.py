@@ -9,7 +9,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from harness import layouts
-from harness.forms import ANY, DEFAULTS, FORMS, GRU_FORMS, LSTM_FORMS
+from harness.forms import ANY, FORMS, GRU_FORMS, LSTM_FORMS
+from harness.spec import DEFAULTS
 
 _GATE_WORDS = {"i": "input gate", "j": "block input (candidate)", "f": "forget gate", "o": "output gate"}
 _KERAS_NAMES = {"i": "i", "f": "f", "j": "c", "o": "o"}

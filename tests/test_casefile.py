@@ -180,7 +180,8 @@ def test_shipped_cases_are_valid_and_cover_the_question():
 
 
 def test_shipped_cases_exercise_every_form_and_every_option():
-    from harness.forms import DEFAULTS, FORMS
+    from harness.forms import FORMS
+    from harness.spec import DEFAULTS
 
     loader = CaseLoader()
     cases = [c for f in case_files([ROOT / "cases"]) for c in loader.load(f)]

@@ -165,12 +165,13 @@ def test_a_target_that_disagrees_is_removed_and_exits_1(keras_file, tmp_path, mo
 def test_what_a_target_cannot_express_is_refused_by_name(tmp_path):
     ckpt = _checkpoint(tmp_path, "LSTMCell", use_peepholes=True, num_proj=3)
     source = convert.read_source(ckpt)
-    assert any("use_peepholes=True: torch.nn.LSTM has no peephole connections" in r
+    assert any("torch_lstm cannot express peephole connections (use_peepholes: True): torch.nn.LSTM" in r
                for r in convert.refusals(source, "torch"))
-    assert any("num_proj=3: the ONNX LSTM operator has no projection" in r for r in convert.refusals(source, "onnx"))
+    assert any("onnx_lstm cannot express a projection of h (num_proj: 3): an ONNX LSTM node" in r
+               for r in convert.refusals(source, "onnx"))
     lines = []
-    for to, suffix, missing, words in (("torch", ".pt", pytorch.missing(), "torch.nn.LSTM has no peephole"),
-                                       ("onnx", ".onnx", onnx_lstm.missing(), "the ONNX LSTM operator has no")):
+    for to, suffix, missing, words in (("torch", ".pt", pytorch.missing(), "cannot express peephole connections"),
+                                       ("onnx", ".onnx", onnx_lstm.missing(), "cannot express a projection of h")):
         assert convert.main(ckpt, to, tmp_path / f"p{suffix}", say=lines.append) == 2
         assert (missing or words) in lines[-1]  # without the extra, that is said first
     assert not list(tmp_path.glob("p.*"))
@@ -219,10 +220,10 @@ def test_a_keras_2_h5_file_is_read_with_keras_2_and_its_hard_sigmoid(tmp_path):
     lines = []
     if onnx_lstm.missing() is None:
         assert convert.main(path, "onnx", tmp_path / "old.onnx", say=lines.append) == 0, "\n".join(lines)
-    assert any("recurrent_activation='hard_sigmoid_0.2': torch.nn.LSTM computes sigmoid gates only" in r
-               for r in convert.refusals(source, "torch"))
+    assert any("torch_lstm cannot express a gate activation other than sigmoid (recurrent_activation: "
+               "'hard_sigmoid_0.2')" in r for r in convert.refusals(source, "torch"))
     assert convert.main(path, "torch", tmp_path / "old.pt", say=lines.append) == 2
-    assert (pytorch.missing() or "torch.nn.LSTM computes sigmoid gates only") in lines[-1]  # the extra said first
+    assert (pytorch.missing() or "a gate activation other than sigmoid") in lines[-1]  # the extra said first
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +265,7 @@ def test_a_keras_gru_converts_to_torch_and_loads_by_hand(keras_gru_files, tmp_pa
     np.testing.assert_allclose(got.numpy(), want, atol=1e-5)
     np.testing.assert_allclose(got_h[0].numpy(), want_h, atol=1e-5)
     assert convert.main(keras_gru_files[False][0], "torch", tmp_path / "before.pt", say=lines.append) == 2
-    assert "reset_after=False: torch.nn.GRU puts the reset gate after the recurrent product only" in lines[-1]
+    assert "torch_gru cannot put the reset gate before the recurrent product (reset_after: False)" in lines[-1]
     assert not (tmp_path / "before.pt").exists()
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from harness import runs
 from harness.explain import _EXAMPLE, _SEQUENCE_KEYS
-from harness.forms import DEFAULTS, FORMS
+from harness.forms import FORMS
+from harness.spec import DEFAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,24 +13,6 @@ import numpy as np
 ANY = "any"
 """In :attr:`Form.options`: the form can express every value the case format allows."""
 
-DEFAULTS = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_peepholes": False,
-            "num_proj": None, "cell_clip": None, "proj_clip": None, "gate_clip": None, "input_forget": False,
-            "go_backwards": False, "bidirectional": None, "sequence_lengths": None, "initial_state": "zeros",
-            "stateful_chunks": None, "layers": 1, "cell": "lstm", "reset_after": False}
-"""What a form that does not list an option computes: the case format's defaults."""
-
-_OPTION_WORDS = {"activation": "a block-input activation other than tanh",
-                 "recurrent_activation": "a gate activation other than sigmoid",
-                 "use_peepholes": "peephole connections", "num_proj": "a projection of h",
-                 "cell_clip": "a clipped cell state", "proj_clip": "a clipped projection",
-                 "gate_clip": "clipped gate pre-activations (ONNX's clip)",
-                 "input_forget": "a forget gate coupled to the input gate (ONNX's input_forget)",
-                 "go_backwards": "a reversed layer", "bidirectional": "this bidirectional merge",
-                 "sequence_lengths": "padded rows", "initial_state": "a given initial state",
-                 "stateful_chunks": "a sequence fed in chunks", "layers": "stacked layers",
-                 "cell": "this cell", "reset_after": "the GRU's reset after the recurrent product"}
-
-
 @dataclass(frozen=True)
 class FormOutput:
     """What one form computed, and the weight tensors read back from its TF variables."""
@@ -102,12 +84,15 @@ class Form:
     gradient_bug: KnownGradientBug | None = None  # a known TF bug that makes its gradients wrong: expected to fail
 
     def cannot_express(self, options: dict) -> list:
-        """``(key, why)`` for every option value in ``options`` this form cannot compute."""
+        """``(key, why)`` for every option value in ``options`` this form cannot compute (the option vocabulary:
+        harness.spec, which imports this package for the form names, so it is imported here when called)."""
+        from harness import spec
+
         out = []
         for key, value in options.items():
             allowed = self.options.get(key, ())
-            if value != DEFAULTS[key] and allowed != ANY and value not in allowed:
-                out.append((key, f"cannot express {_OPTION_WORDS[key]} ({key}: {value!r}): {self.about}"))
+            if value != spec.DEFAULTS[key] and allowed != ANY and value not in allowed:
+                out.append((key, f"cannot express {spec.OPTION_WORDS[key]} ({key}: {value!r}): {self.about}"))
         return out or self.cannot_combine(options)
 
     def cannot_combine(self, options: dict) -> list:
@@ -130,10 +115,12 @@ class Form:
 
     def semantics(self, case) -> dict:
         """The reference's keyword arguments that compute what this form computes for ``case``."""
+        from harness import spec  # see cannot_express
+
         out = {"forget_bias": case.forget_bias, "cell_clip": case.cell_clip, "proj_clip": case.proj_clip,
                "activation": case.activation, "recurrent_activation": case.recurrent_activation}
         # ONNX's options, only where set: the other forms' reference runs stay as they were
-        out.update({k: getattr(case, k) for k in ("gate_clip", "input_forget") if getattr(case, k) != DEFAULTS[k]})
+        out.update({k: getattr(case, k) for k in ("gate_clip", "input_forget") if getattr(case, k) != spec.DEFAULTS[k]})
         return out
 
     padded: str = "zero"  # what the form emits past a row's length (reference.lstm.PADDED)
