@@ -308,11 +308,12 @@ def _sequence_rules(values: dict, mapping, problems: list) -> bool:
             problems.append(Problem(line("sequence_lengths"), "sequence_lengths", f"a length of {max(lengths)} exceeds "
                                     f"timesteps {values['timesteps']}"))
     unsupported = "unsupported combination"
-    if values.get("cell", "lstm") == "gru":
+    cell = values.get("cell", "lstm")
+    if cell != "lstm":
         for key, why in (("weights", "a weights file holds an LSTM's per-gate weights"),
-                         ("forget_bias", "it is the LSTM's forget gate bias; a GRU has no forget gate")):
+                         ("forget_bias", f"it is the LSTM's forget gate bias; a {cell.upper()} has no forget gate")):
             if key in values:
-                problems.append(Problem(line(key), key, f"{unsupported} with cell: gru: {why}"))
+                problems.append(Problem(line(key), key, f"{unsupported} with cell: {cell}: {why}"))
     if values.get("reset_after") and values.get("cell", "lstm") != "gru":
         problems.append(Problem(line("reset_after"), "reset_after", "applies to cell: gru only (an LSTM has no reset "
                                                                     "gate)"))

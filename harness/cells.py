@@ -15,7 +15,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness import layouts
-from reference import GATES, GRU_GATES, gru_backward, gru_forward, network_backward, network_forward
+from reference import (
+    GATES,
+    GRU_GATES,
+    RNN_GATES,
+    GRUParams,
+    LSTMParams,
+    RNNParams,
+    gru_backward,
+    gru_forward,
+    network_backward,
+    network_forward,
+    rnn_backward,
+    rnn_forward,
+)
 
 
 def _widen(states) -> tuple | None:
@@ -34,6 +47,7 @@ class Cell:
     canonical: object  # the layout of the stacked form the question is about (shape and round trip checked)
     canonical_label: str  # that form's tensors, in words
     about: str  # one line, for explain and the README
+    params: type  # its per-gate params (reference.LSTMParams, GRUParams, RNNParams)
 
     def read(self, layout, tensors: dict, case, k: int):
         """Cell ``k``'s per-gate params, read back from ``tensors`` through ``layout``."""
@@ -51,6 +65,18 @@ class Cell:
         """The documented shapes of the canonical stacked form of cell ``k``."""
         raise NotImplementedError  # pragma: no cover
 
+    # the reference as harness.sensitivity runs it: every cell's params, states and keywords given apart
+
+    def run(self, x, cells: tuple, h0, c0, sequence: dict, semantics: dict, after_step=None) -> tuple:
+        """(outputs, final h, final c or None); ``after_step(*states)`` replaces the states after every step.
+        Final states are [batch, width] for one cell, [cells, batch, width] for more."""
+        raise NotImplementedError  # pragma: no cover
+
+    def run_gradients(self, x, cells: tuple, d_outputs, h0, c0, sequence: dict, semantics: dict,
+                      gradient_semantics: dict):
+        """The reference's gradients (``.cells``, ``.x``) of ``sum(d_outputs * outputs)``."""
+        raise NotImplementedError  # pragma: no cover
+
 
 class _LSTM(Cell):
     def forward(self, reading, x64, cells64, inputs, form, case):
@@ -65,6 +91,13 @@ class _LSTM(Cell):
         return network_backward(x64, cells64, d_outputs, _widen(inputs.h0), _widen(inputs.c0),
                                 **reading.sequence(form.sequence(case)), **reading.semantics(form.semantics(case)),
                                 **form.gradient_semantics(case))
+
+    def run(self, x, cells, h0, c0, sequence, semantics, after_step=None):
+        outputs, (h, c) = network_forward(x, cells, h0, c0, after_step=after_step, **sequence, **semantics)
+        return (outputs, h[0], c[0]) if len(cells) == 1 else (outputs, h, c)
+
+    def run_gradients(self, x, cells, d_outputs, h0, c0, sequence, semantics, gradient_semantics):
+        return network_backward(x, cells, d_outputs, h0, c0, **sequence, **semantics, **gradient_semantics)
 
     def canonical_shapes(self, case, k):
         n_in = case.cell_input_depth(k)
@@ -90,27 +123,51 @@ class _OneCellGrads:
         return self.grads.x
 
 
-class _GRU(Cell):
+@dataclass(frozen=True)
+class _BlockCell(Cell):
+    """A cell of per-gate blocks (reference.blocks), run as one layer and one direction by its reference's
+    ``forward(x, params, h0, **semantics)`` and ``backward(x, params, d_outputs, h0, **semantics)``."""
+
+    run_forward: object = None
+    run_backward: object = None
+    canonical_shape: object = None  # (input_depth, num_units) -> the canonical form's documented shapes
+
     def forward(self, reading, x64, cells64, inputs, form, case):
         h0 = None if inputs.h0 is None else _widen(inputs.h0)[0]
-        outputs, h = reading.forward(gru_forward)(x64, cells64[0], h0, **reading.semantics(form.semantics(case)))
+        outputs, h = reading.forward(self.run_forward)(x64, cells64[0], h0, **reading.semantics(form.semantics(case)))
         return {"outputs": outputs, "final_h": h}
 
     def backward(self, reading, x64, cells64, d_outputs, inputs, form, case):
         h0 = None if inputs.h0 is None else _widen(inputs.h0)[0]
-        return _OneCellGrads(gru_backward(x64, cells64[0], d_outputs, h0, **reading.semantics(form.semantics(case))))
+        semantics = reading.semantics(form.semantics(case))
+        return _OneCellGrads(self.run_backward(x64, cells64[0], d_outputs, h0, **semantics))
 
     def canonical_shapes(self, case, k):
-        n_in, n = case.cell_input_depth(k), case.num_units
-        return {"gates/kernel": (n_in + n, 2 * n), "candidate/kernel": (n_in + n, n)}
+        return self.canonical_shape(case.cell_input_depth(k), case.num_units)
+
+    def run(self, x, cells, h0, c0, sequence, semantics, after_step=None):
+        outputs, h = self.run_forward(x, cells[0], None if h0 is None else h0[0], after_step=after_step, **semantics)
+        return outputs, h, None
+
+    def run_gradients(self, x, cells, d_outputs, h0, c0, sequence, semantics, gradient_semantics):
+        return _OneCellGrads(self.run_backward(x, cells[0], d_outputs, None if h0 is None else h0[0], **semantics))
 
 
 LSTM = _LSTM("lstm", GATES, ("final_h", "final_c"), ("V", "W", "b", "peephole"), layouts.BASIC_LSTM_CELL,
              "BasicLSTMCell stacked kernel and bias",
-             "the LSTM: gates i j f o, states h and c (tf.compat.v1 BasicLSTMCell's names)")
-GRU = _GRU("gru", GRU_GATES, ("final_h",), ("V", "W", "b", "b_h"), layouts.GRU_CELL,
-           "GRUCell gates/kernel and candidate/kernel",
-           "the GRU: gates r u c, state h (tf.compat.v1 GRUCell's names)")
+             "the LSTM: gates i j f o, states h and c (tf.compat.v1 BasicLSTMCell's names)", LSTMParams)
+GRU = _BlockCell("gru", GRU_GATES, ("final_h",), ("V", "W", "b", "b_h"), layouts.GRU_CELL,
+                 "GRUCell gates/kernel and candidate/kernel",
+                 "the GRU: gates r u c, state h (tf.compat.v1 GRUCell's names)", GRUParams, gru_forward, gru_backward,
+                 lambda n_in, n: {"gates/kernel": (n_in + n, 2 * n), "candidate/kernel": (n_in + n, n)})
+RNN = _BlockCell("rnn", RNN_GATES, ("final_h",), ("V", "W", "b", "b_h"), layouts.BASIC_RNN_CELL,
+                 "BasicRNNCell kernel and bias", "the plain RNN: h = act(x V + h W + b), state h", RNNParams,
+                 rnn_forward, rnn_backward, lambda n_in, n: {"kernel": (n_in + n, n), "bias": (n,)})
 
-CELLS = {cell.name: cell for cell in (LSTM, GRU)}
+CELLS = {cell.name: cell for cell in (LSTM, GRU, RNN)}
 """Every cell, by its case-file name."""
+
+
+def cell_of(params) -> Cell:
+    """The cell whose params ``params`` are."""
+    return next(cell for cell in CELLS.values() if isinstance(params, cell.params))

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.layouts import BIAS_SHARE
-from reference import GATES, GRU_GATES, PEEPHOLE_GATES, GRUParams, LSTMParams
+from harness.biases import BIAS_SHARE
+from harness.cells import CELLS
+from reference import GATES, PEEPHOLE_GATES, LSTMParams
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,8 @@ def make_inputs(case, dtype: str, constant: bool = False) -> Inputs:
     ``constant`` replaces the weights (not x) by constants, as the published test vectors do: only the
     self-test uses it, to show which mistakes such weights cannot reveal.
     """
-    if case.cell == "gru":
-        return _gru_inputs(case, dtype, constant)
+    if case.cell != "lstm":
+        return _block_inputs(case, dtype, constant, CELLS[case.cell].params)
     rng = np.random.default_rng(case.seed)
     n_in, n, h_depth = case.input_depth, case.num_units, case.h_depth
     # 1 / sqrt(fan-in) keeps pre-activations O(1): gates neither saturate nor vanish; weight_scale models
@@ -95,28 +96,29 @@ def make_inputs(case, dtype: str, constant: bool = False) -> Inputs:
                   cast(loss_draw), shares[0], tuple(cells), tuple(shares), h0, c0, lengths)
 
 
-def _gru_inputs(case, dtype: str, constant: bool) -> Inputs:
-    """A GRU case's seeded inputs: per-gate V, W, b (and the recurrent biases b_h, which sit inside the reset
-    when it comes after the product), x, the head, the loss, h0 where asked for."""
+def _block_inputs(case, dtype: str, constant: bool, kind) -> Inputs:
+    """The seeded inputs of a case of a cell of per-gate blocks (``kind``: reference.GRUParams, RNNParams):
+    V, W, b (and the recurrent biases b_h where they act on their own: the GRU's reset after the product),
+    x, the head, the loss, h0 where asked for."""
     rng = np.random.default_rng([case.seed, 4])
-    n_in, n = case.input_depth, case.num_units
+    n_in, n, gates = case.input_depth, case.num_units, kind.GATES
     scale = case.weight_scale / np.sqrt(n_in + n)
-    V = {g: rng.normal(0.0, scale, (n_in, n)) for g in GRU_GATES}
-    W = {g: rng.normal(0.0, scale, (n, n)) for g in GRU_GATES}
-    b = {g: rng.normal(0.0, 0.5, n) for g in GRU_GATES}
-    b_h = {g: rng.normal(0.0, 0.5, n) for g in GRU_GATES} if case.reset_after else None
+    V = {g: rng.normal(0.0, scale, (n_in, n)) for g in gates}
+    W = {g: rng.normal(0.0, scale, (n, n)) for g in gates}
+    b = {g: rng.normal(0.0, 0.5, n) for g in gates}
+    b_h = {g: rng.normal(0.0, 0.5, n) for g in gates} if case.reset_after else None
     x = rng.normal(0.0, case.input_scale, (case.batch, case.timesteps, n_in))
     head_kernel = head_bias = None
     if case.num_classes:
         head_kernel = rng.normal(0.0, 1.0 / np.sqrt(n), (n, case.num_classes))
         head_bias = rng.normal(0.0, 0.1, case.num_classes)
     loss_draw = rng.normal(0.0, 1.0, (case.batch, case.timesteps, n))
-    params = GRUParams(V, W, b, b_h)
+    params = kind(V, W, b, b_h)
     if constant:
         full = lambda m, v: None if m is None else {g: np.full_like(a, v) for g, a in m.items()}
-        params = GRUParams(full(V, CONSTANT), full(W, CONSTANT), full(b, 0.0), full(b_h, 0.0))
+        params = kind(full(V, CONSTANT), full(W, CONSTANT), full(b, 0.0), full(b_h, 0.0))
     share_rng = np.random.default_rng([case.seed, 1])
-    share = {g: share_rng.uniform(*BIAS_SHARE, n) for g in GRU_GATES}
+    share = {g: share_rng.uniform(*BIAS_SHARE, n) for g in gates}
     h0 = None
     if case.initial_state == "random":
         h0 = (np.random.default_rng([case.seed, 3]).normal(0.0, 0.5, (case.batch, n)).astype(dtype),)

@@ -1,4 +1,5 @@
-"""Every fused weight layout, as named data.
+"""Every fused weight layout, as named data (the LSTM's here; those of the cells of per-gate blocks, the GRU
+and the plain RNN, in harness.block_layouts, named here too).
 
 This module is the one place that knows which rows of a TensorFlow kernel multiply ``x`` and which
 multiply ``h``, which column block belongs to which gate, and where the forget bias lives. Each layout
@@ -13,7 +14,24 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from reference import GATES, GRU_GATES, GRUParams, LSTMParams
+from harness.biases import BIAS_SHARE, split_bias
+from harness.block_layouts import (
+    BASIC_RNN_CELL,
+    GRU_BLOCK,
+    GRU_CELL,
+    GRU_LAYOUTS,
+    KERAS_GRU,
+    KERAS_GRU_RESET_AFTER,
+    KERAS_SIMPLE_RNN,
+    ONNX_GRU,
+    ONNX_RNN,
+    RNN_LAYOUTS,
+    TORCH_GRU,
+    TORCH_RNN,
+    BlockLayout,
+    BlockTensor,
+)
+from reference import GATES, LSTMParams
 
 STACKED = "stacked"  # one kernel [input_depth + num_units, 4u] applied to concat([x, h]): x rows first
 SPLIT = "split"  # kernel [input_depth, 4u] for x, recurrent_kernel [num_units, 4u] for h
@@ -194,25 +212,6 @@ class Layout:
         return blocks
 
 
-BIAS_SHARE = (0.55, 0.85)
-"""The range of the recurrent bias's share of each bias element in the harness's runs of two-bias layouts."""
-
-
-def split_bias(bias, share=None) -> tuple:
-    """``(input bias, recurrent bias)`` that add back to ``bias`` exactly, in its dtype.
-
-    ``recurrent = bias * share`` rounded, with ``share`` in BIAS_SHARE, lies within [bias / 2, 2 bias], so
-    ``bias - recurrent`` is exact (Sterbenz's lemma) and so is adding the two back. Each then differs from
-    the bias by at least 15 %: a converter that drops either one is off by that much. ``share=None``: all of
-    the bias in the input one, zeros in the recurrent one.
-    """
-    bias = np.asarray(bias)
-    if share is None:
-        return bias.copy(), np.zeros_like(bias)
-    recurrent = (bias * np.asarray(share, np.float64)).astype(bias.dtype)
-    return bias - recurrent, recurrent
-
-
 BASIC_LSTM_CELL = Layout(
     name="basic_lstm_cell",
     gate_order=("i", "j", "f", "o"),
@@ -295,227 +294,34 @@ ONNX = Layout(
 LAYOUTS = {layout.name: layout for layout in (BASIC_LSTM_CELL, KERAS, BLOCK_LSTM, BLOCK_LSTM_V2, TORCH, TORCH_CELL,
                                               ONNX)}
 
-
-# ---------------------------------------------------------------------------------------------- GRU
-
-@dataclass(frozen=True)
-class GRUTensor:
-    """One stored tensor of a GRU layout: what it holds and which gate blocks, in order along its gate axis."""
-
-    name: str
-    holds: str  # "x" (the V blocks), "h" (W), "xh" (V rows, then W rows: one matrix on concat([x, h])), "b", "b_h"
-    gates: tuple  # reference gate names (r u c) of its blocks, in order
-    row: int | None = None  # the row of a [2, 3u] tensor (Keras's reset-after bias: input, then recurrent)
-
-
-@dataclass(frozen=True)
-class GRULayout:
-    """How one form stores a GRU's weights: every tensor, and which gate blocks it holds where."""
-
-    name: str
-    about: str
-    tensors: tuple  # GRUTensor
-    own_names: tuple  # (reference gate, the form's own letter) of each gate
-    transposed: bool = False  # matrices stored [gates * u, in] (gate blocks are row blocks): PyTorch, ONNX
-
-    def __post_init__(self):
-        for part in ("V", "W", "b"):
-            held = [g for t in self.tensors if part in _PARTS[t.holds] for g in t.gates]
-            if sorted(held) != sorted(GRU_GATES):
-                raise ValueError(f"layout {self.name}: the {part} blocks held are {held}, not {GRU_GATES}")
-
-    def own(self, gate: str) -> str:
-        """The gate's letter in the form's own source."""
-        return dict(self.own_names)[gate]
-
-    @property
-    def two_biases(self) -> bool:
-        """Whether it stores a recurrent bias next to the input one (PyTorch's bias_hh, ONNX's Rb, Keras's
-        reset-after bias row 1)."""
-        return any(t.holds == "b_h" for t in self.tensors)
-
-    def shapes(self, input_depth: int, num_units: int) -> dict:
-        """The shape of every named tensor this layout stores."""
-        return {t.name: self._shape(t, input_depth, num_units) for t in self.tensors}
-
-    def _shape(self, t: GRUTensor, input_depth: int, num_units: int) -> tuple:
-        width = len(t.gates) * num_units
-        if t.row is not None:
-            return (2, width)
-        if t.holds in ("b", "b_h"):
-            return (width,)
-        rows = {"x": input_depth, "h": num_units, "xh": input_depth + num_units}[t.holds]
-        return (width, rows) if self.transposed else (rows, width)
-
-    def _tensor(self, part: str, gate: str) -> tuple:
-        """(the tensor holding ``part`` of ``gate``, its block index)."""
-        for t in self.tensors:
-            if part in _PARTS[t.holds] and gate in t.gates:
-                return t, t.gates.index(gate)
-        raise KeyError(f"layout {self.name} holds no {part}[{gate!r}]")
-
-    def where(self, part: str, gate: str, input_depth: int, num_units: int) -> str:
-        """Where ``part[gate]`` lives, in the form's own terms."""
-        t, k = self._tensor(part, gate)
-        cols = f"{k * num_units}:{(k + 1) * num_units}"
-        name = t.name if t.row is None else f"{t.name}[{t.row}]"
-        if t.holds in ("b", "b_h"):
-            return f"{name}[{cols}]"
-        rows = {"V": f"0:{input_depth}", "W": f"{input_depth}:{input_depth + num_units}"}[part] if t.holds == "xh" \
-            else ":"
-        return f"{name} rows {cols}" if self.transposed else f"{name}[{rows}, {cols}]"
-
-    def compose(self, params: GRUParams, share=None) -> dict:
-        """The stored tensors of ``params``. With two bias tensors and no recurrent biases in ``params`` (the
-        reset before the product, where they only add), each bias is split into distinct exact shares
-        (split_bias); a layout of one bias cannot hold recurrent biases of their own."""
-        n, n_in = params.num_units, params.input_depth
-        if params.b_h is not None and not self.two_biases:
-            raise ValueError(f"layout {self.name} has one bias: it cannot hold recurrent biases of their own "
-                             "(the reset after the product)")
-        b, b_h = dict(params.b), params.b_h
-        if b_h is None and self.two_biases:
-            pairs = {g: split_bias(params.b[g], None if share is None else share[g]) for g in GRU_GATES}
-            b, b_h = {g: pairs[g][0] for g in GRU_GATES}, {g: pairs[g][1] for g in GRU_GATES}
-        dtype = np.asarray(params.V["r"]).dtype
-        out = {}
-        for t in self.tensors:
-            if t.holds in ("b", "b_h"):
-                value = np.concatenate([(b if t.holds == "b" else b_h)[g] for g in t.gates])
-                if t.row is not None:
-                    out.setdefault(t.name, np.zeros(self._shape(t, n_in, n), dtype))[t.row] = value
-                else:
-                    out[t.name] = value
-                continue
-            blocks = []
-            for g in t.gates:
-                parts = [params.V[g]] if t.holds == "x" else [params.W[g]] if t.holds == "h" else [params.V[g],
-                                                                                                   params.W[g]]
-                blocks.append(np.concatenate(parts, axis=0))
-            matrix = np.concatenate(blocks, axis=1)
-            out[t.name] = np.ascontiguousarray(matrix.T) if self.transposed else matrix
-        return out
-
-    def split(self, tensors: dict, input_depth: int, reset_after: bool) -> GRUParams:
-        """Per-gate params read back from the stored tensors. Without the reset after the product, two
-        stored biases only add: they are read back as one b (exactly, for a split_bias pair)."""
-        V, W, b, b_h = {}, {}, {}, {}
-        for t in self.tensors:
-            value = np.asarray(tensors[t.name])
-            value = value[t.row] if t.row is not None else value
-            n = value.shape[0 if self.transposed and t.holds not in ("b", "b_h") else -1] // len(t.gates)
-            for k, g in enumerate(t.gates):
-                if t.holds in ("b", "b_h"):
-                    (b if t.holds == "b" else b_h)[g] = value[k * n:(k + 1) * n]
-                    continue
-                block = value[k * n:(k + 1) * n].T if self.transposed else value[:, k * n:(k + 1) * n]
-                if t.holds == "x":
-                    V[g] = block
-                elif t.holds == "h":
-                    W[g] = block
-                else:
-                    V[g], W[g] = block[:input_depth], block[input_depth:]
-        if b_h and not reset_after:
-            b, b_h = {g: b[g] + b_h[g] for g in GRU_GATES}, {}
-        return GRUParams(V, W, b, b_h or None)
-
-    # the interface every cell's layout offers the engine (see Layout.read)
-
-    def read(self, tensors: dict, case, k: int) -> GRUParams:
-        """The case's cell read back from this layout's tensors."""
-        return self.split(tensors, case.cell_input_depth(k), case.reset_after)
-
-    def stored(self, params: GRUParams, case, share=None) -> dict:
-        """What this layout stores for ``params``."""
-        return self.compose(params, share)
-
-    def shapes_of(self, case, k: int) -> dict:
-        """The shape of every tensor this layout stores for the case."""
-        return self.shapes(case.cell_input_depth(k), case.num_units)
-
-    def locate(self, part: str, gate: str, case, k: int) -> str:
-        """Where block ``part[gate]`` lives, in words."""
-        return self.where(part, gate, case.cell_input_depth(k), case.num_units)
-
-    @property
-    def stored_biases(self) -> tuple:
-        """The names of the bias tensors, where it stores a recurrent one too (each compared on its own)."""
-        return tuple(t.name for t in self.tensors if t.holds in ("b", "b_h")) if self.two_biases else ()
-
-    def can_hold(self, params: GRUParams) -> bool:
-        """Whether ``params`` fit this layout: recurrent biases of their own need a second bias tensor."""
-        return params.b_h is None or self.two_biases
-
-    def gradient_blocks(self, tensors: dict, ref: GRUParams, case, k: int) -> list:
-        """(part, gate, where, TF's block, the reference's block) of d loss / d every stored block: V, W, b
-        and, where stored, b_h (with the reset before the product d loss / d b_h equals d loss / d b: both
-        stored biases are paired with the reference's d b)."""
-        ours = self.split(tensors, case.cell_input_depth(k), True)
-        blocks = []
-        for part in ("V", "W", "b", "b_h"):
-            theirs = getattr(ref, "b" if part == "b_h" and not case.reset_after else part)
-            blocks += [(part, g, self.locate(part, g, case, k), a, theirs[g])
-                       for g, a in (getattr(ours, part) or {}).items()]
-        return blocks
-
-
-_PARTS = {"x": ("V",), "h": ("W",), "xh": ("V", "W"), "b": ("b",), "b_h": ("b_h",)}
-
-GRU_CELL = GRULayout(
-    name="gru_cell",
-    about="tf.compat.v1 GRUCell: gates/kernel [input_depth + u, 2u] on concat([x, h]), blocks r u; "
-    "candidate/kernel [input_depth + u, u] on concat([x, r * h]); gates/bias [2u], candidate/bias [u]",
-    tensors=(GRUTensor("gates/kernel", "xh", ("r", "u")), GRUTensor("gates/bias", "b", ("r", "u")),
-             GRUTensor("candidate/kernel", "xh", ("c",)), GRUTensor("candidate/bias", "b", ("c",))),
-    own_names=(("r", "r"), ("u", "u"), ("c", "c")),
-)
-
-GRU_BLOCK = GRULayout(
-    name="gru_block",
-    about="tf.raw_ops.GRUBlockCell: w_ru [input_depth + u, 2u] on [x, h_prev], blocks r u; w_c [input_depth + u, "
-    "u] on [x, r * h_prev]; b_ru [2u], b_c [u] (GRUCell's layout under other names)",
-    tensors=(GRUTensor("w_ru", "xh", ("r", "u")), GRUTensor("b_ru", "b", ("r", "u")), GRUTensor("w_c", "xh", ("c",)),
-             GRUTensor("b_c", "b", ("c",))),
-    own_names=(("r", "r"), ("u", "u"), ("c", "c")),
-)
-
-KERAS_GRU = GRULayout(
-    name="keras_gru",
-    about="Keras GRU(reset_after=False): kernel [input_depth, 3u] and recurrent_kernel [u, 3u], blocks z r h; "
-    "bias [3u]",
-    tensors=(GRUTensor("kernel", "x", ("u", "r", "c")), GRUTensor("recurrent_kernel", "h", ("u", "r", "c")),
-             GRUTensor("bias", "b", ("u", "r", "c"))),
-    own_names=(("r", "r"), ("u", "z"), ("c", "h")),
-)
-
-KERAS_GRU_RESET_AFTER = GRULayout(
-    name="keras_gru_reset_after",
-    about="Keras GRU(reset_after=True), the TF2 default: kernel [input_depth, 3u], recurrent_kernel [u, 3u], "
-    "blocks z r h; bias [2, 3u]: row 0 the input bias, row 1 the recurrent bias (inside the reset for h)",
-    tensors=(GRUTensor("kernel", "x", ("u", "r", "c")), GRUTensor("recurrent_kernel", "h", ("u", "r", "c")),
-             GRUTensor("bias", "b", ("u", "r", "c"), row=0), GRUTensor("bias", "b_h", ("u", "r", "c"), row=1)),
-    own_names=(("r", "r"), ("u", "z"), ("c", "h")),
-)
-
-TORCH_GRU = GRULayout(
-    name="torch_gru",
-    about="PyTorch nn.GRU: weight_ih_l0 [3u, input_depth] and weight_hh_l0 [3u, u], row blocks r z n; bias_ih_l0 "
-    "and bias_hh_l0 [3u]; n = tanh(x W_in + b_in + r * (h W_hn + b_hn)): the reset after the product",
-    tensors=(GRUTensor("weight_ih_l0", "x", ("r", "u", "c")), GRUTensor("weight_hh_l0", "h", ("r", "u", "c")),
-             GRUTensor("bias_ih_l0", "b", ("r", "u", "c")), GRUTensor("bias_hh_l0", "b_h", ("r", "u", "c"))),
-    own_names=(("r", "r"), ("u", "z"), ("c", "n")),
-    transposed=True,
-)
-
-ONNX_GRU = GRULayout(
-    name="onnx_gru",
-    about="ONNX GRU: W [1, 3u, input_depth] and R [1, 3u, u], row blocks z r h; B [1, 6u] = [Wb, Rb]; "
-    "linear_before_reset=1 puts the reset after the recurrent product (Rb_h inside it), 0 before (added)",
-    tensors=(GRUTensor("W", "x", ("u", "r", "c")), GRUTensor("R", "h", ("u", "r", "c")),
-             GRUTensor("Wb", "b", ("u", "r", "c")), GRUTensor("Rb", "b_h", ("u", "r", "c"))),
-    own_names=(("r", "r"), ("u", "z"), ("c", "h")),
-    transposed=True,
-)
-
-GRU_LAYOUTS = {layout.name: layout for layout in (GRU_CELL, GRU_BLOCK, KERAS_GRU, KERAS_GRU_RESET_AFTER, TORCH_GRU,
-                                                  ONNX_GRU)}
+__all__ = [
+    "BASIC_LSTM_CELL",
+    "BASIC_RNN_CELL",
+    "BIAS_SHARE",
+    "BLOCK_LSTM",
+    "BLOCK_LSTM_V2",
+    "GRU_BLOCK",
+    "GRU_CELL",
+    "GRU_LAYOUTS",
+    "KERAS",
+    "KERAS_GRU",
+    "KERAS_GRU_RESET_AFTER",
+    "KERAS_SIMPLE_RNN",
+    "LAYOUTS",
+    "ONNX",
+    "ONNX_GRU",
+    "ONNX_RNN",
+    "RNN_LAYOUTS",
+    "RUNTIME",
+    "SPLIT",
+    "STACKED",
+    "STORED",
+    "TORCH",
+    "TORCH_CELL",
+    "TORCH_GRU",
+    "TORCH_RNN",
+    "BlockLayout",
+    "BlockTensor",
+    "Layout",
+    "split_bias",
+]

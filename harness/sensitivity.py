@@ -20,16 +20,10 @@ from functools import partial
 
 import numpy as np
 
+from harness.cells import cell_of
 from reference import (
-    GATES,
-    GRU_GATES,
-    GRUParams,
     LSTMParams,
     dense,
-    gru_backward,
-    gru_forward,
-    network_backward,
-    network_forward,
 )
 
 DRAWS = 4
@@ -72,11 +66,7 @@ def _perturb(a, u, rng):
 
 
 def _perturb_params(p, u, rng):
-    each = lambda m: None if m is None else {g: _perturb(a, u, rng) for g, a in m.items()}
-    if isinstance(p, GRUParams):
-        return GRUParams(each(p.V), each(p.W), each(p.b), each(p.b_h))
-    return LSTMParams(each(p.V), each(p.W), each(p.b), each(p.peephole),
-                      None if p.projection is None else _perturb(p.projection, u, rng))
+    return p.map(lambda a: _perturb(a, u, rng))
 
 
 @dataclass(frozen=True)
@@ -92,18 +82,14 @@ class Network:
 
 
 def _forward(x, p, u, rng, network: Network | None = None, **semantics):
-    """The reference's forward pass with h and c rounded by (1 + u e) after every step (u = 0: exact):
-    ``p`` is one cell's params, or a tuple of every cell's with ``network``. Final h and c are [batch,
-    width] for one cell, [cells, batch, width] for more."""
+    """The reference's forward pass with every state rounded by (1 + u e) after every step (u = 0: exact):
+    ``p`` is one cell's params, or a tuple of every cell's with ``network``. Final h and c (None for a cell
+    without c) are [batch, width] for one cell, [cells, batch, width] for more."""
     cells = p if isinstance(p, tuple) else (p,)
     net = network or Network(cells)
-    if isinstance(cells[0], GRUParams):  # one GRU cell: final h, and no c
-        after = None if not u else (lambda h: np.ascontiguousarray(_perturb(h, u, rng)))
-        outputs, h = gru_forward(x, cells[0], None if net.h0 is None else net.h0[0], after_step=after, **semantics)
-        return outputs, h, None
-    after = None if not u else (lambda h, c: (np.ascontiguousarray(_perturb(h, u, rng)), _perturb(c, u, rng)))
-    outputs, (h, c) = network_forward(x, cells, net.h0, net.c0, after_step=after, **net.sequence, **semantics)
-    return (outputs, h[0], c[0]) if len(cells) == 1 else (outputs, h, c)
+    first = lambda a: np.ascontiguousarray(_perturb(a, u, rng))
+    after = None if not u else (lambda h, *c: (first(h), *(_perturb(s, u, rng) for s in c)) if c else first(h))
+    return cell_of(cells[0]).run(x, cells, net.h0, net.c0, net.sequence, semantics, after)
 
 
 def spread(x, params: LSTMParams, semantics: dict, dtype: str, seed: int, *, head=None, d_outputs=None,
@@ -176,16 +162,12 @@ def _grads(x, cells, d_outputs, semantics, gradient_semantics, network: Network)
     """Every gradient block by name, from the reference's BPTT (None when no gradient is compared)."""
     if d_outputs is None:
         return None
-    if isinstance(cells[0], GRUParams):
-        g = gru_backward(x, cells[0], np.asarray(d_outputs, np.float64), None if network.h0 is None else network.h0[0],
-                         **semantics)
-        return {**{block_name("", part, gate): a for part, gate, a in g.params.items()}, "x": g.x}
-    g = network_backward(x, cells, np.asarray(d_outputs, np.float64), network.h0, network.c0, **network.sequence,
-                         **semantics, **(gradient_semantics or {}))
+    g = cell_of(cells[0]).run_gradients(x, cells, np.asarray(d_outputs, np.float64), network.h0, network.c0,
+                                        network.sequence, semantics, gradient_semantics or {})
     out = {}
     for name, grads in zip(network.names, g.cells):
         out.update({block_name(name, part, gate): a for part, gate, a in grads.items()})
-        if grads.projection is not None:
+        if getattr(grads, "projection", None) is not None:
             out[block_name(name, "projection")] = grads.projection
     out["x"] = g.x
     return out
@@ -203,11 +185,10 @@ def separation(x, params: LSTMParams, semantics: dict, network: Network | None =
     rest = net.cells[1:]  # a wrong layout of the first cell is what a case of several shows here
     right = _forward(x, (params, *rest), 0.0, None, net, **semantics)[0]
     out = []
-    gru = isinstance(params, GRUParams)
-    for a, b in itertools.combinations(GRU_GATES if gru else GATES, 2):
+    per_gate = [part for part in ("V", "W", "b", "b_h", "peephole") if hasattr(params, part)]
+    for a, b in itertools.combinations(cell_of(params).gates, 2):
         swap = partial(_swapped, a=a, b=b)
-        extra = {"b_h": swap(params.b_h)} if gru else {"peephole": swap(params.peephole)}
-        wrong = replace(params, V=swap(params.V), W=swap(params.W), b=swap(params.b), **extra)
+        wrong = replace(params, **{part: swap(getattr(params, part)) for part in per_gate})
         out.append((float(np.abs(_forward(x, (wrong, *rest), 0.0, None, net, **semantics)[0] - right).max()),
                     f"gate blocks {a} and {b} swapped"))
     symmetric = 1e-12 * max(1.0, float(np.abs(right).max()))

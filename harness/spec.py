@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.cells import CELLS
 from harness.forms import FORMS
 
 DTYPES = ("float32", "float64")
@@ -156,9 +157,10 @@ FIELDS = {
     ),
     "cell": Field(
         "string",
-        "The recurrent cell: lstm, or gru (every GRU form: `lstm-equiv explain --cell gru`).",
+        "The recurrent cell (harness/cells.py): lstm, gru (every GRU form: `lstm-equiv explain --cell gru`), or "
+        "rnn, the plain tanh RNN (Keras's SimpleRNN, PyTorch's nn.RNN, ONNX's RNN, TF1's BasicRNNCell).",
         default="lstm",
-        enum=("lstm", "gru"),
+        enum=tuple(CELLS),
         option="this cell",
     ),
     "reset_after": Field(

@@ -16,13 +16,13 @@ Nothing here stacks gates or concatenates x with h.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
 from reference.backward import _derivative
+from reference.blocks import BlockParams
 from reference.lstm import ACTIVATIONS
 
 GRU_GATES = ("r", "u", "c")
@@ -30,7 +30,7 @@ GRU_GATES = ("r", "u", "c")
 
 
 @dataclass(frozen=True)
-class GRUParams:
+class GRUParams(BlockParams):
     """Per-gate GRU weights: mappings from gate name to array.
 
     ``V[g]`` is [input_depth, num_units], ``W[g]`` [num_units, num_units], ``b[g]`` [num_units]; ``b_h[g]``
@@ -38,45 +38,7 @@ class GRUParams:
     recurrent product inside the reset when the reset comes after it.
     """
 
-    V: Mapping[str, np.ndarray]
-    W: Mapping[str, np.ndarray]
-    b: Mapping[str, np.ndarray]
-    b_h: Mapping[str, np.ndarray] | None = None
-
-    def __post_init__(self):
-        for part in ("V", "W", "b") + (("b_h",) if self.b_h is not None else ()):
-            keys = tuple(getattr(self, part))
-            if sorted(keys) != sorted(GRU_GATES):
-                raise ValueError(f"GRUParams.{part} must have exactly the gates {GRU_GATES}, got {keys}")
-        for part, g, a in self.items():
-            if np.shape(a) != self.shape_of(part):
-                raise ValueError(f"GRUParams.{part}[{g!r}] has shape {np.shape(a)}, expected {self.shape_of(part)}")
-
-    @property
-    def input_depth(self) -> int:
-        """Rows of every ``V[g]``."""
-        return int(np.shape(self.V["r"])[0])
-
-    @property
-    def num_units(self) -> int:
-        """The width of h."""
-        return int(np.shape(self.V["r"])[1])
-
-    def shape_of(self, part: str) -> tuple:
-        """The shape of every block of ``part`` (V, W, b, b_h)."""
-        n = self.num_units
-        return {"V": (self.input_depth, n), "W": (n, n), "b": (n,), "b_h": (n,)}[part]
-
-    def astype(self, dtype) -> GRUParams:
-        """The same parameters cast to ``dtype``."""
-        cast = lambda m: None if m is None else {g: np.asarray(a, dtype=dtype) for g, a in m.items()}
-        return GRUParams(cast(self.V), cast(self.W), cast(self.b), cast(self.b_h))
-
-    def items(self):
-        """Yield ``(part, gate, array)`` for every per-gate block: V, W, b, then b_h where present."""
-        for part in ("V", "W", "b") + (("b_h",) if self.b_h is not None else ()):
-            for g in GRU_GATES:
-                yield part, g, getattr(self, part)[g]
+    GATES: ClassVar[tuple] = GRU_GATES
 
 
 class GRUStep(NamedTuple):

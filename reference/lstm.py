@@ -81,9 +81,13 @@ class LSTMParams:
 
     def astype(self, dtype) -> LSTMParams:
         """The same parameters cast to ``dtype``."""
-        cast = lambda m: None if m is None else {g: np.asarray(a, dtype=dtype) for g, a in m.items()}
-        projection = None if self.projection is None else np.asarray(self.projection, dtype=dtype)
-        return LSTMParams(cast(self.V), cast(self.W), cast(self.b), cast(self.peephole), projection)
+        return self.map(lambda a: np.asarray(a, dtype=dtype))
+
+    def map(self, f) -> LSTMParams:
+        """The same parameters with every block (and the projection) replaced by ``f(block)``."""
+        each = lambda m: None if m is None else {g: f(a) for g, a in m.items()}
+        projection = None if self.projection is None else f(self.projection)
+        return LSTMParams(each(self.V), each(self.W), each(self.b), each(self.peephole), projection)
 
     def items(self):
         """Yield ``(part, gate, array)`` for every per-gate block: V, W, b, then the peepholes."""
