@@ -128,6 +128,9 @@ class _BlockCell(Cell):
     """A cell of per-gate blocks (reference.blocks), run as one layer and one direction by its reference's
     ``forward(x, params, h0, **semantics)`` and ``backward(x, params, d_outputs, h0, **semantics)``."""
 
+    keys: tuple = ()  # the case keys its reference takes (form.semantics of its forms)
+    words: tuple = ()  # (gate, what it is) for explain
+    equations: tuple = ()  # its equations, for explain
     run_forward: object = None
     run_backward: object = None
     canonical_shape: object = None  # (input_depth, num_units) -> the canonical form's documented shapes
@@ -158,10 +161,18 @@ LSTM = _LSTM("lstm", GATES, ("final_h", "final_c"), ("V", "W", "b", "peephole"),
              "the LSTM: gates i j f o, states h and c (tf.compat.v1 BasicLSTMCell's names)", LSTMParams)
 GRU = _BlockCell("gru", GRU_GATES, ("final_h",), ("V", "W", "b", "b_h"), layouts.GRU_CELL,
                  "GRUCell gates/kernel and candidate/kernel",
-                 "the GRU: gates r u c, state h (tf.compat.v1 GRUCell's names)", GRUParams, gru_forward, gru_backward,
+                 "the GRU: gates r u c, state h (tf.compat.v1 GRUCell's names)", GRUParams,
+                 ("reset_after", "activation", "recurrent_activation"),
+                 (("r", "reset gate"), ("u", "update gate"), ("c", "candidate")),
+                 ("r = sigmoid(x_t V[r] + h W[r] + b[r] + b_h[r]);  u = sigmoid(x_t V[u] + h W[u] + b[u] + b_h[u])",
+                  "reset before: c = tanh(x_t V[c] + (r * h) W[c] + b[c] + b_h[c])",
+                  "reset after:  c = tanh(x_t V[c] + b[c] + r * (h W[c] + b_h[c]))",
+                  "h = u * h + (1 - u) * c"),
+                 gru_forward, gru_backward,
                  lambda n_in, n: {"gates/kernel": (n_in + n, 2 * n), "candidate/kernel": (n_in + n, n)})
 RNN = _BlockCell("rnn", RNN_GATES, ("final_h",), ("V", "W", "b", "b_h"), layouts.BASIC_RNN_CELL,
                  "BasicRNNCell kernel and bias", "the plain RNN: h = act(x V + h W + b), state h", RNNParams,
+                 ("activation",), (("h", "new state"),), ("h = act(x_t V[h] + h W[h] + b[h] + b_h[h])",),
                  rnn_forward, rnn_backward, lambda n_in, n: {"kernel": (n_in + n, n), "bias": (n,)})
 
 CELLS = {cell.name: cell for cell in (LSTM, GRU, RNN)}

@@ -249,14 +249,16 @@ def cmd_explain(args) -> int:
     if args.form and args.form not in FORMS:
         print(f"lstm-equiv: unknown form {args.form!r}; forms: {', '.join(sorted(FORMS))}", file=sys.stderr)
         return EXIT_INVALID
-    if args.cell == "gru" or (args.form and FORMS[args.form].cell == "gru"):
-        if args.form and FORMS[args.form].cell != "gru":
-            print(f"lstm-equiv: form {args.form} is an LSTM form, not a GRU one", file=sys.stderr)
-            return EXIT_INVALID
+    cell = FORMS[args.form].cell if args.form and args.cell == "lstm" else args.cell
+    if args.form and FORMS[args.form].cell != cell:
+        print(f"lstm-equiv: form {args.form} is a {FORMS[args.form].cell.upper()} form, not a {cell.upper()} one",
+              file=sys.stderr)
+        return EXIT_INVALID
+    if cell != "lstm":
         if args.num_proj or args.png:
             print("lstm-equiv: --num-proj and --png are for the LSTM forms", file=sys.stderr)
             return EXIT_INVALID
-        return explain.main_gru(args.input_depth, args.num_units, args.form)
+        return explain.main_blocks(cell, args.input_depth, args.num_units, args.form)
     if args.num_proj and args.form and not FORMS[args.form].options.get("num_proj"):
         print(f"lstm-equiv: form {args.form} has no projection (only lstm_cell does)", file=sys.stderr)
         return EXIT_INVALID
@@ -367,7 +369,7 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--num-units", type=_positive, required=True)
     explain.add_argument("--form", help="one form (default: all of the cell's)")
     explain.add_argument("--cell", choices=tuple(CELLS), default="lstm",
-                         help="the LSTM forms (default) or the GRU ones")
+                         help="the LSTM forms (default), or those of another cell (harness/cells.py)")
     explain.add_argument("--num-proj", type=_positive, help="LSTMCell's projection width")
     explain.add_argument("--png", metavar="FILE", help="draw the real extracted kernel of --form as a labelled "
                          "picture (needs matplotlib: pip install -e '.[plots]')")

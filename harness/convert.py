@@ -355,7 +355,7 @@ def _write_gru(source: Source, to: str, out: Path) -> list:
     if to == "onnx":
         import onnx
 
-        from harness.forms.gru import gru_model
+        from harness.forms.blocks import gru_model
 
         tensors = layouts.ONNX_GRU.compose(p.astype("float32"))
         onnx.save(gru_model(tensors, "float32", n_in, n, reset_after), str(out))

@@ -9,7 +9,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from harness import layouts
-from harness.forms import ANY, FORMS, GRU_FORMS, LSTM_FORMS
+from harness.cells import CELLS
+from harness.forms import ANY, FORMS, LSTM_FORMS
 from harness.spec import DEFAULTS
 
 _GATE_WORDS = {"i": "input gate", "j": "block input (candidate)", "f": "forget gate", "o": "output gate"}
@@ -183,48 +184,45 @@ def draw(form_name: str, input_depth: int, num_units: int, num_proj, path) -> di
     return {name: m.shape for name, m in panels.items()}
 
 
-_GRU_WORDS = {"r": "reset gate", "u": "update gate", "c": "candidate"}
-
-
-def explain_gru(form_name: str, input_depth: int, num_units: int) -> list:
-    """Where one GRU form keeps r, u (z) and the candidate, for these sizes, in every reset position it
-    computes (read from its layouts, the data the harness reads TF's weights back with)."""
+def explain_blocks(form_name: str, input_depth: int, num_units: int) -> list:
+    """Where one form of a cell of per-gate blocks (the GRU, the plain RNN) keeps each gate, for these sizes,
+    in every reset position it computes (read from its layouts, the data the harness reads its weights
+    back with; the words and equations are its cell's, harness.cells)."""
     form = FORMS[form_name]
+    cell = CELLS[form.cell]
+    words = dict(cell.words)
     lines = [f"{form_name}: {form.about}"]
     for reset_after in form.reset_after_values:
         layout = form.layout_for(SimpleNamespace(reset_after=reset_after))
-        lines.append(f"  reset {'after' if reset_after else 'before'} the recurrent product: layout {layout.name}: "
-                     f"{layout.about}")
+        where = f"reset {'after' if reset_after else 'before'} the recurrent product: " if cell.name == "gru" else ""
+        lines.append(f"  {where}layout {layout.name}: {layout.about}")
         for name, shape in layout.shapes(input_depth, num_units).items():
             lines.append(f"    {name:18} {list(shape)}")
         for t in layout.tensors:
-            blocks = ", ".join(f"{k * num_units}:{(k + 1) * num_units} {g} = {layout.own(g)} ({_GRU_WORDS[g]})"
+            blocks = ", ".join(f"{k * num_units}:{(k + 1) * num_units} {g} = {layout.own(g)} ({words[g]})"
                                for k, g in enumerate(t.gates))
             what = {"x": "multiplies x_t", "h": "multiplies h_(t-1)", "b": "input bias",
-                    "b_h": "recurrent bias (inside the reset for the candidate when the reset comes after)",
+                    "b_h": "recurrent bias (inside the reset for the candidate when the reset comes after)"
+                    if cell.name == "gru" else "recurrent bias (added to the input bias)",
                     "xh": f"rows 0:{input_depth} multiply x_t, rows {input_depth}:{input_depth + num_units} "
-                          + ("r * h_(t-1)" if "c" in t.gates else "h_(t-1)")}[t.holds]
+                          + ("r * h_(t-1)" if cell.name == "gru" and "c" in t.gates else "h_(t-1)")}[t.holds]
             name = t.name if t.row is None else f"{t.name}[{t.row}]"
             axis = "rows" if layout.transposed and t.holds not in ("b", "b_h") else "columns"
             lines.append(f"    {name}: {what}; {axis} {blocks}")
+    two = any(form.layout_for(SimpleNamespace(reset_after=r)).two_biases for r in form.reset_after_values)
     lines += [
-        f"  per gate g in r u c: V[g] [{input_depth}, {num_units}]  W[g] [{num_units}, {num_units}]  b[g] [{num_units}]"
-        + ("  b_h[g] [" + str(num_units) + "]" if any(form.layout_for(SimpleNamespace(reset_after=r)).two_biases
-                                                       for r in form.reset_after_values) else ""),
-        "  equations:",
-        "    r = sigmoid(x_t V[r] + h W[r] + b[r] + b_h[r]);  u = sigmoid(x_t V[u] + h W[u] + b[u] + b_h[u])",
-        "    reset before: c = tanh(x_t V[c] + (r * h) W[c] + b[c] + b_h[c])",
-        "    reset after:  c = tanh(x_t V[c] + b[c] + r * (h W[c] + b_h[c]))",
-        "    h = u * h + (1 - u) * c",
+        f"  per gate g in {' '.join(cell.gates)}: V[g] [{input_depth}, {num_units}]  W[g] [{num_units}, {num_units}]  "
+        f"b[g] [{num_units}]" + (f"  b_h[g] [{num_units}]" if two else ""),
+        "  equations:", *(f"    {line}" for line in cell.equations),
     ]
     return lines
 
 
-def main_gru(input_depth: int, num_units: int, form=None, out=print) -> int:
-    """Print the explanation of one GRU form, or of every one."""
-    for k, name in enumerate([form] if form else sorted(GRU_FORMS)):
+def main_blocks(cell: str, input_depth: int, num_units: int, form=None, out=print) -> int:
+    """Print the explanation of one form of ``cell``, or of every one."""
+    for k, name in enumerate([form] if form else sorted(n for n, f in FORMS.items() if f.cell == cell)):
         if k:
             out("")
-        for line in explain_gru(name, input_depth, num_units):
+        for line in explain_blocks(name, input_depth, num_units):
             out(line)
     return 0

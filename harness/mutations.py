@@ -20,7 +20,7 @@ from harness import casefile, engine, sensitivity, tf_compat, tolerances
 from harness.checks import KINDS
 from harness.forms import FORMS, LSTM_FORMS, block
 from harness.inputs import make_inputs
-from reference import ACTIVATIONS, GATES, GRUParams, LSTMParams, lstm_backward, lstm_forward
+from reference import ACTIVATIONS, GATES, GRUParams, LSTMParams, RNNParams, lstm_backward, lstm_forward
 
 DTYPES = ("float32", "float64")  # each entry runs in every dtype its form takes
 CONSTANT_DTYPE = "float32"  # the constant-weights demonstration is about gate order, not precision
@@ -44,6 +44,7 @@ CASES = {
     "stacked": "seed: 111\nlayers: 2\ninitial_state: random\n",
     "gru": "seed: 112\ncell: gru\ninitial_state: random\n",
     "gru_reset_after": "seed: 113\ncell: gru\nreset_after: true\n",
+    "rnn": "seed: 114\ncell: rnn\ninitial_state: random\n",
 }
 """Every option a case can set is set by one of these, so that a mistake that ignores it can be shown."""
 
@@ -56,7 +57,7 @@ def selftest_cases() -> dict:
     """The self-test's cases, validated like any case file."""
     out = {}
     for name, extra in CASES.items():
-        base = _BASE.replace("forget_bias: 2.5\n", "") if "cell: gru" in extra else _BASE  # a GRU has no forget gate
+        base = _BASE.replace("forget_bias: 2.5\n", "") if "cell: " in extra else _BASE  # only an LSTM has a forget gate
         text = f"name: selftest_{name}\n{base}{extra}"
         (out[name],) = casefile.parse(f"<selftest {name}>", text.encode())
     return out
@@ -351,6 +352,12 @@ def named_mistakes() -> list:
         Mutation("GRU: update convention reversed, reset after the product", "gru_reset_after",
                  change_params=_gru_update_reversed),
         Mutation("GRU: initial state ignored (read as zeros)", "gru", kinds=forward,
+                 change_forward=lambda run: lambda x, p, h0=None, **kw: run(x, p, None, **kw)),
+        Mutation("RNN: kernel and recurrent kernel exchanged (V read as W)", "rnn",
+                 change_params=lambda p: RNNParams(p.W, p.V, p.b, p.b_h)),
+        Mutation("RNN: the recurrent kernel read transposed", "rnn",
+                 change_params=lambda p: RNNParams(p.V, {"h": p.W["h"].T}, p.b, p.b_h)),
+        Mutation("RNN: initial state ignored (read as zeros)", "rnn", kinds=forward,
                  change_forward=lambda run: lambda x, p, h0=None, **kw: run(x, p, None, **kw)),
         Mutation("state carried off by one step", "plain", kinds=forward, change_reference=_shift_one_step),
     ]

@@ -61,3 +61,21 @@ class BlockParams:
         for part in ("V", "W", "b") + (("b_h",) if self.b_h is not None else ()):
             for g in self.GATES:
                 yield part, g, getattr(self, part)[g]
+
+
+def run_steps(x, params: BlockParams, h0, step, after_step=None) -> tuple:
+    """A one-layer cell over ``x`` [batch, timesteps, input_depth], in the dtype of x: ``step(x_t, h, p)`` ->
+    the next h (``p``: the params in that dtype), ``after_step(h)`` -> h replacing it where given
+    (harness.sensitivity rounds it there). Returns ``outputs`` [batch, timesteps, num_units] (h at every
+    step) and the final h."""
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[2] != params.input_depth:
+        raise ValueError(f"x must be [batch, timesteps, {params.input_depth}], got {x.shape}")
+    p = params.astype(x.dtype)
+    h = np.zeros((x.shape[0], p.num_units), x.dtype) if h0 is None else np.asarray(h0, x.dtype)
+    outputs = np.empty((x.shape[0], x.shape[1], p.num_units), x.dtype)
+    for t in range(x.shape[1]):
+        h = step(x[:, t], h, p)
+        h = h if after_step is None else after_step(h)
+        outputs[:, t] = h
+    return outputs, h

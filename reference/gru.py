@@ -22,7 +22,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from reference.backward import _derivative
-from reference.blocks import BlockParams
+from reference.blocks import BlockParams, run_steps
 from reference.lstm import ACTIVATIONS
 
 GRU_GATES = ("r", "u", "c")
@@ -81,18 +81,8 @@ def gru_forward(x, params: GRUParams, h0=None, reset_after: bool = False, *, act
     ``after_step(h)`` -> h, when given, replaces the state after every step (harness.sensitivity rounds
     it there).
     """
-    x = np.asarray(x)
-    if x.ndim != 3 or x.shape[2] != params.input_depth:
-        raise ValueError(f"x must be [batch, timesteps, {params.input_depth}], got {x.shape}")
-    p = params.astype(x.dtype)
     act, rec_act = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
-    h = np.zeros((x.shape[0], p.num_units), x.dtype) if h0 is None else np.asarray(h0, x.dtype)
-    outputs = np.empty((x.shape[0], x.shape[1], p.num_units), x.dtype)
-    for t in range(x.shape[1]):
-        h = gru_step(x[:, t], h, p, reset_after, act, rec_act).h
-        h = h if after_step is None else after_step(h)
-        outputs[:, t] = h
-    return outputs, h
+    return run_steps(x, params, h0, lambda x_t, h, p: gru_step(x_t, h, p, reset_after, act, rec_act).h, after_step)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from reference.backward import _derivative
-from reference.blocks import BlockParams
+from reference.blocks import BlockParams, run_steps
 from reference.lstm import ACTIVATIONS
 
 RNN_GATES = ("h",)
@@ -40,17 +40,8 @@ def rnn_forward(x, params: RNNParams, h0=None, *, activation: str = "tanh", afte
     """Run the RNN over ``x`` [batch, timesteps, input_depth] in the dtype of ``x``: ``outputs`` [batch,
     timesteps, num_units] (h at every step) and the final ``h``. ``after_step(h)`` -> h replaces the state
     after every step (harness.sensitivity rounds it there)."""
-    x = np.asarray(x)
-    if x.ndim != 3 or x.shape[2] != params.input_depth:
-        raise ValueError(f"x must be [batch, timesteps, {params.input_depth}], got {x.shape}")
-    p, act = params.astype(x.dtype), ACTIVATIONS[activation]
-    h = np.zeros((x.shape[0], p.num_units), x.dtype) if h0 is None else np.asarray(h0, x.dtype)
-    outputs = np.empty((x.shape[0], x.shape[1], p.num_units), x.dtype)
-    for t in range(x.shape[1]):
-        h = act(_z(x[:, t], h, p))
-        h = h if after_step is None else after_step(h)
-        outputs[:, t] = h
-    return outputs, h
+    act = ACTIVATIONS[activation]
+    return run_steps(x, params, h0, lambda x_t, h, p: act(_z(x_t, h, p)), after_step)
 
 
 @dataclass(frozen=True)

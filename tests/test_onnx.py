@@ -46,16 +46,16 @@ def test_onnx_gru_weights_are_read_back_from_the_model_so_a_packing_mistake_fail
     passes. (A swap of Wb and Rb is the same function where the reset comes first: the two only add, and
     they are read back as one b.)"""
     from harness import engine
-    from harness.forms import gru
+    from harness.forms import blocks
 
     case = make_case(name=f"onnx_gru_pack_{int(reset_after)}", dtypes="float32",
                      extra=f"cell: gru\nreset_after: {str(reset_after).lower()}\nforms: [onnx_gru]\n"
                            "checks: [forward]\n")
     right = {c: engine.evaluate(engine.Item(case, "onnx_gru", "float32", c)).status for c in engine.checks_of(case)}
     assert set(right.values()) == {"pass"}, right
-    real = gru.gru_model
-    monkeypatch.setattr(gru, "gru_model", lambda tensors, *a, **kw: real(
-        {**tensors, "Rb": 0 * tensors["Rb"]}, *a, **kw))
+    real = blocks.node_model
+    monkeypatch.setattr(blocks, "node_model", lambda op, tensors, *a, **kw: real(
+        op, {**tensors, "Rb": 0 * tensors["Rb"]}, *a, **kw))
     monkeypatch.setattr(RUNS, "_tf", {})
     weights = engine.evaluate(engine.Item(case, "onnx_gru", "float32", "weights"))
     block = "b_h" if reset_after else "b"  # the recurrent biases apart, or the one b they add up to

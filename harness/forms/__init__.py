@@ -1,4 +1,5 @@
-"""The real TensorFlow forms of the LSTM. Each form builds, runs and reads back one TF implementation.
+"""The forms: every real implementation of every cell (TensorFlow's, Keras's, PyTorch's, ONNX's). Each form
+builds, runs and reads back one implementation.
 
 A form injects per-gate parameters through its layout into TF variables, runs TF once, and returns what
 TF computed together with the tensors read back from those variables. Importing this package does not
@@ -74,7 +75,7 @@ class Form:
     """Base of every form: a name, a layout, the dtypes and options it takes, and a way to run it."""
 
     name: str = ""
-    cell: str = "lstm"  # the recurrent cell it runs: lstm or gru (the case key ``cell``)
+    cell: str = "lstm"  # the recurrent cell it runs (the case key ``cell``: harness.cells)
     layout = None
     dtypes: tuple = ("float32", "float64")
     options: dict = {}  # option -> ANY or the tuple of values the form can express besides the default
@@ -104,10 +105,11 @@ class Form:
         return None
 
     def skip_reason(self, case, dtype: str) -> str | None:
-        """Why this form cannot run ``case`` in ``dtype`` on this TF, or None when it can."""
+        """Why this form cannot run ``case`` in ``dtype`` here (a dtype it does not take, its optional extra
+        not installed, a TF it cannot run on), or None when it can."""
         if dtype not in self.dtypes:
             return f"{self.name} takes {'/'.join(self.dtypes)} only, not {dtype}"
-        return None
+        return self.missing()
 
     def layout_for(self, case):
         """The layout this form stores ``case``'s weights in (a Keras GRU's depends on reset_after)."""
@@ -230,9 +232,9 @@ def head_logits(tf, last, inputs, dtype):
 
 
 def _registry() -> dict:
-    from harness.forms import block, gru, keras, legacy, onnx_lstm, pytorch
+    from harness.forms import block, blocks, keras, legacy, onnx_lstm, pytorch
 
-    forms = [*keras.FORMS, *legacy.FORMS, *block.FORMS, *pytorch.FORMS, *onnx_lstm.FORMS, *gru.FORMS]
+    forms = [*keras.FORMS, *legacy.FORMS, *block.FORMS, *pytorch.FORMS, *onnx_lstm.FORMS, *blocks.FORMS]
     return {form.name: form for form in forms}
 
 
@@ -244,6 +246,9 @@ LSTM_FORMS = {name: form for name, form in FORMS.items() if form.cell == "lstm"}
 
 GRU_FORMS = {name: form for name, form in FORMS.items() if form.cell == "gru"}
 """The GRU forms, by name."""
+
+RNN_FORMS = {name: form for name, form in FORMS.items() if form.cell == "rnn"}
+"""The plain RNN's forms, by name."""
 
 
 def params_of(names) -> list:

@@ -95,7 +95,7 @@ class KerasForm(Form):
 
 def keras_semantics(case, semantics: dict) -> dict:
     """The reference's semantics of a Keras layer: its hard_sigmoid is the installed Keras's."""
-    if case.recurrent_activation == "hard_sigmoid":
+    if case.recurrent_activation == "hard_sigmoid" and "recurrent_activation" in semantics:
         return {**semantics, "recurrent_activation": tf_compat.keras_hard_sigmoid()}
     return semantics
 

@@ -230,9 +230,6 @@ class OnnxForm(Form):
     def missing(self):
         return missing(runtime=self._runtime == "onnxruntime")
 
-    def skip_reason(self, case, dtype):
-        return super().skip_reason(case, dtype) or self.missing()
-
     def semantics(self, case):
         out = super().semantics(case)
         if case.recurrent_activation == "hard_sigmoid":

@@ -54,9 +54,6 @@ class TorchForm(Form):
     def missing(self):
         return missing()
 
-    def skip_reason(self, case, dtype):
-        return super().skip_reason(case, dtype) or missing()
-
     def cannot_combine(self, options):
         if options["go_backwards"] and options["sequence_lengths"] is not None:
             return [("go_backwards", "cannot express a reversed layer over padded rows: the PyTorch forms reverse x "
