@@ -1,5 +1,9 @@
 """Reading and validating case files.
 
+Over 400 lines, on purpose: every rule of the format (types and limits from harness.spec, the combinations
+no form can run, the sizes and the sequence rules), each a few lines that must name the file, the line and
+the key, read best together, against one another.
+
 A file holds one case (a mapping with ``name``) or a list of cases under ``cases:``. Every problem is a
 :class:`CaseFileError` that names the file, the line and the key, and quotes the line. Nothing is
 defaulted silently: the only defaults are the ones the schema states (``dtypes``, ``forget_bias``,

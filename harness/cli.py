@@ -1,5 +1,8 @@
 """``lstm-equiv``: run cases and print what matched. The exit codes are EXIT_CODES, printed by ``--help``
 and tabled in the README (tests/test_cli.py keeps the two the same).
+
+Over 400 lines, on purpose: one parser for every command, with the help each option prints, next to the
+commands it calls.
 """
 from __future__ import annotations
 

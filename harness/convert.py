@@ -1,6 +1,10 @@
 """``lstm-equiv convert SRC --to {torch,onnx,keras,npz} -o OUT``: move an LSTM (or a Keras GRU) layer's weights
 into another framework, with the proof attached.
 
+Over 400 lines, on purpose: it reads three kinds of source as data (a Keras file, a TF1 checkpoint, an
+.npz), each with its refusals, and proves the result; writing and loading each target are its
+framework's (harness/forms/<name>/files.py).
+
 A source is read into per-gate weights (:class:`Source`): a Keras model file (``.keras``, or ``.h5``), a TF1
 checkpoint prefix written by ``BasicLSTMCell``/``LSTMCell``, or an ``.npz`` in lstm-equiv's per-gate format
 (:mod:`harness.npz`). The target is written through its layout (harness/layouts.py), then *loaded back from
@@ -21,6 +25,7 @@ import numpy as np
 
 from harness import compare, layouts, modelfile, npz, safeio, sensitivity, tf_compat, tolerances
 from harness.forms import FORMS
+from harness.forms.keras.files import keras_name
 from harness.spec import DEFAULTS
 from reference import LSTMParams, gru_forward, lstm_forward
 
@@ -142,7 +147,7 @@ def _from_keras(path: Path, layer_name=None) -> Source:
                                f"units {config['units']} need {list(shape)}")
     keras, major = _keras_to_run(model.keras_major, semantics, path, lay.name)
     build = {"units": config["units"], "activation": semantics["activation"],
-             "recurrent_activation": _keras_name(semantics["recurrent_activation"]),
+             "recurrent_activation": keras_name(semantics["recurrent_activation"]),
              "use_bias": config.get("use_bias", True), "dtype": dtype, "return_sequences": True, "return_state": True}
     if gru:
         build["reset_after"] = bool(config.get("reset_after", False))
@@ -301,148 +306,30 @@ def refusals(source: Source, to: str) -> list:
     return out
 
 
-def _keras_name(activation: str) -> str:
-    return "hard_sigmoid" if activation.startswith("hard_sigmoid") else activation
+def _target_files(to: str):
+    """The module of target ``to``'s framework that writes its files and loads them back (harness/forms/<name>/
+    files.py): ``write(source, out)``, ``load_and_run(out, source, x)``."""
+    import importlib
+
+    return importlib.import_module(f"harness.forms.{to}.files")
 
 
 def write(source: Source, to: str, out: Path) -> list:
     """Write ``source`` as target ``to`` into ``out``; lines that tell how to load it."""
-    if source.cell == "gru":
-        return _write_gru(source, to, out)
-    p, n_in, n = source.params, source.params.input_depth, source.params.num_units
     if to == "npz":
-        npz.save(out, p, source.forget_bias, source.semantics)
+        npz.save(out, source.params, source.forget_bias, source.semantics)
         return [f"per-gate arrays V_g, W_g, b_g (g in i j f o), forget_bias {source.forget_bias:g} and the options "
                 "(docs/npz_format.md)"]
-    if to == "torch":
-        from harness.forms.pytorch import torch
-
-        t = torch()
-        tensors = layouts.TORCH.compose(p, source.forget_bias)  # the whole bias in bias_ih_l0, bias_hh_l0 zeros
-        t.save({k: t.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}, out)
-        proj = f", proj_size={p.projection.shape[1]}" if p.projection is not None else ""
-        return [f"lstm = torch.nn.LSTM(input_size={n_in}, hidden_size={n}, batch_first=True{proj}"
-                f"{', dtype=torch.float64' if source.dtype == 'float64' else ''})",
-                f"lstm.load_state_dict(torch.load({str(out)!r}))  # keys {', '.join(tensors)}"]
-    if to == "onnx":
-        import onnx
-
-        from harness.forms.onnx_lstm import attributes, lstm_model
-
-        tensors = layouts.ONNX.compose(p.astype("float32"), source.forget_bias)
-        onnx.save(lstm_model(tensors, "float32", n_in, n, attributes(source.semantics)), str(out))
-        return [f"onnxruntime.InferenceSession({str(out)!r}): input x [batch, timesteps, {n_in}] float32 -> outputs "
-                f"[batch, timesteps, {n}], h, c [batch, {n}]"]
-    keras = tf_compat.keras()
-    model = _keras_model(keras, source)
-    model.save(str(out))
-    return [f"keras.models.load_model({str(out)!r}): one LSTM({n}, return_sequences=True, return_state=True) "
-            "-> [outputs, h, c]"]
-
-
-def _write_gru(source: Source, to: str, out: Path) -> list:
-    p, n_in, n = source.params, source.params.input_depth, source.params.num_units
-    reset_after = source.semantics["reset_after"]
-    if to == "torch":
-        from harness.forms.pytorch import torch
-
-        t = torch()
-        tensors = layouts.TORCH_GRU.compose(p)
-        t.save({k: t.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}, out)
-        return [f"gru = torch.nn.GRU(input_size={n_in}, hidden_size={n}, batch_first=True"
-                f"{', dtype=torch.float64' if source.dtype == 'float64' else ''})",
-                f"gru.load_state_dict(torch.load({str(out)!r}))  # keys {', '.join(tensors)}"]
-    if to == "onnx":
-        import onnx
-
-        from harness.forms.blocks import gru_model
-
-        tensors = layouts.ONNX_GRU.compose(p.astype("float32"))
-        onnx.save(gru_model(tensors, "float32", n_in, n, reset_after), str(out))
-        return [f"onnxruntime.InferenceSession({str(out)!r}): input x [batch, timesteps, {n_in}] float32 -> outputs "
-                f"[batch, timesteps, {n}], h [batch, {n}] (GRU node, linear_before_reset={int(reset_after)})"]
-    keras = tf_compat.keras()
-    inputs = keras.Input((None, n_in), dtype=source.dtype)
-    gru = keras.layers.GRU(n, activation=source.semantics["activation"], reset_after=reset_after,
-                           recurrent_activation=_keras_name(source.semantics["recurrent_activation"]),
-                           return_sequences=True, return_state=True, dtype=source.dtype)
-    outputs = gru(inputs)
-    layout = layouts.KERAS_GRU_RESET_AFTER if reset_after else layouts.KERAS_GRU
-    for name, value in layout.compose(p).items():
-        getattr(gru.cell, name).assign(value)
-    keras.Model(inputs, list(outputs)).save(str(out))
-    return [f"keras.models.load_model({str(out)!r}): one GRU({n}, reset_after={reset_after}, return_sequences=True, "
-            "return_state=True) -> [outputs, h]"]
-
-
-def _keras_model(keras, source: Source):
-    p = source.params
-    inputs = keras.Input((None, p.input_depth), dtype=source.dtype)
-    lstm = keras.layers.LSTM(p.num_units, activation=source.semantics.get("activation", "tanh"),
-                             recurrent_activation=_keras_name(source.semantics.get("recurrent_activation", "sigmoid")),
-                             unit_forget_bias=False, return_sequences=True, return_state=True, dtype=source.dtype)
-    outputs = lstm(inputs)
-    for name, value in layouts.KERAS.compose(p, source.forget_bias).items():
-        getattr(lstm.cell, name).assign(value)
-    return keras.Model(inputs, list(outputs))
+    return _target_files(to).write(source, out)
 
 
 def run_written(to: str, out: Path, source: Source, x) -> tuple:
-    """The written file, loaded back in the target's own framework, on ``x``: (outputs, h, c)."""
-    if source.cell == "gru":
-        return _run_written_gru(to, out, source, x)
+    """The written file, loaded back in the target's own framework, on ``x``: (outputs, h, c; c None for a GRU)."""
     if to == "npz":
         params, forget_bias, semantics = npz.load(out)
         outputs, (h, c) = lstm_forward(x, params, forget_bias=forget_bias, **semantics)
         return outputs, h, c
-    if to == "torch":
-        from harness.forms.pytorch import torch
-
-        t = torch()
-        state = t.load(out)
-        p = source.params
-        proj = 0 if p.projection is None else p.projection.shape[1]
-        lstm = t.nn.LSTM(p.input_depth, p.num_units, batch_first=True, proj_size=proj,
-                         dtype=getattr(t, source.dtype))
-        lstm.load_state_dict(state)
-        with t.no_grad():
-            outputs, (h, c) = lstm(t.from_numpy(np.ascontiguousarray(x)))
-        return outputs.numpy(), h[0].numpy(), c[0].numpy()
-    if to == "onnx":
-        import onnx
-
-        from harness.forms.onnx_lstm import run_model
-
-        got = run_model(onnx.load(str(out)), np.asarray(x, np.float32))
-        return got["outputs"], got["h"], got["c"]
-    keras = tf_compat.keras()
-    # load_model on the one file lstm-equiv has just written (the temporary target, built by _keras_model
-    # from an LSTM and an Input only), never on a user's file: those are read as data (harness/modelfile.py)
-    outputs, h, c = keras.models.load_model(str(out), compile=False)(x)
-    return np.asarray(outputs), np.asarray(h), np.asarray(c)
-
-
-def _run_written_gru(to: str, out: Path, source: Source, x) -> tuple:
-    if to == "torch":
-        from harness.forms.pytorch import torch
-
-        t = torch()
-        gru = t.nn.GRU(source.params.input_depth, source.params.num_units, batch_first=True,
-                       dtype=getattr(t, source.dtype))
-        gru.load_state_dict(t.load(out))
-        with t.no_grad():
-            outputs, h = gru(t.from_numpy(np.ascontiguousarray(x)))
-        return outputs.numpy(), h[0].numpy(), None
-    if to == "onnx":
-        import onnx
-
-        from harness.forms.onnx_lstm import run_model
-
-        got = run_model(onnx.load(str(out)), np.asarray(x, np.float32))
-        return got["outputs"], got["h"], None
-    # lstm-equiv's own file, as above: never a user's
-    outputs, h = tf_compat.keras().models.load_model(str(out), compile=False)(x)
-    return np.asarray(outputs), np.asarray(h), None
+    return _target_files(to).load_and_run(out, source, x)
 
 
 # ---------------------------------------------------------------------------------------------- proof
@@ -499,15 +386,10 @@ def source_files(src) -> list:
 
 
 def _extra_missing(to: str) -> str | None:
-    if to == "torch":
-        from harness.forms import pytorch
-
-        return pytorch.missing()
-    if to == "onnx":
-        from harness.forms import onnx_lstm
-
-        return onnx_lstm.missing()
-    return None
+    """Why target ``to`` cannot be written here (its framework's extra not installed), or None."""
+    if to == "npz":
+        return None
+    return FORMS[TARGET_FORMS[to]["lstm"]].missing()
 
 
 def main(src, to: str, out, forget_bias=None, layer=None, batch=3, timesteps=20, say=print, force=False,

@@ -1,5 +1,8 @@
 """The self-test: a catalogue of the mistakes people make with LSTM weights, each of which must be caught.
 
+Over 400 lines, on purpose: the catalogue (81 named mistakes, each a line or two of data and the small
+function that makes it) is read as one list.
+
 Every mutation reads a real TF run wrongly on purpose — through a permuted layout, with the forget bias
 moved, with the wrong activation, a step out of line — and goes through the same comparison as a real
 item (:func:`harness.engine.evaluate`, every check of the item: weights, outputs, final h and c, and the
@@ -18,7 +21,8 @@ import numpy as np
 
 from harness import casefile, engine, sensitivity, tf_compat, tolerances
 from harness.checks import KINDS
-from harness.forms import FORMS, LSTM_FORMS, block
+from harness.forms import FORMS, LSTM_FORMS
+from harness.forms.tf import fused as block
 from harness.inputs import make_inputs
 from reference import ACTIVATIONS, GATES, GRUParams, LSTMParams, RNNParams, lstm_backward, lstm_forward
 

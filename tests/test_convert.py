@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from harness import convert, npz, tf_compat
-from harness.forms import onnx_lstm, pytorch
+from harness.forms.onnx import lstm as onnx_lstm
+from harness.forms.torch import lstm as pytorch
 from reference import LSTMParams
 
 needs_torch = pytest.mark.skipif(pytorch.missing() is not None, reason=str(pytorch.missing()))

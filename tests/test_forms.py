@@ -102,7 +102,8 @@ def test_the_question_network_runs_through_basic_lstm_cell_static_rnn_with_its_h
 def test_without_its_extra_a_form_is_skipped_with_a_reason_that_names_it(name, extra, monkeypatch):
     import importlib.util
 
-    from harness.forms import onnx_lstm, pytorch
+    from harness.forms.onnx import lstm as onnx_lstm
+    from harness.forms.torch import lstm as pytorch
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",

@@ -1,10 +1,10 @@
 """What onnx.reference's LSTM ignores, measured each run: the reason onnx_reference claims no option but
-peepholes, while onnxruntime computes every one of them (harness/forms/onnx_lstm.py, docs/sources.md)."""
+peepholes, while onnxruntime computes every one of them (harness/forms/onnx/lstm.py, docs/sources.md)."""
 import numpy as np
 import pytest
 
 from harness import layouts
-from harness.forms import onnx_lstm
+from harness.forms.onnx import lstm as onnx_lstm
 from harness.runs import RUNS
 from reference import GATES, LSTMParams, lstm_forward
 
@@ -46,7 +46,7 @@ def test_onnx_gru_weights_are_read_back_from_the_model_so_a_packing_mistake_fail
     passes. (A swap of Wb and Rb is the same function where the reset comes first: the two only add, and
     they are read back as one b.)"""
     from harness import engine
-    from harness.forms import blocks
+    from harness.forms.onnx import cells as blocks
 
     case = make_case(name=f"onnx_gru_pack_{int(reset_after)}", dtypes="float32",
                      extra=f"cell: gru\nreset_after: {str(reset_after).lower()}\nforms: [onnx_gru]\n"

@@ -1,6 +1,6 @@
 """The third cell, the plain RNN (issue 23's proof that a cell is data): a reference (reference/rnn.py), its
 layouts (harness/block_layouts.py), one Cell (harness/cells.py) and one form per framework
-(harness/forms/blocks.py) make every check run for it, and a wrong layout of it fails."""
+(harness/forms/<framework>/cells.py) make every check run for it, and a wrong layout of it fails."""
 from dataclasses import replace
 
 import pytest

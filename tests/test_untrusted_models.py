@@ -211,7 +211,7 @@ def test_an_out_folder_that_does_not_exist_is_refused_before_reading(tmp_path):
 
 
 def test_a_missing_extra_is_named(source, tmp_path, monkeypatch):
-    from harness.forms import pytorch
+    from harness.forms.torch import lstm as pytorch
 
     monkeypatch.setattr(pytorch, "missing", lambda: "PyTorch is not installed: pip install -e '.[torch]'")
     lines = []

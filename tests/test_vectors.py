@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from harness import cli, npz, tf_compat, vectors
-from harness.forms import onnx_lstm, pytorch
+from harness.forms.onnx import lstm as onnx_lstm
+from harness.forms.torch import lstm as pytorch
 from reference import GATES
 
 
@@ -73,7 +74,7 @@ def test_onnx_vectors_in_onnxruntime(folder, case):
 
     data = _load(folder, case, "onnx")
     units = data["h"].shape[1]
-    graph = helper.make_graph(  # written here by hand, independent of harness/forms/onnx_lstm.py
+    graph = helper.make_graph(  # written here by hand, independent of harness/forms/onnx/lstm.py
         [helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h", "Y_c"], hidden_size=units)], "vectors",
         [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(np.swapaxes(data["x"], 0, 1).shape))],
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("Y", "Y_h", "Y_c")],

@@ -231,11 +231,17 @@ def head_logits(tf, last, inputs, dtype):
     return tf.matmul(last, tf.constant(inputs.head_kernel, dtype)) + tf.constant(inputs.head_bias, dtype)
 
 
-def _registry() -> dict:
-    from harness.forms import block, blocks, keras, legacy, onnx_lstm, pytorch
+FRAMEWORKS = ("keras", "tf", "torch", "onnx")
+"""One folder each (harness/forms/<name>/): its forms of every cell, its availability, its version quirks.
+Adding a framework is adding its folder and naming it here."""
 
-    forms = [*keras.FORMS, *legacy.FORMS, *block.FORMS, *pytorch.FORMS, *onnx_lstm.FORMS, *blocks.FORMS]
-    return {form.name: form for form in forms}
+
+def _registry() -> dict:
+    import importlib
+
+    every = [form for name in FRAMEWORKS for form in importlib.import_module(f"harness.forms.{name}").FORMS]
+    ordered = [f for f in every if f.cell == "lstm"] + [f for f in every if f.cell != "lstm"]  # LSTM forms first
+    return {form.name: form for form in ordered}
 
 
 FORMS = _registry()

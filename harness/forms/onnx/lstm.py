@@ -19,14 +19,12 @@ those options, and tests/test_onnx.py shows each one ignored.
 """
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 
 from harness import layouts
 from harness.forms import ANY, Form, FormOutput, chunks
+from harness.forms.onnx import missing
 
-EXTRA = "onnx"
 OPSET = 17
 NO_GRADIENT = "onnxruntime and onnx.reference run inference only: there is no gradient of an ONNX LSTM node to take"
 ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "hard_sigmoid_0.2": "HardSigmoid",
@@ -34,15 +32,6 @@ ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "hard_sigmo
 """The reference's activations (reference.ACTIVATIONS) by their ONNX names."""
 HARD_SIGMOID_SLOPES = {"hard_sigmoid_0.2": 0.2, "hard_sigmoid_1/6": 1.0 / 6.0}
 """ONNX's HardSigmoid is clip(alpha z + beta): alpha 0.2 (its default) is Keras 2's, 1/6 Keras 3's; beta 0.5."""
-
-
-def missing(runtime: bool = True) -> str | None:
-    """Why the ONNX forms cannot run here (``runtime``: onnxruntime too), or None when they can."""
-    wanted = ("onnx", "onnxruntime") if runtime else ("onnx",)
-    absent = [m for m in wanted if importlib.util.find_spec(m) is None]
-    if absent:
-        return f"{' and '.join(absent)} not installed: pip install -e '.[{EXTRA}]'"
-    return None
 
 
 def attributes(semantics: dict) -> dict:

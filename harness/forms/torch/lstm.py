@@ -9,36 +9,11 @@ Gradients by autograd. Needs the ``torch`` extra.
 """
 from __future__ import annotations
 
-import importlib.util
-import warnings
-
 import numpy as np
 
 from harness import layouts
 from harness.forms import ANY, Form, FormOutput, chunks
-
-EXTRA = "torch"
-
-
-def missing() -> str | None:
-    """Why PyTorch cannot be used here, or None when it can."""
-    if importlib.util.find_spec("torch") is None:
-        return f"PyTorch is not installed: pip install -e '.[{EXTRA}]'"
-    return None
-
-
-def torch():
-    """The torch module, on one thread: the cases' matrices are small and two xdist workers share 2 cores."""
-    import torch as module
-
-    # PyPI's Linux wheel is built with CUDA: on a machine without a GPU its first backward pass warns that
-    # CUDA failed to initialise (error 302), which says nothing about the CPU results
-    warnings.filterwarnings("ignore", message="CUDA initialization", category=UserWarning)
-    module.set_num_threads(1)
-    return module
-
-
-TORCH_DTYPES = {"float32": "float32", "float64": "float64"}
+from harness.forms.torch import TORCH_DTYPES, missing, torch
 
 
 class TorchForm(Form):

@@ -1,4 +1,5 @@
-"""The fused block ops: ``LSTMBlockCell`` stepped over time, ``BlockLSTM`` and ``BlockLSTMV2``.
+"""The fused block ops: ``LSTMBlockCell`` stepped over time, ``BlockLSTM`` and ``BlockLSTMV2``; and the
+GRU's ``GRUBlockCell``, stepped.
 
 Both stack ``w`` [input_depth + u, 4u] on [x, h]. LSTMBlockCell and BlockLSTM order the blocks
 i ci f o and take ``forget_bias`` as an attribute (default 1.0); BlockLSTMV2 orders them i f c o and has
@@ -12,6 +13,7 @@ import numpy as np
 
 from harness import layouts, tf_compat
 from harness.forms import ANY, Form, KnownGradientBug, form_output, forward_and_gradients, head_logits
+from harness.forms.cells import BlockCellForm, no_c
 
 _NO_CLIP = -1.0  # any value <= 0 turns the ops' clip off
 
@@ -119,3 +121,38 @@ FORMS = [
                   "tf.raw_ops.BlockLSTMGradV2 itself matches the reference (measured on TF 2.15.1 and 2.21.0)",
                   registered="the V1 kernel BlockLSTMGrad run on V2's outputs", own="tf.raw_ops.BlockLSTMGradV2")),
 ]
+
+
+class GRUBlockForm(BlockCellForm):
+    """tf.raw_ops.GRUBlockCell once per timestep, on tf.Variables that hold layout gru_block."""
+
+    layout = layouts.GRU_BLOCK
+    dtypes = ("float32",)
+    options = {"initial_state": ANY}
+    reset_after_values = (False,)
+    no_gradient = ("TF registers no gradient for GRUBlockCell (LookupError: gradient registry has no entry for: "
+                   "GRUBlockCell; its gradient lived in tf.contrib)")
+    name = "gru_block_cell"
+    about = ("tf.raw_ops.GRUBlockCell, stepped: GRUCell's equations in one fused op; tanh/sigmoid only, float32 "
+             "only, the reset before the product")
+
+    def run(self, case, inputs, dtype, gradients=False):
+        tf = tf_compat.tf()
+        variables = {name: tf.Variable(value, name=name) for name, value in self.layout.compose(inputs.params).items()}
+        h0 = tf.zeros((case.batch, case.num_units), dtype) if inputs.h0 is None else tf.constant(inputs.h0[0])
+
+        def forward(x):
+            h, outputs = h0, []
+            for x_t in tf.unstack(x, axis=1):
+                h = tf.raw_ops.GRUBlockCell(x=x_t, h_prev=h, w_ru=variables["w_ru"], w_c=variables["w_c"],
+                                            b_ru=variables["b_ru"], b_c=variables["b_c"]).h
+                outputs.append(h)
+            outputs = tf.stack(outputs, axis=1)
+            return outputs, h, h, head_logits(tf, outputs[:, -1], inputs, dtype)
+
+        result = forward_and_gradients(tf, forward, variables, tf.constant(inputs.x),
+                                       inputs.loss_weights if gradients else None)
+        return no_c(form_output(variables, *result))
+
+
+FORMS.append(GRUBlockForm())

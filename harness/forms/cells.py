@@ -1,0 +1,38 @@
+"""The base of the forms of the cells of per-gate blocks (harness.cells: the GRU and the plain RNN), which each
+framework's folder builds on: ``cells.py`` in harness/forms/keras, tf, torch and onnx holds that framework's
+forms of these cells, each form given its cell.
+
+Only the case keys of a plain one-layer cell apply (shapes, dtypes, seeds, activations, head, checks, loss,
+tolerance, initial_state): the LSTM's options and the sequence keys are not expressible with these cells.
+"""
+from __future__ import annotations
+
+from harness.cells import CELLS
+from harness.forms import Form, FormOutput
+
+
+class BlockCellForm(Form):
+    """A form of one cell of per-gate blocks: takes ``cell:`` its cell only, and (a GRU) ``reset_after`` where
+    it can put the reset there."""
+
+    cell = "gru"
+    reset_after_values: tuple = (False, True)
+
+    def cannot_express(self, options):
+        if options.get("cell", "lstm") != self.cell:
+            return [("cell", f"is a {self.cell.upper()} form: it cannot express another cell (cell: "
+                             f"{options.get('cell', 'lstm')!r}): {self.about}")]
+        out = []
+        if options.get("reset_after", False) not in self.reset_after_values:
+            where = "after" if options["reset_after"] else "before"
+            out.append(("reset_after", f"cannot put the reset gate {where} the recurrent product (reset_after: "
+                                       f"{options['reset_after']!r}): {self.about}"))
+        return out + super().cannot_express({k: v for k, v in options.items() if k not in ("cell", "reset_after")})
+
+    def semantics(self, case) -> dict:
+        return {key: getattr(case, key) for key in CELLS[self.cell].keys}
+
+
+def no_c(out: FormOutput) -> FormOutput:
+    """These cells have no cell state."""
+    return FormOutput(out.tensors, out.outputs, out.h, None, out.logits, out.grads, out.evidence)
