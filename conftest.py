@@ -1,4 +1,5 @@
 """Collects ``cases/**/*.yaml`` (and any YAML file named on the command line) into pytest items."""
+
 import pytest
 
 from harness.collect import CaseFile, DeviceReport

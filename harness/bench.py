@@ -10,6 +10,7 @@
 The last line is ``bench: item_ratio=X reference_ratio=Y xdist_speedup=Z`` (medians). Nothing here
 asserts on time: these are measurements to read, on a noisy machine.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,8 +57,10 @@ def item_ratios(cases, out=print) -> list:
         ratios.append(share)
         rows.append((first.case.name, first.form, first.dtype, len(item_group), harness, alone, share))
     engine.forget_runs()
-    out(f"(a) harness time per run over TF's own work for it (forward and gradient), {len(rows)} runs, "
-        f"{sum(r[3] for r in rows)} items")
+    out(
+        f"(a) harness time per run over TF's own work for it (forward and gradient), {len(rows)} runs, "
+        f"{sum(r[3] for r in rows)} items"
+    )
     out(f"    {'case':22} {'form':28} {'dtype':7} items  harness s  TF alone s  ratio")
     for case, form, dtype, n, harness, alone, share in rows:
         out(f"    {case:22} {form:28} {dtype:7} {n:5}  {harness:9.3f}  {alone:10.3f}  {share:10.2f}")
@@ -85,9 +88,11 @@ def reference_ratio(case, out=print, repeats=9) -> float:
         ref.append(_timed(lambda: lstm_forward(inputs.x, inputs.params, forget_bias=case.forget_bias)))
         tfs.append(_timed(lambda: [np.asarray(t) for t in forward(x)]))
     ratio = statistics.median(ref) / statistics.median(tfs)
-    out(f"(b) reference {statistics.median(ref) * 1e3:.1f} ms vs TF traced keras_lstm "
+    out(
+        f"(b) reference {statistics.median(ref) * 1e3:.1f} ms vs TF traced keras_lstm "
         f"{statistics.median(tfs) * 1e3:.1f} ms per forward pass ({case.name}, float64, median of {repeats}): "
-        f"ratio {ratio:.2f}")
+        f"ratio {ratio:.2f}"
+    )
     return ratio
 
 
@@ -98,8 +103,19 @@ def xdist_speedup(root: Path, out=print) -> float | None:
         return None
     times = {}
     for workers in ("0", "auto"):
-        cmd = [sys.executable, "-m", "pytest", "cases", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-               "-n", workers]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "cases",
+            "-q",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            workers,
+        ]
         start = time.perf_counter()
         proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
         times[workers] = time.perf_counter() - start
@@ -116,8 +132,12 @@ def whole_suite(root: Path, out=print) -> float | None:
         out("(e) skipped: no tests/ folder here")
         return None
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "auto"], cwd=root,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "auto"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - start
     tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr.strip()[-200:]
     out(f"(e) pytest -n auto (the whole suite): {wall:.1f} s ({tail.strip('= ')})")
@@ -126,8 +146,11 @@ def whole_suite(root: Path, out=print) -> float | None:
 
 def scaling(out=print) -> float:
     """(d): one run of keras_lstm (TF + reference + every check) as timesteps and num_units grow."""
-    (base,) = casefile.parse("<bench>", b"name: bench\ninput_depth: 12\nnum_units: 64\ntimesteps: 100\nbatch: 2\n"
-                                        b"seed: 5\ndtypes: [float32]\nforms: [keras_lstm]\n")
+    (base,) = casefile.parse(
+        "<bench>",
+        b"name: bench\ninput_depth: 12\nnum_units: 64\ntimesteps: 100\nbatch: 2\n"
+        b"seed: 5\ndtypes: [float32]\nforms: [keras_lstm]\n",
+    )
 
     def cost(case):
         engine.forget_runs()
@@ -154,8 +177,10 @@ def scaling(out=print) -> float:
 
 def main(paths, root: Path, out=print) -> int:
     """Run all four measurements and print the summary line."""
-    out(f"lstm-equiv bench: TF {tf_compat.versions()['tensorflow']}, {os.cpu_count()} cores, "
-        f"device {tf_compat.device()}")
+    out(
+        f"lstm-equiv bench: TF {tf_compat.versions()['tensorflow']}, {os.cpu_count()} cores, "
+        f"device {tf_compat.device()}"
+    )
     loader, cases = casefile.CaseLoader(), []
     for path in casefile.case_files(paths):
         cases += loader.load(path)
@@ -169,6 +194,8 @@ def main(paths, root: Path, out=print) -> int:
     scaling(out)
     suite = whole_suite(root, out)
     item = statistics.median(items)
-    out(f"bench: item_ratio={item:.2f} reference_ratio={ref:.2f} xdist_speedup="
-        f"{'n/a' if speedup is None else f'{speedup:.2f}'} suite_s={'n/a' if suite is None else f'{suite:.0f}'}")
+    out(
+        f"bench: item_ratio={item:.2f} reference_ratio={ref:.2f} xdist_speedup="
+        f"{'n/a' if speedup is None else f'{speedup:.2f}'} suite_s={'n/a' if suite is None else f'{suite:.0f}'}"
+    )
     return 0

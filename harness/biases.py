@@ -1,5 +1,6 @@
 """How a layout that adds two biases (PyTorch's bias_ih and bias_hh, ONNX's Wb and Rb) is given two distinct
 ones that add back to the injected bias exactly."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -9,6 +9,7 @@ A file holds one case (a mapping with ``name``) or a list of cases under ``cases
 defaulted silently: the only defaults are the ones the schema states (``dtypes``, ``forget_bias``,
 ``forms``).
 """
+
 from __future__ import annotations
 
 import math
@@ -163,8 +164,15 @@ def _type_ok(f: Field, value) -> bool:
     return isinstance(value, yamlnodes.Mapping)
 
 
-_YAML_TYPE = {int: "integer", float: "number", bool: "boolean", str: "string", type(None): "null",
-              yamlnodes.Sequence: "list", yamlnodes.Mapping: "mapping"}
+_YAML_TYPE = {
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    str: "string",
+    type(None): "null",
+    yamlnodes.Sequence: "list",
+    yamlnodes.Mapping: "mapping",
+}
 
 
 def _describe(value) -> str:
@@ -180,8 +188,11 @@ def _check(f: Field, value, key: str, line: int, problems: list):
         hint = ""
         if f.type == "number" and isinstance(value, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", value):
             hint = " (YAML 1.1 reads an exponent without a dot as a string: write e.g. 1.0e-5)"
-        problems.append(Problem(line, key, f"must be {'an' if f.type[0] in 'aeiou' else 'a'} {f.type}, "
-                                           f"got {_describe(value)}{hint}"))
+        problems.append(
+            Problem(
+                line, key, f"must be {'an' if f.type[0] in 'aeiou' else 'a'} {f.type}, got {_describe(value)}{hint}"
+            )
+        )
         return None
     if f.type == "boolean":
         return value
@@ -229,8 +240,14 @@ def _check(f: Field, value, key: str, line: int, problems: list):
     return _check_object(f.fields, value, key, problems, line, f.min_properties)
 
 
-def _check_object(fields: dict, mapping: yamlnodes.Mapping, where: str | None, problems: list, line: int = 0,
-                  min_properties: int | None = None):
+def _check_object(
+    fields: dict,
+    mapping: yamlnodes.Mapping,
+    where: str | None,
+    problems: list,
+    line: int = 0,
+    min_properties: int | None = None,
+):
     """Validate a mapping against ``fields``: unknown keys (with a suggestion), required keys, values."""
     out, before, meant = {}, len(problems), set()
     for key, value in mapping.values.items():
@@ -257,14 +274,20 @@ def _to_case(values: dict, mapping: yamlnodes.Mapping, path: Path, problems: lis
     need = spec.memory_bytes(values)
     if need > spec.MEMORY_BOUND_BYTES:
         key = max(("batch", "timesteps", "num_units", "input_depth"), key=lambda k: values[k])
-        problems.append(Problem(mapping.key_lines.get(key, mapping.line), key,
-                                f"the case would need about {need / 2**30:.1f} GiB of arrays "
-                                f"(batch x timesteps x (input_depth + 12 num_units) x 8 bytes); "
-                                f"the bound is {spec.MEMORY_BOUND_BYTES // 2**30} GiB"))
+        problems.append(
+            Problem(
+                mapping.key_lines.get(key, mapping.line),
+                key,
+                f"the case would need about {need / 2**30:.1f} GiB of arrays "
+                f"(batch x timesteps x (input_depth + 12 num_units) x 8 bytes); "
+                f"the bound is {spec.MEMORY_BOUND_BYTES // 2**30} GiB",
+            )
+        )
         return None
     if "proj_clip" in values and "num_proj" not in values:
-        problems.append(Problem(mapping.key_lines["proj_clip"], "proj_clip", "needs num_proj: only a projected "
-                                                                          "h can be clipped"))
+        problems.append(
+            Problem(mapping.key_lines["proj_clip"], "proj_clip", "needs num_proj: only a projected h can be clipped")
+        )
         return None
     options = {k: values.get(k, spec.DEFAULTS[k]) for k in spec.OPTIONS}
     options["bidirectional"] = (values.get("bidirectional") or {}).get("merge_mode")
@@ -281,21 +304,37 @@ def _to_case(values: dict, mapping: yamlnodes.Mapping, path: Path, problems: lis
     tolerance = values.get("tolerance") or {}
     for dtype in spec.DTYPES:
         if dtype in tolerance and dtype not in values.get("dtypes", spec.DTYPES):
-            problems.append(Problem(mapping.values["tolerance"].key_lines[dtype], f"tolerance.{dtype}",
-                                    f"overrides a dtype the case does not run (dtypes: {list(values['dtypes'])})"))
+            problems.append(
+                Problem(
+                    mapping.values["tolerance"].key_lines[dtype],
+                    f"tolerance.{dtype}",
+                    f"overrides a dtype the case does not run (dtypes: {list(values['dtypes'])})",
+                )
+            )
             return None
     return Case(
-        name=values["name"], input_depth=values["input_depth"], num_units=values["num_units"],
-        timesteps=values["timesteps"], batch=values["batch"], seed=values["seed"],
-        dtypes=tuple(values.get("dtypes", spec.DTYPES)), forget_bias=float(values.get("forget_bias", 1.0)),
-        weight_scale=float(values.get("weight_scale", 1.0)), input_scale=float(values.get("input_scale", 1.0)),
-        forms=forms, **options, checks=tuple(values.get("checks", FIELDS["checks"].default)),
-        loss=values.get("loss", FIELDS["loss"].default), num_classes=(values.get("head") or {}).get("num_classes"),
+        name=values["name"],
+        input_depth=values["input_depth"],
+        num_units=values["num_units"],
+        timesteps=values["timesteps"],
+        batch=values["batch"],
+        seed=values["seed"],
+        dtypes=tuple(values.get("dtypes", spec.DTYPES)),
+        forget_bias=float(values.get("forget_bias", 1.0)),
+        weight_scale=float(values.get("weight_scale", 1.0)),
+        input_scale=float(values.get("input_scale", 1.0)),
+        forms=forms,
+        **options,
+        checks=tuple(values.get("checks", FIELDS["checks"].default)),
+        loss=values.get("loss", FIELDS["loss"].default),
+        num_classes=(values.get("head") or {}).get("num_classes"),
         weights=weights,
         tolerance={d: float(v) for d, v in tolerance.items() if d in spec.DTYPES},
-        tolerance_reason=tolerance.get("reason"), expect_undecided=values.get("expect_undecided"),
+        tolerance_reason=tolerance.get("reason"),
+        expect_undecided=values.get("expect_undecided"),
         description=values.get("description", ""),
-        path=path, line=mapping.line,
+        path=path,
+        line=mapping.line,
     )
 
 
@@ -306,43 +345,90 @@ def _sequence_rules(values: dict, mapping, problems: list) -> bool:
     lengths = values.get("sequence_lengths")
     if lengths is not None:
         if len(lengths) != values["batch"]:
-            problems.append(Problem(line("sequence_lengths"), "sequence_lengths", f"has {len(lengths)} lengths; the "
-                                    f"case has batch {values['batch']} (one length per batch row)"))
+            problems.append(
+                Problem(
+                    line("sequence_lengths"),
+                    "sequence_lengths",
+                    f"has {len(lengths)} lengths; the case has batch {values['batch']} (one length per batch row)",
+                )
+            )
         elif max(lengths) > values["timesteps"]:
-            problems.append(Problem(line("sequence_lengths"), "sequence_lengths", f"a length of {max(lengths)} exceeds "
-                                    f"timesteps {values['timesteps']}"))
+            problems.append(
+                Problem(
+                    line("sequence_lengths"),
+                    "sequence_lengths",
+                    f"a length of {max(lengths)} exceeds timesteps {values['timesteps']}",
+                )
+            )
     unsupported = "unsupported combination"
     cell = values.get("cell", "lstm")
     if cell != "lstm":
-        for key, why in (("weights", "a weights file holds an LSTM's per-gate weights"),
-                         ("forget_bias", f"it is the LSTM's forget gate bias; a {cell.upper()} has no forget gate")):
+        for key, why in (
+            ("weights", "a weights file holds an LSTM's per-gate weights"),
+            ("forget_bias", f"it is the LSTM's forget gate bias; a {cell.upper()} has no forget gate"),
+        ):
             if key in values:
                 problems.append(Problem(line(key), key, f"{unsupported} with cell: {cell}: {why}"))
     if values.get("reset_after") and values.get("cell", "lstm") != "gru":
-        problems.append(Problem(line("reset_after"), "reset_after", "applies to cell: gru only (an LSTM has no reset "
-                                                                    "gate)"))
+        problems.append(
+            Problem(line("reset_after"), "reset_after", "applies to cell: gru only (an LSTM has no reset gate)")
+        )
     if values.get("go_backwards") and ("bidirectional" in values or values.get("layers", 1) > 1):
         other = "bidirectional" if "bidirectional" in values else "layers"
-        problems.append(Problem(line("go_backwards"), "go_backwards", f"{unsupported} with {other}: go_backwards is "
-                                "one reversed layer (a bidirectional layer already runs its backward cell reversed)"))
+        problems.append(
+            Problem(
+                line("go_backwards"),
+                "go_backwards",
+                f"{unsupported} with {other}: go_backwards is "
+                "one reversed layer (a bidirectional layer already runs its backward cell reversed)",
+            )
+        )
     chunks = values.get("stateful_chunks")
     if chunks is not None and chunks > values["timesteps"]:
-        problems.append(Problem(line("stateful_chunks"), "stateful_chunks", f"{chunks} chunks of a sequence of "
-                                f"{values['timesteps']} timesteps: each chunk needs at least one"))
+        problems.append(
+            Problem(
+                line("stateful_chunks"),
+                "stateful_chunks",
+                f"{chunks} chunks of a sequence of {values['timesteps']} timesteps: each chunk needs at least one",
+            )
+        )
     for other in ("bidirectional", "go_backwards"):
         if chunks is not None and values.get(other):
-            problems.append(Problem(line("stateful_chunks"), "stateful_chunks", f"{unsupported} with {other}: a "
-                                    "reversed pass over chunks is not a reversed pass over the whole sequence"))
+            problems.append(
+                Problem(
+                    line("stateful_chunks"),
+                    "stateful_chunks",
+                    f"{unsupported} with {other}: a "
+                    "reversed pass over chunks is not a reversed pass over the whole sequence",
+                )
+            )
     if values.get("layers", 1) > 1 and (values.get("bidirectional") or {}).get("merge_mode") == "none":
-        problems.append(Problem(line("layers"), "layers", f"{unsupported} with bidirectional merge_mode none: the "
-                                "next layer would get two outputs"))
+        problems.append(
+            Problem(
+                line("layers"),
+                "layers",
+                f"{unsupported} with bidirectional merge_mode none: the next layer would get two outputs",
+            )
+        )
     if chunks is not None and lengths is not None:
-        problems.append(Problem(line("stateful_chunks"), "stateful_chunks", f"{unsupported} with sequence_lengths: "
-                                "a padded row's state across chunks is not defined the same way by the forms"))
+        problems.append(
+            Problem(
+                line("stateful_chunks"),
+                "stateful_chunks",
+                f"{unsupported} with sequence_lengths: "
+                "a padded row's state across chunks is not defined the same way by the forms",
+            )
+        )
     if "weights" in values and ("bidirectional" in values or values.get("layers", 1) > 1):
-        problems.append(Problem(line("weights"), "weights", f"{unsupported} with "
-                                f"{'bidirectional' if 'bidirectional' in values else 'layers'}: a weights file holds "
-                                "one cell's weights"))
+        problems.append(
+            Problem(
+                line("weights"),
+                "weights",
+                f"{unsupported} with "
+                f"{'bidirectional' if 'bidirectional' in values else 'layers'}: a weights file holds "
+                "one cell's weights",
+            )
+        )
     return len(problems) == before
 
 
@@ -360,11 +446,20 @@ def _weights_file(values: dict, options: dict, mapping, path: Path, problems: li
         problems.append(Problem(line, "weights", str(err)))
         return False
     h_depth = options["num_proj"] or values["num_units"]
-    want = {"input_depth": values["input_depth"], "num_units": values["num_units"], "h_depth": h_depth,
-            "use_peepholes": options["use_peepholes"], "num_proj": options["num_proj"]}
-    got = {"input_depth": params.input_depth, "num_units": params.num_units, "h_depth": params.h_depth,
-           "use_peepholes": params.peephole is not None,
-           "num_proj": None if params.projection is None else params.projection.shape[1]}
+    want = {
+        "input_depth": values["input_depth"],
+        "num_units": values["num_units"],
+        "h_depth": h_depth,
+        "use_peepholes": options["use_peepholes"],
+        "num_proj": options["num_proj"],
+    }
+    got = {
+        "input_depth": params.input_depth,
+        "num_units": params.num_units,
+        "h_depth": params.h_depth,
+        "use_peepholes": params.peephole is not None,
+        "num_proj": None if params.projection is None else params.projection.shape[1],
+    }
     stored = {**stored, "forget_bias": forget_bias}
     case = {**options, "forget_bias": float(values.get("forget_bias", FIELDS["forget_bias"].default))}
     for key, value in stored.items():
@@ -374,8 +469,14 @@ def _weights_file(values: dict, options: dict, mapping, path: Path, problems: li
             got[key], want[key] = value, case[key]
     wrong = [k for k in got if got[k] != want.get(k)]
     if wrong:
-        problems.append(Problem(line, "weights", f"{file} does not fit the case: " + "; ".join(
-            f"{k} is {got[k]!r} in the file but {want[k]!r} in the case" for k in wrong)))
+        problems.append(
+            Problem(
+                line,
+                "weights",
+                f"{file} does not fit the case: "
+                + "; ".join(f"{k} is {got[k]!r} in the file but {want[k]!r} in the case" for k in wrong),
+            )
+        )
         return False
     return file
 
@@ -388,14 +489,20 @@ def _forms_for(values: dict, options: dict, mapping, problems: list):
             for key, why in FORMS[name].cannot_express(options):
                 # a key left at its default (reset_after: false for torch_gru) is reported on the forms line
                 line = mapping.key_lines.get(key, mapping.key_lines["forms"])
-                problems.append(Problem(line, key, f"form {name} (named in 'forms' on line "
-                                                                     f"{mapping.key_lines['forms']}) {why}"))
+                problems.append(
+                    Problem(line, key, f"form {name} (named in 'forms' on line {mapping.key_lines['forms']}) {why}")
+                )
         return None if len(problems) > before else values["forms"]
     forms = tuple(name for name in spec.FORM_NAMES if not FORMS[name].cannot_express(options))
     if not forms:
         set_keys = [k for k in spec.OPTIONS if options[k] != spec.DEFAULTS[k]]
-        problems.append(Problem(mapping.key_lines[set_keys[0]], set_keys[0],
-                                f"no form can express {', '.join(f'{k}={options[k]!r}' for k in set_keys)} together"))
+        problems.append(
+            Problem(
+                mapping.key_lines[set_keys[0]],
+                set_keys[0],
+                f"no form can express {', '.join(f'{k}={options[k]!r}' for k in set_keys)} together",
+            )
+        )
         return None
     return forms
 
@@ -407,26 +514,40 @@ def parse(path: Path, data: bytes) -> list:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
-        raise CaseFileError(path, [Problem(line, None, f"is not UTF-8 text (byte 0x{data[err.start]:02x} "
-                                                       f"at offset {err.start})")],
-                            data.decode("utf-8", "replace")) from None
+        raise CaseFileError(
+            path,
+            [Problem(line, None, f"is not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start})")],
+            data.decode("utf-8", "replace"),
+        ) from None
     try:
         root = yamlnodes.load(text)
     except yamlnodes.YamlError as err:
         raise CaseFileError(path, [Problem(err.line, err.key, err.message)], text) from None
     if root is None:
-        raise CaseFileError(path, [Problem(0, None, "is empty: write one case (a mapping with 'name') "
-                                                    "or a list of cases under 'cases:'")], text)
+        raise CaseFileError(
+            path,
+            [Problem(0, None, "is empty: write one case (a mapping with 'name') or a list of cases under 'cases:'")],
+            text,
+        )
     if not isinstance(root, yamlnodes.Mapping):
-        raise CaseFileError(path, [Problem(getattr(root, "line", 1), None,
-                                           f"must be a mapping (one case) or 'cases:' (a list), got "
-                                           f"{_describe(root)}")], text)
+        raise CaseFileError(
+            path,
+            [
+                Problem(
+                    getattr(root, "line", 1),
+                    None,
+                    f"must be a mapping (one case) or 'cases:' (a list), got {_describe(root)}",
+                )
+            ],
+            text,
+        )
     problems = []
     if "cases" in root.values:
         extra = [k for k in root.values if k != "cases"]
         if extra:
-            problems.append(Problem(root.key_lines[extra[0]], extra[0],
-                                    "a file with 'cases:' holds nothing else at the top level"))
+            problems.append(
+                Problem(root.key_lines[extra[0]], extra[0], "a file with 'cases:' holds nothing else at the top level")
+            )
         seq = root.values["cases"]
         if not isinstance(seq, yamlnodes.Sequence) or not seq.items:
             problems.append(Problem(root.key_lines["cases"], "cases", "must be a non-empty list of cases"))
@@ -438,8 +559,7 @@ def parse(path: Path, data: bytes) -> list:
     lines = seq.item_lines if "cases" in root.values else [root.line]
     for entry, entry_line in zip(entries, lines):
         if not isinstance(entry, yamlnodes.Mapping):
-            problems.append(Problem(entry_line, "cases",
-                                    f"each case must be a mapping, got {_describe(entry)}"))
+            problems.append(Problem(entry_line, "cases", f"each case must be a mapping, got {_describe(entry)}"))
             continue
         values = _check_object(FIELDS, entry, None, problems)
         if values is not None:
@@ -449,8 +569,11 @@ def parse(path: Path, data: bytes) -> list:
     seen = {}
     for case in cases:
         if case.name in seen:
-            problems.append(Problem(case.line, "name", f"{case.name!r} is already the name of the case on "
-                                                       f"line {seen[case.name].line}"))
+            problems.append(
+                Problem(
+                    case.line, "name", f"{case.name!r} is already the name of the case on line {seen[case.name].line}"
+                )
+            )
         seen.setdefault(case.name, case)
     if problems:
         raise CaseFileError(path, sorted(problems, key=lambda p: p.line), text)
@@ -474,8 +597,14 @@ class CaseLoader:
         clashes = [c for c in cases if c.name in self._names and self._names[c.name].path != path]
         if clashes:
             text = data.decode("utf-8")
-            raise CaseFileError(path, [Problem(c.line, "name", f"{c.name!r} is already the name of a case in "
-                                                               f"{self._names[c.name].where}") for c in clashes], text)
+            raise CaseFileError(
+                path,
+                [
+                    Problem(c.line, "name", f"{c.name!r} is already the name of a case in {self._names[c.name].where}")
+                    for c in clashes
+                ],
+                text,
+            )
         for c in cases:
             self._names[c.name] = c
         return cases

@@ -8,6 +8,7 @@ BasicLSTMCell's kernel, GRUCell's kernels). Reading, the weights check and the g
 once over any cell (harness.runs, harness.checks); a new cell is a reference module, its layouts, one
 ``Cell`` here and its forms.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -72,8 +73,9 @@ class Cell:
         Final states are [batch, width] for one cell, [cells, batch, width] for more."""
         raise NotImplementedError  # pragma: no cover
 
-    def run_gradients(self, x, cells: tuple, d_outputs, h0, c0, sequence: dict, semantics: dict,
-                      gradient_semantics: dict):
+    def run_gradients(
+        self, x, cells: tuple, d_outputs, h0, c0, sequence: dict, semantics: dict, gradient_semantics: dict
+    ):
         """The reference's gradients (``.cells``, ``.x``) of ``sum(d_outputs * outputs)``."""
         raise NotImplementedError  # pragma: no cover
 
@@ -81,16 +83,28 @@ class Cell:
 class _LSTM(Cell):
     def forward(self, reading, x64, cells64, inputs, form, case):
         outputs, (h, c) = reading.forward(network_forward)(
-            x64, cells64, _widen(inputs.h0), _widen(inputs.c0), **reading.sequence(form.sequence(case)),
-            **reading.semantics(form.semantics(case)))
+            x64,
+            cells64,
+            _widen(inputs.h0),
+            _widen(inputs.c0),
+            **reading.sequence(form.sequence(case)),
+            **reading.semantics(form.semantics(case)),
+        )
         if case.cells == 1:
             h, c = h[0], c[0]
         return {"outputs": outputs, "final_h": h, "final_c": c}
 
     def backward(self, reading, x64, cells64, d_outputs, inputs, form, case):
-        return network_backward(x64, cells64, d_outputs, _widen(inputs.h0), _widen(inputs.c0),
-                                **reading.sequence(form.sequence(case)), **reading.semantics(form.semantics(case)),
-                                **form.gradient_semantics(case))
+        return network_backward(
+            x64,
+            cells64,
+            d_outputs,
+            _widen(inputs.h0),
+            _widen(inputs.c0),
+            **reading.sequence(form.sequence(case)),
+            **reading.semantics(form.semantics(case)),
+            **form.gradient_semantics(case),
+        )
 
     def run(self, x, cells, h0, c0, sequence, semantics, after_step=None):
         outputs, (h, c) = network_forward(x, cells, h0, c0, after_step=after_step, **sequence, **semantics)
@@ -156,24 +170,53 @@ class _BlockCell(Cell):
         return _OneCellGrads(self.run_backward(x, cells[0], d_outputs, None if h0 is None else h0[0], **semantics))
 
 
-LSTM = _LSTM("lstm", GATES, ("final_h", "final_c"), ("V", "W", "b", "peephole"), layouts.BASIC_LSTM_CELL,
-             "BasicLSTMCell stacked kernel and bias",
-             "the LSTM: gates i j f o, states h and c (tf.compat.v1 BasicLSTMCell's names)", LSTMParams)
-GRU = _BlockCell("gru", GRU_GATES, ("final_h",), ("V", "W", "b", "b_h"), layouts.GRU_CELL,
-                 "GRUCell gates/kernel and candidate/kernel",
-                 "the GRU: gates r u c, state h (tf.compat.v1 GRUCell's names)", GRUParams,
-                 ("reset_after", "activation", "recurrent_activation"),
-                 (("r", "reset gate"), ("u", "update gate"), ("c", "candidate")),
-                 ("r = sigmoid(x_t V[r] + h W[r] + b[r] + b_h[r]);  u = sigmoid(x_t V[u] + h W[u] + b[u] + b_h[u])",
-                  "reset before: c = tanh(x_t V[c] + (r * h) W[c] + b[c] + b_h[c])",
-                  "reset after:  c = tanh(x_t V[c] + b[c] + r * (h W[c] + b_h[c]))",
-                  "h = u * h + (1 - u) * c"),
-                 gru_forward, gru_backward,
-                 lambda n_in, n: {"gates/kernel": (n_in + n, 2 * n), "candidate/kernel": (n_in + n, n)})
-RNN = _BlockCell("rnn", RNN_GATES, ("final_h",), ("V", "W", "b", "b_h"), layouts.BASIC_RNN_CELL,
-                 "BasicRNNCell kernel and bias", "the plain RNN: h = act(x V + h W + b), state h", RNNParams,
-                 ("activation",), (("h", "new state"),), ("h = act(x_t V[h] + h W[h] + b[h] + b_h[h])",),
-                 rnn_forward, rnn_backward, lambda n_in, n: {"kernel": (n_in + n, n), "bias": (n,)})
+LSTM = _LSTM(
+    "lstm",
+    GATES,
+    ("final_h", "final_c"),
+    ("V", "W", "b", "peephole"),
+    layouts.BASIC_LSTM_CELL,
+    "BasicLSTMCell stacked kernel and bias",
+    "the LSTM: gates i j f o, states h and c (tf.compat.v1 BasicLSTMCell's names)",
+    LSTMParams,
+)
+GRU = _BlockCell(
+    "gru",
+    GRU_GATES,
+    ("final_h",),
+    ("V", "W", "b", "b_h"),
+    layouts.GRU_CELL,
+    "GRUCell gates/kernel and candidate/kernel",
+    "the GRU: gates r u c, state h (tf.compat.v1 GRUCell's names)",
+    GRUParams,
+    ("reset_after", "activation", "recurrent_activation"),
+    (("r", "reset gate"), ("u", "update gate"), ("c", "candidate")),
+    (
+        "r = sigmoid(x_t V[r] + h W[r] + b[r] + b_h[r]);  u = sigmoid(x_t V[u] + h W[u] + b[u] + b_h[u])",
+        "reset before: c = tanh(x_t V[c] + (r * h) W[c] + b[c] + b_h[c])",
+        "reset after:  c = tanh(x_t V[c] + b[c] + r * (h W[c] + b_h[c]))",
+        "h = u * h + (1 - u) * c",
+    ),
+    gru_forward,
+    gru_backward,
+    lambda n_in, n: {"gates/kernel": (n_in + n, 2 * n), "candidate/kernel": (n_in + n, n)},
+)
+RNN = _BlockCell(
+    "rnn",
+    RNN_GATES,
+    ("final_h",),
+    ("V", "W", "b", "b_h"),
+    layouts.BASIC_RNN_CELL,
+    "BasicRNNCell kernel and bias",
+    "the plain RNN: h = act(x V + h W + b), state h",
+    RNNParams,
+    ("activation",),
+    (("h", "new state"),),
+    ("h = act(x_t V[h] + h W[h] + b[h] + b_h[h])",),
+    rnn_forward,
+    rnn_backward,
+    lambda n_in, n: {"kernel": (n_in + n, n), "bias": (n,)},
+)
 
 CELLS = {cell.name: cell for cell in (LSTM, GRU, RNN)}
 """Every cell, by its case-file name."""

@@ -4,6 +4,7 @@ and tabled in the README (tests/test_cli.py keeps the two the same).
 Over 400 lines, on purpose: one parser for every command, with the help each option prints, next to the
 commands it calls.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,18 +21,33 @@ from harness.convert import TARGETS
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_UNDECIDED = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 EXIT_CODES = (
-    (EXIT_OK, "every item passed, or was skipped or xfailed with its reason, or was undecided where its case "
-              "expects it (selftest: every mistake was detected; convert: both sides agree)"),
-    (EXIT_FAIL, "an equivalence failed or a form crashed (selftest: a mistake went undetected; convert: the "
-                "two sides disagree and OUT is left as it was; drift, gather: a run failed the reference)"),
-    (EXIT_INVALID, "a case file is invalid (the valid files still run and their results are printed), no case "
-                   "or no item (-k) was found, or the command line, an input file or an output path is wrong "
-                   "(output paths are checked before anything runs)"),
-    (EXIT_UNDECIDED, "run, gather: nothing failed, but an item is undecided and its case does not say it expects "
-                     "that (expect_undecided): no dtype can tell a wrong gate layout from rounding on that case, so "
-                     "its passes prove nothing"),
-    (EXIT_INTERRUPTED, "interrupted by Ctrl-C or SIGTERM (run: the items that finished are printed and written to "
-                       "--json / --report; convert: nothing is written)"),
+    (
+        EXIT_OK,
+        "every item passed, or was skipped or xfailed with its reason, or was undecided where its case "
+        "expects it (selftest: every mistake was detected; convert: both sides agree)",
+    ),
+    (
+        EXIT_FAIL,
+        "an equivalence failed or a form crashed (selftest: a mistake went undetected; convert: the "
+        "two sides disagree and OUT is left as it was; drift, gather: a run failed the reference)",
+    ),
+    (
+        EXIT_INVALID,
+        "a case file is invalid (the valid files still run and their results are printed), no case "
+        "or no item (-k) was found, or the command line, an input file or an output path is wrong "
+        "(output paths are checked before anything runs)",
+    ),
+    (
+        EXIT_UNDECIDED,
+        "run, gather: nothing failed, but an item is undecided and its case does not say it expects "
+        "that (expect_undecided): no dtype can tell a wrong gate layout from rounding on that case, so "
+        "its passes prove nothing",
+    ),
+    (
+        EXIT_INTERRUPTED,
+        "interrupted by Ctrl-C or SIGTERM (run: the items that finished are printed and written to "
+        "--json / --report; convert: nothing is written)",
+    ),
 )
 
 
@@ -52,9 +68,19 @@ def _fmt(value) -> str:
 
 def _table(results) -> str:
     rows = [("case", "form", "dtype", "check", "max abs err", "bound", "err/bound", "status")]
-    rows += [(r.item.case.name, r.item.form, r.item.dtype, r.item.check, _fmt(r.max_abs_err),
-              _fmt(r.tolerance), _fmt(r.ratio), r.status.upper() + (f" ({r.flag})" if r.flag else ""))
-             for r in results]
+    rows += [
+        (
+            r.item.case.name,
+            r.item.form,
+            r.item.dtype,
+            r.item.check,
+            _fmt(r.max_abs_err),
+            _fmt(r.tolerance),
+            _fmt(r.ratio),
+            r.status.upper() + (f" ({r.flag})" if r.flag else ""),
+        )
+        for r in results
+    ]
     widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
@@ -119,8 +145,11 @@ def cmd_run(args) -> int:
     for line, n in skipped.items():
         print("\n" + line.format(n=n))
     counts = {s: sum(r.status == s for r in results) for s in engine.STATUSES}
-    print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items() if n or s not in ("xfail", "undecided"))
-          + (f", {len(errors)} invalid case file(s)" if errors else ""))
+    print(
+        "\n"
+        + ", ".join(f"{n} {s}" for s, n in counts.items() if n or s not in ("xfail", "undecided"))
+        + (f", {len(errors)} invalid case file(s)" if errors else "")
+    )
     try:
         if args.json:
             rows = [dict(r.as_dict(), versions=v) for r in results]
@@ -133,8 +162,11 @@ def cmd_run(args) -> int:
         print(f"lstm-equiv: {err}", file=sys.stderr)
         return EXIT_INVALID
     if interrupted:
-        print(f"lstm-equiv: interrupted after {len(results)} of {len(items)} items; the results above (and in "
-              "--json / --report) are those that finished", file=sys.stderr)
+        print(
+            f"lstm-equiv: interrupted after {len(results)} of {len(items)} items; the results above (and in "
+            "--json / --report) are those that finished",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     if counts["fail"] or counts["error"]:
         return EXIT_FAIL
@@ -142,14 +174,19 @@ def cmd_run(args) -> int:
         if not cases and not errors:
             print("lstm-equiv: no case files found", file=sys.stderr)
         elif cases and not results:  # like pytest's exit code 5: a run that checked nothing is no pass
-            print(f"lstm-equiv: no item matches -k {args.keyword!r}" if args.keyword else "lstm-equiv: no items",
-                  file=sys.stderr)
+            print(
+                f"lstm-equiv: no item matches -k {args.keyword!r}" if args.keyword else "lstm-equiv: no items",
+                file=sys.stderr,
+            )
         return EXIT_INVALID
     unexpected = [r for r in results if engine.unexpected_undecided(r.status, r.flag)]
     if unexpected:
-        print(f"lstm-equiv: {len(unexpected)} item(s) undecided, of case(s) "
-              f"{', '.join(sorted({r.item.case.name for r in unexpected}))}: nothing there proves the layout either "
-              "way (see UNDECIDED above)", file=sys.stderr)
+        print(
+            f"lstm-equiv: {len(unexpected)} item(s) undecided, of case(s) "
+            f"{', '.join(sorted({r.item.case.name for r in unexpected}))}: nothing there proves the layout either "
+            "way (see UNDECIDED above)",
+            file=sys.stderr,
+        )
         return EXIT_UNDECIDED
     return EXIT_OK
 
@@ -161,8 +198,10 @@ def cmd_selftest(args) -> int:
     print(_stack_line())
     base = mutations.baseline()
     broken = [b for b in base if b[4] != "missed"]
-    print(f"baseline: {len(base) - len(broken)}/{len(base)} right readings pass (every dtype with random weights, "
-          f"{mutations.CONSTANT_DTYPE} with constant weights)")
+    print(
+        f"baseline: {len(base) - len(broken)}/{len(base)} right readings pass (every dtype with random weights, "
+        f"{mutations.CONSTANT_DTYPE} with constant weights)"
+    )
     for case, form, dtype, weights, outcome, how in broken:
         print(f"  BASELINE FAILS: {case} {form} {dtype} ({weights} weights): {outcome}: {how}")
     print(f"self-test cases drive |c| to {mutations.max_abs_c():.2f} (the fused ops' default cell_clip is 3.0)\n")
@@ -177,10 +216,17 @@ def cmd_selftest(args) -> int:
         const = [v for v in vs if v.outcome_constant is not None]
         const_caught = sum(v.outcome_constant == "detected" for v in const)
         ratios = [v.ratio for v in vs if v.ratio is not None]
-        verdict = f"{caught}/{len(vs)} detected" + ("" if caught == len(vs) else " MISSED") + (
-            f" ({errors} ERROR)" if errors else "")
-        constant = "-" if not const else f"{const_caught}/{len(const)} detected" + (
-            f" ({len(const) - const_caught} missed)" if const_caught < len(const) else "")
+        verdict = (
+            f"{caught}/{len(vs)} detected"
+            + ("" if caught == len(vs) else " MISSED")
+            + (f" ({errors} ERROR)" if errors else "")
+        )
+        constant = (
+            "-"
+            if not const
+            else f"{const_caught}/{len(const)} detected"
+            + (f" ({len(const) - const_caught} missed)" if const_caught < len(const) else "")
+        )
         rows.append((name, str(len(vs)), verdict, _fmt(min(ratios)) if ratios else "-", constant))
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     for r in rows:
@@ -192,9 +238,11 @@ def cmd_selftest(args) -> int:
     const = [v for v in verdicts if v.outcome_constant is not None]
     const_caught = sum(v.outcome_constant == "detected" for v in const)
     ratios = [v.ratio for v in verdicts if v.ratio is not None]
-    print(f"\nselftest: {detected}/{len(verdicts)} entries detected ({len(by_name)} mistakes x the forms and dtypes "
-          f"they apply to); smallest error/bound {_fmt(min(ratios, default=None))}; constant weights would detect "
-          f"{const_caught}/{len(const)} of the {mutations.CONSTANT_DTYPE} forward entries")
+    print(
+        f"\nselftest: {detected}/{len(verdicts)} entries detected ({len(by_name)} mistakes x the forms and dtypes "
+        f"they apply to); smallest error/bound {_fmt(min(ratios, default=None))}; constant weights would detect "
+        f"{const_caught}/{len(const)} of the {mutations.CONSTANT_DTYPE} forward entries"
+    )
     return EXIT_OK if not wrong and not broken else EXIT_FAIL
 
 
@@ -254,8 +302,10 @@ def cmd_explain(args) -> int:
         return EXIT_INVALID
     cell = FORMS[args.form].cell if args.form and args.cell == "lstm" else args.cell
     if args.form and FORMS[args.form].cell != cell:
-        print(f"lstm-equiv: form {args.form} is a {FORMS[args.form].cell.upper()} form, not a {cell.upper()} one",
-              file=sys.stderr)
+        print(
+            f"lstm-equiv: form {args.form} is a {FORMS[args.form].cell.upper()} form, not a {cell.upper()} one",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     if cell != "lstm":
         if args.num_proj or args.png:
@@ -292,8 +342,17 @@ def cmd_convert(args) -> int:
     from harness import convert, npz
 
     try:
-        return convert.main(args.source, args.to, args.output, args.forget_bias, args.layer, args.batch,
-                            args.timesteps, force=args.force, warn=lambda line: print(line, file=sys.stderr))
+        return convert.main(
+            args.source,
+            args.to,
+            args.output,
+            args.forget_bias,
+            args.layer,
+            args.batch,
+            args.timesteps,
+            force=args.force,
+            warn=lambda line: print(line, file=sys.stderr),
+        )
     except npz.NpzError as err:
         print(f"lstm-equiv convert: {err}", file=sys.stderr)
         return EXIT_INVALID
@@ -329,71 +388,131 @@ def exit_code_help(width: int = 100) -> str:
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
-    p = argparse.ArgumentParser(prog="lstm-equiv", description="Prove that TensorFlow's stacked, fused LSTM "
-                                "forms compute the same function as a per-gate NumPy reference.",
-                                epilog=exit_code_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version", version=version_line(),
-                   help="print lstm-equiv's version and the TensorFlow, Keras and NumPy it would use")
+    p = argparse.ArgumentParser(
+        prog="lstm-equiv",
+        description="Prove that TensorFlow's stacked, fused LSTM "
+        "forms compute the same function as a per-gate NumPy reference.",
+        epilog=exit_code_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--version",
+        action="version",
+        version=version_line(),
+        help="print lstm-equiv's version and the TensorFlow, Keras and NumPy it would use",
+    )
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run case files and print a table of max errors", epilog=exit_code_help(),
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = sub.add_parser(
+        "run",
+        help="run case files and print a table of max errors",
+        epilog=exit_code_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("paths", nargs="*", default=["cases"], help="case files or folders (default: cases/)")
     run.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
-    run.add_argument("--report", metavar="DIR", help="also write an HTML report with error plots to DIR "
-                     "(needs matplotlib: pip install -e '.[plots]')")
-    run.add_argument("--force", action="store_true", help="replace an existing --json file, or a --report folder "
-                     "that lstm-equiv wrote before (never a case file of the run, never another folder)")
+    run.add_argument(
+        "--report",
+        metavar="DIR",
+        help="also write an HTML report with error plots to DIR (needs matplotlib: pip install -e '.[plots]')",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --json file, or a --report folder "
+        "that lstm-equiv wrote before (never a case file of the run, never another folder)",
+    )
     run.add_argument("-k", dest="keyword", metavar="TEXT", help="only items whose 'case form dtype check' holds TEXT")
     run.set_defaults(func=cmd_run)
-    selftest = sub.add_parser("selftest", help="show that every mistake in the catalogue of wrong layouts and "
-                              "semantics is caught (exit 1 if one is missed)")
+    selftest = sub.add_parser(
+        "selftest",
+        help="show that every mistake in the catalogue of wrong layouts and "
+        "semantics is caught (exit 1 if one is missed)",
+    )
     selftest.set_defaults(func=cmd_selftest)
-    bench = sub.add_parser("bench", help="measure the harness's speed: item cost over TF's, the reference over "
-                           "TF, pytest -n auto over -n 0, cost against timesteps and num_units")
+    bench = sub.add_parser(
+        "bench",
+        help="measure the harness's speed: item cost over TF's, the reference over "
+        "TF, pytest -n auto over -n 0, cost against timesteps and num_units",
+    )
     bench.add_argument("paths", nargs="*", default=["cases"], help="case files or folders (default: cases/)")
     bench.set_defaults(func=cmd_bench)
-    drift = sub.add_parser("drift", help="compare 'run --json' reports: did TF's outputs change between them, and "
-                           "by how much, next to each run's distance from the reference")
+    drift = sub.add_parser(
+        "drift",
+        help="compare 'run --json' reports: did TF's outputs change between them, and "
+        "by how much, next to each run's distance from the reference",
+    )
     drift.add_argument("reports", nargs="+", help="JSON reports of lstm-equiv run --json")
     drift.set_defaults(func=cmd_drift)
-    gather = sub.add_parser("gather", help="turn the JSON reports of several environments (files, or folders "
-                            "searched for them) into the TF x form table and the drift from each TF version to "
-                            "the next, as the hosted CI's final job does")
+    gather = sub.add_parser(
+        "gather",
+        help="turn the JSON reports of several environments (files, or folders "
+        "searched for them) into the TF x form table and the drift from each TF version to "
+        "the next, as the hosted CI's final job does",
+    )
     gather.add_argument("reports", nargs="+", help="JSON reports of lstm-equiv run --json, or folders holding them")
-    gather.add_argument("--out", metavar="DIR", help="also write DIR/matrix.md and DIR/drift.txt (the whole drift "
-                        "table over every run)")
-    gather.add_argument("--expect", type=_positive, metavar="N", help="exit 2 unless exactly N reports are found "
-                        "(the hosted workflow expects one per environment)")
+    gather.add_argument(
+        "--out", metavar="DIR", help="also write DIR/matrix.md and DIR/drift.txt (the whole drift table over every run)"
+    )
+    gather.add_argument(
+        "--expect",
+        type=_positive,
+        metavar="N",
+        help="exit 2 unless exactly N reports are found (the hosted workflow expects one per environment)",
+    )
     gather.add_argument("--force", action="store_true", help="replace an --out folder that gather wrote before")
     gather.set_defaults(func=cmd_gather)
-    explain = sub.add_parser("explain", help="show which kernel rows are x and h, which columns are which gate, "
-                             "where the forget bias lives, for each form")
+    explain = sub.add_parser(
+        "explain",
+        help="show which kernel rows are x and h, which columns are which gate, "
+        "where the forget bias lives, for each form",
+    )
     explain.add_argument("--input-depth", type=_positive, required=True)
     explain.add_argument("--num-units", type=_positive, required=True)
     explain.add_argument("--form", help="one form (default: all of the cell's)")
-    explain.add_argument("--cell", choices=tuple(CELLS), default="lstm",
-                         help="the LSTM forms (default), or those of another cell (harness/cells.py)")
+    explain.add_argument(
+        "--cell",
+        choices=tuple(CELLS),
+        default="lstm",
+        help="the LSTM forms (default), or those of another cell (harness/cells.py)",
+    )
     explain.add_argument("--num-proj", type=_positive, help="LSTMCell's projection width")
-    explain.add_argument("--png", metavar="FILE", help="draw the real extracted kernel of --form as a labelled "
-                         "picture (needs matplotlib: pip install -e '.[plots]')")
+    explain.add_argument(
+        "--png",
+        metavar="FILE",
+        help="draw the real extracted kernel of --form as a labelled "
+        "picture (needs matplotlib: pip install -e '.[plots]')",
+    )
     explain.add_argument("--force", action="store_true", help="replace an existing --png file")
     explain.set_defaults(func=cmd_explain)
-    conv = sub.add_parser("convert", help="move an LSTM layer into PyTorch, ONNX, Keras or lstm-equiv's .npz, run "
-                          "both sides on seeded inputs, and keep the file only if they agree (exit 1 otherwise)")
+    conv = sub.add_parser(
+        "convert",
+        help="move an LSTM layer into PyTorch, ONNX, Keras or lstm-equiv's .npz, run "
+        "both sides on seeded inputs, and keep the file only if they agree (exit 1 otherwise)",
+    )
     conv.add_argument("source", help="a Keras model (.keras, .h5), a TF1 checkpoint prefix, or an lstm-equiv .npz")
     conv.add_argument("--to", required=True, choices=TARGETS)
     conv.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write")
-    conv.add_argument("--force", action="store_true", help="replace an existing OUT once the proof holds (never "
-                      "the source itself)")
-    conv.add_argument("--forget-bias", type=float, help="TF1 checkpoints only: BasicLSTMCell's forget_bias, which a "
-                      "checkpoint does not store (default 1.0, printed)")
-    conv.add_argument("--layer", help="which LSTM layer (Keras layer name, or the checkpoint's cell scope) when "
-                      "the source holds several")
+    conv.add_argument(
+        "--force", action="store_true", help="replace an existing OUT once the proof holds (never the source itself)"
+    )
+    conv.add_argument(
+        "--forget-bias",
+        type=float,
+        help="TF1 checkpoints only: BasicLSTMCell's forget_bias, which a "
+        "checkpoint does not store (default 1.0, printed)",
+    )
+    conv.add_argument(
+        "--layer",
+        help="which LSTM layer (Keras layer name, or the checkpoint's cell scope) when the source holds several",
+    )
     conv.add_argument("--batch", type=_positive, default=3, help="rows of the proof's random input (default 3)")
     conv.add_argument("--timesteps", type=_positive, default=20, help="timesteps of the proof's input (default 20)")
     conv.set_defaults(func=cmd_convert)
-    vec = sub.add_parser("vectors", help="write test vectors for converters: every layout's tensors, inputs and the "
-                         "reference's expected outputs, as .npz with a JSON description")
+    vec = sub.add_parser(
+        "vectors",
+        help="write test vectors for converters: every layout's tensors, inputs and the "
+        "reference's expected outputs, as .npz with a JSON description",
+    )
     vec.add_argument("folder", help="where to write them: a new or empty folder")
     vec.add_argument("--force", action="store_true", help="replace a folder of vectors that lstm-equiv wrote before")
     vec.set_defaults(func=cmd_vectors)

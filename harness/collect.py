@@ -4,6 +4,7 @@ Three small node classes in the manner of pytest's non-python example: collect a
 report a failure. A run's checks share one parent node, so ``--dist loadscope`` sends them to the same
 xdist worker, which runs TF once for all of them.
 """
+
 from __future__ import annotations
 
 import sys
@@ -79,8 +80,11 @@ class CheckItem(pytest.Item):
 
     def runtest(self):
         result = engine.evaluate(self.item)
-        self.user_properties += [("max_abs_err", result.max_abs_err), ("tolerance", result.tolerance),
-                                 ("ratio", result.ratio)]
+        self.user_properties += [
+            ("max_abs_err", result.max_abs_err),
+            ("tolerance", result.tolerance),
+            ("ratio", result.ratio),
+        ]
         if result.flag == "ill-conditioned":  # a pass that must not be quiet: in the warnings summary
             warnings.warn(IllConditioned(result.message), stacklevel=1)  # shown at this line
         if result.status == "skip":

@@ -7,6 +7,7 @@ failure says what was compared, how many elements are off, the max absolute, rel
 difference, the first few mismatches in time order with both sides, the tolerance with its source, and
 what to check next.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,9 +19,11 @@ from harness.tolerances import Tolerance
 SHOWN = 5
 """How many mismatched elements a message lists."""
 
-NEXT = ("What to check next: the 'weights' check of the same run names any gate block read from the wrong "
-        "place; if it passes, the semantics the reference was given for this form (forget_bias, activations, "
-        "clips, peepholes: Form.semantics in harness/forms), then the first timestep that broke.")
+NEXT = (
+    "What to check next: the 'weights' check of the same run names any gate block read from the wrong "
+    "place; if it passes, the semantics the reference was given for this form (forget_bias, activations, "
+    "clips, peepholes: Form.semantics in harness/forms), then the first timestep that broke."
+)
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,10 @@ def _non_finite(side: str, a: np.ndarray, axes: tuple):
     if not bad.any():
         return None
     first = _index(a.shape, int(np.flatnonzero(bad)[0]))
-    return (f"Non-finite values in the {side}: {int(bad.sum())} / {a.size} elements, first at "
-            f"{_label(axes, first)}: {float(a[first])}")
+    return (
+        f"Non-finite values in the {side}: {int(bad.sum())} / {a.size} elements, first at "
+        f"{_label(axes, first)}: {float(a[first])}"
+    )
 
 
 def compare(actual, desired, tol: Tolerance, what: str, axes: tuple, ulp_dtype=None) -> Outcome:
@@ -96,8 +101,10 @@ def compare(actual, desired, tol: Tolerance, what: str, axes: tuple, ulp_dtype=N
         f"Max ULP difference ({np.dtype(ulp_dtype).name}): {float(ulps.max()):.6g}",
         f"First mismatch at {_label(axes, firsts[0])}",
         f"First {len(firsts)} mismatches (form | reference | difference | bound):",
-        *(f"  {_label(axes, k)}: {actual[k]:.17g} | {desired[k]:.17g} | {actual[k] - desired[k]:.3g} | {bound[k]:.3g}"
-          for k in firsts),
+        *(
+            f"  {_label(axes, k)}: {actual[k]:.17g} | {desired[k]:.17g} | {actual[k] - desired[k]:.3g} | {bound[k]:.3g}"
+            for k in firsts
+        ),
         NEXT,
     ]
     return Outcome(False, max_abs, "\n".join(lines), max_rel, ratio)

@@ -14,6 +14,7 @@ weights and inputs (harness/tolerances.py: two single-run bounds, one for each s
 file is removed and the command exits 1. An option the target cannot express is refused before anything
 is written, naming the option and why.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,12 +58,15 @@ class Source:
         """The case-format options this layer uses, for the refusals."""
         if self.cell == "gru":
             return {"cell": "gru", **self.semantics}
-        return {"use_peepholes": self.params.peephole is not None,
-                "num_proj": None if self.params.projection is None else self.params.projection.shape[1],
-                **self.semantics}
+        return {
+            "use_peepholes": self.params.peephole is not None,
+            "num_proj": None if self.params.projection is None else self.params.projection.shape[1],
+            **self.semantics,
+        }
 
 
 # ---------------------------------------------------------------------------------------------- sources
+
 
 def read_source(path, forget_bias=None, layer=None) -> Source:
     """The LSTM layer held in ``path``: a Keras file, a TF1 checkpoint prefix, or an lstm-equiv .npz."""
@@ -77,8 +81,10 @@ def read_source(path, forget_bias=None, layer=None) -> Source:
         return _from_checkpoint(path, forget_bias, layer)
     if not path.exists():
         raise ConvertError(f"{path}: no such file, and no TF1 checkpoint {path}.index")
-    raise ConvertError(f"{path}: not a Keras model (.keras, .h5), an lstm-equiv .npz, or a TF1 checkpoint prefix "
-                       "(give the prefix, without .index or .data-*)")
+    raise ConvertError(
+        f"{path}: not a Keras model (.keras, .h5), an lstm-equiv .npz, or a TF1 checkpoint prefix "
+        "(give the prefix, without .index or .data-*)"
+    )
 
 
 def _no_forget_bias(value, why):
@@ -93,8 +99,10 @@ def _from_npz(path: Path) -> Source:
     def run(x):
         outputs, (h, c) = lstm_forward(x, params, forget_bias=forget_bias, **semantics)
         return outputs, h, c
-    return Source(params, forget_bias, semantics, dtype, f"{path} (lstm-equiv per-gate .npz)",
-                  "the per-gate NumPy reference", run)
+
+    return Source(
+        params, forget_bias, semantics, dtype, f"{path} (lstm-equiv per-gate .npz)", "the per-gate NumPy reference", run
+    )
 
 
 _KERAS_ACTIVATIONS = ("tanh", "relu", "sigmoid")
@@ -112,43 +120,59 @@ def _from_keras(path: Path, layer_name=None) -> Source:
     if len(found) != 1:
         names = [lay.name for lay in model.recurrent]
         wrapped = model.wrapped
-        why = (f"holds no LSTM or GRU layer{' named ' + layer_name if layer_name else ''} (LSTM and GRU layers: "
-               f"{names or 'none'}" + (f"; Bidirectional layers {wrapped} are not converted yet" if wrapped else "")
-               + ")" if not found else f"holds {len(found)} LSTM and GRU layers {names}: choose one with --layer")
+        why = (
+            f"holds no LSTM or GRU layer{' named ' + layer_name if layer_name else ''} (LSTM and GRU layers: "
+            f"{names or 'none'}" + (f"; Bidirectional layers {wrapped} are not converted yet" if wrapped else "") + ")"
+            if not found
+            else f"holds {len(found)} LSTM and GRU layers {names}: choose one with --layer"
+        )
         raise ConvertError(f"{path} {why}")
     lay = found[0]
     config = lay.config
-    for key, why in (("go_backwards", "a reversed layer is not converted yet"),
-                     ("stateful", "a stateful layer carries state between calls that a file does not hold"),
-                     ("time_major", "a time-major layer is not converted")):
+    for key, why in (
+        ("go_backwards", "a reversed layer is not converted yet"),
+        ("stateful", "a stateful layer carries state between calls that a file does not hold"),
+        ("time_major", "a time-major layer is not converted"),
+    ):
         if config.get(key):
             raise ConvertError(f"{path}: layer {lay.name} has {key}=True: {why}")
     gru = lay.class_name == "GRU"
     if gru and not config.get("use_bias", True):
         raise ConvertError(f"{path}: layer {lay.name} has use_bias=False: not converted")
     where = f"{path}: layer {lay.name}"
-    semantics = {"activation": _keras_activation(config.get("activation", "tanh"), where),
-                 "recurrent_activation": _keras_activation(config.get("recurrent_activation", "sigmoid"), where)}
+    semantics = {
+        "activation": _keras_activation(config.get("activation", "tanh"), where),
+        "recurrent_activation": _keras_activation(config.get("recurrent_activation", "sigmoid"), where),
+    }
     if semantics["recurrent_activation"] == "hard_sigmoid":
         semantics["recurrent_activation"] = "hard_sigmoid_0.2" if model.keras_major == 2 else "hard_sigmoid_1/6"
     dtype = _keras_dtype(config.get("dtype", "float32"), where)
     weights = {"kernel": lay.kernel, "recurrent_kernel": lay.recurrent_kernel}
     if str(lay.kernel.dtype) not in ("float32", "float64"):
-        raise ConvertError(f"{path}: layer {lay.name} stores {lay.kernel.dtype} weights: lstm-equiv converts float32 "
-                           "and float64 layers")
+        raise ConvertError(
+            f"{path}: layer {lay.name} stores {lay.kernel.dtype} weights: lstm-equiv converts float32 "
+            "and float64 layers"
+        )
     width = (3 if gru else 4) * config["units"]
     bias_shape = (2, width) if gru and config.get("reset_after") else (width,)
     weights["bias"] = lay.bias if lay.bias is not None else np.zeros(bias_shape, lay.kernel.dtype)
     n_in = lay.kernel.shape[0] if lay.kernel.ndim == 2 else None
-    for key, shape in (("kernel", (n_in, width)), ("recurrent_kernel", (config["units"], width)),
-                       ("bias", bias_shape)):
+    for key, shape in (("kernel", (n_in, width)), ("recurrent_kernel", (config["units"], width)), ("bias", bias_shape)):
         if weights[key].shape != shape:
-            raise ConvertError(f"{path}: layer {lay.name}: the stored {key} has shape {list(weights[key].shape)}, but "
-                               f"units {config['units']} need {list(shape)}")
+            raise ConvertError(
+                f"{path}: layer {lay.name}: the stored {key} has shape {list(weights[key].shape)}, but "
+                f"units {config['units']} need {list(shape)}"
+            )
     keras, major = _keras_to_run(model.keras_major, semantics, path, lay.name)
-    build = {"units": config["units"], "activation": semantics["activation"],
-             "recurrent_activation": keras_name(semantics["recurrent_activation"]),
-             "use_bias": config.get("use_bias", True), "dtype": dtype, "return_sequences": True, "return_state": True}
+    build = {
+        "units": config["units"],
+        "activation": semantics["activation"],
+        "recurrent_activation": keras_name(semantics["recurrent_activation"]),
+        "use_bias": config.get("use_bias", True),
+        "dtype": dtype,
+        "return_sequences": True,
+        "return_state": True,
+    }
     if gru:
         build["reset_after"] = bool(config.get("reset_after", False))
         reset_after = build["reset_after"]
@@ -159,28 +183,43 @@ def _from_keras(path: Path, layer_name=None) -> Source:
         params = layouts.KERAS.split(weights, n_in, forget_bias=0.0)
     fresh = getattr(keras.layers, lay.class_name)(**build)  # only the layer, from the keys read above
     fresh.build((None, None, n_in))
-    fresh.set_weights([weights[k] for k in ("kernel", "recurrent_kernel", "bias") if config.get("use_bias", True)
-                       or k != "bias"])
+    fresh.set_weights(
+        [weights[k] for k in ("kernel", "recurrent_kernel", "bias") if config.get("use_bias", True) or k != "bias"]
+    )
 
     def run(x):
         got = fresh(x)  # the user's layer, re-run with its own weights, every step returned
         return tuple(np.asarray(t) for t in got) + ((None,) if gru else ())
-    notes = [f"read as data, nothing in the file was run: the config and weights of layer {lay.name}"
-             + (f"; the file's other layers were not loaded ({', '.join(model.others)})" if model.others else "")]
+
+    notes = [
+        f"read as data, nothing in the file was run: the config and weights of layer {lay.name}"
+        + (f"; the file's other layers were not loaded ({', '.join(model.others)})" if model.others else "")
+    ]
     what = f"{path} (Keras {model.keras_major}, layer {lay.name}" + (
-        f": GRU, reset {'after' if gru and semantics['reset_after'] else 'before'} the recurrent product)" if gru
-        else ")")
-    return Source(params, 0.0, semantics, str(lay.kernel.dtype), what,
-                  f"keras.layers.{lay.class_name} {lay.name} (Keras {major})", run, notes,
-                  cell="gru" if gru else "lstm")
+        f": GRU, reset {'after' if gru and semantics['reset_after'] else 'before'} the recurrent product)"
+        if gru
+        else ")"
+    )
+    return Source(
+        params,
+        0.0,
+        semantics,
+        str(lay.kernel.dtype),
+        what,
+        f"keras.layers.{lay.class_name} {lay.name} (Keras {major})",
+        run,
+        notes,
+        cell="gru" if gru else "lstm",
+    )
 
 
 def _keras_dtype(value, where: str) -> str:
     """A layer's dtype policy name (a string in Keras 2, a DTypePolicy mapping in Keras 3)."""
     name = (value.get("config") or {}).get("name") if isinstance(value, dict) else value
     if not isinstance(name, str) or name not in _KERAS_DTYPES:
-        raise ConvertError(f"{where}: dtype {reprlib.repr(name)} is not one lstm-equiv converts "
-                           f"({', '.join(_KERAS_DTYPES)})")
+        raise ConvertError(
+            f"{where}: dtype {reprlib.repr(name)} is not one lstm-equiv converts ({', '.join(_KERAS_DTYPES)})"
+        )
     return name
 
 
@@ -192,9 +231,11 @@ def _keras_to_run(file_major: int, semantics: dict, path: Path, layer: str) -> t
     if keras is not None:
         return keras, file_major
     if semantics["recurrent_activation"].startswith("hard_sigmoid"):
-        raise ConvertError(f"{path}: layer {layer} uses hard_sigmoid as Keras {file_major} defines it "
-                           f"({semantics['recurrent_activation']}), and no Keras {file_major} is installed to run it "
-                           f"(the installed Keras computes {tf_compat.keras_hard_sigmoid()})")
+        raise ConvertError(
+            f"{path}: layer {layer} uses hard_sigmoid as Keras {file_major} defines it "
+            f"({semantics['recurrent_activation']}), and no Keras {file_major} is installed to run it "
+            f"(the installed Keras computes {tf_compat.keras_hard_sigmoid()})"
+        )
     return tf_compat.keras(), tf_compat.keras_major()
 
 
@@ -203,11 +244,15 @@ def _keras_activation(value, where: str) -> str:
     name = value
     if isinstance(value, dict):  # only Keras's own functions: a registered one of the same name is user code
         keras_own = str(value.get("module", "keras")).startswith("keras") and value.get("registered_name") in (
-            None, value.get("config"))
+            None,
+            value.get("config"),
+        )
         name = value.get("config") if keras_own and value.get("class_name") == "function" else None
     if name not in _KERAS_ACTIVATIONS + ("hard_sigmoid",):
-        raise ConvertError(f"{where}: activation {reprlib.repr(value)} is not one the reference computes "
-                           f"({', '.join(_KERAS_ACTIVATIONS)}, hard_sigmoid)")
+        raise ConvertError(
+            f"{where}: activation {reprlib.repr(value)} is not one the reference computes "
+            f"({', '.join(_KERAS_ACTIVATIONS)}, hard_sigmoid)"
+        )
     return name
 
 
@@ -227,12 +272,19 @@ def _from_checkpoint(prefix: Path, forget_bias, cell=None) -> Source:
     if cell:
         cells = [c for c in cells if c == cell]
     if len(cells) != 1:
-        raise ConvertError(f"{prefix}: " + (f"holds {len(cells)} LSTM cells {cells}: choose one with --layer" if cells
-                                             else f"holds no '.../basic_lstm_cell/kernel' or '.../lstm_cell/kernel' "
-                                                  f"variable{' under ' + cell if cell else ''} (variables: {names})"))
+        raise ConvertError(
+            f"{prefix}: "
+            + (
+                f"holds {len(cells)} LSTM cells {cells}: choose one with --layer"
+                if cells
+                else f"holds no '.../basic_lstm_cell/kernel' or '.../lstm_cell/kernel' "
+                f"variable{' under ' + cell if cell else ''} (variables: {names})"
+            )
+        )
     scope = cells[0]
-    tensors = {name.removeprefix(scope + "/"): reader.get_tensor(name) for name in names
-               if name.startswith(scope + "/")}
+    tensors = {
+        name.removeprefix(scope + "/"): reader.get_tensor(name) for name in names if name.startswith(scope + "/")
+    }
     if "bias" not in tensors:
         raise ConvertError(f"{prefix}: {scope}/kernel has no {scope}/bias next to it")
     for name, value in tensors.items():
@@ -246,9 +298,11 @@ def _from_checkpoint(prefix: Path, forget_bias, cell=None) -> Source:
     notes = []
     if forget_bias is None:
         forget_bias = TF1_FORGET_BIAS
-        notes.append(f"forget_bias {TF1_FORGET_BIAS}: a TF1 checkpoint does NOT store BasicLSTMCell's forget_bias (it "
-                     f"is added at run time): the default {TF1_FORGET_BIAS} was assumed; pass --forget-bias if the "
-                     "model was built with another")
+        notes.append(
+            f"forget_bias {TF1_FORGET_BIAS}: a TF1 checkpoint does NOT store BasicLSTMCell's forget_bias (it "
+            f"is added at run time): the default {TF1_FORGET_BIAS} was assumed; pass --forget-bias if the "
+            "model was built with another"
+        )
     notes.append("activation tanh, no cell_clip or proj_clip: a checkpoint does not store them either")
     basic = params.peephole is None and params.projection is None and scope.endswith("basic_lstm_cell")
     dtype = str(tensors["kernel"].dtype)
@@ -256,9 +310,17 @@ def _from_checkpoint(prefix: Path, forget_bias, cell=None) -> Source:
 
     def run(x):
         return _run_legacy_cell(basic, params, forget_bias, x)
-    return Source(params, float(forget_bias), {}, dtype,
-                  f"{prefix} (TF1 checkpoint, {scope}: {cell_name} kernel {list(tensors['kernel'].shape)})",
-                  f"tf.compat.v1 {cell_name} + dynamic_rnn", run, notes)
+
+    return Source(
+        params,
+        float(forget_bias),
+        {},
+        dtype,
+        f"{prefix} (TF1 checkpoint, {scope}: {cell_name} kernel {list(tensors['kernel'].shape)})",
+        f"tf.compat.v1 {cell_name} + dynamic_rnn",
+        run,
+        notes,
+    )
 
 
 def _run_legacy_cell(basic: bool, params: LSTMParams, forget_bias: float, x):
@@ -270,11 +332,13 @@ def _run_legacy_cell(basic: bool, params: LSTMParams, forget_bias: float, x):
     missing = tf_compat.legacy_cells_missing()
     if missing:
         raise ConvertError(f"cannot run the TF1 cell: {missing}")
-    text = (f"name: source\ninput_depth: {params.input_depth}\nnum_units: {params.num_units}\ntimesteps: "
-            f"{x.shape[1]}\nbatch: {x.shape[0]}\nseed: 0\nforget_bias: {forget_bias!r}\n"
-            f"forms: [{form.name}]\nchecks: [forward]\n"
-            + ("use_peepholes: true\n" if params.peephole is not None else "")
-            + (f"num_proj: {params.projection.shape[1]}\n" if params.projection is not None else ""))
+    text = (
+        f"name: source\ninput_depth: {params.input_depth}\nnum_units: {params.num_units}\ntimesteps: "
+        f"{x.shape[1]}\nbatch: {x.shape[0]}\nseed: 0\nforget_bias: {forget_bias!r}\n"
+        f"forms: [{form.name}]\nchecks: [forward]\n"
+        + ("use_peepholes: true\n" if params.peephole is not None else "")
+        + (f"num_proj: {params.projection.shape[1]}\n" if params.projection is not None else "")
+    )
     (case,) = casefile.parse("<checkpoint>", text.encode())
     zeros = np.zeros((x.shape[0], x.shape[1], params.h_depth), x.dtype)
     out = form.run(case, Inputs(params, x, None, None, zeros, zeros), str(x.dtype))
@@ -283,8 +347,12 @@ def _run_legacy_cell(basic: bool, params: LSTMParams, forget_bias: float, x):
 
 # ---------------------------------------------------------------------------------------------- targets
 
-TARGET_FORMS = {"torch": {"lstm": "torch_lstm", "gru": "torch_gru"}, "onnx": {"lstm": "onnx_lstm", "gru": "onnx_gru"},
-                "keras": {"lstm": "keras_lstm", "gru": "keras_gru"}, "npz": {}}
+TARGET_FORMS = {
+    "torch": {"lstm": "torch_lstm", "gru": "torch_gru"},
+    "onnx": {"lstm": "onnx_lstm", "gru": "onnx_gru"},
+    "keras": {"lstm": "keras_lstm", "gru": "keras_gru"},
+    "npz": {},
+}
 """The form that computes what each target writes, by cell: a target refuses exactly what its form cannot
 express (harness.forms, the option vocabulary of harness.spec), so the two never disagree. The npz format
 has no form: it holds every LSTM option (docs/npz_format.md) and no other cell."""
@@ -294,15 +362,19 @@ def refusals(source: Source, to: str) -> list:
     """Why, for every option of the source that target ``to`` cannot express (naming the option and its value)."""
     options = {**DEFAULTS, "cell": source.cell, **source.options}
     if to == "npz":
-        out = [] if source.cell == "lstm" else [
-            f"cell={source.cell!r}: the per-gate .npz format (docs/npz_format.md) holds an LSTM"]
+        out = (
+            []
+            if source.cell == "lstm"
+            else [f"cell={source.cell!r}: the per-gate .npz format (docs/npz_format.md) holds an LSTM"]
+        )
     else:
         form = FORMS[TARGET_FORMS[to][source.cell]]
         out = [f"{form.name} {why}" for _, why in form.cannot_express(options)]
     hard = options.get("recurrent_activation", "sigmoid")
     if to == "keras" and hard.startswith("hard_sigmoid") and hard != tf_compat.keras_hard_sigmoid():
-        out.append(f"recurrent_activation={hard!r}: the installed Keras's hard_sigmoid is "
-                   f"{tf_compat.keras_hard_sigmoid()}")
+        out.append(
+            f"recurrent_activation={hard!r}: the installed Keras's hard_sigmoid is {tf_compat.keras_hard_sigmoid()}"
+        )
     return out
 
 
@@ -318,8 +390,10 @@ def write(source: Source, to: str, out: Path) -> list:
     """Write ``source`` as target ``to`` into ``out``; lines that tell how to load it."""
     if to == "npz":
         npz.save(out, source.params, source.forget_bias, source.semantics)
-        return [f"per-gate arrays V_g, W_g, b_g (g in i j f o), forget_bias {source.forget_bias:g} and the options "
-                "(docs/npz_format.md)"]
+        return [
+            f"per-gate arrays V_g, W_g, b_g (g in i j f o), forget_bias {source.forget_bias:g} and the options "
+            "(docs/npz_format.md)"
+        ]
     return _target_files(to).write(source, out)
 
 
@@ -333,6 +407,7 @@ def run_written(to: str, out: Path, source: Source, x) -> tuple:
 
 
 # ---------------------------------------------------------------------------------------------- proof
+
 
 @dataclass
 class Check:
@@ -364,15 +439,22 @@ def prove(source: Source, to: str, out: Path, batch: int = 3, timesteps: int = 2
     spread = sensitivity.spread(x, params, semantics, dtype, PROOF_SEED)
     checks = []
     for name, mine, src, scale, ref, axes in (
-            ("outputs", ours[0], theirs[0], spread.outputs[None, :, None], ref_out, ("batch", "timestep", "unit")),
-            ("h", ours[1], theirs[1], spread.final_h, ref_h, ("batch", "unit")),
-            ("c", ours[2], theirs[2], spread.final_c, ref_c, ("batch", "unit"))):
+        ("outputs", ours[0], theirs[0], spread.outputs[None, :, None], ref_out, ("batch", "timestep", "unit")),
+        ("h", ours[1], theirs[1], spread.final_h, ref_h, ("batch", "unit")),
+        ("c", ours[2], theirs[2], spread.final_c, ref_c, ("batch", "unit")),
+    ):
         if ref is None:  # a GRU has no c
             continue
         single = tolerances.derived(scale, ref, dtype, name)
         tol = tolerances.Tolerance(2 * np.asarray(single.atol), "twice " + single.source + ": one for each side")
-        outcome = compare.compare(np.asarray(mine, np.float64), np.asarray(src, np.float64), tol,
-                                  f"{to} target against the source, {name}", axes, ulp_dtype=dtype)
+        outcome = compare.compare(
+            np.asarray(mine, np.float64),
+            np.asarray(src, np.float64),
+            tol,
+            f"{to} target against the source, {name}",
+            axes,
+            ulp_dtype=dtype,
+        )
         checks.append(Check(name, outcome.max_abs_err, tol.largest, outcome.passed, outcome.message))
     return checks
 
@@ -392,8 +474,9 @@ def _extra_missing(to: str) -> str | None:
     return FORMS[TARGET_FORMS[to]["lstm"]].missing()
 
 
-def main(src, to: str, out, forget_bias=None, layer=None, batch=3, timesteps=20, say=print, force=False,
-         warn=None) -> int:
+def main(
+    src, to: str, out, forget_bias=None, layer=None, batch=3, timesteps=20, say=print, force=False, warn=None
+) -> int:
     """Convert, prove, and put the file at ``out`` only if the proof holds: 0 written, 1 disproved (``out``
     untouched), 2 refused (nothing written). ``out`` is checked before anything is read: it must not be the
     source, and an existing file is replaced only with ``force``. The target is written beside ``out`` under
@@ -419,19 +502,26 @@ def main(src, to: str, out, forget_bias=None, layer=None, batch=3, timesteps=20,
     p = source.params
     width = p.num_units if source.cell == "gru" else p.h_depth
     gates = "r u c" if source.cell == "gru" else "i j f o"
-    say(f"  per gate ({gates}): V [{p.input_depth}, {p.num_units}], W [{width}, {p.num_units}], b [{p.num_units}]"
-        + (f", b_h [{p.num_units}]" if getattr(p, "b_h", None) is not None else "") + f"; {json.dumps(_shown(source))}")
+    say(
+        f"  per gate ({gates}): V [{p.input_depth}, {p.num_units}], W [{width}, {p.num_units}], b [{p.num_units}]"
+        + (f", b_h [{p.num_units}]" if getattr(p, "b_h", None) is not None else "")
+        + f"; {json.dumps(_shown(source))}"
+    )
     for note in source.notes:
         say(f"  NOTE {note}")
     try:
         with safeio.publishing(out, "-o", force) as pending:
             lines = [line.replace(str(pending.path), str(out)) for line in write(source, to, pending.path)]
             checks = prove(source, to, pending.path, batch, timesteps)
-            say(f"proof: {source.runner} against {to} loaded back from the written file, on seeded random x "
-                f"[{batch}, {timesteps}, {source.params.input_depth}] (seed {PROOF_SEED}):")
+            say(
+                f"proof: {source.runner} against {to} loaded back from the written file, on seeded random x "
+                f"[{batch}, {timesteps}, {source.params.input_depth}] (seed {PROOF_SEED}):"
+            )
             for c in checks:
-                say(f"  {c.name:8} max abs err {c.max_abs_err:.3g}  bound {c.bound:.3g}  "
-                    f"{'PASS' if c.passed else 'FAIL'}")
+                say(
+                    f"  {c.name:8} max abs err {c.max_abs_err:.3g}  bound {c.bound:.3g}  "
+                    f"{'PASS' if c.passed else 'FAIL'}"
+                )
             if not all(c.passed for c in checks):
                 pending.discard()
     except safeio.OutputError as err:

@@ -6,6 +6,7 @@ checked tensor) and, where not, the largest difference among the sampled values 
 distance from the reference. Exit code 0 unless a run failed the reference, 2 for a report that is not one
 (:func:`read_report` says which file, row and key).
 """
+
 from __future__ import annotations
 
 import json
@@ -99,8 +100,9 @@ def validate(path, rows) -> list:
     the row (counted from 0, as ``jq '.[N]'`` does) and the key."""
     if not isinstance(rows, list) or not rows:
         found = "an empty list" if rows == [] else _json_type(rows)
-        raise ReportError(f"{path}: not a JSON report of lstm-equiv run --json: expected a non-empty list of "
-                          f"rows, found {found}")
+        raise ReportError(
+            f"{path}: not a JSON report of lstm-equiv run --json: expected a non-empty list of rows, found {found}"
+        )
     first = {}
     for n, row in enumerate(rows):
         problem = _row_problem(row)
@@ -184,8 +186,11 @@ def compare(a: dict, b: dict) -> tuple:
 def _change(a: dict, b: dict) -> str:
     """'same bits', or 'changed' with the largest sampled difference."""
     kind, changed, delta = compare(a, b)
-    return {"none": "-", "inputs": "not comparable: the runs were fed different inputs (case or seed changed)",
-            "same": "same bits"}.get(kind) or f"changed ({', '.join(changed)}; max |delta| {delta:.3g} sampled)"
+    return {
+        "none": "-",
+        "inputs": "not comparable: the runs were fed different inputs (case or seed changed)",
+        "same": "same bits",
+    }.get(kind) or f"changed ({', '.join(changed)}; max |delta| {delta:.3g} sampled)"
 
 
 def drift(paths, out=print) -> int:
@@ -226,8 +231,10 @@ def show(runs, out=print) -> int:
     widths = [max(len(r[k]) for r in table) for k in range(len(header))]
     for r in table:
         out("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
-    changed = sum(1 for r in table[1:] if any(c.startswith("changed") for c in r[3 + len(grouped):]))
+    changed = sum(1 for r in table[1:] if any(c.startswith("changed") for c in r[3 + len(grouped) :]))
     out("")
-    out(f"drift: {len(keys)} runs compared; TF's outputs changed in {changed}; "
-        f"{'a run FAILED the reference' if failed else 'every run matches the reference'}")
+    out(
+        f"drift: {len(keys)} runs compared; TF's outputs changed in {changed}; "
+        f"{'a run FAILED the reference' if failed else 'every run matches the reference'}"
+    )
     return 1 if failed else 0

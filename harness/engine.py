@@ -5,6 +5,7 @@ An item is (case, form, dtype, check). The engine knows no check, cell, framewor
 are harness.checks (each declares what it applies to), the cells harness.cells, the forms and their known
 bugs harness.forms, and the runs and the one run cache harness.runs. What its callers use is named here.
 """
+
 from __future__ import annotations
 
 import traceback
@@ -15,14 +16,36 @@ from harness.checks.bounds import outputs_tolerance
 from harness.items import STATUSES, Item, Result, unexpected_undecided, what
 from harness.runs import IDENTITY, RUNS, ReadAs, Reading, Run, TFRun, cell_grads
 
-__all__ = ["IDENTITY", "STATUSES", "Item", "ReadAs", "Reading", "Result", "Run", "TFRun", "cell_grads", "checks_of",
-           "evaluate", "forget_runs", "outputs_tolerance", "plan", "read", "tf_run", "unexpected_undecided"]
+__all__ = [
+    "IDENTITY",
+    "STATUSES",
+    "Item",
+    "ReadAs",
+    "Reading",
+    "Result",
+    "Run",
+    "TFRun",
+    "cell_grads",
+    "checks_of",
+    "evaluate",
+    "forget_runs",
+    "outputs_tolerance",
+    "plan",
+    "read",
+    "tf_run",
+    "unexpected_undecided",
+]
 
 
 def plan(cases) -> list:
     """Every item of ``cases``, in a deterministic order (case, form, dtype, check)."""
-    return [Item(case, form, dtype, check)
-            for case in cases for form in case.forms for dtype in case.dtypes for check in checks_of(case)]
+    return [
+        Item(case, form, dtype, check)
+        for case in cases
+        for form in case.forms
+        for dtype in case.dtypes
+        for check in checks_of(case)
+    ]
 
 
 def tf_run(case, form_name: str, dtype: str, weights: str = "random") -> TFRun:

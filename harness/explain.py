@@ -4,6 +4,7 @@ For each form: which rows of the kernel multiply x and which multiply h, which c
 where the forget bias lives, the per-gate shapes, and the equations. Everything is read from the layouts
 (harness/layouts.py), the same data the harness reads TF's weights back with.
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -41,36 +42,52 @@ def explain(form_name: str, input_depth: int, num_units: int, num_proj=None) -> 
         lines.append(f"  {name:18} {list(shape)}")
     x, h = layout.x_name, layout.h_name
     if layout.kernel == layouts.STACKED:
-        lines.append(f"  {x} rows 0:{input_depth} multiply x_t (input_depth {input_depth}); rows "
-                     f"{input_depth}:{input_depth + h_depth} multiply h_(t-1) (h_depth {h_depth}): "
-                     f"one matmul of concat([x_t, h_(t-1)]) with [{input_depth} + {h_depth}, 4 x {num_units}]")
+        lines.append(
+            f"  {x} rows 0:{input_depth} multiply x_t (input_depth {input_depth}); rows "
+            f"{input_depth}:{input_depth + h_depth} multiply h_(t-1) (h_depth {h_depth}): "
+            f"one matmul of concat([x_t, h_(t-1)]) with [{input_depth} + {h_depth}, 4 x {num_units}]"
+        )
     elif layout.transposed:
-        lines.append(f"  {x} multiplies x_t, {h} multiplies h_(t-1), both stored [out, in] (the transpose of "
-                     f"Keras's): x_t @ {x}.T with [4 x {num_units}, {input_depth}] and h_(t-1) @ {h}.T with "
-                     f"[4 x {num_units}, {h_depth}]")
+        lines.append(
+            f"  {x} multiplies x_t, {h} multiplies h_(t-1), both stored [out, in] (the transpose of "
+            f"Keras's): x_t @ {x}.T with [4 x {num_units}, {input_depth}] and h_(t-1) @ {h}.T with "
+            f"[4 x {num_units}, {h_depth}]"
+        )
     else:
-        lines.append(f"  {x} multiplies x_t, {h} multiplies h_(t-1): two matmuls, "
-                     f"[{input_depth}, 4 x {num_units}] and [{h_depth}, 4 x {num_units}]")
+        lines.append(
+            f"  {x} multiplies x_t, {h} multiplies h_(t-1): two matmuls, "
+            f"[{input_depth}, 4 x {num_units}] and [{h_depth}, 4 x {num_units}]"
+        )
     if len(layout.biases) == 2:
-        lines.append(f"  {layout.biases[0]} + {layout.biases[1]}: two bias vectors, simply added; a converter may "
-                     f"put the whole bias in either (lstm-equiv's checks fill both with distinct random shares)")
+        lines.append(
+            f"  {layout.biases[0]} + {layout.biases[1]}: two bias vectors, simply added; a converter may "
+            f"put the whole bias in either (lstm-equiv's checks fill both with distinct random shares)"
+        )
     if layout is layouts.ONNX:
-        lines.append(f"  in the model: W = {x}[None], R = {h}[None], B = concat([Wb, Rb])[None] [1, 8 x {num_units}], "
-                     "P = concat([P_i, P_o, P_f])[None] (the leading axis is num_directions); mind the names: "
-                     "ONNX's W holds "
-                     "the per-gate V below, its R the per-gate W")
-    lines.append(f"  {'rows' if layout.transposed else 'columns'} (4 gate blocks of num_units each, "
-                 f"{'top to bottom' if layout.transposed else 'left to right'}):")
+        lines.append(
+            f"  in the model: W = {x}[None], R = {h}[None], B = concat([Wb, Rb])[None] [1, 8 x {num_units}], "
+            "P = concat([P_i, P_o, P_f])[None] (the leading axis is num_directions); mind the names: "
+            "ONNX's W holds "
+            "the per-gate V below, its R the per-gate W"
+        )
+    lines.append(
+        f"  {'rows' if layout.transposed else 'columns'} (4 gate blocks of num_units each, "
+        f"{'top to bottom' if layout.transposed else 'left to right'}):"
+    )
     for gate in layout.gate_order:
         cols = layout.column_block(gate, num_units)
         lines.append(f"    {cols.start:5}:{cols.stop:<5} {gate} = {_own_name(layout, gate):2} {_GATE_WORDS[gate]}")
     if layout.forget_bias == layouts.RUNTIME:
         lines.append("  forget bias: added to f's pre-activation at run time, never stored in the bias")
     else:
-        lines.append(f"  forget bias: stored, inside {layout.where('b', 'f', input_depth, num_units)} (the f block): "
-                     f"BasicLSTMCell's b[f] + forget_bias")
-    lines.append(f"  per gate g in i j f o: V[g] [{input_depth}, {num_units}]  W[g] [{h_depth}, {num_units}]  "
-                 f"b[g] [{num_units}]" + (f"  projection [{num_units}, {num_proj}]" if num_proj else ""))
+        lines.append(
+            f"  forget bias: stored, inside {layout.where('b', 'f', input_depth, num_units)} (the f block): "
+            f"BasicLSTMCell's b[f] + forget_bias"
+        )
+    lines.append(
+        f"  per gate g in i j f o: V[g] [{input_depth}, {num_units}]  W[g] [{h_depth}, {num_units}]  "
+        f"b[g] [{num_units}]" + (f"  projection [{num_units}, {num_proj}]" if num_proj else "")
+    )
     lines += sequences(form)
     lines += [
         "  equations:",
@@ -95,41 +112,60 @@ def sequences(form) -> list:
     lines = ["  sequences (case keys): " + (", ".join(takes) if takes else "none: one layer, one direction, full rows")]
     if "go_backwards" in takes:
         order = form.sequence(_as_case(go_backwards=True)).get("outputs_order", "processing")
-        lines.append("    go_backwards: the outputs come back " + (
-            "in time order (output t is h at timestep t, computed from t = T-1 down)" if order == "time" else
-            "last timestep first, in the order they were computed (outputs[:, 0] is h after timestep T-1)"))
+        lines.append(
+            "    go_backwards: the outputs come back "
+            + (
+                "in time order (output t is h at timestep t, computed from t = T-1 down)"
+                if order == "time"
+                else "last timestep first, in the order they were computed (outputs[:, 0] is h after timestep T-1)"
+            )
+        )
     if "bidirectional" in takes:
         modes = form.options["bidirectional"]
-        lines.append(f"    bidirectional: merge {'concat, sum, mul, ave, none' if modes == ANY else ', '.join(modes)}; "
-                     "the backward cell's outputs in time order; weights per cell: " + form.stacking)
+        lines.append(
+            f"    bidirectional: merge {'concat, sum, mul, ave, none' if modes == ANY else ', '.join(modes)}; "
+            "the backward cell's outputs in time order; weights per cell: " + form.stacking
+        )
     if "sequence_lengths" in takes:
         rule = {"zero": "zeros", "carry": "the last output it emitted again, zeros before its first"}
         one, two = form.padded_rule(_as_case()), form.padded_rule(_as_case(bidirectional="concat"))
-        lines.append(f"    past a row's length it emits {rule[one]}" + (
-            f" ({rule[two]} in a bidirectional layer)" if two != one else "") + "; the state stays as it was")
+        lines.append(
+            f"    past a row's length it emits {rule[one]}"
+            + (f" ({rule[two]} in a bidirectional layer)" if two != one else "")
+            + "; the state stays as it was"
+        )
         clash = form.cannot_combine({**DEFAULTS, "go_backwards": True, "sequence_lengths": (2, 1)})
         if "go_backwards" in takes and clash:
             lines.append(f"    not go_backwards with sequence_lengths: {clash[0][1].removeprefix('cannot express ')}")
     if "stateful_chunks" in takes:
         truncated = "chunks" in form.gradient_semantics(_as_case(stateful_chunks=2))
-        lines.append("    stateful_chunks: " + ("a stateful layer: the state is carried in variables, so the gradient "
-                                               "stops at every chunk's start" if truncated else
-                                               "the state carried by hand from chunk to chunk: the gradient flows "
-                                               "through the whole sequence"))
+        lines.append(
+            "    stateful_chunks: "
+            + (
+                "a stateful layer: the state is carried in variables, so the gradient stops at every chunk's start"
+                if truncated
+                else "the state carried by hand from chunk to chunk: the gradient flows through the whole sequence"
+            )
+        )
     if "layers" in takes and "bidirectional" not in takes:
         lines.append("    layers: weights per cell: " + form.stacking)
     return lines
 
 
 _SEQUENCE_KEYS = ("go_backwards", "bidirectional", "sequence_lengths", "initial_state", "stateful_chunks", "layers")
-_EXAMPLE = {"go_backwards": True, "bidirectional": "concat", "sequence_lengths": (2, 1), "initial_state": "random",
-            "stateful_chunks": 2, "layers": 2}
+_EXAMPLE = {
+    "go_backwards": True,
+    "bidirectional": "concat",
+    "sequence_lengths": (2, 1),
+    "initial_state": "random",
+    "stateful_chunks": 2,
+    "layers": 2,
+}
 
 
 def main(input_depth: int, num_units: int, form=None, num_proj=None, out=print) -> int:
     """Print the explanation of ``form`` (default: every form that can express ``num_proj``)."""
-    names = [form] if form else [n for n in sorted(LSTM_FORMS)
-                                 if not num_proj or FORMS[n].options.get("num_proj")]
+    names = [form] if form else [n for n in sorted(LSTM_FORMS) if not num_proj or FORMS[n].options.get("num_proj")]
     for k, name in enumerate(names):
         if k:
             out("")
@@ -148,9 +184,11 @@ def draw(form_name: str, input_depth: int, num_units: int, num_proj, path) -> di
 
     from harness import casefile, engine
 
-    text = (f"name: explain\ninput_depth: {input_depth}\nnum_units: {num_units}\ntimesteps: 2\nbatch: 1\nseed: 0\n"
-            f"dtypes: [float32]\nforms: [{form_name}]\nchecks: [forward]\n"
-            + (f"num_proj: {num_proj}\n" if num_proj else ""))
+    text = (
+        f"name: explain\ninput_depth: {input_depth}\nnum_units: {num_units}\ntimesteps: 2\nbatch: 1\nseed: 0\n"
+        f"dtypes: [float32]\nforms: [{form_name}]\nchecks: [forward]\n"
+        + (f"num_proj: {num_proj}\n" if num_proj else "")
+    )
     (case,) = casefile.parse("<explain>", text.encode())
     run = engine.read(case, form_name, "float32")
     if run.error or run.skip:
@@ -169,12 +207,21 @@ def draw(form_name: str, input_depth: int, num_units: int, num_proj, path) -> di
         for gate in layout.gate_order:
             cols = layout.column_block(gate, num_units)
             ax.axvline(cols.start - 0.5, color="k", linewidth=1)
-            ax.text((cols.start + cols.stop) / 2, -0.02, f"{gate} ({_own_name(layout, gate)})",
-                    transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=9)
+            ax.text(
+                (cols.start + cols.stop) / 2,
+                -0.02,
+                f"{gate} ({_own_name(layout, gate)})",
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="top",
+                fontsize=9,
+            )
         if name == "kernel" and layout.kernel == layouts.STACKED:
             ax.axhline(input_depth - 0.5, color="k", linewidth=2)
-            ax.set_yticks([(input_depth - 1) / 2, input_depth + (h_depth - 1) / 2],
-                          [f"x rows 0:{input_depth}", f"h rows {input_depth}:{input_depth + h_depth}"])
+            ax.set_yticks(
+                [(input_depth - 1) / 2, input_depth + (h_depth - 1) / 2],
+                [f"x rows 0:{input_depth}", f"h rows {input_depth}:{input_depth + h_depth}"],
+            )
         else:
             ax.set_yticks([(matrix.shape[0] - 1) / 2], ["x rows" if name == "kernel" else "h rows"])
         ax.set_xticks([])
@@ -199,13 +246,20 @@ def explain_blocks(form_name: str, input_depth: int, num_units: int) -> list:
         for name, shape in layout.shapes(input_depth, num_units).items():
             lines.append(f"    {name:18} {list(shape)}")
         for t in layout.tensors:
-            blocks = ", ".join(f"{k * num_units}:{(k + 1) * num_units} {g} = {layout.own(g)} ({words[g]})"
-                               for k, g in enumerate(t.gates))
-            what = {"x": "multiplies x_t", "h": "multiplies h_(t-1)", "b": "input bias",
-                    "b_h": "recurrent bias (inside the reset for the candidate when the reset comes after)"
-                    if cell.name == "gru" else "recurrent bias (added to the input bias)",
-                    "xh": f"rows 0:{input_depth} multiply x_t, rows {input_depth}:{input_depth + num_units} "
-                          + ("r * h_(t-1)" if cell.name == "gru" and "c" in t.gates else "h_(t-1)")}[t.holds]
+            blocks = ", ".join(
+                f"{k * num_units}:{(k + 1) * num_units} {g} = {layout.own(g)} ({words[g]})"
+                for k, g in enumerate(t.gates)
+            )
+            what = {
+                "x": "multiplies x_t",
+                "h": "multiplies h_(t-1)",
+                "b": "input bias",
+                "b_h": "recurrent bias (inside the reset for the candidate when the reset comes after)"
+                if cell.name == "gru"
+                else "recurrent bias (added to the input bias)",
+                "xh": f"rows 0:{input_depth} multiply x_t, rows {input_depth}:{input_depth + num_units} "
+                + ("r * h_(t-1)" if cell.name == "gru" and "c" in t.gates else "h_(t-1)"),
+            }[t.holds]
             name = t.name if t.row is None else f"{t.name}[{t.row}]"
             axis = "rows" if layout.transposed and t.holds not in ("b", "b_h") else "columns"
             lines.append(f"    {name}: {what}; {axis} {blocks}")
@@ -213,7 +267,8 @@ def explain_blocks(form_name: str, input_depth: int, num_units: int) -> list:
     lines += [
         f"  per gate g in {' '.join(cell.gates)}: V[g] [{input_depth}, {num_units}]  W[g] [{num_units}, {num_units}]  "
         f"b[g] [{num_units}]" + (f"  b_h[g] [{num_units}]" if two else ""),
-        "  equations:", *(f"    {line}" for line in cell.equations),
+        "  equations:",
+        *(f"    {line}" for line in cell.equations),
     ]
     return lines
 

@@ -23,6 +23,7 @@ Exit codes: 0 every run matched the reference, 1 a run failed it, 2 (the reason 
 missing, unreadable or invalid, ``--expect N`` reports were expected and another number was found (a job of
 the matrix that wrote none), or ``--out DIR`` may not be written.
 """
+
 from __future__ import annotations
 
 import os
@@ -82,8 +83,11 @@ def find_reports(paths) -> tuple:
             if real not in seen:
                 found.append((report, rows))
             seen.setdefault(real, []).append(report)
-    notes = [f"{given[0]} given {'twice' if len(given) == 2 else f'{len(given)} times'}: counted once"
-             for given in seen.values() if len(given) > 1]
+    notes = [
+        f"{given[0]} given {'twice' if len(given) == 2 else f'{len(given)} times'}: counted once"
+        for given in seen.values()
+        if len(given) > 1
+    ]
     return found, notes
 
 
@@ -153,8 +157,10 @@ def steps(runs) -> list:
         same = sum(kind == "same" for kind, _, _ in verdicts)
         deltas = [delta for kind, _, delta in verdicts if kind == "changed"]
         other = sum(kind == "inputs" for kind, _, _ in verdicts)
-        line = f"{a_label} -> {b_label}: {len(verdicts)} (case, form, dtype) runs in both: {same} same bits, " \
-               f"{len(deltas)} changed"
+        line = (
+            f"{a_label} -> {b_label}: {len(verdicts)} (case, form, dtype) runs in both: {same} same bits, "
+            f"{len(deltas)} changed"
+        )
         if deltas:
             line += f" (max |delta| {max(deltas):.3g} sampled)"
         if other:
@@ -165,8 +171,12 @@ def steps(runs) -> list:
 
 def failures(runs, which=lambda row: row["status"] in ("fail", "error")) -> list:
     """'label: case form dtype check status' of every row ``which`` picks (by default: failed or erroring)."""
-    return [f"{label}: {' '.join(key)} {row['status'].upper()}" for label, _, rows in runs
-            for key, row in rows.items() if which(row)]
+    return [
+        f"{label}: {' '.join(key)} {row['status'].upper()}"
+        for label, _, rows in runs
+        for key, row in rows.items()
+        if which(row)
+    ]
 
 
 def _invalid(err) -> int:
@@ -189,17 +199,25 @@ def main(paths, out=None, echo=print, expect=None, force=False) -> int:
     for note in notes:
         echo(note)
     if expect is not None and len(runs) != expect:
-        return _invalid(f"expected {expect} reports, found {len(runs)}: "
-                        + ", ".join(f"{label} ({path})" for label, path, _ in runs))
+        return _invalid(
+            f"expected {expect} reports, found {len(runs)}: "
+            + ", ".join(f"{label} ({path})" for label, path, _ in runs)
+        )
     bad = failures(runs)
     undecided = failures(runs, lambda row: unexpected_undecided(row["status"], row.get("flag")))
     matrix = [f"lstm-equiv: {len(runs)} runs, items per form and status", ""] + table(runs)
-    drift_lines = ["Drift of TF's outputs from each TF version to the next (the -legacy runs, tf.keras = Keras 2, "
-                   "chained apart, then each against its plain twin):"] + steps(runs)
-    verdict = (f"gather: {len(runs)} runs; {len(bad)} items FAILED the reference" if bad else
-               f"gather: {len(runs)} runs; nothing failed, but {len(undecided)} items are UNDECIDED (no dtype decides "
-               "their case, and it does not say expect_undecided)" if undecided else
-               f"gather: {len(runs)} runs; every run matches the reference")
+    drift_lines = [
+        "Drift of TF's outputs from each TF version to the next (the -legacy runs, tf.keras = Keras 2, "
+        "chained apart, then each against its plain twin):"
+    ] + steps(runs)
+    verdict = (
+        f"gather: {len(runs)} runs; {len(bad)} items FAILED the reference"
+        if bad
+        else f"gather: {len(runs)} runs; nothing failed, but {len(undecided)} items are UNDECIDED (no dtype decides "
+        "their case, and it does not say expect_undecided)"
+        if undecided
+        else f"gather: {len(runs)} runs; every run matches the reference"
+    )
     listed = bad or undecided
     cut = [f"... and {len(listed) - 50} more"] if len(listed) > 50 else []
     for line in matrix + [""] + drift_lines + [""] + listed[:50] + cut + [verdict]:

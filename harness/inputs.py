@@ -4,6 +4,7 @@ Constant weights cannot reveal a gate swap (a wrong gate order then gives exactl
 every block is drawn at random from the case's seed. Draws are made in float64 and rounded to the run's
 dtype, so a float32 run holds the float64 draws rounded once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -92,8 +93,20 @@ def make_inputs(case, dtype: str, constant: bool = False) -> Inputs:
         h0 = tuple(state_rng.normal(0.0, 0.5, (case.batch, h_depth)).astype(dtype) for _ in range(case.cells))
         c0 = tuple(state_rng.normal(0.0, 1.0, (case.batch, n)).astype(dtype) for _ in range(case.cells))
     lengths = None if case.sequence_lengths is None else np.asarray(case.sequence_lengths, np.int64)
-    return Inputs(cells[0], cast(x), cast(head_kernel), cast(head_bias), cast(loss_weights(loss_draw, case.loss)),
-                  cast(loss_draw), shares[0], tuple(cells), tuple(shares), h0, c0, lengths)
+    return Inputs(
+        cells[0],
+        cast(x),
+        cast(head_kernel),
+        cast(head_bias),
+        cast(loss_weights(loss_draw, case.loss)),
+        cast(loss_draw),
+        shares[0],
+        tuple(cells),
+        tuple(shares),
+        h0,
+        c0,
+        lengths,
+    )
 
 
 def _block_inputs(case, dtype: str, constant: bool, kind) -> Inputs:
@@ -124,8 +137,20 @@ def _block_inputs(case, dtype: str, constant: bool, kind) -> Inputs:
         h0 = (np.random.default_rng([case.seed, 3]).normal(0.0, 0.5, (case.batch, n)).astype(dtype),)
     cast = lambda a: None if a is None else a.astype(dtype)
     params = params.astype(dtype)
-    return Inputs(params, cast(x), cast(head_kernel), cast(head_bias), cast(loss_weights(loss_draw, case.loss)),
-                  cast(loss_draw), share, (params,), (share,), h0, None, None)
+    return Inputs(
+        params,
+        cast(x),
+        cast(head_kernel),
+        cast(head_bias),
+        cast(loss_weights(loss_draw, case.loss)),
+        cast(loss_draw),
+        share,
+        (params,),
+        (share,),
+        h0,
+        None,
+        None,
+    )
 
 
 def _cell(case, k: int) -> LSTMParams:

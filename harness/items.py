@@ -1,5 +1,6 @@
 """What the engine plans and what it returns: an :class:`Item` (one check of one form of one case in one
 dtype) and its :class:`Result`, with the small helpers every check uses to fill one in."""
+
 from __future__ import annotations
 
 import hashlib
@@ -53,11 +54,21 @@ class Result:
     def as_dict(self) -> dict:
         """The item's row of the JSON report."""
         return {
-            "case": self.item.case.name, "file": str(self.item.case.path), "line": self.item.case.line,
-            "form": self.item.form, "dtype": self.item.dtype, "check": self.item.check,
-            "status": self.status, "max_abs_err": self.max_abs_err, "tolerance": self.tolerance,
-            "message": self.message, "digest": self.digest, "sample": list(self.sample),
-            "inputs_digest": self.inputs_digest, "compared": list(self.compared), "ratio": self.ratio,
+            "case": self.item.case.name,
+            "file": str(self.item.case.path),
+            "line": self.item.case.line,
+            "form": self.item.form,
+            "dtype": self.item.dtype,
+            "check": self.item.check,
+            "status": self.status,
+            "max_abs_err": self.max_abs_err,
+            "tolerance": self.tolerance,
+            "message": self.message,
+            "digest": self.digest,
+            "sample": list(self.sample),
+            "inputs_digest": self.inputs_digest,
+            "compared": list(self.compared),
+            "ratio": self.ratio,
             "flag": self.flag,
         }
 
@@ -87,5 +98,7 @@ def digest(arrays) -> str:
 def what(item: Item) -> str:
     """The item in words, the first line of every failure message."""
     c = item.case
-    return (f"case {c.name} ({c.where}), form {item.form}, dtype {item.dtype}, check {item.check}: "
-            f"TF against the per-gate float64 reference")
+    return (
+        f"case {c.name} ({c.where}), form {item.form}, dtype {item.dtype}, check {item.check}: "
+        f"TF against the per-gate float64 reference"
+    )

@@ -8,6 +8,7 @@ composes per-gate :class:`reference.LSTMParams` into a form's named tensors and 
 A layout is data: a wrong layout for the self-tests is ``dataclasses.replace(KERAS, gate_order=...)``,
 never a patched function.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -104,8 +105,9 @@ class Layout:
             tensors = {self.biases[0]: np.concatenate(blocks(bias))}
         else:
             parts = {g: split_bias(bias[g], None if bias_share is None else bias_share[g]) for g in GATES}
-            tensors = {name: np.concatenate([parts[g][k] for g in self.gate_order])
-                       for k, name in enumerate(self.biases)}
+            tensors = {
+                name: np.concatenate([parts[g][k] for g in self.gate_order]) for k, name in enumerate(self.biases)
+            }
         if self.kernel == STACKED:
             tensors[self.x_name] = stored(np.concatenate([kernel_x, kernel_h], axis=0))
         else:
@@ -149,7 +151,9 @@ class Layout:
         return LSTMParams(
             V={g: kernel_x[:, cols[g]] for g in GATES},
             W={g: kernel_h[:, cols[g]] for g in GATES},
-            b=b, peephole=peephole, projection=projection,
+            b=b,
+            peephole=peephole,
+            projection=projection,
         )
 
     def where(self, part: str, gate: str, input_depth: int, num_units: int, h_depth=None) -> str:
@@ -201,8 +205,11 @@ class Layout:
         blocks = []
         for part in ("V", "W", "b", "peephole"):
             mine, theirs = getattr(ours, part) or {}, getattr(ref, part) or {}
-            blocks += [(part, g, first.locate(part, g, case, k) if g in mine else "absent", mine.get(g), theirs.get(g))
-                       for g in GATES if g in mine or g in theirs]
+            blocks += [
+                (part, g, first.locate(part, g, case, k) if g in mine else "absent", mine.get(g), theirs.get(g))
+                for g in GATES
+                if g in mine or g in theirs
+            ]
         for bias in self.biases[1:]:
             other = replace(self, biases=(bias,))
             b = other.split(tensors, case.cell_input_depth(k), forget_bias=0.0).b
@@ -291,8 +298,9 @@ ONNX = Layout(
     biases=("Wb", "Rb"),
 )
 
-LAYOUTS = {layout.name: layout for layout in (BASIC_LSTM_CELL, KERAS, BLOCK_LSTM, BLOCK_LSTM_V2, TORCH, TORCH_CELL,
-                                              ONNX)}
+LAYOUTS = {
+    layout.name: layout for layout in (BASIC_LSTM_CELL, KERAS, BLOCK_LSTM, BLOCK_LSTM_V2, TORCH, TORCH_CELL, ONNX)
+}
 
 __all__ = [
     "BASIC_LSTM_CELL",

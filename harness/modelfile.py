@@ -18,6 +18,7 @@ described by :class:`Recurrent`: its class, the configuration keys that change w
 weights. harness/convert.py builds only that one layer again, from those keys, in the installed Keras.
 Every other layer of the file (a ``Lambda``, a custom class) stays a name in :attr:`ModelFile.others`.
 """
+
 from __future__ import annotations
 
 import io
@@ -39,14 +40,43 @@ MAX_DEPTH = 32  # models nested in models; Keras files seen here nest at most 3
 WEIGHT_NAMES = ("kernel", "recurrent_kernel", "bias")
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"  # the first 8 bytes of every HDF5 file (the HDF5 file format specification)
 
-SEMANTIC = ("units", "activation", "recurrent_activation", "use_bias", "dtype", "go_backwards", "stateful",
-            "time_major", "reset_after")
+SEMANTIC = (
+    "units",
+    "activation",
+    "recurrent_activation",
+    "use_bias",
+    "dtype",
+    "go_backwards",
+    "stateful",
+    "time_major",
+    "reset_after",
+)
 """The configuration keys that change what a recurrent layer computes on a given input: read, checked, and
 passed on when the layer is built again."""
-INERT = ("name", "trainable", "return_sequences", "return_state", "unroll", "zero_output_for_mask", "implementation",
-         "kernel_initializer", "recurrent_initializer", "bias_initializer", "unit_forget_bias", "kernel_regularizer",
-         "recurrent_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-         "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "seed", "use_cudnn")
+INERT = (
+    "name",
+    "trainable",
+    "return_sequences",
+    "return_state",
+    "unroll",
+    "zero_output_for_mask",
+    "implementation",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "unit_forget_bias",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "activity_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+    "dropout",
+    "recurrent_dropout",
+    "seed",
+    "use_cudnn",
+)
 """Keys that do not change the function of the stored weights at inference (initialisers and regularisers
 act before or during training, dropout only in training, ``unroll`` and ``implementation`` choose how the
 same equations run); they are read as data and otherwise ignored. Any other key is refused: it may be one
@@ -103,6 +133,7 @@ def read(path) -> ModelFile:
 
 # ---------------------------------------------------------------------------------------------- formats
 
+
 def _h5py():
     import h5py  # a dependency of tensorflow itself
 
@@ -121,12 +152,16 @@ def _read_h5(path: Path) -> ModelFile:
         raise ModelFileError(f"{path}: not an HDF5 file that can be read ({err})") from None
     with f:
         if "model_config" not in f.attrs:
-            raise ModelFileError(f"{path}: holds no model_config (weights saved alone, with save_weights?): "
-                                 "without the configuration the layers' options are unknown")
+            raise ModelFileError(
+                f"{path}: holds no model_config (weights saved alone, with save_weights?): "
+                "without the configuration the layers' options are unknown"
+            )
         text = _attr_text(f.attrs["model_config"])
         if len(text) > safeio.LIMITS["model config"]:
-            raise ModelFileError(f"{path}: model_config is {len(text)} bytes; a model config is read up to "
-                                 f"{safeio.LIMITS['model config'] // safeio.MiB} MiB")
+            raise ModelFileError(
+                f"{path}: model_config is {len(text)} bytes; a model config is read up to "
+                f"{safeio.LIMITS['model config'] // safeio.MiB} MiB"
+            )
         version = _attr_text(f.attrs.get("keras_version", ""))
         layers = _layers(path, _json(path, text, "model_config"))
         weights = f["model_weights"] if "model_weights" in f else None
@@ -163,9 +198,11 @@ def _read_keras(path: Path) -> ModelFile:
         config = _member(path, archive, members["config.json"], "model config").decode("utf-8", "replace")
         version = ""
         if "metadata.json" in members:
-            meta = _json(path, _member(path, archive, members["metadata.json"], "model config").decode("utf-8",
-                                                                                                     "replace"),
-                         "metadata.json")
+            meta = _json(
+                path,
+                _member(path, archive, members["metadata.json"], "model config").decode("utf-8", "replace"),
+                "metadata.json",
+            )
             version = str(meta.get("keras_version", "")) if isinstance(meta, dict) else ""
         layers = _layers(path, _json(path, config, "config.json"))
         blob = _member(path, archive, members["model.weights.h5"], "model file")
@@ -175,16 +212,18 @@ def _read_keras(path: Path) -> ModelFile:
     except OSError as err:
         raise ModelFileError(f"{path}: model.weights.h5 is not a readable HDF5 file ({err})") from None
     with weights:
-        found = [_keras_layer(path, weights, cls, name, cfg, where) for cls, name, cfg, where in layers
-                 if cls in RECURRENT]
+        found = [
+            _keras_layer(path, weights, cls, name, cfg, where) for cls, name, cfg, where in layers if cls in RECURRENT
+        ]
     return _model(path, version, ".keras", layers, found)
 
 
 def _member(path: Path, archive, info, what: str) -> bytes:
     limit = safeio.LIMITS[what]
     if info.file_size > limit:
-        raise ModelFileError(f"{path}: {info.filename} declares {info.file_size} bytes; a {what} is read up to "
-                             f"{limit // safeio.MiB} MiB")
+        raise ModelFileError(
+            f"{path}: {info.filename} declares {info.file_size} bytes; a {what} is read up to {limit // safeio.MiB} MiB"
+        )
     try:
         with archive.open(info) as f:
             data = f.read(limit + 1)
@@ -201,8 +240,9 @@ def _keras_layer(path: Path, weights, cls: str, name: str, config: dict, where: 
         raise ModelFileError(f"{path}: layer {name}: no weights at {where}/cell/vars in model.weights.h5")
     named = weights.get(f"{where}/vars")
     if named is not None and "name" in named.attrs and _attr_text(named.attrs["name"]) != name:
-        raise ModelFileError(f"{path}: layer {name}: the weights at {where} belong to layer "
-                             f"{_attr_text(named.attrs['name'])!r}")
+        raise ModelFileError(
+            f"{path}: layer {name}: the weights at {where} belong to layer {_attr_text(named.attrs['name'])!r}"
+        )
     arrays = {}
     for k, weight in enumerate(WEIGHT_NAMES):
         if str(k) in group:
@@ -221,6 +261,7 @@ def _json(path: Path, text: str, what: str):
 
 # ---------------------------------------------------------------------------------------------- layers
 
+
 def _snake(name: str) -> str:
     """keras.src.utils.naming.to_snake_case, which names the weights groups of a .keras file."""
     name = re.sub(r"\W+", "", name)
@@ -233,12 +274,15 @@ def _layers(path: Path, config, where: str = "", depth: int = 0) -> list:
     if depth > MAX_DEPTH:
         raise ModelFileError(f"{path}: models nested more than {MAX_DEPTH} deep")
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
-        raise ModelFileError(f"{path}: the model config is not a Keras model's (a mapping with 'class_name' and "
-                             "'config')")
+        raise ModelFileError(
+            f"{path}: the model config is not a Keras model's (a mapping with 'class_name' and 'config')"
+        )
     inner = config["config"].get("layers")
     if not isinstance(inner, list):
-        raise ModelFileError(f"{path}: the model ({config.get('class_name')!r}) has no list of layers in its config "
-                             "(a subclassed model?): its layers cannot be read as data")
+        raise ModelFileError(
+            f"{path}: the model ({config.get('class_name')!r}) has no list of layers in its config "
+            "(a subclassed model?): its layers cannot be read as data"
+        )
     out, used = [], {}
     sequential = config.get("class_name") == "Sequential"
     for entry in inner:
@@ -260,21 +304,29 @@ def _layers(path: Path, config, where: str = "", depth: int = 0) -> list:
 def _model(path: Path, version: str, fmt: str, layers: list, found: list) -> ModelFile:
     match = re.match(r"(\d+)\.", version)
     major = int(match.group(1)) if match else (2 if fmt == ".h5" else 3)
-    return ModelFile(path, major, version or f"unknown (Keras {major} assumed from the {fmt} format)", found,
-                     [name for cls, name, _, _ in layers if cls in WRAPPERS],
-                     [f"{cls} {name}" for cls, name, _, _ in layers if cls not in RECURRENT + MODELS])
+    return ModelFile(
+        path,
+        major,
+        version or f"unknown (Keras {major} assumed from the {fmt} format)",
+        found,
+        [name for cls, name, _, _ in layers if cls in WRAPPERS],
+        [f"{cls} {name}" for cls, name, _, _ in layers if cls not in RECURRENT + MODELS],
+    )
 
 
 def _recurrent(path: Path, cls: str, name: str, config: dict, arrays: dict) -> Recurrent:
     """The layer's keys checked (unknown ones refused) and its weights read, each size checked first."""
     unknown = sorted(set(config) - set(SEMANTIC) - set(INERT))
     if unknown:
-        raise ModelFileError(f"{path}: layer {name} ({cls}): config key(s) {', '.join(unknown)} are not ones "
-                             "lstm-equiv knows: they may change what the layer computes, so the layer is not read")
+        raise ModelFileError(
+            f"{path}: layer {name} ({cls}): config key(s) {', '.join(unknown)} are not ones "
+            "lstm-equiv knows: they may change what the layer computes, so the layer is not read"
+        )
     semantic = {k: config[k] for k in SEMANTIC if k in config}
     if not isinstance(semantic.get("units"), int) or isinstance(semantic.get("units"), bool) or semantic["units"] < 1:
-        raise ModelFileError(f"{path}: layer {name} ({cls}): key 'units' must be a positive integer, got "
-                             f"{config.get('units')!r}")
+        raise ModelFileError(
+            f"{path}: layer {name} ({cls}): key 'units' must be a positive integer, got {config.get('units')!r}"
+        )
     use_bias = semantic.get("use_bias", True)
     read = {}
     for weight in WEIGHT_NAMES:
@@ -282,9 +334,15 @@ def _recurrent(path: Path, cls: str, name: str, config: dict, arrays: dict) -> R
         if weight == "bias" and not use_bias:
             continue
         if len(found) != 1:
-            raise ModelFileError(f"{path}: layer {name} ({cls}): " + (f"no stored {weight}" if not found else
-                                 f"{len(found)} stored {weight}s ({', '.join(w for w, _ in found)}): the layer "
-                                 "name is not unique in the file"))
+            raise ModelFileError(
+                f"{path}: layer {name} ({cls}): "
+                + (
+                    f"no stored {weight}"
+                    if not found
+                    else f"{len(found)} stored {weight}s ({', '.join(w for w, _ in found)}): the layer "
+                    "name is not unique in the file"
+                )
+            )
         where, dataset = found[0]
         read[weight] = _array(path, name, where, dataset)
     return Recurrent(cls, name, semantic, read["kernel"], read["recurrent_kernel"], read.get("bias"))
@@ -299,8 +357,10 @@ def _array(path: Path, layer: str, where: str, dataset) -> np.ndarray:
         raise ModelFileError(f"{path}: layer {layer}: {where} has dtype {dtype}, not a real float")
     size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if size > safeio.LIMITS["weights file"]:
-        raise ModelFileError(f"{path}: layer {layer}: {where} declares {size} bytes; weights are read up to "
-                             f"{safeio.LIMITS['weights file'] // safeio.MiB} MiB")
+        raise ModelFileError(
+            f"{path}: layer {layer}: {where} declares {size} bytes; weights are read up to "
+            f"{safeio.LIMITS['weights file'] // safeio.MiB} MiB"
+        )
     array = np.asarray(dataset[()])
     problem = nonfinite(array)
     if problem:

@@ -11,6 +11,7 @@ never a detection. Each entry runs in every dtype its form takes. The catalogue 
 gate-distinct weights every case uses, where all must be detected, and its forward entries again with
 constant weights (as the published TF, Keras and ONNX test vectors use), to show what those would miss.
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,7 +43,7 @@ CASES = {
     "onnx_options": "seed: 106\nuse_peepholes: true\ngate_clip: 1.0\ninput_forget: true\n",
     "go_backwards": "seed: 107\ngo_backwards: true\n",
     "bidirectional": "seed: 108\nbidirectional: {merge_mode: concat}\nsequence_lengths: [40, 17, 29]\n"
-                     "initial_state: random\n",
+    "initial_state: random\n",
     "padded": "seed: 109\nsequence_lengths: [40, 17, 29]\n",
     "stateful": "seed: 110\nstateful_chunks: 4\n",
     "stacked": "seed: 111\nlayers: 2\ninitial_state: random\n",
@@ -52,8 +53,10 @@ CASES = {
 }
 """Every option a case can set is set by one of these, so that a mistake that ignores it can be shown."""
 
-NO_CONSTANT = {"relu_last_output": "relu with constant positive weights grows |c| to 7e4 in 40 steps (measured), "
-                                   "where float32's own rounding (8.5e-3) exceeds any absolute bound"}
+NO_CONSTANT = {
+    "relu_last_output": "relu with constant positive weights grows |c| to 7e4 in 40 steps (measured), "
+    "where float32's own rounding (8.5e-3) exceeds any absolute bound"
+}
 """Cases left out of the constant-weights demonstration, and why."""
 
 
@@ -186,16 +189,19 @@ def _other_order(kw):
 
 def _halves(change):
     """A change of the [forward | backward] halves of a concat-merged output."""
+
     def on(ref):
         out = ref["outputs"]
         width = out.shape[-1] // 2
         fw, bw = out[..., :width], out[..., width:]
         return {**ref, "outputs": np.concatenate(change(fw, bw), axis=-1)}
+
     return on
 
 
 def _reset_between_chunks(chunks):
     """The reference run chunk by chunk, each from the initial state: a stateful layer reset between chunks."""
+
     def wrap(run):
         def reset(x, cells, h0=None, c0=None, **kw):
             pieces = []
@@ -203,7 +209,9 @@ def _reset_between_chunks(chunks):
                 outputs, state = run(x[:, steps], cells, h0, c0, **kw)
                 pieces.append(outputs)
             return np.concatenate(pieces, axis=1), state
+
         return reset
+
     return wrap
 
 
@@ -213,9 +221,11 @@ def _zero_state(run):
 
 def _gru_swap(a: str, b: str):
     """GRU params with the blocks of gates a and b swapped (V, W, b and the recurrent biases)."""
+
     def change(p: GRUParams) -> GRUParams:
         swap = lambda m: None if m is None else {**m, a: m[b], b: m[a]}
         return GRUParams(swap(p.V), swap(p.W), swap(p.b), swap(p.b_h))
+
     return change
 
 
@@ -242,9 +252,11 @@ def promised(dtype: str) -> dict:
     p64 = inputs.params.astype(np.float64)
     outputs = lstm_forward(inputs.x.astype(np.float64), p64, **semantics)[0]
     grad = lstm_backward(inputs.x.astype(np.float64), p64, inputs.loss_weights.astype(np.float64), **semantics)
-    return {"forward": 2 * float(tolerances.derived(s.outputs, outputs, dtype, "outputs").atol[-1]),
-            "gradients": 2 * tolerances.derived(s.grads["b['o']"], grad.params.b["o"], dtype, "b['o']",
-                                                tolerances.GRADIENT_MULTIPLE).atol}
+    return {
+        "forward": 2 * float(tolerances.derived(s.outputs, outputs, dtype, "outputs").atol[-1]),
+        "gradients": 2
+        * tolerances.derived(s.grads["b['o']"], grad.params.b["o"], dtype, "b['o']", tolerances.GRADIENT_MULTIPLE).atol,
+    }
 
 
 def _nudge_outputs(amount):
@@ -252,6 +264,7 @@ def _nudge_outputs(amount):
         out = ref["outputs"].copy()
         out[0, -1, 0] += amount
         return {**ref, "outputs": out, "final_h": out[:, -1]}
+
     return change
 
 
@@ -261,6 +274,7 @@ def _nudge_gradient(amount):
         b["o"] = b["o"].copy()
         b["o"][0] += amount
         return replace(grads, cells=(_with(grads.params, b=b), *grads.cells[1:]))
+
     return change
 
 
@@ -272,106 +286,223 @@ def named_mistakes() -> list:
     two_bias_forms = tuple(n for n, f in LSTM_FORMS.items() if len(f.layout.biases) == 2)
     forward = ("forward",)
     fixed = [
-        Mutation("x rows and h rows swapped (V read as W)", "plain",
-                 change_params=lambda p: _with(p, V=p.W, W=p.V)),
-        Mutation("recurrent block W[f] transposed", "plain",
-                 change_params=lambda p: _with(p, W={**p.W, "f": p.W["f"].T})),
-        Mutation("input block V[i] transposed", "plain",
-                 change_params=lambda p: _with(p, V={**p.V, "i": p.V["i"].T})),
+        Mutation("x rows and h rows swapped (V read as W)", "plain", change_params=lambda p: _with(p, V=p.W, W=p.V)),
+        Mutation(
+            "recurrent block W[f] transposed", "plain", change_params=lambda p: _with(p, W={**p.W, "f": p.W["f"].T})
+        ),
+        Mutation("input block V[i] transposed", "plain", change_params=lambda p: _with(p, V={**p.V, "i": p.V["i"].T})),
         Mutation("bias ignored", "plain", change_params=lambda p: _with(p, b={g: 0 * p.b[g] for g in GATES})),
         Mutation("forget_bias dropped", "plain", change_semantics=lambda kw: {**kw, "forget_bias": 0.0}),
-        Mutation("forget_bias doubled", "plain",
-                 change_semantics=lambda kw: {**kw, "forget_bias": 2 * kw["forget_bias"]}),
+        Mutation(
+            "forget_bias doubled", "plain", change_semantics=lambda kw: {**kw, "forget_bias": 2 * kw["forget_bias"]}
+        ),
         Mutation("forget_bias applied after the sigmoid", "plain", kinds=forward, change_semantics=_after_sigmoid),
         Mutation("forget_bias added to the input gate", "plain", kinds=forward, change_semantics=_on_input_gate),
-        Mutation("unit_forget_bias (+1.0) on top of forget_bias", "plain",
-                 change_semantics=lambda kw: {**kw, "forget_bias": kw["forget_bias"] + 1.0}),
-        Mutation("hard_sigmoid in place of sigmoid", "plain",
-                 change_semantics=lambda kw: {**kw, "recurrent_activation": tf_compat.keras_hard_sigmoid()}),
-        Mutation(f"Keras {5 - tf_compat.keras_major()}'s hard_sigmoid in place of Keras "
-                 f"{tf_compat.keras_major()}'s", "hard_sigmoid", keras_forms, change_semantics=_other_hard_sigmoid),
-        Mutation("recurrent_activation ignored (hard_sigmoid read as sigmoid)", "hard_sigmoid",
-                 change_semantics=lambda kw: {**kw, "recurrent_activation": "sigmoid"}),
-        Mutation("tanh in place of sigmoid on the gates", "plain",
-                 change_semantics=lambda kw: {**kw, "recurrent_activation": "tanh"}),
-        Mutation("sigmoid in place of tanh on the block input j", "plain", kinds=forward,
-                 change_semantics=lambda kw: {**kw, "gate_activations": {"j": ACTIVATIONS["sigmoid"]}}),
-        Mutation("activation ignored (relu read as tanh)", "relu_last_output",
-                 change_semantics=lambda kw: {**kw, "activation": "tanh"}),
-        Mutation("loss ignored (last_output read as outputs)", "relu_last_output", kinds=("gradients",),
-                 change_loss=lambda loss: "outputs"),
-        Mutation("every gate block taken without its transpose (square case)", "plain",
-                 change_params=_transposed_blocks),
-        Mutation("the recurrent bias dropped (PyTorch's bias_hh, ONNX's Rb)", "plain", two_bias_forms,
-                 change_layout=lambda layout: replace(layout, biases=layout.biases[:1])),
-        Mutation("the input bias dropped (PyTorch's bias_ih, ONNX's Wb)", "plain", two_bias_forms,
-                 change_layout=lambda layout: replace(layout, biases=layout.biases[1:])),
+        Mutation(
+            "unit_forget_bias (+1.0) on top of forget_bias",
+            "plain",
+            change_semantics=lambda kw: {**kw, "forget_bias": kw["forget_bias"] + 1.0},
+        ),
+        Mutation(
+            "hard_sigmoid in place of sigmoid",
+            "plain",
+            change_semantics=lambda kw: {**kw, "recurrent_activation": tf_compat.keras_hard_sigmoid()},
+        ),
+        Mutation(
+            f"Keras {5 - tf_compat.keras_major()}'s hard_sigmoid in place of Keras {tf_compat.keras_major()}'s",
+            "hard_sigmoid",
+            keras_forms,
+            change_semantics=_other_hard_sigmoid,
+        ),
+        Mutation(
+            "recurrent_activation ignored (hard_sigmoid read as sigmoid)",
+            "hard_sigmoid",
+            change_semantics=lambda kw: {**kw, "recurrent_activation": "sigmoid"},
+        ),
+        Mutation(
+            "tanh in place of sigmoid on the gates",
+            "plain",
+            change_semantics=lambda kw: {**kw, "recurrent_activation": "tanh"},
+        ),
+        Mutation(
+            "sigmoid in place of tanh on the block input j",
+            "plain",
+            kinds=forward,
+            change_semantics=lambda kw: {**kw, "gate_activations": {"j": ACTIVATIONS["sigmoid"]}},
+        ),
+        Mutation(
+            "activation ignored (relu read as tanh)",
+            "relu_last_output",
+            change_semantics=lambda kw: {**kw, "activation": "tanh"},
+        ),
+        Mutation(
+            "loss ignored (last_output read as outputs)",
+            "relu_last_output",
+            kinds=("gradients",),
+            change_loss=lambda loss: "outputs",
+        ),
+        Mutation(
+            "every gate block taken without its transpose (square case)", "plain", change_params=_transposed_blocks
+        ),
+        Mutation(
+            "the recurrent bias dropped (PyTorch's bias_hh, ONNX's Rb)",
+            "plain",
+            two_bias_forms,
+            change_layout=lambda layout: replace(layout, biases=layout.biases[:1]),
+        ),
+        Mutation(
+            "the input bias dropped (PyTorch's bias_ih, ONNX's Wb)",
+            "plain",
+            two_bias_forms,
+            change_layout=lambda layout: replace(layout, biases=layout.biases[1:]),
+        ),
         Mutation("gate_clip ignored", "onnx_options", change_semantics=lambda kw: {**kw, "gate_clip": None}),
-        Mutation("ONNX's clip read as TF's cell_clip", "onnx_options",
-                 change_semantics=lambda kw: {**kw, "cell_clip": kw["gate_clip"], "gate_clip": None}),
+        Mutation(
+            "ONNX's clip read as TF's cell_clip",
+            "onnx_options",
+            change_semantics=lambda kw: {**kw, "cell_clip": kw["gate_clip"], "gate_clip": None},
+        ),
         Mutation("input_forget ignored", "onnx_options", change_semantics=lambda kw: {**kw, "input_forget": False}),
         Mutation("ONNX's peepholes P read in TF's order i f o", "onnx_options", change_layout=_onnx_peepholes_as_ifo),
-        Mutation("the fused ops' default cell_clip=3.0 left on", "plain", block_forms,
-                 change_semantics=lambda kw: {**kw, "cell_clip": 3.0}),
+        Mutation(
+            "the fused ops' default cell_clip=3.0 left on",
+            "plain",
+            block_forms,
+            change_semantics=lambda kw: {**kw, "cell_clip": 3.0},
+        ),
         Mutation("cell_clip ignored", "peepholes", change_semantics=lambda kw: {**kw, "cell_clip": None}),
-        Mutation("peephole diagonals of i and f swapped", "peepholes",
-                 change_params=lambda p: _with(p, peephole={**p.peephole, "i": p.peephole["f"], "f": p.peephole["i"]})),
+        Mutation(
+            "peephole diagonals of i and f swapped",
+            "peepholes",
+            change_params=lambda p: _with(p, peephole={**p.peephole, "i": p.peephole["f"], "f": p.peephole["i"]}),
+        ),
         Mutation("peepholes ignored", "peepholes", change_params=lambda p: _with(p, peephole=None)),
-        Mutation("projection omitted", "projection", change_params=lambda p: _with(p, projection=None),
-                 change_semantics=lambda kw: {**kw, "proj_clip": None}),
+        Mutation(
+            "projection omitted",
+            "projection",
+            change_params=lambda p: _with(p, projection=None),
+            change_semantics=lambda kw: {**kw, "proj_clip": None},
+        ),
         Mutation("proj_clip ignored", "projection", change_semantics=lambda kw: {**kw, "proj_clip": None}),
         Mutation("time reversed", "plain", change_x=lambda x: x[:, ::-1]),
-        Mutation("go_backwards outputs read in the other time order (last step first / time order)", "go_backwards",
-                 change_sequence=_other_order),
-        Mutation("backward outputs not re-reversed (left in processing order)", "bidirectional", kinds=forward,
-                 change_reference=_halves(lambda fw, bw: (fw, bw[:, ::-1]))),
-        Mutation("forward and backward halves swapped in concat", "bidirectional", kinds=forward,
-                 change_reference=_halves(lambda fw, bw: (bw, fw))),
-        Mutation("forward and backward cells' weights swapped", "bidirectional",
-                 change_cells=lambda cells: (cells[1], cells[0], *cells[2:])),
-        Mutation("padded steps read as zeros where the form carries its last output", "padded", keras_forms,
-                 change_sequence=lambda kw: {**kw, "padded": "zero"}),
-        Mutation("padded steps read as the last output carried where the form emits zeros", "padded",
-                 tuple(n for n in LSTM_FORMS if n not in keras_forms),
-                 change_sequence=lambda kw: {**kw, "padded": "carry"}),
-        Mutation("sequence lengths ignored (padding run as data)", "padded",
-                 change_sequence=lambda kw: {k: v for k, v in kw.items() if k not in ("lengths", "padded")}),
-        Mutation("the state reset between chunks", "stateful", kinds=forward,
-                 change_forward=_reset_between_chunks(selftest_cases()["stateful"].stateful_chunks)),
-        Mutation("layer 2 reading layer 1's weights", "stacked",
-                 change_cells=lambda cells: (cells[0], cells[0], *cells[2:])),
+        Mutation(
+            "go_backwards outputs read in the other time order (last step first / time order)",
+            "go_backwards",
+            change_sequence=_other_order,
+        ),
+        Mutation(
+            "backward outputs not re-reversed (left in processing order)",
+            "bidirectional",
+            kinds=forward,
+            change_reference=_halves(lambda fw, bw: (fw, bw[:, ::-1])),
+        ),
+        Mutation(
+            "forward and backward halves swapped in concat",
+            "bidirectional",
+            kinds=forward,
+            change_reference=_halves(lambda fw, bw: (bw, fw)),
+        ),
+        Mutation(
+            "forward and backward cells' weights swapped",
+            "bidirectional",
+            change_cells=lambda cells: (cells[1], cells[0], *cells[2:]),
+        ),
+        Mutation(
+            "padded steps read as zeros where the form carries its last output",
+            "padded",
+            keras_forms,
+            change_sequence=lambda kw: {**kw, "padded": "zero"},
+        ),
+        Mutation(
+            "padded steps read as the last output carried where the form emits zeros",
+            "padded",
+            tuple(n for n in LSTM_FORMS if n not in keras_forms),
+            change_sequence=lambda kw: {**kw, "padded": "carry"},
+        ),
+        Mutation(
+            "sequence lengths ignored (padding run as data)",
+            "padded",
+            change_sequence=lambda kw: {k: v for k, v in kw.items() if k not in ("lengths", "padded")},
+        ),
+        Mutation(
+            "the state reset between chunks",
+            "stateful",
+            kinds=forward,
+            change_forward=_reset_between_chunks(selftest_cases()["stateful"].stateful_chunks),
+        ),
+        Mutation(
+            "layer 2 reading layer 1's weights", "stacked", change_cells=lambda cells: (cells[0], cells[0], *cells[2:])
+        ),
         Mutation("initial state ignored (read as zeros)", "stacked", kinds=forward, change_forward=_zero_state),
-        Mutation("GRU: z and r swapped (Keras's and ONNX's z r h read as r z h)", "gru",
-                 change_params=_gru_swap("u", "r")),
+        Mutation(
+            "GRU: z and r swapped (Keras's and ONNX's z r h read as r z h)", "gru", change_params=_gru_swap("u", "r")
+        ),
         Mutation("GRU: z and r swapped, reset after the product", "gru_reset_after", change_params=_gru_swap("u", "r")),
-        Mutation("GRU: the reset applied before the product instead of after", "gru_reset_after",
-                 change_semantics=lambda kw: {**kw, "reset_after": False}),
-        Mutation("GRU: the reset applied after the product instead of before", "gru",
-                 change_semantics=lambda kw: {**kw, "reset_after": True}),
-        Mutation("GRU: b_hn folded into the input bias (PyTorch's n gate)", "gru_reset_after",
-                 change_params=_gru_folded),
-        Mutation("GRU: the recurrent biases dropped (bias_hh, Rb, Keras's bias row 1)", "gru_reset_after",
-                 change_params=lambda p: GRUParams(p.V, p.W, p.b, None)),
+        Mutation(
+            "GRU: the reset applied before the product instead of after",
+            "gru_reset_after",
+            change_semantics=lambda kw: {**kw, "reset_after": False},
+        ),
+        Mutation(
+            "GRU: the reset applied after the product instead of before",
+            "gru",
+            change_semantics=lambda kw: {**kw, "reset_after": True},
+        ),
+        Mutation(
+            "GRU: b_hn folded into the input bias (PyTorch's n gate)", "gru_reset_after", change_params=_gru_folded
+        ),
+        Mutation(
+            "GRU: the recurrent biases dropped (bias_hh, Rb, Keras's bias row 1)",
+            "gru_reset_after",
+            change_params=lambda p: GRUParams(p.V, p.W, p.b, None),
+        ),
         Mutation("GRU: update convention reversed (h = u c + (1 - u) h)", "gru", change_params=_gru_update_reversed),
-        Mutation("GRU: update convention reversed, reset after the product", "gru_reset_after",
-                 change_params=_gru_update_reversed),
-        Mutation("GRU: initial state ignored (read as zeros)", "gru", kinds=forward,
-                 change_forward=lambda run: lambda x, p, h0=None, **kw: run(x, p, None, **kw)),
-        Mutation("RNN: kernel and recurrent kernel exchanged (V read as W)", "rnn",
-                 change_params=lambda p: RNNParams(p.W, p.V, p.b, p.b_h)),
-        Mutation("RNN: the recurrent kernel read transposed", "rnn",
-                 change_params=lambda p: RNNParams(p.V, {"h": p.W["h"].T}, p.b, p.b_h)),
-        Mutation("RNN: initial state ignored (read as zeros)", "rnn", kinds=forward,
-                 change_forward=lambda run: lambda x, p, h0=None, **kw: run(x, p, None, **kw)),
+        Mutation(
+            "GRU: update convention reversed, reset after the product",
+            "gru_reset_after",
+            change_params=_gru_update_reversed,
+        ),
+        Mutation(
+            "GRU: initial state ignored (read as zeros)",
+            "gru",
+            kinds=forward,
+            change_forward=lambda run: lambda x, p, h0=None, **kw: run(x, p, None, **kw),
+        ),
+        Mutation(
+            "RNN: kernel and recurrent kernel exchanged (V read as W)",
+            "rnn",
+            change_params=lambda p: RNNParams(p.W, p.V, p.b, p.b_h),
+        ),
+        Mutation(
+            "RNN: the recurrent kernel read transposed",
+            "rnn",
+            change_params=lambda p: RNNParams(p.V, {"h": p.W["h"].T}, p.b, p.b_h),
+        ),
+        Mutation(
+            "RNN: initial state ignored (read as zeros)",
+            "rnn",
+            kinds=forward,
+            change_forward=lambda run: lambda x, p, h0=None, **kw: run(x, p, None, **kw),
+        ),
         Mutation("state carried off by one step", "plain", kinds=forward, change_reference=_shift_one_step),
     ]
     for dtype in DTYPES:
         amount = promised(dtype)
         fixed += [
-            Mutation(f"one output off by twice its {dtype} bound", "plain", kinds=forward, dtypes=(dtype,),
-                     change_reference=_nudge_outputs(amount["forward"])),
-            Mutation(f"one gradient entry off by twice its {dtype} bound", "plain", kinds=("gradients",),
-                     dtypes=(dtype,), change_gradients=_nudge_gradient(amount["gradients"])),
+            Mutation(
+                f"one output off by twice its {dtype} bound",
+                "plain",
+                kinds=forward,
+                dtypes=(dtype,),
+                change_reference=_nudge_outputs(amount["forward"]),
+            ),
+            Mutation(
+                f"one gradient entry off by twice its {dtype} bound",
+                "plain",
+                kinds=("gradients",),
+                dtypes=(dtype,),
+                change_gradients=_nudge_gradient(amount["gradients"]),
+            ),
         ]
     return fixed
 
@@ -382,11 +513,17 @@ def catalogue() -> list:
     out = []
     for form_name in LSTM_FORMS:  # the GRU's gate swaps are named mistakes of their own
         for perm in _permutations(form_name):
-            out += [(Mutation(_order_name(perm), "plain", gate_order=perm), form_name, dtype)
-                    for dtype in _dtypes(form_name, DTYPES)]
+            out += [
+                (Mutation(_order_name(perm), "plain", gate_order=perm), form_name, dtype)
+                for dtype in _dtypes(form_name, DTYPES)
+            ]
     for m in named_mistakes():
-        out += [(m, f, dtype) for f in cases[m.case].forms if (not m.forms or f in m.forms) and _reaches(m, f)
-                for dtype in _dtypes(f, m.dtypes)]
+        out += [
+            (m, f, dtype)
+            for f in cases[m.case].forms
+            if (not m.forms or f in m.forms) and _reaches(m, f)
+            for dtype in _dtypes(f, m.dtypes)
+        ]
     return out
 
 
@@ -424,9 +561,13 @@ class Verdict:
 def judge(case, form_name: str, dtype: str, reading, weights: str = "random", kinds=("forward", "gradients")) -> tuple:
     """(outcome, outputs error, error/bound ratio, how) of one reading: every check of the kinds the
     reading reaches goes through engine.evaluate, exactly as a real item does."""
-    results = [engine.evaluate(engine.Item(case, form_name, dtype, check), reading, weights)
-               for kind in kinds if kind in case.checks and (weights == "random" or kind == "forward")
-               for check in KINDS[kind] if check in engine.checks_of(case)]
+    results = [
+        engine.evaluate(engine.Item(case, form_name, dtype, check), reading, weights)
+        for kind in kinds
+        if kind in case.checks and (weights == "random" or kind == "forward")
+        for check in KINDS[kind]
+        if check in engine.checks_of(case)
+    ]
     skipped = [r for r in results if r.status == "skip" and not r.item.check.startswith("grad_")]
     if skipped:
         raise RuntimeError(f"self-test form {form_name} was skipped in {dtype}: {skipped[0].message}")

@@ -19,6 +19,7 @@ first, then the members' names and declared sizes, then each ``.npy`` header, an
 each checked against the size its header declares; every problem is an :class:`NpzError` that starts with
 the file and names the key.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,13 @@ DIRECTORY_LIMIT = 64 * 1024
 """The most bytes of zip directory read: the 18 keys of an .npz take about 2 KiB of it; a million empty
 members fit in an 84 MiB file and cost zipfile 560 MiB to list (measured, Python 3.11)."""
 NOT_NPZ = "not an .npz (a zip archive of .npy arrays)"
-MEANING = {"V": (2, "[input_depth, num_units]"), "W": (2, "[h_depth, num_units]"), "b": (1, "[num_units]"),
-           "peephole": (1, "[num_units]"), "projection": (2, "[num_units, num_proj]")}
+MEANING = {
+    "V": (2, "[input_depth, num_units]"),
+    "W": (2, "[h_depth, num_units]"),
+    "b": (1, "[num_units]"),
+    "peephole": (1, "[num_units]"),
+    "projection": (2, "[num_units, num_proj]"),
+}
 """Each weight's rank and what its dimensions are, by the part of its key before the gate."""
 CHUNK = 16 * safeio.MiB
 
@@ -58,8 +64,12 @@ def save(path, params: LSTMParams, forget_bias: float = 0.0, options: dict | Non
     if params.projection is not None:
         arrays["projection"] = params.projection
     with open(path, "wb") as f:  # np.savez would append .npz to a name without it
-        np.savez(f, **arrays, forget_bias=np.float64(forget_bias),
-                 options=np.array(json.dumps({k: v for k, v in (options or {}).items() if v is not None})))
+        np.savez(
+            f,
+            **arrays,
+            forget_bias=np.float64(forget_bias),
+            options=np.array(json.dumps({k: v for k, v in (options or {}).items() if v is not None})),
+        )
 
 
 def load(path) -> tuple:
@@ -72,8 +82,11 @@ def load(path) -> tuple:
         raise NpzError(str(err)) from None
     with f:
         arrays = _read(path, f)
-    return _params(path, arrays), _forget_bias(path, arrays.get("forget_bias")), \
-        _options(path, arrays.get("options"), "projection" in arrays)
+    return (
+        _params(path, arrays),
+        _forget_bias(path, arrays.get("forget_bias")),
+        _options(path, arrays.get("options"), "projection" in arrays),
+    )
 
 
 def nonfinite(array: np.ndarray) -> str | None:
@@ -82,12 +95,20 @@ def nonfinite(array: np.ndarray) -> str | None:
     count = int(finite.size - np.count_nonzero(finite))
     if not count:
         return None
-    kinds = [word for word, found in (("nan", np.isnan(array).any()), ("inf", np.isposinf(array).any()),
-                                      ("-inf", np.isneginf(array).any())) if found]
+    kinds = [
+        word
+        for word, found in (
+            ("nan", np.isnan(array).any()),
+            ("inf", np.isposinf(array).any()),
+            ("-inf", np.isneginf(array).any()),
+        )
+        if found
+    ]
     return f"holds {count} non-finite value{'s' if count > 1 else ''} ({', '.join(kinds)})"
 
 
 # ------------------------------------------------------------------------------------ reading the zip
+
 
 def _read(path: Path, f) -> dict:
     """The members of the archive ``f`` as arrays by key, every size checked before it is read."""
@@ -104,8 +125,10 @@ def _read(path: Path, f) -> dict:
         declared = sum(info.file_size for info in infos)
         limit = safeio.LIMITS["weights file"]
         if declared > limit:
-            raise NpzError(f"{path}: its arrays take {declared} bytes once unpacked; a weights file is read up to "
-                           f"{limit // safeio.MiB} MiB")
+            raise NpzError(
+                f"{path}: its arrays take {declared} bytes once unpacked; a weights file is read up to "
+                f"{limit // safeio.MiB} MiB"
+            )
         return {key: _member(path, archive, info, key) for key, info in zip(keys, infos)}
 
 
@@ -118,15 +141,17 @@ def _check_directory(path: Path, f):
     at = data.rfind(b"PK\x05\x06")
     if at < 0 or len(data) - at < 22:
         raise NpzError(f"{path}: {NOT_NPZ}: no zip end record")
-    entries, directory = struct.unpack("<HI", data[at + 10:at + 16])
-    if (entries == 0xFFFF or directory == 0xFFFFFFFF) and at >= 20 and data[at - 20:at - 16] == b"PK\x06\x07":
-        f.seek(struct.unpack("<Q", data[at - 12:at - 4])[0])  # the zip64 end record, where its locator says
+    entries, directory = struct.unpack("<HI", data[at + 10 : at + 16])
+    if (entries == 0xFFFF or directory == 0xFFFFFFFF) and at >= 20 and data[at - 20 : at - 16] == b"PK\x06\x07":
+        f.seek(struct.unpack("<Q", data[at - 12 : at - 4])[0])  # the zip64 end record, where its locator says
         record = f.read(56)
         if len(record) == 56 and record[:4] == b"PK\x06\x06":
             directory = struct.unpack("<Q", record[40:48])[0]
     if directory > DIRECTORY_LIMIT:
-        raise NpzError(f"{path}: its zip directory takes {directory} bytes; the {len(KEYS)} keys of an .npz take "
-                       f"about 2 KiB (read up to {DIRECTORY_LIMIT // 1024} KiB)")
+        raise NpzError(
+            f"{path}: its zip directory takes {directory} bytes; the {len(KEYS)} keys of an .npz take "
+            f"about 2 KiB (read up to {DIRECTORY_LIMIT // 1024} KiB)"
+        )
 
 
 def _keys(path: Path, names: list) -> list:
@@ -135,8 +160,11 @@ def _keys(path: Path, names: list) -> list:
     if twice:
         raise NpzError(f"{path}: holds {', '.join(twice)} twice")
     keys = [name[:-4] if name.endswith(".npy") else name for name in names]
-    unknown = [key if name.endswith(".npy") else f"{name} (not a .npy)"
-               for name, key in zip(names, keys) if key not in KEYS or not name.endswith(".npy")]
+    unknown = [
+        key if name.endswith(".npy") else f"{name} (not a .npy)"
+        for name, key in zip(names, keys)
+        if key not in KEYS or not name.endswith(".npy")
+    ]
     if unknown:
         raise NpzError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(KEYS)}")
     missing = [k for k in REQUIRED if k not in keys]
@@ -156,8 +184,9 @@ def _member(path: Path, archive, info, key: str) -> np.ndarray:
             version = np.lib.format.read_magic(m)
             if version not in ((1, 0), (2, 0)):
                 raise NpzError(f"{path}: {name} is .npy version {version[0]}.{version[1]}; 1.0 and 2.0 are read")
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                np.lib.format.read_array_header_2_0
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
             shape, fortran, dtype = read_header(m)
             held = info.file_size - m.tell()
             _check_header(path, name, key, shape, dtype, held)
@@ -165,7 +194,7 @@ def _member(path: Path, archive, info, key: str) -> np.ndarray:
             raw = flat.view(np.uint8)
             for start in range(0, held, CHUNK):  # in chunks: the array is the only full copy in memory
                 # zipfile raises on a member that ends early, and checks the CRC on the last read
-                raw[start:start + CHUNK] = np.frombuffer(m.read(min(CHUNK, held - start)), np.uint8)
+                raw[start : start + CHUNK] = np.frombuffer(m.read(min(CHUNK, held - start)), np.uint8)
     except NpzError:
         raise
     except Exception as err:  # noqa: BLE001  NumPy's and zipfile's reasons are the message
@@ -182,11 +211,14 @@ def _check_header(path: Path, name: str, key: str, shape: tuple, dtype: np.dtype
         raise NpzError(f"{path}: {name} is corrupt: its header declares shape {shape}, with a negative dimension")
     declared = math.prod(shape) * dtype.itemsize
     if declared != held:
-        raise NpzError(f"{path}: {name} is corrupt: its header declares shape {shape} of {dtype} ({declared} bytes), "
-                       f"the member holds {held} bytes")
+        raise NpzError(
+            f"{path}: {name} is corrupt: its header declares shape {shape} of {dtype} ({declared} bytes), "
+            f"the member holds {held} bytes"
+        )
 
 
 # ---------------------------------------------------------------------------------- checking the arrays
+
 
 def _params(path: Path, arrays: dict) -> LSTMParams:
     """The weights as LSTMParams: real floats of one dtype, ranks, shapes against V's, all finite."""
@@ -194,36 +226,47 @@ def _params(path: Path, arrays: dict) -> LSTMParams:
     for key in weights:
         dtype = arrays[key].dtype
         if dtype.str not in ("<f4", "<f8"):
-            raise NpzError(f"{path}: {key} has dtype {dtype}; weights are real numbers, float32 or float64 "
-                           "(little-endian)")
+            raise NpzError(
+                f"{path}: {key} has dtype {dtype}; weights are real numbers, float32 or float64 (little-endian)"
+            )
     first = Counter(arrays[k].dtype for k in weights).most_common(1)[0][0]  # the odd ones are the fewer
     odd = [k for k in weights if arrays[k].dtype != first]
     if odd:
         same = [k for k in weights if k not in odd]
-        raise NpzError(f"{path}: {', '.join(odd)} {_has(odd)} dtype {arrays[odd[0]].dtype} but {', '.join(same)} "
-                       f"{_has(same)} {first}: every array must be float32, or every one float64")
+        raise NpzError(
+            f"{path}: {', '.join(odd)} {_has(odd)} dtype {arrays[odd[0]].dtype} but {', '.join(same)} "
+            f"{_has(same)} {first}: every array must be float32, or every one float64"
+        )
     for key in weights:
         rank, meaning = MEANING[key.rsplit("_", 1)[0]]
         if arrays[key].ndim != rank:
             raise NpzError(f"{path}: {key} has shape {arrays[key].shape}; it must be {rank}-D, {meaning}")
     n_in, n, h_depth = _sizes(path, arrays)
     why = f"num_units is {n}, the columns of {', '.join(f'V_{g}' for g in GATES)}"
-    h_why = (f"h_depth is {h_depth}, num_proj (the columns of projection)" if "projection" in arrays else
-             f"h_depth is {h_depth}, num_units without a projection")
-    for part, shape, because in (("W", (h_depth, n), f"{why}; {h_why}"), ("b", (n,), why),
-                                 ("peephole", (n,), why)):
+    h_why = (
+        f"h_depth is {h_depth}, num_proj (the columns of projection)"
+        if "projection" in arrays
+        else f"h_depth is {h_depth}, num_units without a projection"
+    )
+    for part, shape, because in (("W", (h_depth, n), f"{why}; {h_why}"), ("b", (n,), why), ("peephole", (n,), why)):
         wrong = [k for k in weights if k.startswith(part + "_") and arrays[k].shape != shape]
         if wrong:
-            raise NpzError(f"{path}: {', '.join(f'{k} has shape {arrays[k].shape}' for k in wrong)}; expected "
-                           f"{shape}, {MEANING[part][1]}: {because}")
+            raise NpzError(
+                f"{path}: {', '.join(f'{k} has shape {arrays[k].shape}' for k in wrong)}; expected "
+                f"{shape}, {MEANING[part][1]}: {because}"
+            )
     for key in weights:
         problem = nonfinite(arrays[key])
         if problem:
             raise NpzError(f"{path}: {key} {problem}")
     block = lambda part: {g: arrays[f"{part}_{g}"] for g in GATES}
-    return LSTMParams(block("V"), block("W"), block("b"),
-                      {g: arrays[f"peephole_{g}"] for g in PEEPHOLE_GATES} if PEEPHOLES[0] in arrays else None,
-                      arrays.get("projection"))
+    return LSTMParams(
+        block("V"),
+        block("W"),
+        block("b"),
+        {g: arrays[f"peephole_{g}"] for g in PEEPHOLE_GATES} if PEEPHOLES[0] in arrays else None,
+        arrays.get("projection"),
+    )
 
 
 def _has(keys: list) -> str:
@@ -238,18 +281,21 @@ def _sizes(path: Path, arrays: dict) -> tuple:
     odd = [k for k in names if shapes[k] != common]
     if odd:
         same = [k for k in names if k not in odd]
-        raise NpzError(f"{path}: {', '.join(f'{k} has shape {shapes[k]}' for k in odd)} but {', '.join(same)} "
-                       f"{_has(same)} {common}")
+        raise NpzError(
+            f"{path}: {', '.join(f'{k} has shape {shapes[k]}' for k in odd)} but {', '.join(same)} "
+            f"{_has(same)} {common}"
+        )
     n_in, n = common
     if not n_in or not n:
-        raise NpzError(f"{path}: {', '.join(names)} have shape {common}: input_depth and num_units must be at "
-                       "least 1")
+        raise NpzError(f"{path}: {', '.join(names)} have shape {common}: input_depth and num_units must be at least 1")
     projection = arrays.get("projection")
     if projection is None:
         return n_in, n, n
     if projection.shape[0] != n or projection.shape[1] < 1:
-        raise NpzError(f"{path}: projection has shape {projection.shape}; expected ({n}, num_proj) with num_proj at "
-                       f"least 1: num_units is {n}, the columns of {', '.join(names)}")
+        raise NpzError(
+            f"{path}: projection has shape {projection.shape}; expected ({n}, num_proj) with num_proj at "
+            f"least 1: num_units is {n}, the columns of {', '.join(names)}"
+        )
     return n_in, n, projection.shape[1]
 
 
@@ -257,15 +303,22 @@ def _forget_bias(path: Path, value) -> float:
     if value is None:
         return 0.0
     if value.shape != () or value.dtype.kind not in "biufc":
-        raise NpzError(f"{path}: forget_bias must be a finite real scalar, got dtype {value.dtype}, shape "
-                       f"{value.shape}")
+        raise NpzError(
+            f"{path}: forget_bias must be a finite real scalar, got dtype {value.dtype}, shape {value.shape}"
+        )
     if value.dtype.kind in "bc" or not np.isfinite(value):
         raise NpzError(f"{path}: forget_bias must be a finite real scalar, got {value[()]} ({value.dtype})")
     return float(value)
 
 
-JSON_TYPES = ((bool, "a boolean"), (dict, "an object"), (list, "an array"), (str, "a string"),
-              ((int, float), "a number"), (type(None), "null"))
+JSON_TYPES = (
+    (bool, "a boolean"),
+    (dict, "an object"),
+    (list, "an array"),
+    (str, "a string"),
+    ((int, float), "a number"),
+    (type(None), "null"),
+)
 
 
 def _options(path: Path, value, projection: bool) -> dict:

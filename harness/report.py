@@ -10,6 +10,7 @@ verdict and the first failing item are on the first screen.
 
 Plots need matplotlib (``pip install -e '.[plots]'``); it is imported only here.
 """
+
 from __future__ import annotations
 
 import html
@@ -46,8 +47,9 @@ def bound_curve(case, form: str, dtype: str) -> np.ndarray:
 def worst(curves: dict, bounds: dict):
     """The key of the curve that comes closest to (or goes furthest past) its bound, and that ratio; a
     curve with a non-finite step (NaN or inf outputs) is the worst, at ratio inf."""
-    ratios = {key: float(np.max(np.where(np.isfinite(curves[key]), curves[key] / bounds[key], np.inf)))
-              for key in curves}
+    ratios = {
+        key: float(np.max(np.where(np.isfinite(curves[key]), curves[key] / bounds[key], np.inf))) for key in curves
+    }
     key = max(ratios, key=ratios.get)
     return key, ratios[key]
 
@@ -86,12 +88,28 @@ def plot_case(case, curves: dict):
             thick = form == top
             label = f"{form}: worst, {ratio:.2g} of its bound" if thick else form
             curve = panel[form]
-            ax.plot(steps, np.maximum(curve, 1e-18), color=colour, label=label, marker=marker,
-                    linewidth=2.6 if thick else 1.0, alpha=1.0 if thick else 0.6, zorder=3 if thick else 2)
+            ax.plot(
+                steps,
+                np.maximum(curve, 1e-18),
+                color=colour,
+                label=label,
+                marker=marker,
+                linewidth=2.6 if thick else 1.0,
+                alpha=1.0 if thick else 0.6,
+                zorder=3 if thick else 2,
+            )
             bad = ~np.isfinite(curve)  # a line skips NaN: mark those steps above the bound instead
             if bad.any():
-                ax.plot(steps[bad], 100 * bound[bad], linestyle="none", marker="X", markersize=9, color=colour,
-                        label=f"{form}: NaN or inf outputs", zorder=4)
+                ax.plot(
+                    steps[bad],
+                    100 * bound[bad],
+                    linestyle="none",
+                    marker="X",
+                    markersize=9,
+                    color=colour,
+                    label=f"{form}: NaN or inf outputs",
+                    zorder=4,
+                )
         ax.plot(steps, bound, color="grey", linewidth=1.0, linestyle=":", label="bound", marker=marker)
         ax.set_yscale("log")
         ax.set_xlim(0.5, case.timesteps + 0.5)
@@ -103,8 +121,10 @@ def plot_case(case, curves: dict):
         ax.set_ylabel("max |TF - reference|")
         ax.set_title(dtype)
         ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
-    fig.suptitle(f"{case.name}: input_depth {case.input_depth}, num_units {case.num_units}, "
-                 f"timesteps {case.timesteps}, batch {case.batch} (each curve: the max over batch and units)")
+    fig.suptitle(
+        f"{case.name}: input_depth {case.input_depth}, num_units {case.num_units}, "
+        f"timesteps {case.timesteps}, batch {case.batch} (each curve: the max over batch and units)"
+    )
     fig.tight_layout()
     return fig
 
@@ -166,19 +186,26 @@ def _head(results, invalid, versions) -> list:
     spans = [f"<span class='{s}{' nz' if n[s] else ''}'>{n[s]} {s}</span>" for s in STATUSES]
     if invalid:
         spans.append(f"<span class='error nz'>{len(invalid)} invalid case file(s)</span>")
-    why = ("<p>Nothing failed, but no dtype can tell a wrong gate layout from rounding on the undecided items' "
-           "cases: their passes prove nothing (say expect_undecided in a case that is meant to be so).</p>"
-           if word == "UNDECIDED" else "")
-    parts = [f"<header id=verdict class='verdict {word.replace(' ', '_')}'><h1>{word}</h1>"
-             f"<p class=counts>{''.join(spans)}</p>{why}</header>"]
+    why = (
+        "<p>Nothing failed, but no dtype can tell a wrong gate layout from rounding on the undecided items' "
+        "cases: their passes prove nothing (say expect_undecided in a case that is meant to be so).</p>"
+        if word == "UNDECIDED"
+        else ""
+    )
+    parts = [
+        f"<header id=verdict class='verdict {word.replace(' ', '_')}'><h1>{word}</h1>"
+        f"<p class=counts>{''.join(spans)}</p>{why}</header>"
+    ]
     failing = [r for r in results if r.status in FAILED]
     if failing:
         parts.append(f"<section class=failing id=failing><h2>{len(failing)} failing item(s)</h2><ol>")
         for r in failing:
             ratio = "" if r.ratio is None else f" (error {r.ratio:.3g} x its bound)"
-            parts.append(f"<li class={r.status}><span class=what>{html.escape(_item_name(r))}</span>: "
-                         f"<b>{r.status.upper()}</b>{ratio} <a href='#{anchor(r.item.case.name)}'>case "
-                         f"{html.escape(r.item.case.name)}</a><pre>{html.escape(r.message)}</pre></li>")
+            parts.append(
+                f"<li class={r.status}><span class=what>{html.escape(_item_name(r))}</span>: "
+                f"<b>{r.status.upper()}</b>{ratio} <a href='#{anchor(r.item.case.name)}'>case "
+                f"{html.escape(r.item.case.name)}</a><pre>{html.escape(r.message)}</pre></li>"
+            )
         parts.append("</ol></section>")
     if invalid:
         parts.append("<section class=invalid id=invalid><h2>Invalid case files</h2>")
@@ -202,8 +229,10 @@ def _write(out: Path, cases, results, versions: dict, invalid):
     import matplotlib.pyplot as plt
 
     word, n = verdict(results, invalid), counts(results)
-    parts = [f"<!doctype html><meta charset=utf-8><title>lstm-equiv: {word}, {n['fail']} fail, {n['error']} error"
-             f"</title><style>{STYLE}</style>"] + _head(results, invalid, versions)
+    parts = [
+        f"<!doctype html><meta charset=utf-8><title>lstm-equiv: {word}, {n['fail']} fail, {n['error']} error"
+        f"</title><style>{STYLE}</style>"
+    ] + _head(results, invalid, versions)
     bad_cases = {r.item.case.name for r in results if r.status in FAILED}
     parts.append("<h2>Cases</h2>")
     # failing cases first, else file order; a PNG is named with the case's place too, so that case names
@@ -213,8 +242,10 @@ def _write(out: Path, cases, results, versions: dict, invalid):
         if not mine:
             continue
         summary = ", ".join(f"{n} {s}" for s, n in counts(mine).items() if n)
-        parts.append(f"<section id='{anchor(case.name)}'><h3>{html.escape(case.name)}</h3>"
-                     f"<p>{html.escape(str(case.path))}:{case.line}: {summary}</p>")
+        parts.append(
+            f"<section id='{anchor(case.name)}'><h3>{html.escape(case.name)}</h3>"
+            f"<p>{html.escape(str(case.path))}:{case.line}: {summary}</p>"
+        )
         curves = error_curves(case, mine)
         if curves:
             fig = plot_case(case, curves)
@@ -225,14 +256,17 @@ def _write(out: Path, cases, results, versions: dict, invalid):
         else:
             parts.append("<p>(no outputs check passed or failed: nothing to plot)</p>")
         parts.append("</section>")
-    parts.append("<h2>Items</h2><table><tr><th>case<th>form<th>dtype<th>check<th>max abs err<th>bound<th>err/bound"
-                 "<th>status")
+    parts.append(
+        "<h2>Items</h2><table><tr><th>case<th>form<th>dtype<th>check<th>max abs err<th>bound<th>err/bound<th>status"
+    )
     for r in results:
         err = "-" if r.max_abs_err is None else f"{r.max_abs_err:.3g}"
         tol = "-" if r.tolerance is None else f"{r.tolerance:.3g}"
         ratio = "-" if r.ratio is None else f"{r.ratio:.3g}"
         status = r.status + (f" ({r.flag})" if r.flag else "")
-        parts.append(f"<tr class={r.status}><td>{html.escape(r.item.case.name)}<td>{r.item.form}<td>{r.item.dtype}"
-                     f"<td>{r.item.check}<td>{err}<td>{tol}<td>{ratio}<td>{status}")
+        parts.append(
+            f"<tr class={r.status}><td>{html.escape(r.item.case.name)}<td>{r.item.form}<td>{r.item.dtype}"
+            f"<td>{r.item.check}<td>{err}<td>{tol}<td>{ratio}<td>{status}"
+        )
     parts.append("</table>")
     (out / "index.html").write_text("\n".join(parts) + "\n")

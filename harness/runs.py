@@ -6,6 +6,7 @@ through the form's layout and runs the cell's reference on what was read, once (
 spreads and separations the bounds are drawn from are derived once per run's case, dtype and semantics,
 in the same cache.
 """
+
 from __future__ import annotations
 
 import traceback
@@ -133,8 +134,9 @@ def cell_grads(form_out) -> tuple:
 
 def network_of(case, form, inputs) -> sensitivity.Network:
     """The case's cells, initial states and sequence keywords as the form computes them."""
-    return sensitivity.Network(inputs.cells, inputs.h0, inputs.c0, form.sequence(case),
-                               tuple(case.cell_name(k) for k in range(case.cells)))
+    return sensitivity.Network(
+        inputs.cells, inputs.h0, inputs.c0, form.sequence(case), tuple(case.cell_name(k) for k in range(case.cells))
+    )
 
 
 def _inputs_digest(inputs) -> str:
@@ -144,8 +146,14 @@ def _inputs_digest(inputs) -> str:
     more += [a for q in inputs.cells[1:] if q.projection is not None for a in [q.projection]]
     more += [*(inputs.h0 or ()), *(inputs.c0 or ())]
     more += [] if inputs.lengths is None else [inputs.lengths]
-    return digest([inputs.x, *(a for _, _, a in p.items()),
-                   *([] if getattr(p, "projection", None) is None else [p.projection]), *more])
+    return digest(
+        [
+            inputs.x,
+            *(a for _, _, a in p.items()),
+            *([] if getattr(p, "projection", None) is None else [p.projection]),
+            *more,
+        ]
+    )
 
 
 def read_back(case, form, tf: TFRun, reading: Reading) -> Run:
@@ -157,14 +165,20 @@ def read_back(case, form, tf: TFRun, reading: Reading) -> Run:
     cell = CELLS[case.cell]
     try:
         out.layout = reading.layout(form.layout_for(case))
-        out.cells = tuple(reading.cells(tuple(reading.params(cell.read(out.layout, t, case, k))
-                                              for k, t in enumerate(cell_tensors(tf.form_out)))))
+        out.cells = tuple(
+            reading.cells(
+                tuple(
+                    reading.params(cell.read(out.layout, t, case, k)) for k, t in enumerate(cell_tensors(tf.form_out))
+                )
+            )
+        )
         out.params = out.cells[0]
         x64 = reading.x(tf.inputs.x.astype(np.float64))
         ref = cell.forward(reading, x64, tuple(p.astype(np.float64) for p in out.cells), tf.inputs, form, case)
         if case.num_classes:
-            ref["logits"] = dense(ref["outputs"][:, -1], tf.inputs.head_kernel.astype(np.float64),
-                                  tf.inputs.head_bias.astype(np.float64))
+            ref["logits"] = dense(
+                ref["outputs"][:, -1], tf.inputs.head_kernel.astype(np.float64), tf.inputs.head_bias.astype(np.float64)
+            )
         out.reference = reading.reference(ref)
     except Exception:  # noqa: BLE001  a reading that crashes is this run's error, with its traceback
         out.error = traceback.format_exc()
@@ -224,25 +238,46 @@ class Runs:
         """The spread of every tensor of this run's case, dtype and semantics (harness.sensitivity), once."""
         form, inputs = FORMS[form_name], r.inputs
         semantics, gradient_semantics = form.semantics(case), form.gradient_semantics(case)
-        key = (str(case.path), case.name, dtype, r.tf.inputs_digest, repr(sorted(semantics.items())),
-               repr(sorted(gradient_semantics.items())), repr(sorted(form.sequence(case).items())))
+        key = (
+            str(case.path),
+            case.name,
+            dtype,
+            r.tf.inputs_digest,
+            repr(sorted(semantics.items())),
+            repr(sorted(gradient_semantics.items())),
+            repr(sorted(form.sequence(case).items())),
+        )
         if key not in self._spreads:
             head = (inputs.head_kernel, inputs.head_bias) if case.num_classes else None
             d_outputs = inputs.loss_weights if "gradients" in case.checks else None
-            self._spreads[key] = sensitivity.spread(inputs.x, inputs.params, semantics, dtype, case.seed, head=head,
-                                                    d_outputs=d_outputs, gradient_semantics=gradient_semantics,
-                                                    network=network_of(case, form, inputs))
+            self._spreads[key] = sensitivity.spread(
+                inputs.x,
+                inputs.params,
+                semantics,
+                dtype,
+                case.seed,
+                head=head,
+                d_outputs=d_outputs,
+                gradient_semantics=gradient_semantics,
+                network=network_of(case, form, inputs),
+            )
         return self._spreads[key]
 
     def separation(self, case, form_name: str, r: Run) -> tuple:
         """(the smallest error a wrong gate layout gives on this run's case, which swap gives it), once."""
         form = FORMS[form_name]
         semantics = form.semantics(case)
-        key = (str(case.path), case.name, r.tf.inputs_digest, repr(sorted(semantics.items())),
-               repr(sorted(form.sequence(case).items())))
+        key = (
+            str(case.path),
+            case.name,
+            r.tf.inputs_digest,
+            repr(sorted(semantics.items())),
+            repr(sorted(form.sequence(case).items())),
+        )
         if key not in self._separations:
-            self._separations[key] = sensitivity.separation(r.inputs.x, r.inputs.params, semantics,
-                                                            network_of(case, form, r.inputs))
+            self._separations[key] = sensitivity.separation(
+                r.inputs.x, r.inputs.params, semantics, network_of(case, form, r.inputs)
+            )
         return self._separations[key]
 
 

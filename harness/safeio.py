@@ -12,6 +12,7 @@ there. An existing target is kept unless the user said ``--force``; an input of 
 ``--force`` or not. Without ``--force`` the rename cannot replace a file that appeared while the command
 ran (``os.link`` refuses an existing name), so two runs writing one file both report, neither is lost.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,9 +46,13 @@ class OutputError(Exception):
 
 
 def _kind(mode: int) -> str:
-    for test, word in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket")):
+    for test, word in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return word
     return "not a regular file"
@@ -104,6 +109,7 @@ def read_bytes(path, what: str) -> bytes:
 
 # ---------------------------------------------------------------------------------------------- outputs
 
+
 def _same(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
@@ -149,11 +155,15 @@ def check_folder(path, option: str, force: bool = False, inputs=()) -> Path:
     _writable_parent(path, option)
     if path.is_dir() and any(path.iterdir()):
         if not force:
-            raise OutputError(f"{option} {path}: is not empty; lstm-equiv writes into a new or empty folder, or "
-                              f"replaces one it wrote before when you add --force")
+            raise OutputError(
+                f"{option} {path}: is not empty; lstm-equiv writes into a new or empty folder, or "
+                f"replaces one it wrote before when you add --force"
+            )
         if not (path / FOLDER_MARK).is_file():
-            raise OutputError(f"{option} {path}: is not a folder lstm-equiv wrote (no {FOLDER_MARK} file in it): "
-                              "it is not replaced, even with --force")
+            raise OutputError(
+                f"{option} {path}: is not a folder lstm-equiv wrote (no {FOLDER_MARK} file in it): "
+                "it is not replaced, even with --force"
+            )
     return path
 
 
@@ -169,12 +179,14 @@ def _publish(tmp: Path, path: Path, force: bool, option: str):
     try:
         os.link(tmp, path)  # fails if path appeared meanwhile: nobody's file is replaced
     except FileExistsError:
-        raise OutputError(f"{option} {path}: was created by someone else while lstm-equiv ran; the output is "
-                          f"kept in {tmp}") from None
+        raise OutputError(
+            f"{option} {path}: was created by someone else while lstm-equiv ran; the output is kept in {tmp}"
+        ) from None
     except OSError:  # a file system without hard links
         if path.exists():
-            raise OutputError(f"{option} {path}: was created while lstm-equiv ran; the output is kept in {tmp}") \
-                from None
+            raise OutputError(
+                f"{option} {path}: was created while lstm-equiv ran; the output is kept in {tmp}"
+            ) from None
         os.replace(tmp, path)
         return
     tmp.unlink()
@@ -243,7 +255,8 @@ def publishing_folder(path, option: str, force: bool = False):
     except OSError as err:
         if old is not None:
             os.rename(old, path)
-        raise OutputError(f"{option} {path}: could not be put in place ({err.strerror}); the output is kept "
-                          f"in {tmp}") from None
+        raise OutputError(
+            f"{option} {path}: could not be put in place ({err.strerror}); the output is kept in {tmp}"
+        ) from None
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

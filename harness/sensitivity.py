@@ -12,6 +12,7 @@ amplify rounding (long sequences, large weights, chaotic cases) the spread grows
 it, it stays near u. The bound is ``MULTIPLE`` times that scale (measured: see docs/tolerances.md), never
 below ``FLOOR`` units of roundoff of the tensor's own size.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -27,8 +28,8 @@ from reference import (
 )
 
 DRAWS = 4
-UNIT_ROUNDOFF = {"float32": 2.0 ** -24, "float64": 2.0 ** -53}
-PROBE = 2.0 ** -40
+UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
+PROBE = 2.0**-40
 """The smallest relative perturbation actually applied. The perturbed runs are float64: a perturbation of
 float64's own roundoff would mostly round away (measured: a spread of exactly 0 on one-element gradient
 blocks), so below PROBE the runs are perturbed by PROBE and the spread is scaled back by u / PROBE, the
@@ -92,8 +93,18 @@ def _forward(x, p, u, rng, network: Network | None = None, **semantics):
     return cell_of(cells[0]).run(x, cells, net.h0, net.c0, net.sequence, semantics, after)
 
 
-def spread(x, params: LSTMParams, semantics: dict, dtype: str, seed: int, *, head=None, d_outputs=None,
-           gradient_semantics=None, network: Network | None = None) -> Spread:
+def spread(
+    x,
+    params: LSTMParams,
+    semantics: dict,
+    dtype: str,
+    seed: int,
+    *,
+    head=None,
+    d_outputs=None,
+    gradient_semantics=None,
+    network: Network | None = None,
+) -> Spread:
     """The spread of every tensor over DRAWS perturbations at ``dtype``'s unit roundoff (see the module).
 
     ``head`` is (kernel, bias) of the dense head; ``d_outputs`` the loss weights when gradients are
@@ -107,16 +118,31 @@ def spread(x, params: LSTMParams, semantics: dict, dtype: str, seed: int, *, hea
     net = replace(net, cells=cells, h0=f64(net.h0), c0=f64(net.c0))
     exact = _forward(x, cells, 0.0, None, net, **semantics)
     grads0 = _grads(x, cells, d_outputs, semantics, gradient_semantics, net)
-    run = lambda u, *stream: _draws(x, cells, exact, grads0, u, np.random.default_rng([seed, 0x5E75, *stream]),
-                                    net, semantics, head, d_outputs, gradient_semantics)
+    run = lambda u, *stream: _draws(
+        x,
+        cells,
+        exact,
+        grads0,
+        u,
+        np.random.default_rng([seed, 0x5E75, *stream]),
+        net,
+        semantics,
+        head,
+        d_outputs,
+        gradient_semantics,
+    )
     u = UNIT_ROUNDOFF[dtype]
     if u >= PROBE:  # float32: perturbed at its own roundoff
         return run(u)
     big, small = run(PROBE), run(PROBE / LINEARITY)  # the same draws e: only the size differs
     combine = lambda b, s: _scaled_back(b, s, u / PROBE)
-    return Spread(combine(big.outputs, small.outputs), combine(big.final_h, small.final_h),
-                  combine(big.final_c, small.final_c), combine(big.logits, small.logits),
-                  {name: combine(g, small.grads[name]) for name, g in big.grads.items()})
+    return Spread(
+        combine(big.outputs, small.outputs),
+        combine(big.final_h, small.final_h),
+        combine(big.final_c, small.final_c),
+        combine(big.logits, small.logits),
+        {name: combine(g, small.grads[name]) for name, g in big.grads.items()},
+    )
 
 
 def _scaled_back(big, small, back: float):
@@ -143,8 +169,9 @@ def _draws(x, cells, exact, grads0, u, rng, net, semantics, head, d_outputs, gra
         c_s = c_s if c is None else max(c_s, float(np.abs(c - exact[2]).max()))
         if head is not None:
             kernel, bias = (np.asarray(a, np.float64) for a in head)
-            logit_s = max(logit_s, float(np.abs(dense(outputs[:, -1], kernel, bias)
-                                                - dense(exact[0][:, -1], kernel, bias)).max()))
+            logit_s = max(
+                logit_s, float(np.abs(dense(outputs[:, -1], kernel, bias) - dense(exact[0][:, -1], kernel, bias)).max())
+            )
         if grads0:
             dk = _perturb(d_outputs, u, rng)
             for name, g in _grads(xk, pk, dk, semantics, gradient_semantics, net).items():
@@ -162,8 +189,16 @@ def _grads(x, cells, d_outputs, semantics, gradient_semantics, network: Network)
     """Every gradient block by name, from the reference's BPTT (None when no gradient is compared)."""
     if d_outputs is None:
         return None
-    g = cell_of(cells[0]).run_gradients(x, cells, np.asarray(d_outputs, np.float64), network.h0, network.c0,
-                                        network.sequence, semantics, gradient_semantics or {})
+    g = cell_of(cells[0]).run_gradients(
+        x,
+        cells,
+        np.asarray(d_outputs, np.float64),
+        network.h0,
+        network.c0,
+        network.sequence,
+        semantics,
+        gradient_semantics or {},
+    )
     out = {}
     for name, grads in zip(network.names, g.cells):
         out.update({block_name(name, part, gate): a for part, gate, a in grads.items()})
@@ -189,8 +224,12 @@ def separation(x, params: LSTMParams, semantics: dict, network: Network | None =
     for a, b in itertools.combinations(cell_of(params).gates, 2):
         swap = partial(_swapped, a=a, b=b)
         wrong = replace(params, **{part: swap(getattr(params, part)) for part in per_gate})
-        out.append((float(np.abs(_forward(x, (wrong, *rest), 0.0, None, net, **semantics)[0] - right).max()),
-                    f"gate blocks {a} and {b} swapped"))
+        out.append(
+            (
+                float(np.abs(_forward(x, (wrong, *rest), 0.0, None, net, **semantics)[0] - right).max()),
+                f"gate blocks {a} and {b} swapped",
+            )
+        )
     symmetric = 1e-12 * max(1.0, float(np.abs(right).max()))
     return min([o for o in out if o[0] > symmetric], default=(float("inf"), ""))
 

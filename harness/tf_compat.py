@@ -5,6 +5,7 @@ only as ``tf_keras`` — which becomes ``tf.keras`` when ``TF_USE_LEGACY_KERAS=1
 imported. The Keras forms use whatever ``tf.keras`` is; the compat.v1 cells need Keras 2. Nothing outside
 this module reads a version or branches on one.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,8 +39,11 @@ def tf():
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
-            kept = [line for line in captured.read().decode(errors="replace").splitlines(keepends=True)
-                    if not _STARTUP_CHATTER.match(line)]
+            kept = [
+                line
+                for line in captured.read().decode(errors="replace").splitlines(keepends=True)
+                if not _STARTUP_CHATTER.match(line)
+            ]
             sys.stderr.write("".join(kept))
     tensorflow.get_logger().setLevel("ERROR")  # deprecation notices of the legacy APIs we use on purpose
     return tensorflow
@@ -69,8 +73,10 @@ def legacy_cells_missing() -> str | None:
     """Why ``BasicLSTMCell``/``LSTMCell`` cannot be built here, or None when they can."""
     if _tf_minor() >= (2, 16) and importlib.util.find_spec("tf_keras") is None:
         want = ".".join(map(str, _tf_minor()))
-        return (f"the tf.compat.v1 LSTM cells are not available with Keras 3 (TF {want}): "
-                f"pip install 'tf-keras=={want}.*' (or pip install -e '.[legacy]')")
+        return (
+            f"the tf.compat.v1 LSTM cells are not available with Keras 3 (TF {want}): "
+            f"pip install 'tf-keras=={want}.*' (or pip install -e '.[legacy]')"
+        )
     return None
 
 

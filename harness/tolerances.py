@@ -8,6 +8,7 @@ the reference perturbed at the dtype's unit roundoff, and never below ``FLOOR`` 
 tensor's own size. docs/tolerances.md gives the reasoning and the measurements behind both numbers. A
 case may override the bound of a dtype, for every check, with a ``reason``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,18 +48,23 @@ class Tolerance:
         return float(np.max(self.atol))
 
 
-EXACT = Tolerance(0.0, "weights are stored and read back, not computed: every block read back through the layout "
-                      "equals, bit for bit, the same block of the injected weights taken through the same layout")
+EXACT = Tolerance(
+    0.0,
+    "weights are stored and read back, not computed: every block read back through the layout "
+    "equals, bit for bit, the same block of the injected weights taken through the same layout",
+)
 
 
 def derived(spread, reference, dtype: str, what: str, multiple: float = MULTIPLE) -> Tolerance:
     """The bound of one tensor: ``multiple`` x its spread, at least FLOOR roundoffs of its largest entry."""
     floor = FLOOR * UNIT_ROUNDOFF[dtype] * max(float(np.max(np.abs(reference), initial=0.0)), np.finfo(float).tiny)
     atol = np.maximum(multiple * np.asarray(spread, dtype=np.float64), floor)
-    return Tolerance(atol if np.ndim(atol) else float(atol),
-                     f"derived for this case: {multiple:g} x the spread of {what} over {DRAWS} runs of the reference "
-                     f"perturbed at {dtype}'s unit roundoff, at least {FLOOR:g} roundoffs of its size "
-                     f"(docs/tolerances.md)")
+    return Tolerance(
+        atol if np.ndim(atol) else float(atol),
+        f"derived for this case: {multiple:g} x the spread of {what} over {DRAWS} runs of the reference "
+        f"perturbed at {dtype}'s unit roundoff, at least {FLOOR:g} roundoffs of its size "
+        f"(docs/tolerances.md)",
+    )
 
 
 def for_case(case, dtype: str, derived_tolerance: Tolerance) -> Tolerance:

@@ -9,6 +9,7 @@ for every gate; the forget bias is 1.0 (a run-time attribute where the layout ha
 block where it has not); PyTorch's and ONNX's two biases hold distinct, non-zero shares, so that dropping
 either one is caught; x is random, not symmetric.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,11 @@ def _stored(layout, tensors: dict) -> dict:
     """The tensors as the framework holds them (ONNX packs W, R, B with a leading num_directions axis)."""
     if layout is not layouts.ONNX:
         return tensors
-    return {"W": tensors["W"][None], "R": tensors["R"][None],
-            "B": np.concatenate([tensors[n] for n in layout.biases])[None]}
+    return {
+        "W": tensors["W"][None],
+        "R": tensors["R"][None],
+        "B": np.concatenate([tensors[n] for n in layout.biases])[None],
+    }
 
 
 def write(target, force: bool = False) -> dict:
@@ -53,14 +57,19 @@ def write(target, force: bool = False) -> dict:
 
 def _write(folder: Path) -> dict:
     """The vector files, into the folder ``folder``."""
-    description = {"about": __doc__.split("\n\n")[1].replace("\n", " "), "dtype": DTYPE, "forget_bias": FORGET_BIAS,
-                   "equations": "i = sigmoid(x V_i + h W_i + b_i); j = tanh(x V_j + h W_j + b_j); "
-                                "f = sigmoid(x V_f + h W_f + b_f + forget_bias); o = sigmoid(x V_o + h W_o + b_o); "
-                                "c = f * c + i * j; h = o * tanh(c); h0 = c0 = 0",
-                   "files": []}
+    description = {
+        "about": __doc__.split("\n\n")[1].replace("\n", " "),
+        "dtype": DTYPE,
+        "forget_bias": FORGET_BIAS,
+        "equations": "i = sigmoid(x V_i + h W_i + b_i); j = tanh(x V_j + h W_j + b_j); "
+        "f = sigmoid(x V_f + h W_f + b_f + forget_bias); o = sigmoid(x V_o + h W_o + b_o); "
+        "c = f * c + i * j; h = o * tanh(c); h0 = c0 = 0",
+        "files": [],
+    }
     for case_name, sizes in CASES.items():
-        text = "".join(f"{k}: {v}\n" for k, v in {"name": f"vectors_{case_name}", **sizes,
-                                                    "forget_bias": FORGET_BIAS}.items())
+        text = "".join(
+            f"{k}: {v}\n" for k, v in {"name": f"vectors_{case_name}", **sizes, "forget_bias": FORGET_BIAS}.items()
+        )
         (case,) = casefile.parse(f"<vectors {case_name}>", text.encode())
         inputs = make_inputs(case, DTYPE)
         x64, p64 = inputs.x.astype(np.float64), inputs.params.astype(np.float64)
@@ -70,30 +79,60 @@ def _write(folder: Path) -> dict:
         expected = {"x": inputs.x, "outputs": outputs, "h": h, "c": c}
         per_gate = folder / f"{case_name}_per_gate.npz"  # weights only, loadable by convert and a case's weights:
         npz.save(per_gate, inputs.params, FORGET_BIAS)
-        description["files"].append(_entry(per_gate, case_name, sizes, "lstm-equiv per-gate (harness/npz.py)",
-                                           "per gate, nothing stacked", "forget_bias key, added at run time", bound,
-                                           expected=f"{case_name}_expected.npz"))
+        description["files"].append(
+            _entry(
+                per_gate,
+                case_name,
+                sizes,
+                "lstm-equiv per-gate (harness/npz.py)",
+                "per gate, nothing stacked",
+                "forget_bias key, added at run time",
+                bound,
+                expected=f"{case_name}_expected.npz",
+            )
+        )
         np.savez(folder / f"{case_name}_expected.npz", **expected)
         for name, (layout, source) in LAYOUTS.items():
             tensors = _stored(layout, layout.compose(inputs.params, FORGET_BIAS, inputs.bias_share))
             path = folder / f"{case_name}_{name}.npz"
             extra = {"forget_bias": np.float64(FORGET_BIAS)} if layout.forget_bias == layouts.RUNTIME else {}
             np.savez(path, **tensors, **extra, **expected)
-            fb = ("forget_bias key: added to f's pre-activation at run time, not in the bias"
-                  if layout.forget_bias == layouts.RUNTIME else "folded into the f block of the bias(es): no key")
-            description["files"].append(_entry(path, case_name, sizes, source, layout.about, fb, bound,
-                                               {k: list(v.shape) for k, v in tensors.items()}))
+            fb = (
+                "forget_bias key: added to f's pre-activation at run time, not in the bias"
+                if layout.forget_bias == layouts.RUNTIME
+                else "folded into the f block of the bias(es): no key"
+            )
+            description["files"].append(
+                _entry(
+                    path,
+                    case_name,
+                    sizes,
+                    source,
+                    layout.about,
+                    fb,
+                    bound,
+                    {k: list(v.shape) for k, v in tensors.items()},
+                )
+            )
     (folder / "vectors.json").write_text(json.dumps(description, indent=2) + "\n")
     return description
 
 
-def _entry(path, case_name, sizes, source, layout, forget_bias, bound, shapes=None,
-           expected="in the same file") -> dict:
-    return {"file": path.name, "case": case_name, **sizes, "source": source, "layout": layout,
-            "forget_bias": forget_bias, "tensors": shapes or "V_g, W_g, b_g for g in i j f o",
-            "expected": f"{expected}: x [batch, timesteps, input_depth] float32; outputs [batch, timesteps, "
-                        "num_units], h, c [batch, num_units]: the float64 reference on the float32 weights and x",
-            "float32_bound": bound}
+def _entry(
+    path, case_name, sizes, source, layout, forget_bias, bound, shapes=None, expected="in the same file"
+) -> dict:
+    return {
+        "file": path.name,
+        "case": case_name,
+        **sizes,
+        "source": source,
+        "layout": layout,
+        "forget_bias": forget_bias,
+        "tensors": shapes or "V_g, W_g, b_g for g in i j f o",
+        "expected": f"{expected}: x [batch, timesteps, input_depth] float32; outputs [batch, timesteps, "
+        "num_units], h, c [batch, num_units]: the float64 reference on the float32 weights and x",
+        "float32_bound": bound,
+    }
 
 
 def main(folder, say=print, force: bool = False) -> int:

@@ -10,6 +10,7 @@ merged key keeps the line it was written on, and a key written in the mapping it
 one. Aliases are expanded here, so a file of nested aliases (a "billion laughs": 400 bytes that expand
 to 10^9 values) would take minutes and gigabytes; expansion stops at :data:`MAX_VALUES` values.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -73,15 +74,20 @@ def _prescan(text: str):
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise YamlError(event.start_mark.line + 1, f"mappings and lists are nested more than {MAX_DEPTH} "
-                                                               "levels deep: a case file nests a few levels")
+                    raise YamlError(
+                        event.start_mark.line + 1,
+                        f"mappings and lists are nested more than {MAX_DEPTH} "
+                        "levels deep: a case file nests a few levels",
+                    )
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
             if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 values += 1
                 if values > MAX_VALUES:
-                    raise YamlError(event.start_mark.line + 1, f"the file holds more than {MAX_VALUES} values: a case "
-                                                               "file of 1000 cases holds about 50 000")
+                    raise YamlError(
+                        event.start_mark.line + 1,
+                        f"the file holds more than {MAX_VALUES} values: a case file of 1000 cases holds about 50 000",
+                    )
     except yaml.YAMLError:
         return
 
@@ -125,14 +131,19 @@ class _Converter:
         line = node.start_mark.line + 1
         self.values += 1
         if self.values > MAX_VALUES:
-            raise YamlError(line, f"the file expands to more than {MAX_VALUES} values through its aliases (nested "
-                                  "aliases, a 'billion laughs'?): share settings with one level of anchors or "
-                                  "'<<' merge keys instead")
+            raise YamlError(
+                line,
+                f"the file expands to more than {MAX_VALUES} values through its aliases (nested "
+                "aliases, a 'billion laughs'?): share settings with one level of anchors or "
+                "'<<' merge keys instead",
+            )
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:  # aliases of aliases nest deeper than the text does
-                raise YamlError(line, f"mappings and lists are nested more than {MAX_DEPTH} levels deep once its "
-                                      "aliases are expanded")
+                raise YamlError(
+                    line,
+                    f"mappings and lists are nested more than {MAX_DEPTH} levels deep once its aliases are expanded",
+                )
             return self._convert(node, line)
         finally:
             self.depth -= 1
@@ -158,8 +169,12 @@ class _Converter:
             key_line = key_node.start_mark.line + 1
             if key_node.tag == _MERGE_TAG:
                 if "<<" in out.key_lines:  # PyYAML's own loader would let the later one win: say it instead
-                    raise YamlError(key_line, f"key '<<' is written twice (first on line {out.key_lines['<<']}): "
-                                              "merge several mappings with <<: [*a, *b]", "<<")
+                    raise YamlError(
+                        key_line,
+                        f"key '<<' is written twice (first on line {out.key_lines['<<']}): "
+                        "merge several mappings with <<: [*a, *b]",
+                        "<<",
+                    )
                 out.key_lines["<<"] = key_line
                 merged += self._merge_sources(value_node, key_line)
                 continue

@@ -15,6 +15,7 @@ the same equations the forward reference runs, kept for every step)::
     dc_prev = dc * f + dz_i * p[i] + dz_f * p[f]
     dh_prev = sum over g of dz_g @ W[g].T;   dx_t = sum over g of dz_g @ V[g].T
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -67,10 +68,27 @@ class LSTMGrads:
     c0: np.ndarray
 
 
-def lstm_backward(x, params: LSTMParams, d_outputs, h0=None, c0=None, forget_bias: float = 0.0, *,
-                  d_h=None, d_c=None, cell_clip=None, proj_clip=None, activation: str = "tanh",
-                  recurrent_activation: str = "sigmoid", cell_clip_gradient: str = "mask", gate_clip=None,
-                  input_forget: bool = False, lengths=None, padded: str = "zero", reverse: bool = False) -> LSTMGrads:
+def lstm_backward(
+    x,
+    params: LSTMParams,
+    d_outputs,
+    h0=None,
+    c0=None,
+    forget_bias: float = 0.0,
+    *,
+    d_h=None,
+    d_c=None,
+    cell_clip=None,
+    proj_clip=None,
+    activation: str = "tanh",
+    recurrent_activation: str = "sigmoid",
+    cell_clip_gradient: str = "mask",
+    gate_clip=None,
+    input_forget: bool = False,
+    lengths=None,
+    padded: str = "zero",
+    reverse: bool = False,
+) -> LSTMGrads:
     """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h_T) + sum(d_c * c_T)``, in the dtype of x.
 
     Takes the arguments of :func:`reference.lstm_forward` (named activations only) and ``d_outputs``

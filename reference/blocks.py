@@ -1,6 +1,7 @@
 """Per-gate weights of a cell whose every gate has one input matrix, one recurrent matrix and a bias (and,
 where the cell keeps it apart, a recurrent bias): the GRU's (reference.gru) and the plain RNN's
 (reference.rnn). The LSTM's, with peepholes and a projection, are reference.lstm.LSTMParams."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

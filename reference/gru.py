@@ -14,6 +14,7 @@ Keras's ``GRU(reset_after=True)`` (the TF2 default, cuDNN's), PyTorch's ``nn.GRU
 why those layouts keep a second bias). ``b_h`` is optional: without it the recurrent biases are zero.
 Nothing here stacks gates or concatenates x with h.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -73,8 +74,16 @@ def gru_step(x_t, h, p: GRUParams, reset_after: bool, act, rec_act) -> GRUStep:
     return GRUStep(h, r, u, c, z, hW_c, u * h + (1.0 - u) * c)
 
 
-def gru_forward(x, params: GRUParams, h0=None, reset_after: bool = False, *, activation: str = "tanh",
-                recurrent_activation: str = "sigmoid", after_step=None):
+def gru_forward(
+    x,
+    params: GRUParams,
+    h0=None,
+    reset_after: bool = False,
+    *,
+    activation: str = "tanh",
+    recurrent_activation: str = "sigmoid",
+    after_step=None,
+):
     """Run the GRU over ``x`` [batch, timesteps, input_depth] in the dtype of ``x``.
 
     Returns ``outputs`` [batch, timesteps, num_units] (h at every step) and the final ``h``.
@@ -94,15 +103,24 @@ class GRUGrads:
     h0: np.ndarray
 
 
-def gru_backward(x, params: GRUParams, d_outputs, h0=None, reset_after: bool = False, *, d_h=None,
-                 activation: str = "tanh", recurrent_activation: str = "sigmoid") -> GRUGrads:
+def gru_backward(
+    x,
+    params: GRUParams,
+    d_outputs,
+    h0=None,
+    reset_after: bool = False,
+    *,
+    d_h=None,
+    activation: str = "tanh",
+    recurrent_activation: str = "sigmoid",
+) -> GRUGrads:
     """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h_T)``, in the dtype of x. Walking back::
 
-        dc = dh (1 - u);  du = dh (h_prev - c);  dh_prev = dh u
-        dz_c = dc act'(z_c);  dz_u = du rec_act'(z_u)
-        reset before: d(r h) = dz_c W[c].T;  dr = d(r h) h_prev;  dh_prev += d(r h) r
-        reset after:  dr = dz_c (h W[c] + b_h[c]);  d(h W[c] + b_h[c]) = dz_c r
-        dz_r = dr rec_act'(z_r);  dh_prev += dz_r W[r].T + dz_u W[u].T (+ dz_c r W[c].T after)
+    dc = dh (1 - u);  du = dh (h_prev - c);  dh_prev = dh u
+    dz_c = dc act'(z_c);  dz_u = du rec_act'(z_u)
+    reset before: d(r h) = dz_c W[c].T;  dr = d(r h) h_prev;  dh_prev += d(r h) r
+    reset after:  dr = dz_c (h W[c] + b_h[c]);  d(h W[c] + b_h[c]) = dz_c r
+    dz_r = dr rec_act'(z_r);  dh_prev += dz_r W[r].T + dz_u W[u].T (+ dz_c r W[c].T after)
     """
     x = np.asarray(x)
     dtype = x.dtype

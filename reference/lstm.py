@@ -15,6 +15,7 @@ every gate's pre-activation, the argument of rec_act or act above, to [-gate_cli
 gate's pre-activation at run time, as TensorFlow's BasicLSTMCell does; it is never folded into ``b[f]``.
 The peephole diagonals ``p`` and the ``projection`` exist only when the params carry them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -76,8 +77,12 @@ class LSTMParams:
 
     def shape_of(self, part: str) -> tuple:
         """The shape of every block of ``part`` (V, W, b, peephole)."""
-        return {"V": (self.input_depth, self.num_units), "W": (self.h_depth, self.num_units),
-                "b": (self.num_units,), "peephole": (self.num_units,)}[part]
+        return {
+            "V": (self.input_depth, self.num_units),
+            "W": (self.h_depth, self.num_units),
+            "b": (self.num_units,),
+            "peephole": (self.num_units,),
+        }[part]
 
     def astype(self, dtype) -> LSTMParams:
         """The same parameters cast to ``dtype``."""
@@ -106,6 +111,7 @@ def sigmoid(z):
 def _hard_sigmoid(slope):
     def hard_sigmoid(z):
         return np.clip(slope * z + 0.5, 0.0, 1.0).astype(np.asarray(z).dtype)
+
     return hard_sigmoid
 
 
@@ -140,8 +146,20 @@ class Step(NamedTuple):
     unclipped: dict | None = None  # with gate_clip: per gate, where the pre-activation was inside the clip
 
 
-def lstm_step(xV_t, h, c, W, act, peephole=None, projection=None, cell_clip=None, proj_clip=None, z=None,
-              gate_clip=None, input_forget=False) -> Step:
+def lstm_step(
+    xV_t,
+    h,
+    c,
+    W,
+    act,
+    peephole=None,
+    projection=None,
+    cell_clip=None,
+    proj_clip=None,
+    z=None,
+    gate_clip=None,
+    input_forget=False,
+) -> Step:
     """The equations of one timestep, written once for the forward and the backward pass.
 
     ``xV_t[g]`` is ``x_t V[g] + b[g]`` (plus forget_bias for f), computed ahead for every step; ``W[g]``
@@ -230,10 +248,25 @@ def valid_steps(lengths, timesteps: int):
     return (np.arange(timesteps)[:, None] < lengths[None, :])[:, :, None]
 
 
-def lstm_forward(x, params: LSTMParams, h0=None, c0=None, forget_bias: float = 0.0, *, cell_clip=None,
-                 proj_clip=None, activation: str = "tanh", recurrent_activation: str = "sigmoid",
-                 gate_activations=None, gate_clip=None, input_forget: bool = False, lengths=None,
-                 padded: str = "zero", reverse: bool = False, after_step=None):
+def lstm_forward(
+    x,
+    params: LSTMParams,
+    h0=None,
+    c0=None,
+    forget_bias: float = 0.0,
+    *,
+    cell_clip=None,
+    proj_clip=None,
+    activation: str = "tanh",
+    recurrent_activation: str = "sigmoid",
+    gate_activations=None,
+    gate_clip=None,
+    input_forget: bool = False,
+    lengths=None,
+    padded: str = "zero",
+    reverse: bool = False,
+    after_step=None,
+):
     """Run the LSTM over ``x`` [batch, timesteps, input_depth] in the dtype of ``x``.
 
     Returns ``outputs`` [batch, timesteps, h_depth] (h at every step, in time order) and the final state
@@ -265,8 +298,7 @@ def lstm_forward(x, params: LSTMParams, h0=None, c0=None, forget_bias: float = 0
     outputs = np.empty((x.shape[1], x.shape[0], p.h_depth), dtype=x.dtype)
     emitted = np.zeros((x.shape[0], p.h_depth), x.dtype)  # what a carrying row emits before its first step
     for t in time_order(x.shape[1], reverse):
-        s = lstm_step(xV[t], h, c, p.W, act, p.peephole, p.projection, cell_clip, proj_clip, z, gate_clip,
-                      input_forget)
+        s = lstm_step(xV[t], h, c, p.W, act, p.peephole, p.projection, cell_clip, proj_clip, z, gate_clip, input_forget)
         if valid is None:
             h, c = s.h, s.c
             emitted = h

@@ -16,6 +16,7 @@ forward cell before the backward one. Layer l + 1 reads layer l's merged outputs
   ``none`` (the two returned apart, compared here side by side as [forward | backward]).
 * The final states are one (h, c) per cell, stacked in ``cells`` order: [cells, batch, width].
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,8 +38,10 @@ def _check(cells, layers, merge_mode, go_backwards):
     if merge_mode is not None and merge_mode not in MERGE_MODES:
         raise ValueError(f"merge_mode must be one of {MERGE_MODES} or None, got {merge_mode!r}")
     if len(cells) != layers * directions(merge_mode):
-        raise ValueError(f"{layers} layer(s) of {directions(merge_mode)} cell(s) need {layers * directions(merge_mode)}"
-                         f" LSTMParams, got {len(cells)}")
+        raise ValueError(
+            f"{layers} layer(s) of {directions(merge_mode)} cell(s) need {layers * directions(merge_mode)}"
+            f" LSTMParams, got {len(cells)}"
+        )
     if go_backwards and (merge_mode is not None or layers != 1):
         raise ValueError("go_backwards is one reversed layer: not with merge_mode or layers > 1")
 
@@ -48,7 +51,7 @@ def _merge(fw, bw, merge_mode):
         return fw
     if merge_mode in ("concat", "none"):  # the two outputs side by side (outputs, never weights)
         out = np.empty(fw.shape[:-1] + (fw.shape[-1] + bw.shape[-1],), fw.dtype)
-        out[..., :fw.shape[-1]], out[..., fw.shape[-1]:] = fw, bw
+        out[..., : fw.shape[-1]], out[..., fw.shape[-1] :] = fw, bw
         return out
     return {"sum": fw + bw, "mul": fw * bw, "ave": (fw + bw) / 2}[merge_mode]
 
@@ -66,8 +69,16 @@ def _run(x, cells, h0, c0, layers, merge_mode, go_backwards, lengths, padded, se
         pair = []
         for d in range(per):
             k = layer * per + d
-            out, (h, c) = lstm_forward(layer_in, cells[k], _state(h0, k), _state(c0, k), lengths=lengths,
-                                       padded=padded, reverse=d == 1 or go_backwards, **semantics)
+            out, (h, c) = lstm_forward(
+                layer_in,
+                cells[k],
+                _state(h0, k),
+                _state(c0, k),
+                lengths=lengths,
+                padded=padded,
+                reverse=d == 1 or go_backwards,
+                **semantics,
+            )
             pair.append(out)
             outs.append(out)
             finals.append((h, c))
@@ -75,8 +86,20 @@ def _run(x, cells, h0, c0, layers, merge_mode, go_backwards, lengths, padded, se
     return inputs, outs, finals, layer_in
 
 
-def network_forward(x, cells, h0=None, c0=None, *, layers: int = 1, merge_mode=None, go_backwards: bool = False,
-                    lengths=None, padded: str = "zero", outputs_order: str = "processing", **semantics):
+def network_forward(
+    x,
+    cells,
+    h0=None,
+    c0=None,
+    *,
+    layers: int = 1,
+    merge_mode=None,
+    go_backwards: bool = False,
+    lengths=None,
+    padded: str = "zero",
+    outputs_order: str = "processing",
+    **semantics,
+):
     """``outputs`` [batch, timesteps, width] and the final states ``(h, c)``, each [cells, batch, width].
 
     ``h0``/``c0``: one initial state per cell, or None (zeros). ``semantics``: lstm_forward's keyword
@@ -117,10 +140,25 @@ class NetworkGrads:
         return self.cells[0]
 
 
-def network_backward(x, cells, d_outputs, h0=None, c0=None, *, d_h=None, d_c=None, layers: int = 1,
-                     merge_mode=None, go_backwards: bool = False, lengths=None, padded: str = "zero",
-                     outputs_order: str = "processing", cell_clip_gradient: str = "mask", chunks: int | None = None,
-                     **semantics) -> NetworkGrads:
+def network_backward(
+    x,
+    cells,
+    d_outputs,
+    h0=None,
+    c0=None,
+    *,
+    d_h=None,
+    d_c=None,
+    layers: int = 1,
+    merge_mode=None,
+    go_backwards: bool = False,
+    lengths=None,
+    padded: str = "zero",
+    outputs_order: str = "processing",
+    cell_clip_gradient: str = "mask",
+    chunks: int | None = None,
+    **semantics,
+) -> NetworkGrads:
     """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h) + sum(d_c * c)`` (h, c: the stacked final
     states), layer by layer from the top, each cell through :func:`reference.lstm_backward`.
 
@@ -130,11 +168,27 @@ def network_backward(x, cells, d_outputs, h0=None, c0=None, *, d_h=None, d_c=Non
     """
     x = np.asarray(x)
     _check(cells, layers, merge_mode, go_backwards)
-    sequence = dict(layers=layers, merge_mode=merge_mode, go_backwards=go_backwards, lengths=lengths, padded=padded,
-                    outputs_order=outputs_order)
+    sequence = dict(
+        layers=layers,
+        merge_mode=merge_mode,
+        go_backwards=go_backwards,
+        lengths=lengths,
+        padded=padded,
+        outputs_order=outputs_order,
+    )
     if chunks is not None:
-        return _truncated(x, cells, d_outputs, h0, c0, d_h, d_c, chunks, sequence,
-                          dict(semantics, cell_clip_gradient=cell_clip_gradient))
+        return _truncated(
+            x,
+            cells,
+            d_outputs,
+            h0,
+            c0,
+            d_h,
+            d_c,
+            chunks,
+            sequence,
+            dict(semantics, cell_clip_gradient=cell_clip_gradient),
+        )
     inputs, outs, _, _ = _run(x, cells, h0, c0, layers, merge_mode, go_backwards, lengths, padded, semantics)
     per = directions(merge_mode)
     d_top = np.asarray(d_outputs, x.dtype)
@@ -155,9 +209,20 @@ def network_backward(x, cells, d_outputs, h0=None, c0=None, *, d_h=None, d_c=Non
             d_cells = [d_top * outs[ks[1]], d_top * outs[ks[0]]]
         d_in = 0.0
         for d, k in enumerate(ks):
-            g = lstm_backward(inputs[layer], cells[k], d_cells[d], _state(h0, k), _state(c0, k),
-                              d_h=_state(d_h, k), d_c=_state(d_c, k), lengths=lengths, padded=padded,
-                              reverse=d == 1 or go_backwards, cell_clip_gradient=cell_clip_gradient, **semantics)
+            g = lstm_backward(
+                inputs[layer],
+                cells[k],
+                d_cells[d],
+                _state(h0, k),
+                _state(c0, k),
+                d_h=_state(d_h, k),
+                d_c=_state(d_c, k),
+                lengths=lengths,
+                padded=padded,
+                reverse=d == 1 or go_backwards,
+                cell_clip_gradient=cell_clip_gradient,
+                **semantics,
+            )
             grads[k], dh0[k], dc0[k] = g.params, g.h0, g.c0
             d_in = d_in + g.x
         d_top = d_in
@@ -175,8 +240,17 @@ def _truncated(x, cells, d_outputs, h0, c0, d_h, d_c, chunks, sequence, semantic
     for n, steps in enumerate(parts):
         span = slice(int(steps[0]), int(steps[-1]) + 1)
         last = n == len(parts) - 1
-        g = network_backward(x[:, span], cells, d_outputs[:, span], h, c, d_h=d_h if last else None,
-                             d_c=d_c if last else None, **sequence, **semantics)
+        g = network_backward(
+            x[:, span],
+            cells,
+            d_outputs[:, span],
+            h,
+            c,
+            d_h=d_h if last else None,
+            d_c=d_c if last else None,
+            **sequence,
+            **semantics,
+        )
         grads = g.cells if grads is None else tuple(_add(a, b) for a, b in zip(grads, g.cells))
         dx[:, span] = g.x
         first = g if first is None else first
@@ -188,8 +262,13 @@ def _truncated(x, cells, d_outputs, h0, c0, d_h, d_c, chunks, sequence, semantic
 def _add(a: LSTMParams, b: LSTMParams) -> LSTMParams:
     """Blockwise a + b."""
     add = lambda m, n: None if m is None else {g: m[g] + n[g] for g in m}
-    return LSTMParams(add(a.V, b.V), add(a.W, b.W), add(a.b, b.b), add(a.peephole, b.peephole),
-                      None if a.projection is None else a.projection + b.projection)
+    return LSTMParams(
+        add(a.V, b.V),
+        add(a.W, b.W),
+        add(a.b, b.b),
+        add(a.peephole, b.peephole),
+        None if a.projection is None else a.projection + b.projection,
+    )
 
 
 __all__ = ["MERGE_MODES", "LSTMParams", "NetworkGrads", "directions", "network_backward", "network_forward"]

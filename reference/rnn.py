@@ -8,6 +8,7 @@ For every timestep t, with ``x_t`` [batch, input_depth] and the previous state `
 Keras's ``SimpleRNN``, PyTorch's ``nn.RNN`` (bias_ih + bias_hh), ONNX's ``RNN`` (Wb + Rb) and TF1's
 ``BasicRNNCell`` compute this. Its one "gate" is the new state itself, named h.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,8 +57,8 @@ class RNNGrads:
 def rnn_backward(x, params: RNNParams, d_outputs, h0=None, *, d_h=None, activation: str = "tanh") -> RNNGrads:
     """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h_T)``, in the dtype of x. Walking back::
 
-        dz = dh act'(z);  dV += x_t.T dz;  dW += h_prev.T dz;  db = db_h += sum dz
-        dx_t = dz V.T;  dh_prev = dz W.T
+    dz = dh act'(z);  dV += x_t.T dz;  dW += h_prev.T dz;  db = db_h += sum dz
+    dx_t = dz V.T;  dh_prev = dz W.T
     """
     x = np.asarray(x)
     dtype, p = x.dtype, params.astype(x.dtype)

@@ -1,4 +1,5 @@
 """Helpers for the harness's own tests."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -53,8 +54,13 @@ def measured_child():
     is the time limit: a child past it fails the test."""
 
     def run(script: str, *args, timeout: float = 120) -> dict:
-        proc = subprocess.run([sys.executable, "-c", script + PEAK, *map(str, args)], capture_output=True,
-                              text=True, timeout=timeout, cwd=Path(__file__).resolve().parent.parent)
+        proc = subprocess.run(
+            [sys.executable, "-c", script + PEAK, *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         return dict(line.split(":", 1) for line in proc.stdout.splitlines() if ":" in line)
 

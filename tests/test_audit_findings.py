@@ -1,5 +1,6 @@
 """Findings of the independent audit (issue 11) that are not covered where their mechanism lives: each
 test here fails if the harness goes back to passing what it should not."""
+
 from dataclasses import replace
 
 import numpy as np
@@ -11,19 +12,34 @@ from harness.forms import FORMS
 from harness.inputs import loss_weights, make_inputs
 from harness.runs import RUNS
 
-GATE_BLOCKS = ["V['i']", "V['j']", "V['f']", "V['o']", "W['i']", "W['j']", "W['f']", "W['o']",
-               "b['i']", "b['j']", "b['f']", "b['o']"]
+GATE_BLOCKS = [
+    "V['i']",
+    "V['j']",
+    "V['f']",
+    "V['o']",
+    "W['i']",
+    "W['j']",
+    "W['f']",
+    "W['o']",
+    "b['i']",
+    "b['j']",
+    "b['f']",
+    "b['o']",
+]
 PEEPHOLES = ["peephole['i']", "peephole['f']", "peephole['o']"]
 
 
 # finding 3: every comparison knows the blocks it compares, pinned per form and option
-@pytest.mark.parametrize("form, extra, grad_blocks", [
-    ("keras_lstm", "", GATE_BLOCKS),
-    ("basic_lstm_cell_dynamic_rnn", "", GATE_BLOCKS),
-    ("block_lstm", "use_peepholes: true\n", GATE_BLOCKS + PEEPHOLES),
-    ("lstm_cell", "use_peepholes: true\nnum_proj: 3\n", GATE_BLOCKS + PEEPHOLES + ["projection"]),
-    ("lstm_cell", "num_proj: 3\n", GATE_BLOCKS + ["projection"]),
-])
+@pytest.mark.parametrize(
+    "form, extra, grad_blocks",
+    [
+        ("keras_lstm", "", GATE_BLOCKS),
+        ("basic_lstm_cell_dynamic_rnn", "", GATE_BLOCKS),
+        ("block_lstm", "use_peepholes: true\n", GATE_BLOCKS + PEEPHOLES),
+        ("lstm_cell", "use_peepholes: true\nnum_proj: 3\n", GATE_BLOCKS + PEEPHOLES + ["projection"]),
+        ("lstm_cell", "num_proj: 3\n", GATE_BLOCKS + ["projection"]),
+    ],
+)
 def test_the_blocks_each_check_compares_are_pinned(make_case, form, extra, grad_blocks):
     case = make_case(name=f"pinned_{form}_{len(extra)}", dtypes="float32", extra=extra + f"forms: [{form}]\n")
     results = {check: evaluate(Item(case, form, "float32", check)) for check in engine.checks_of(case)}
@@ -32,8 +48,12 @@ def test_the_blocks_each_check_compares_are_pinned(make_case, form, extra, grad_
     assert list(results["grad_x"].compared) == ["x"]
     assert list(results["outputs"].compared) == ["outputs"]
     extra_weights = ["projection"] if "num_proj" in extra else []
-    assert list(results["weights"].compared) == (["shapes"] + grad_blocks[:len(grad_blocks) - len(extra_weights)]
-                                                 + extra_weights + ["BasicLSTMCell stacked kernel and bias"])
+    assert list(results["weights"].compared) == (
+        ["shapes"]
+        + grad_blocks[: len(grad_blocks) - len(extra_weights)]
+        + extra_weights
+        + ["BasicLSTMCell stacked kernel and bias"]
+    )
 
 
 def test_a_dropped_projection_gradient_does_not_pass(make_case, monkeypatch):
@@ -71,7 +91,7 @@ KEY_COVERAGE = {
     "forms": "tests/test_pytest_collection.py::test_what_is_collected_is_pinned",
     "checks": "tests/test_pytest_collection.py::test_what_is_collected_is_pinned",
     "head": "tests/test_pytest_collection.py::test_what_is_collected_is_pinned (logits items) and "
-            "tests/test_engine.py::test_every_check_passes_with_the_right_layout",
+    "tests/test_engine.py::test_every_check_passes_with_the_right_layout",
     "tolerance": "test_the_tolerance_override_applies_to_the_gradient_checks, tests/test_cli.py",
     "forget_bias": "self-test: forget_bias dropped",
     "activation": "self-test: activation ignored (relu read as tanh)",

@@ -11,6 +11,7 @@ not pass then. Measured on TF 2.21 (the factors leave 5 to 10 times room for oth
 | outputs at padded steps (Keras carries the last output) | padded_no_full_row, keras_lstm | 0.038 / 0.050 | 1/200 |
 | outputs at padded steps (zeros) | padded_no_full_row, dynamic_rnn | error 0: the bound is the floor | == floor |
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +35,9 @@ def _block_ratios(case, form: str, dtype: str) -> dict:
     item = engine.Item(case, form, dtype, "grad_weights")
     r = engine.read(case, form, dtype)
     ref, spread = gradients.reference_grads(item, r, engine.IDENTITY), RUNS.spread(item.case, item.form, item.dtype, r)
-    blocks = gradients.grad_blocks(item, r.layout, {"x": r.form_out.grads["x"], "cells": runs.cell_grads(r.form_out)},
-                                 ref)
+    blocks = gradients.grad_blocks(
+        item, r.layout, {"x": r.form_out.grads["x"], "cells": runs.cell_grads(r.form_out)}, ref
+    )
     out = {}
     for label, actual, desired in blocks:
         name = gradients.grad_name(label)
@@ -49,8 +51,9 @@ def test_every_gradient_block_bound_stays_within_500_times_the_error(dtype):
     ratios = _block_ratios(_shipped("question.yaml", "question_network"), "keras_lstm", dtype)
     assert len(ratios) == 12  # V, W, b of four gates
     assert all(1 / 500 < r < 1 for r in ratios.values()), ratios
-    assert engine.evaluate(engine.Item(_shipped("question.yaml", "question_network"), "keras_lstm", dtype,
-                                       "grad_weights")).ratio == pytest.approx(max(ratios.values()))
+    assert engine.evaluate(
+        engine.Item(_shipped("question.yaml", "question_network"), "keras_lstm", dtype, "grad_weights")
+    ).ratio == pytest.approx(max(ratios.values()))
 
 
 def _padded(form: str, dtype: str):

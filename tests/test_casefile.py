@@ -1,5 +1,6 @@
 """Case files: the shipped ones are valid, every malformed one gets a pinned, located message, and the
 shipped JSON Schema agrees with the validator."""
+
 import json
 from pathlib import Path
 
@@ -29,13 +30,21 @@ EXPECTED = {
     "duplicate_name_in_file.yaml": (8, "name", "'twin' is already the name of the case on line 2", False),
     "empty.yaml": (0, None, "is empty: write one case", None),
     "empty_dtypes.yaml": (7, "dtypes", "must have at least 1 item(s)", True),
-    "exponent_string.yaml": (8, "tolerance.float32", "got string '1e-4' (YAML 1.1 reads an exponent without a dot",
-                             True),
+    "exponent_string.yaml": (
+        8,
+        "tolerance.float32",
+        "got string '1e-4' (YAML 1.1 reads an exponent without a dot",
+        True,
+    ),
     "forget_bias_string.yaml": (7, "forget_bias", "must be a number, got string 'one'", True),
     "head_unknown_key.yaml": (8, "head.classes", "unknown key; did you mean 'num_classes'?", True),
     "huge_size.yaml": (4, "timesteps", "must be at most 100000, got 10000000", True),
-    "memory_bound.yaml": (4, "timesteps", "GiB of arrays (batch x timesteps x (input_depth + 12 num_units) x 8 bytes); "
-                                         "the bound is 4 GiB", False),
+    "memory_bound.yaml": (
+        4,
+        "timesteps",
+        "GiB of arrays (batch x timesteps x (input_depth + 12 num_units) x 8 bytes); the bound is 4 GiB",
+        False,
+    ),
     "missing_required.yaml": (1, "seed", "is required but missing", True),
     "multi_document.yaml": (7, None, "a case file holds one YAML document", None),
     "negative_seed.yaml": (6, "seed", "must be at least 0, got -1", True),
@@ -54,70 +63,158 @@ EXPECTED = {
     "wrong_type_float.yaml": (4, "timesteps", "must be an integer, got number 8.5", True),
     "wrong_type_string.yaml": (3, "num_units", "must be an integer, got string 'sixty-four'", True),
     "zero_size.yaml": (3, "num_units", "must be at least 1, got 0", True),
-    "num_proj_on_basic_cell.yaml": (8, "num_proj", "form basic_lstm_cell_static_rnn (named in 'forms' on line 7) "
-                                                   "cannot express a projection of h (num_proj: 2)", False),
+    "num_proj_on_basic_cell.yaml": (
+        8,
+        "num_proj",
+        "form basic_lstm_cell_static_rnn (named in 'forms' on line 7) cannot express a projection of h (num_proj: 2)",
+        False,
+    ),
     "proj_clip_without_num_proj.yaml": (7, "proj_clip", "needs num_proj: only a projected h can be clipped", False),
-    "no_form_expresses.yaml": (7, "recurrent_activation", "no form can express recurrent_activation='hard_sigmoid', "
-                                                          "num_proj=2 together", False),
-    "cell_clip_for_onnx.yaml": (8, "cell_clip", "form onnx_lstm (named in 'forms' on line 7) cannot express a clipped "
-                                                "cell state (cell_clip: 1.0)", False),
-    "gate_clip_for_keras.yaml": (8, "gate_clip", "form keras_lstm (named in 'forms' on line 7) cannot express clipped "
-                                                 "gate pre-activations (ONNX's clip) (gate_clip: 1.0)", False),
+    "no_form_expresses.yaml": (
+        7,
+        "recurrent_activation",
+        "no form can express recurrent_activation='hard_sigmoid', num_proj=2 together",
+        False,
+    ),
+    "cell_clip_for_onnx.yaml": (
+        8,
+        "cell_clip",
+        "form onnx_lstm (named in 'forms' on line 7) cannot express a clipped cell state (cell_clip: 1.0)",
+        False,
+    ),
+    "gate_clip_for_keras.yaml": (
+        8,
+        "gate_clip",
+        "form keras_lstm (named in 'forms' on line 7) cannot express clipped "
+        "gate pre-activations (ONNX's clip) (gate_clip: 1.0)",
+        False,
+    ),
     "peepholes_not_bool.yaml": (7, "use_peepholes", "must be a boolean, got string 'yes'", True),
     "forget_bias_nan.yaml": (7, "forget_bias", "must be a finite number, got nan", False),
     "cell_clip_inf.yaml": (7, "cell_clip", "must be a finite number, got inf", True),
     "tolerance_minus_inf.yaml": (8, "tolerance.float32", "must be a finite number, got -inf", True),
     "billion_laughs.yaml": (2, None, "the file expands to more than 100000 values through its aliases", None),
     "merge_not_mapping.yaml": (9, "<<", "a '<<' merge key takes a mapping or a list of mappings", None),
-    "weights_wrong_shape.yaml": (8, "weights", "does not fit the case: input_depth is 6 in the file but 7 in the case",
-                                 False),
+    "weights_wrong_shape.yaml": (
+        8,
+        "weights",
+        "does not fit the case: input_depth is 6 in the file but 7 in the case",
+        False,
+    ),
     "weights_missing.yaml": (7, "weights", "nowhere.npz: no such file", False),
     "weights_forget_bias.yaml": (7, "weights", "forget_bias is 0.0 in the file but 1.0 in the case", False),
-    "sequence_lengths_count.yaml": (7, "sequence_lengths", "has 3 lengths; the case has batch 2 (one length per batch "
-                                                           "row)", False),
+    "sequence_lengths_count.yaml": (
+        7,
+        "sequence_lengths",
+        "has 3 lengths; the case has batch 2 (one length per batch row)",
+        False,
+    ),
     "sequence_lengths_too_long.yaml": (7, "sequence_lengths", "a length of 6 exceeds timesteps 5", False),
     "sequence_lengths_zero.yaml": (7, "sequence_lengths", "must be at least 1, got 0", True),
     "go_backwards_with_bidirectional.yaml": (7, "go_backwards", "unsupported combination with bidirectional", False),
     "stateful_chunks_too_many.yaml": (7, "stateful_chunks", "6 chunks of a sequence of 5 timesteps", False),
     "stateful_chunks_with_lengths.yaml": (8, "stateful_chunks", "unsupported combination with sequence_lengths", False),
-    "stateful_chunks_bidirectional.yaml": (8, "stateful_chunks", "unsupported combination with bidirectional: a "
-                                                                 "reversed pass over chunks", False),
+    "stateful_chunks_bidirectional.yaml": (
+        8,
+        "stateful_chunks",
+        "unsupported combination with bidirectional: a reversed pass over chunks",
+        False,
+    ),
     "merge_mode_typo.yaml": (7, "bidirectional.merge_mode", "got 'average'; did you mean 'ave'?", True),
     "merge_none_stacked.yaml": (7, "layers", "unsupported combination with bidirectional merge_mode none", False),
-    "bidirectional_sum_for_torch.yaml": (8, "bidirectional", "form torch_lstm (named in 'forms' on line 7) cannot "
-                                                             "express this bidirectional merge (bidirectional: 'sum')",
-                                         False),
-    "layers_for_block_lstm.yaml": (8, "layers", "form block_lstm (named in 'forms' on line 7) cannot express stacked "
-                                                "layers (layers: 2)", False),
-    "go_backwards_padded_for_dynamic_rnn.yaml": (8, "go_backwards", "cannot express a reversed layer over padded rows",
-                                                 False),
-    "weights_bidirectional.yaml": (7, "weights", "unsupported combination with bidirectional: a weights file holds "
-                                                 "one cell's weights", False),
+    "bidirectional_sum_for_torch.yaml": (
+        8,
+        "bidirectional",
+        "form torch_lstm (named in 'forms' on line 7) cannot express this bidirectional merge (bidirectional: 'sum')",
+        False,
+    ),
+    "layers_for_block_lstm.yaml": (
+        8,
+        "layers",
+        "form block_lstm (named in 'forms' on line 7) cannot express stacked layers (layers: 2)",
+        False,
+    ),
+    "go_backwards_padded_for_dynamic_rnn.yaml": (
+        8,
+        "go_backwards",
+        "cannot express a reversed layer over padded rows",
+        False,
+    ),
+    "weights_bidirectional.yaml": (
+        7,
+        "weights",
+        "unsupported combination with bidirectional: a weights file holds one cell's weights",
+        False,
+    ),
     "initial_state_typo.yaml": (7, "initial_state", "got 'randon'; did you mean 'random'?", True),
-    "go_backwards_with_layers.yaml": (7, "go_backwards", "unsupported combination with layers: go_backwards is one "
-                                                         "reversed layer", False),
-    "stateful_chunks_go_backwards.yaml": (8, "stateful_chunks", "unsupported combination with go_backwards: a "
-                                                                "reversed pass over chunks", False),
-    "weights_layers.yaml": (8, "weights", "unsupported combination with layers: a weights file holds one cell's "
-                                          "weights", False),
-    "weights_activation.yaml": (9, "weights", "does not fit the case: activation is 'tanh' in the file but 'relu' in "
-                                              "the case", False),
-    "weights_peepholes.yaml": (9, "weights", "does not fit the case: use_peepholes is False in the file but True in "
-                                             "the case", False),
+    "go_backwards_with_layers.yaml": (
+        7,
+        "go_backwards",
+        "unsupported combination with layers: go_backwards is one reversed layer",
+        False,
+    ),
+    "stateful_chunks_go_backwards.yaml": (
+        8,
+        "stateful_chunks",
+        "unsupported combination with go_backwards: a reversed pass over chunks",
+        False,
+    ),
+    "weights_layers.yaml": (
+        8,
+        "weights",
+        "unsupported combination with layers: a weights file holds one cell's weights",
+        False,
+    ),
+    "weights_activation.yaml": (
+        9,
+        "weights",
+        "does not fit the case: activation is 'tanh' in the file but 'relu' in the case",
+        False,
+    ),
+    "weights_peepholes.yaml": (
+        9,
+        "weights",
+        "does not fit the case: use_peepholes is False in the file but True in the case",
+        False,
+    ),
     "reset_after_for_lstm.yaml": (7, "reset_after", "applies to cell: gru only", False),
-    "gru_with_peepholes.yaml": (8, "use_peepholes", "no form can express use_peepholes=True, cell='gru' together",
-                                False),
-    "torch_gru_reset_before.yaml": (8, "reset_after", "form torch_gru (named in 'forms' on line 8) cannot put the "
-                                                      "reset gate before the recurrent product", False),
-    "gru_on_an_lstm_form.yaml": (7, "cell", "form keras_lstm (named in 'forms' on line 8) cannot express this cell "
-                                            "(cell: 'gru')", False),
+    "gru_with_peepholes.yaml": (
+        8,
+        "use_peepholes",
+        "no form can express use_peepholes=True, cell='gru' together",
+        False,
+    ),
+    "torch_gru_reset_before.yaml": (
+        8,
+        "reset_after",
+        "form torch_gru (named in 'forms' on line 8) cannot put the reset gate before the recurrent product",
+        False,
+    ),
+    "gru_on_an_lstm_form.yaml": (
+        7,
+        "cell",
+        "form keras_lstm (named in 'forms' on line 8) cannot express this cell (cell: 'gru')",
+        False,
+    ),
     "cell_typo.yaml": (7, "cell", "got 'gur'; did you mean 'gru'?", True),
-    "gru_with_weights.yaml": (8, "weights", "unsupported combination with cell: gru: a weights file holds an LSTM's",
-                              False),
-    "gru_with_forget_bias.yaml": (8, "forget_bias", "unsupported combination with cell: gru: it is the LSTM's forget "
-                                                    "gate bias", False),
-    "checks_typo.yaml": (7, "checks", "must be one of forward, gradients, got 'gradient'; did you mean 'gradients'?",
-                         True),
+    "gru_with_weights.yaml": (
+        8,
+        "weights",
+        "unsupported combination with cell: gru: a weights file holds an LSTM's",
+        False,
+    ),
+    "gru_with_forget_bias.yaml": (
+        8,
+        "forget_bias",
+        "unsupported combination with cell: gru: it is the LSTM's forget gate bias",
+        False,
+    ),
+    "checks_typo.yaml": (
+        7,
+        "checks",
+        "must be one of forward, gradients, got 'gradient'; did you mean 'gradients'?",
+        True,
+    ),
 }
 
 
@@ -162,7 +259,8 @@ def test_duplicate_names_across_files_name_both_places():
     with pytest.raises(CaseFileError) as err:
         loader.load(files[1])
     assert str(err.value).splitlines()[0] == (
-        f"{files[1]}:9: key 'name': 'shared_name' is already the name of a case in {files[0]}:1")
+        f"{files[1]}:9: key 'name': 'shared_name' is already the name of a case in {files[0]}:1"
+    )
 
 
 def test_shipped_cases_are_valid_and_cover_the_question():
@@ -255,9 +353,12 @@ def test_a_bad_merged_value_is_reported_where_it_was_written():
 def test_the_alias_bound_is_far_above_what_real_files_need():
     from harness import yamlnodes
 
-    many = "cases:\n" + "".join(f"  - <<: *b\n    name: c{k}\n" if k else
-                                 "  - &b {input_depth: 3, num_units: 4, timesteps: 6, batch: 2, seed: 1, name: c0}\n"
-                                 for k in range(1000))
+    many = "cases:\n" + "".join(
+        f"  - <<: *b\n    name: c{k}\n"
+        if k
+        else "  - &b {input_depth: 3, num_units: 4, timesteps: 6, batch: 2, seed: 1, name: c0}\n"
+        for k in range(1000)
+    )
     assert len(parse("many.yaml", many.encode())) == 1000
     deep = BAD / "billion_laughs.yaml"
     with pytest.raises(CaseFileError) as err:
@@ -269,9 +370,11 @@ def test_with_several_merged_mappings_the_first_wins_and_a_written_key_beats_bot
     """YAML's merge key: of the mappings in <<: [*a, *b], an earlier one's key wins over a later one's
     (num_units 4 and timesteps 6 from small, not 9 and 7 from other); a key written in the case wins over
     both (batch 2, seed 1)."""
-    text = ("cases:\n  - &small {name: small, input_depth: 3, num_units: 4, timesteps: 6, batch: 1, seed: 3}\n"
-            "  - &other {name: other, input_depth: 5, num_units: 9, timesteps: 7, batch: 5, seed: 2}\n"
-            "  - <<: [*small, *other]\n    name: merged\n    batch: 2\n    seed: 1\n")
+    text = (
+        "cases:\n  - &small {name: small, input_depth: 3, num_units: 4, timesteps: 6, batch: 1, seed: 3}\n"
+        "  - &other {name: other, input_depth: 5, num_units: 9, timesteps: 7, batch: 5, seed: 2}\n"
+        "  - <<: [*small, *other]\n    name: merged\n    batch: 2\n    seed: 1\n"
+    )
     small, other, merged = parse("several.yaml", text.encode())
     assert (merged.input_depth, merged.num_units, merged.timesteps) == (3, 4, 6)
     assert (merged.batch, merged.seed) == (2, 1)
@@ -286,8 +389,10 @@ def test_two_merge_keys_in_one_mapping_are_refused():
     text = MERGED.replace("  - <<: [*base]\n", "  - <<: *base\n    <<: *base\n")
     with pytest.raises(CaseFileError) as err:
         parse("merged.yaml", text.encode())
-    assert str(err.value).splitlines()[0] == ("merged.yaml:14: key '<<': key '<<' is written twice (first on line 13): "
-                                              "merge several mappings with <<: [*a, *b]")
+    assert str(err.value).splitlines()[0] == (
+        "merged.yaml:14: key '<<': key '<<' is written twice (first on line 13): "
+        "merge several mappings with <<: [*a, *b]"
+    )
 
 
 def test_a_case_with_weights_runs_every_form_on_them():

@@ -1,5 +1,6 @@
 """The lstm-equiv command line: table, JSON report, exit codes 0 / 1 / 2. In-process (TF is imported
 once per worker), except where a second process is the point."""
+
 import io
 import json
 import os
@@ -14,8 +15,10 @@ from harness.cli import main
 from harness.forms import LSTM_FORMS
 
 ROOT = Path(__file__).resolve().parent.parent
-GOOD = ("name: {name}\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float32]\n"
-        "forms: [keras_lstm]\nchecks: [forward]\n{extra}")
+GOOD = (
+    "name: {name}\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float32]\n"
+    "forms: [keras_lstm]\nchecks: [forward]\n{extra}"
+)
 
 
 def cli(*args, cwd=ROOT):
@@ -34,8 +37,14 @@ def cli(*args, cwd=ROOT):
 
 
 def cli_in_a_new_process(*args, cwd=ROOT):
-    proc = subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -43,8 +52,18 @@ def test_run_prints_a_table_and_writes_json(tmp_path):
     (tmp_path / "ok.yaml").write_text(GOOD.format(name="ok", extra=""))
     code, out, err = cli("run", str(tmp_path), "--json", str(tmp_path / "r.json"))
     assert code == 0, out + err
-    assert out.splitlines()[1].split() == ["case", "form", "dtype", "check", "max", "abs", "err", "bound", "err/bound",
-                                           "status"]
+    assert out.splitlines()[1].split() == [
+        "case",
+        "form",
+        "dtype",
+        "check",
+        "max",
+        "abs",
+        "err",
+        "bound",
+        "err/bound",
+        "status",
+    ]
     assert "ok    keras_lstm  float32  outputs" in out
     assert out.rstrip().endswith("4 pass, 0 fail, 0 error, 0 skip")
     rows = json.loads((tmp_path / "r.json").read_text())
@@ -122,7 +141,7 @@ def test_two_runs_give_bit_identical_results(tmp_path):
 def _readme_exit_codes() -> list:
     """(code, meaning) of every row of the README's exit-code table."""
     text = (ROOT / "README.md").read_text()
-    table = text[text.index("| exit code | meaning |"):].split("\n\n", 1)[0].splitlines()[2:]
+    table = text[text.index("| exit code | meaning |") :].split("\n\n", 1)[0].splitlines()[2:]
     return [(int(code), meaning) for code, meaning in (row.strip("| ").split(" | ", 1) for row in table)]
 
 
@@ -134,7 +153,7 @@ def test_help_ends_with_the_readmes_exit_code_table():
         code, out, _ = cli(*args)
         assert code == 0
         flat = " ".join(out.split())  # --help wraps the lines
-        tail = flat[flat.index("exit codes (every command):"):]
+        tail = flat[flat.index("exit codes (every command):") :]
         assert tail == "exit codes (every command): " + " ".join(f"{c} {m}" for c, m in EXIT_CODES)
 
 
@@ -171,6 +190,7 @@ def test_version_names_the_stack_it_would_use():
 
 # ---------------------------------------------------------------- every status reaches its exit code
 
+
 def test_an_erroring_form_exits_1_with_its_traceback(tmp_path, monkeypatch):
     """A form that crashes is status error on each of its checks: exit 1, never a pass or a skip."""
     from harness.forms import FORMS
@@ -195,8 +215,12 @@ def test_selftest_exits_1_when_an_entry_crashes_even_if_another_check_caught_it(
     def raise_(grads):
         raise ValueError("the gradient reading crashed on purpose")
 
-    entry = mutations.Mutation("shifted, and a crash in the gradients", "plain",
-                               change_reference=mutations._shift_one_step, change_gradients=raise_)
+    entry = mutations.Mutation(
+        "shifted, and a crash in the gradients",
+        "plain",
+        change_reference=mutations._shift_one_step,
+        change_gradients=raise_,
+    )
     case = mutations.selftest_cases()["plain"]
     outcome, _, _, how = mutations.judge(case, "keras_lstm", "float64", entry)
     assert outcome == "error" and "ValueError: the gradient reading crashed on purpose" in how

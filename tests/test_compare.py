@@ -1,4 +1,5 @@
 """The comparison on its own (no TensorFlow): symmetric, NaN-safe, and as talkative as numpy.testing."""
+
 import numpy as np
 
 from harness import compare
@@ -82,4 +83,4 @@ def test_at_most_five_mismatches_are_listed_and_the_ulp_distance_is_in_the_dtype
 def test_ulp_distance_counts_units_in_the_last_place():
     one = np.array([1.0])
     assert compare.ulp_distance(np.nextafter(one, 2.0), one, np.float64)[0] == 1.0
-    assert compare.ulp_distance(one + 3 * 2.0 ** -23, one, np.float32)[0] == 3.0
+    assert compare.ulp_distance(one + 3 * 2.0**-23, one, np.float32)[0] == 3.0

@@ -1,5 +1,6 @@
 """lstm-equiv convert: real sources (a Keras file, TF1 checkpoints written by the compat.v1 cells), each target
 loaded back by hand in its own framework, the refusals, and a wrong conversion shown failing."""
+
 import warnings
 from pathlib import Path
 
@@ -13,8 +14,9 @@ from reference import LSTMParams
 
 needs_torch = pytest.mark.skipif(pytorch.missing() is not None, reason=str(pytorch.missing()))
 needs_onnx = pytest.mark.skipif(onnx_lstm.missing() is not None, reason=str(onnx_lstm.missing()))
-needs_legacy = pytest.mark.skipif(tf_compat.legacy_cells_missing() is not None,
-                                  reason=str(tf_compat.legacy_cells_missing()))
+needs_legacy = pytest.mark.skipif(
+    tf_compat.legacy_cells_missing() is not None, reason=str(tf_compat.legacy_cells_missing())
+)
 N_IN, UNITS, STEPS = 5, 4, 9
 
 
@@ -115,7 +117,7 @@ def test_keras_to_keras_and_npz_round_trip(keras_file, tmp_path):
     assert convert.main(path, "npz", tmp_path / "w.npz", say=lambda s: None) == 0
     params, forget_bias, options = npz.load(tmp_path / "w.npz")
     assert forget_bias == 0.0 and options == {"activation": "tanh", "recurrent_activation": "sigmoid"}
-    np.testing.assert_array_equal(params.V["f"], lstm.cell.kernel.numpy()[:, UNITS:2 * UNITS])  # Keras: i f c o
+    np.testing.assert_array_equal(params.V["f"], lstm.cell.kernel.numpy()[:, UNITS : 2 * UNITS])  # Keras: i f c o
     assert convert.main(tmp_path / "w.npz", "keras", tmp_path / "again.keras", say=lambda s: None) == 0
     outputs = tf_compat.keras().models.load_model(str(tmp_path / "again.keras"), compile=False)(_x())
     np.testing.assert_allclose(np.asarray(outputs[0]), _keras_run(lstm, _x())[0], atol=1e-5)
@@ -166,13 +168,19 @@ def test_a_target_that_disagrees_is_removed_and_exits_1(keras_file, tmp_path, mo
 def test_what_a_target_cannot_express_is_refused_by_name(tmp_path):
     ckpt = _checkpoint(tmp_path, "LSTMCell", use_peepholes=True, num_proj=3)
     source = convert.read_source(ckpt)
-    assert any("torch_lstm cannot express peephole connections (use_peepholes: True): torch.nn.LSTM" in r
-               for r in convert.refusals(source, "torch"))
-    assert any("onnx_lstm cannot express a projection of h (num_proj: 3): an ONNX LSTM node" in r
-               for r in convert.refusals(source, "onnx"))
+    assert any(
+        "torch_lstm cannot express peephole connections (use_peepholes: True): torch.nn.LSTM" in r
+        for r in convert.refusals(source, "torch")
+    )
+    assert any(
+        "onnx_lstm cannot express a projection of h (num_proj: 3): an ONNX LSTM node" in r
+        for r in convert.refusals(source, "onnx")
+    )
     lines = []
-    for to, suffix, missing, words in (("torch", ".pt", pytorch.missing(), "cannot express peephole connections"),
-                                       ("onnx", ".onnx", onnx_lstm.missing(), "cannot express a projection of h")):
+    for to, suffix, missing, words in (
+        ("torch", ".pt", pytorch.missing(), "cannot express peephole connections"),
+        ("onnx", ".onnx", onnx_lstm.missing(), "cannot express a projection of h"),
+    ):
         assert convert.main(ckpt, to, tmp_path / f"p{suffix}", say=lines.append) == 2
         assert (missing or words) in lines[-1]  # without the extra, that is said first
     assert not list(tmp_path.glob("p.*"))
@@ -221,8 +229,10 @@ def test_a_keras_2_h5_file_is_read_with_keras_2_and_its_hard_sigmoid(tmp_path):
     lines = []
     if onnx_lstm.missing() is None:
         assert convert.main(path, "onnx", tmp_path / "old.onnx", say=lines.append) == 0, "\n".join(lines)
-    assert any("torch_lstm cannot express a gate activation other than sigmoid (recurrent_activation: "
-               "'hard_sigmoid_0.2')" in r for r in convert.refusals(source, "torch"))
+    assert any(
+        "torch_lstm cannot express a gate activation other than sigmoid (recurrent_activation: 'hard_sigmoid_0.2')" in r
+        for r in convert.refusals(source, "torch")
+    )
     assert convert.main(path, "torch", tmp_path / "old.pt", say=lines.append) == 2
     assert (pytorch.missing() or "a gate activation other than sigmoid") in lines[-1]  # the extra said first
 
@@ -290,8 +300,12 @@ def test_a_gru_conversion_with_z_and_r_swapped_fails_its_proof(keras_gru_files, 
 
     from harness import layouts
 
-    swapped = replace(layouts.TORCH_GRU, tensors=tuple(
-        replace(t, gates=tuple({"r": "u", "u": "r"}.get(g, g) for g in t.gates)) for t in layouts.TORCH_GRU.tensors))
+    swapped = replace(
+        layouts.TORCH_GRU,
+        tensors=tuple(
+            replace(t, gates=tuple({"r": "u", "u": "r"}.get(g, g) for g in t.gates)) for t in layouts.TORCH_GRU.tensors
+        ),
+    )
     monkeypatch.setattr(layouts, "TORCH_GRU", swapped)
     lines = []
     assert convert.main(keras_gru_files[True][0], "torch", tmp_path / "bad.pt", say=lines.append) == 1
@@ -301,9 +315,11 @@ def test_a_gru_conversion_with_z_and_r_swapped_fails_its_proof(keras_gru_files, 
 
 # ------------------------------------------------------- negative proofs that need no PyTorch (issue 22)
 
+
 @pytest.mark.parametrize("to, suffix", [("keras", ".keras"), pytest.param("onnx", ".onnx", marks=needs_onnx)])
-def test_a_tf1_checkpoint_converts_to_keras_and_onnx_and_the_wrong_forget_bias_fails_both(basic_checkpoint, tmp_path,
-                                                                                         to, suffix):
+def test_a_tf1_checkpoint_converts_to_keras_and_onnx_and_the_wrong_forget_bias_fails_both(
+    basic_checkpoint, tmp_path, to, suffix
+):
     """The question's checkpoint into a Keras file and an ONNX model: proven against the checkpoint's own
     BasicLSTMCell; written as if forget_bias were 0 (what a reader of the stored tensors alone does), each
     disagrees by far more than its bound."""
@@ -314,8 +330,9 @@ def test_a_tf1_checkpoint_converts_to_keras_and_onnx_and_the_wrong_forget_bias_f
     wrong = tmp_path / f"wrong{suffix}"
     convert.write(convert.read_source(basic_checkpoint, forget_bias=0.0), to, wrong)
     checks = convert.prove(convert.read_source(basic_checkpoint), to, wrong)
-    assert checks and all(not c.passed and c.max_abs_err > 10 * c.bound for c in checks), \
-        [(c.max_abs_err, c.bound) for c in checks]
+    assert checks and all(not c.passed and c.max_abs_err > 10 * c.bound for c in checks), [
+        (c.max_abs_err, c.bound) for c in checks
+    ]
 
 
 def test_a_keras_target_broken_on_purpose_fails_its_proof_and_is_not_written(keras_file, tmp_path, monkeypatch):
@@ -359,5 +376,6 @@ def test_the_proofs_bound_stays_within_1000_times_a_right_conversions_error(kera
     convert.write(source, "npz", tmp_path / "p.npz")
     checks = convert.prove(source, "npz", tmp_path / "p.npz")
     assert [c.name for c in checks] == ["outputs", "h", "c"]
-    assert all(c.passed and 1 / 1000 < c.max_abs_err / c.bound for c in checks), \
-        [(c.name, c.max_abs_err / c.bound) for c in checks]
+    assert all(c.passed and 1 / 1000 < c.max_abs_err / c.bound for c in checks), [
+        (c.name, c.max_abs_err / c.bound) for c in checks
+    ]

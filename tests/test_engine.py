@@ -1,4 +1,5 @@
 """The engine against real TensorFlow: right layouts pass, wrong layouts fail and say which gate block."""
+
 from dataclasses import replace
 
 import pytest
@@ -15,8 +16,15 @@ FORGET_BIAS_AT_RUN_TIME = replace(layouts.KERAS, name="keras without stored forg
 def test_every_check_passes_with_the_right_layout(make_case, dtype):
     case = make_case(extra="head:\n  num_classes: 3\n")
     results = [evaluate(Item(case, "keras_lstm", dtype, check)) for check in engine.checks_of(case)]
-    assert [r.item.check for r in results] == ["weights", "outputs", "final_h", "final_c", "logits",
-                                               "grad_weights", "grad_x"]
+    assert [r.item.check for r in results] == [
+        "weights",
+        "outputs",
+        "final_h",
+        "final_c",
+        "logits",
+        "grad_weights",
+        "grad_x",
+    ]
     assert [r.status for r in results] == ["pass"] * 7, [r.message for r in results]
     assert all(r.max_abs_err <= r.tolerance for r in results)
 
@@ -25,8 +33,10 @@ def test_reading_the_keras_kernel_as_ijfo_fails_and_names_the_gate_block(make_ca
     case = make_case()
     weights = evaluate(Item(case, "keras_lstm", "float64", "weights"), reading=ReadAs(other=WRONG_ORDER))
     assert weights.status == "fail"
-    assert ("gate block V['j'] read from kernel columns 4:8 (layout keras read as ijfo) differs from the "
-            "injected V['j']: it holds the block injected as V['f']") in weights.message
+    assert (
+        "gate block V['j'] read from kernel columns 4:8 (layout keras read as ijfo) differs from the "
+        "injected V['j']: it holds the block injected as V['f']"
+    ) in weights.message
     assert "gate block W['f'] read from recurrent_kernel columns 8:12" in weights.message
     outputs = evaluate(Item(case, "keras_lstm", "float64", "outputs"), reading=ReadAs(other=WRONG_ORDER))
     assert outputs.status == "fail" and outputs.max_abs_err > 1e-3
@@ -45,8 +55,9 @@ def test_forget_bias_in_the_wrong_place_fails(make_case, check):
 
 
 def test_forget_bias_in_the_wrong_place_names_b_f(make_case):
-    result = evaluate(Item(make_case(), "keras_lstm", "float64", "weights"),
-                      reading=ReadAs(other=FORGET_BIAS_AT_RUN_TIME))
+    result = evaluate(
+        Item(make_case(), "keras_lstm", "float64", "weights"), reading=ReadAs(other=FORGET_BIAS_AT_RUN_TIME)
+    )
     assert "gate block b['f'] read from bias[4:8]" in result.message
     assert "it matches no injected gate block" in result.message
 

@@ -1,4 +1,5 @@
 """lstm-equiv explain, checked against the weights really extracted from TensorFlow."""
+
 import re
 
 import numpy as np
@@ -8,8 +9,9 @@ from harness import engine, explain
 from harness.casefile import parse
 from harness.forms import FORMS, LSTM_FORMS, params_of
 
-(QUESTION,) = parse("q.yaml", b"name: explain_q\ninput_depth: 12\nnum_units: 64\ntimesteps: 3\nbatch: 2\nseed: 12\n"
-                              b"dtypes: [float32]\n")
+(QUESTION,) = parse(
+    "q.yaml", b"name: explain_q\ninput_depth: 12\nnum_units: 64\ntimesteps: 3\nbatch: 2\nseed: 12\ndtypes: [float32]\n"
+)
 
 
 @pytest.mark.parametrize("name", params_of(sorted(LSTM_FORMS)))
@@ -17,8 +19,11 @@ def test_explain_matches_the_real_weights(name):
     lines = explain.explain(name, 12, 64)
     run = engine.read(QUESTION, name, "float32")
     real = run.form_out.tensors
-    shown = {m.group(1): tuple(int(v) for v in m.group(2).split(", "))
-             for m in (re.match(r"  (\S+) +\[([\d, ]+)\]$", line) for line in lines) if m}
+    shown = {
+        m.group(1): tuple(int(v) for v in m.group(2).split(", "))
+        for m in (re.match(r"  (\S+) +\[([\d, ]+)\]$", line) for line in lines)
+        if m
+    }
     assert shown == {k: v.shape for k, v in real.items()}
     injected = run.inputs.params
     layout = FORMS[name].layout
@@ -68,15 +73,21 @@ def test_explain_gru_says_where_each_form_keeps_r_u_and_the_candidate(capsys):
 
     assert cli.main(["explain", "--cell", "gru", "--input-depth", "12", "--num-units", "64"]) == 0
     out = capsys.readouterr().out
-    assert "kernel: multiplies x_t; columns 0:64 u = z (update gate), 64:128 r = r (reset gate), 128:192 c = h " \
-           "(candidate)" in out
-    assert "weight_ih_l0: multiplies x_t; rows 0:64 r = r (reset gate), 64:128 u = z (update gate), 128:192 c = n " \
-           "(candidate)" in out
-    assert ("gates/kernel: rows 0:12 multiply x_t, rows 12:76 h_(t-1); columns 0:64 r = r (reset gate), 64:128 u = u"
-            in out)
+    assert (
+        "kernel: multiplies x_t; columns 0:64 u = z (update gate), 64:128 r = r (reset gate), 128:192 c = h "
+        "(candidate)" in out
+    )
+    assert (
+        "weight_ih_l0: multiplies x_t; rows 0:64 r = r (reset gate), 64:128 u = z (update gate), 128:192 c = n "
+        "(candidate)" in out
+    )
+    assert (
+        "gates/kernel: rows 0:12 multiply x_t, rows 12:76 h_(t-1); columns 0:64 r = r (reset gate), 64:128 u = u" in out
+    )
     assert "candidate/kernel: rows 0:12 multiply x_t, rows 12:76 r * h_(t-1); columns 0:64 c = c (candidate)" in out
     assert "bias[1]: recurrent bias" in out and "    bias               [2, 192]" in out
     assert "h = u * h + (1 - u) * c" in out
-    assert sorted(line.split(":")[0] for line in out.splitlines() if line and not line.startswith(" ")) == \
-        sorted(n for n, f in FORMS.items() if f.cell == "gru")
+    assert sorted(line.split(":")[0] for line in out.splitlines() if line and not line.startswith(" ")) == sorted(
+        n for n, f in FORMS.items() if f.cell == "gru"
+    )
     assert cli.main(["explain", "--cell", "gru", "--form", "keras_lstm", "--input-depth", "3", "--num-units", "4"]) == 2

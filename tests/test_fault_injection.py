@@ -2,6 +2,7 @@
 a wrong gradient block or one gradient entry off by twice its bound in any cell fails `grad_weights`, and
 so does a tampered gradient of the second bias (PyTorch's bias_hh). Cells 2 to 4 of a stacked
 bidirectional case are layer 1 backward, layer 2 forward and layer 2 backward."""
+
 from dataclasses import replace
 
 import numpy as np
@@ -55,6 +56,7 @@ def test_one_ulp_in_any_tensor_of_any_cell_fails_the_weights_check(make_case, fo
 
 def _ref_grads_nudged(k: int, part: str, gate: str, amount: float):
     """A reading whose reference gradient of cell k's part[gate] has element 0 moved by ``amount``."""
+
     def change(grads):
         cells = list(grads.cells)
         block = dict(getattr(cells[k], part))
@@ -62,6 +64,7 @@ def _ref_grads_nudged(k: int, part: str, gate: str, amount: float):
         block[gate].flat[0] += amount
         cells[k] = mutations._with(cells[k], **{part: block})
         return replace(grads, cells=tuple(cells))
+
     return mutations.Mutation(f"cell {k} {part}[{gate}] nudged", "plain", change_gradients=change)
 
 
@@ -75,8 +78,9 @@ def test_a_gradient_entry_of_any_cell_off_by_twice_its_bound_fails(make_case, fo
     ref = gradients.reference_grads(item, r, engine.IDENTITY)
     for k in range(1, case.cells):
         name = f"{case.cell_name(k)} b['o']"
-        bound = tolerances.derived(spread.grads[name], ref.cells[k].b["o"], dtype, name,
-                                   tolerances.GRADIENT_MULTIPLE).atol
+        bound = tolerances.derived(
+            spread.grads[name], ref.cells[k].b["o"], dtype, name, tolerances.GRADIENT_MULTIPLE
+        ).atol
         result = engine.evaluate(item, _ref_grads_nudged(k, "b", "o", 2 * bound))
         assert result.status == "fail" and 1.9 < result.ratio < 2.1, (k, result.ratio)
         assert f"d loss / d {name}" in result.message
@@ -127,8 +131,11 @@ def test_one_ulp_in_either_stored_gru_bias_fails_the_weights_check(make_case, fo
     if FORMS[form].missing():
         pytest.skip(FORMS[form].missing())
     dtype = "float32"
-    case = make_case(name=f"gru_{form}_{reset_after}", dtypes=dtype,
-                     extra=f"cell: gru\nreset_after: {reset_after}\nforms: [{form}]\n")
+    case = make_case(
+        name=f"gru_{form}_{reset_after}",
+        dtypes=dtype,
+        extra=f"cell: gru\nreset_after: {reset_after}\nforms: [{form}]\n",
+    )
     tf = engine.tf_run(case, form, dtype)
     item = Item(case, form, dtype, "weights")
     assert engine.judge(item, engine.read(case, form, dtype)).status == "pass"

@@ -1,5 +1,6 @@
 """Every form against real TensorFlow: its own layout passes; a permuted gate block or the forget bias in
 the wrong place fails; forms do not leak into each other whatever the order they run in."""
+
 from dataclasses import replace
 
 import numpy as np
@@ -35,8 +36,9 @@ def test_each_form_passes_with_its_own_layout(make_case, name):
 @pytest.mark.parametrize("name", params_of(sorted(LSTM_FORMS)))
 def test_each_form_fails_with_a_permuted_gate_block(make_case, name):
     form = FORMS[name]
-    wrong = replace(form.layout, name=f"{form.layout.name} permuted",
-                    gate_order=_swap_first_two(form.layout.gate_order))
+    wrong = replace(
+        form.layout, name=f"{form.layout.name} permuted", gate_order=_swap_first_two(form.layout.gate_order)
+    )
     case = _case(make_case, form, f"permuted_{name}")
     outputs = evaluate(Item(case, name, "float32", "outputs"), reading=ReadAs(other=wrong))
     assert outputs.status == "fail" and outputs.max_abs_err > 1e-3, outputs.message
@@ -97,8 +99,10 @@ def test_the_question_network_runs_through_basic_lstm_cell_static_rnn_with_its_h
     assert r.form_out.logits.shape == (2, 2)
 
 
-@pytest.mark.parametrize("name, extra", [("torch_lstm", "torch"), ("torch_lstm_cell", "torch"),
-                                         ("onnx_lstm", "onnx"), ("onnx_reference", "onnx")])
+@pytest.mark.parametrize(
+    "name, extra",
+    [("torch_lstm", "torch"), ("torch_lstm_cell", "torch"), ("onnx_lstm", "onnx"), ("onnx_reference", "onnx")],
+)
 def test_without_its_extra_a_form_is_skipped_with_a_reason_that_names_it(name, extra, monkeypatch):
     import importlib.util
 
@@ -106,8 +110,11 @@ def test_without_its_extra_a_form_is_skipped_with_a_reason_that_names_it(name, e
     from harness.forms.torch import lstm as pytorch
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda module, *a: None if module in ("torch", "onnx", "onnxruntime") else real(module, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda module, *a: None if module in ("torch", "onnx", "onnxruntime") else real(module, *a),
+    )
     form = FORMS[name]
     reason = form.skip_reason(None, form.dtypes[0])
     assert form.missing() == reason and f"pip install -e '.[{extra}]'" in reason
@@ -126,16 +133,23 @@ def test_each_gru_form_passes_with_its_own_layout_and_fails_with_r_and_u_swapped
     form = FORMS[name]
     if reset_after not in form.reset_after_values:
         pytest.skip(f"{name} cannot put the reset {'after' if reset_after else 'before'} the product")
-    case = make_case(name=f"gru_{name}_{int(reset_after)}", dtypes="float32",
-                     extra=GRU_CASE + f"reset_after: {str(reset_after).lower()}\nforms: [{name}]\n")
+    case = make_case(
+        name=f"gru_{name}_{int(reset_after)}",
+        dtypes="float32",
+        extra=GRU_CASE + f"reset_after: {str(reset_after).lower()}\nforms: [{name}]\n",
+    )
     results = {check: evaluate(Item(case, name, "float32", check)) for check in engine.checks_of(case)}
     assert "final_c" not in results  # a GRU has no c
     gradient = "skip" if form.no_gradient else "pass"
-    assert {c: r.status for c, r in results.items()} == {c: gradient if c.startswith("grad_") else "pass"
-                                                        for c in results}, [r.message for r in results.values()]
+    assert {c: r.status for c, r in results.items()} == {
+        c: gradient if c.startswith("grad_") else "pass" for c in results
+    }, [r.message for r in results.values()]
     layout = form.layout_for(case)
-    swapped = replace(layout, name=f"{layout.name} r/u swapped", tensors=tuple(
-        replace(t, gates=tuple({"r": "u", "u": "r"}.get(g, g) for g in t.gates)) for t in layout.tensors))
+    swapped = replace(
+        layout,
+        name=f"{layout.name} r/u swapped",
+        tensors=tuple(replace(t, gates=tuple({"r": "u", "u": "r"}.get(g, g) for g in t.gates)) for t in layout.tensors),
+    )
     outputs = evaluate(Item(case, name, "float32", "outputs"), reading=ReadAs(other=swapped))
     assert outputs.status == "fail" and outputs.max_abs_err > 1e-3, outputs.message
     weights = evaluate(Item(case, name, "float32", "weights"), reading=ReadAs(other=swapped))

@@ -2,6 +2,7 @@
 gives cases or raises CaseFileError with a message that names the file; and ``lstm-equiv run FILE`` exits
 0, 1 or 2, never with a traceback. Derandomized, with a fixed number of examples, so that every run (and
 every xdist worker) tries the same inputs."""
+
 import io
 import string
 from contextlib import redirect_stderr, redirect_stdout
@@ -14,22 +15,44 @@ from harness import casefile
 from harness.cli import main
 from harness.spec import FIELDS
 
-FUZZ = settings(max_examples=400, derandomize=True, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=400,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 CLI_FUZZ = settings(FUZZ, max_examples=40)
 
-BASE = {"name": "fuzz", "input_depth": 2, "num_units": 3, "timesteps": 2, "batch": 1, "seed": 0,
-        "dtypes": ["float32"], "forms": ["keras_lstm"], "checks": ["forward"]}
+BASE = {
+    "name": "fuzz",
+    "input_depth": 2,
+    "num_units": 3,
+    "timesteps": 2,
+    "batch": 1,
+    "seed": 0,
+    "dtypes": ["float32"],
+    "forms": ["keras_lstm"],
+    "checks": ["forward"],
+}
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
-                    st.text(max_size=20), st.sampled_from(["float32", "keras_lstm", "gru", "lstm", "1.0e-5", ".nan",
-                                                            "cases", "zeros", "concat"]))
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=20),
+    st.sampled_from(["float32", "keras_lstm", "gru", "lstm", "1.0e-5", ".nan", "cases", "zeros", "concat"]),
+)
 mapping_keys = st.one_of(st.text(max_size=8), st.integers(-5, 5), st.booleans(), st.none(), st.floats(-1, 1))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(mapping_keys, inner, max_size=4)),
-                      max_leaves=12)
-keys = st.one_of(st.sampled_from(sorted(FIELDS)), st.text(string.ascii_letters + "_", min_size=1, max_size=12),
-                 mapping_keys)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(mapping_keys, inner, max_size=4)),
+    max_leaves=12,
+)
+keys = st.one_of(
+    st.sampled_from(sorted(FIELDS)), st.text(string.ascii_letters + "_", min_size=1, max_size=12), mapping_keys
+)
 
 
 @st.composite

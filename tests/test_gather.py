@@ -2,6 +2,7 @@
 `.ci/tox-env ENV tests/data/gather/ENV cases/question.yaml` (the step each job of the hosted workflow runs;
 the HTML reports and JUnit XML were left out of the repository). The expected numbers are counted here
 from the raw JSON rows, not by the module under test."""
+
 import json
 import os
 import shutil
@@ -39,16 +40,26 @@ def test_the_table_counts_every_form_and_status_of_both_environments():
     header = next(line for line in lines if line.startswith("| form |"))
     labels = [f"TF {_rows(env)[0]['versions']['tensorflow']}" for env in ENVS]
     assert header == f"| form | {labels[0]} | {labels[1]} |"
-    body = {line.split(" | ")[0][2:]: line.strip("| ").split(" | ")[1:] for line in lines
-            if line.startswith("| ") and not line.startswith(("| form", "|---"))}
+    body = {
+        line.split(" | ")[0][2:]: line.strip("| ").split(" | ")[1:]
+        for line in lines
+        if line.startswith("| ") and not line.startswith(("| form", "|---"))
+    }
     forms = sorted({r["form"] for env in ENVS for r in _rows(env)})
     assert sorted(body) == sorted(forms + ["all forms"])
     for k, env in enumerate(ENVS):
         rows = _rows(env)
         for form in forms + ["all forms"]:
             mine = [r for r in rows if form in (r["form"], "all forms")]
-            expected = ", ".join(f"{n} {s}" for s in ("pass", "fail", "error", "skip", "xfail")
-                                 for n in [sum(r["status"] == s for r in mine)] if n) or "-"
+            expected = (
+                ", ".join(
+                    f"{n} {s}"
+                    for s in ("pass", "fail", "error", "skip", "xfail")
+                    for n in [sum(r["status"] == s for r in mine)]
+                    if n
+                )
+                or "-"
+            )
             assert body[form][k] == expected, (env, form)
 
 
@@ -108,17 +119,25 @@ def test_two_reports_of_one_version_are_told_apart_by_their_folder(tmp_path):
         shutil.copy(DATA / "tf221" / "report.json", tmp_path / name / "report.json")
     _, lines = _gather(tmp_path / "a", tmp_path / "b")
     version = _rows("tf221")[0]["versions"]["tensorflow"]
-    assert next(line for line in lines if line.startswith("| form |")) == \
-        f"| form | TF {version} (a) | TF {version} (b) |"
+    assert (
+        next(line for line in lines if line.startswith("| form |")) == f"| form | TF {version} (a) | TF {version} (b) |"
+    )
 
 
 def test_gather_needs_no_tensorflow(tmp_path):
     """The workflow's gather job installs lstm-equiv without TensorFlow: the command must not import it."""
-    code = ("import sys\nfor m in ('tensorflow', 'keras', 'tf_keras', 'torch', 'onnx', 'onnxruntime'):\n"
-            "    sys.modules[m] = None\nfrom harness.cli import main\n"
-            f"sys.exit(main(['gather', {str(DATA)!r}, '--out', {str(tmp_path)!r}]))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    code = (
+        "import sys\nfor m in ('tensorflow', 'keras', 'tf_keras', 'torch', 'onnx', 'onnxruntime'):\n"
+        "    sys.modules[m] = None\nfrom harness.cli import main\n"
+        f"sys.exit(main(['gather', {str(DATA)!r}, '--out', {str(tmp_path)!r}]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "matrix.md").is_file()
 
@@ -129,9 +148,11 @@ def test_expect_fails_when_an_environment_wrote_no_report(capsys):
     assert _gather(DATA / "tf212", expect=2) == (2, [])
     assert capsys.readouterr().err.startswith("lstm-equiv gather: expected 2 reports, found 1: TF 2.12.1")
     assert _gather(DATA / "tf212", DATA / "tf221", expect=3)[0] == 2
-    assert capsys.readouterr().err == (f"lstm-equiv gather: expected 3 reports, found 2: TF 2.12.1 "
-                                       f"({DATA / 'tf212' / 'report.json'}), TF 2.21.0 "
-                                       f"({DATA / 'tf221' / 'report.json'})\n")
+    assert capsys.readouterr().err == (
+        f"lstm-equiv gather: expected 3 reports, found 2: TF 2.12.1 "
+        f"({DATA / 'tf212' / 'report.json'}), TF 2.21.0 "
+        f"({DATA / 'tf221' / 'report.json'})\n"
+    )
 
 
 def _legacy_copy(folder: Path, env: str) -> Path:
@@ -148,16 +169,23 @@ def test_legacy_twins_follow_their_plain_run_and_are_chained_apart(tmp_path):
     legacy212, legacy221 = _legacy_copy(tmp_path, "tf212"), _legacy_copy(tmp_path, "tf221")
     _, lines = _gather(legacy221, DATA / "tf221", legacy212, DATA / "tf212")
     v212, v221 = (f"TF {_rows(env)[0]['versions']['tensorflow']}" for env in ENVS)
-    assert next(line for line in lines if line.startswith("| form |")) == \
-        f"| form | {v212} | {v212} legacy | {v221} | {v221} legacy |"
+    assert (
+        next(line for line in lines if line.startswith("| form |"))
+        == f"| form | {v212} | {v212} legacy | {v221} | {v221} legacy |"
+    )
     steps = [line.split(":")[0] for line in lines if " -> " in line]
-    assert steps == [f"{v212} -> {v221}", f"{v212} legacy -> {v221} legacy",
-                     f"{v212} -> {v212} legacy", f"{v221} -> {v221} legacy"]
+    assert steps == [
+        f"{v212} -> {v221}",
+        f"{v212} legacy -> {v221} legacy",
+        f"{v212} -> {v212} legacy",
+        f"{v221} -> {v221} legacy",
+    ]
     # a twin fed the same inputs with the same TF gives the same bits here (the rows are copies)
     assert f"{v221} -> {v221} legacy: 15 (case, form, dtype) runs in both: 15 same bits, 0 changed" in lines
 
 
 # --- invalid reports: exit 2, the reason (file, row, key) on stderr, never a traceback nor a passing verdict
+
 
 def _report(folder: Path, rows, name="report.json") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
@@ -174,8 +202,10 @@ def test_a_list_valued_case_exits_2_naming_the_row_and_key(tmp_path, capsys):
 
 
 def test_a_bogus_status_or_a_string_error_in_a_searched_folder_is_no_pass(tmp_path, capsys):
-    for key, value, must in (("status", "bogus", "one of pass, fail, error, undecided, skip, xfail"),
-                             ("max_abs_err", "0.1", "a number or null")):
+    for key, value, must in (
+        ("status", "bogus", "one of pass, fail, error, undecided, skip, xfail"),
+        ("max_abs_err", "0.1", "a number or null"),
+    ):
         rows = _rows("tf221")
         rows[7][key] = value
         bad = _report(tmp_path / key / "tf221", rows)
@@ -196,8 +226,13 @@ def test_a_report_with_a_row_missing_its_status_is_an_error_not_skipped(tmp_path
 
 def test_json_files_that_are_clearly_no_report_are_skipped_in_a_folder(tmp_path, capsys):
     shutil.copytree(DATA / "tf221", tmp_path / "tf221")
-    for name, text in (("object.json", '{"not": "a report"}'), ("numbers.json", "[1, 2]"), ("empty.json", "[]"),
-                       ("text.json", "not JSON"), ("rows_of_another_tool.json", '[{"name": "x"}]')):
+    for name, text in (
+        ("object.json", '{"not": "a report"}'),
+        ("numbers.json", "[1, 2]"),
+        ("empty.json", "[]"),
+        ("text.json", "not JSON"),
+        ("rows_of_another_tool.json", '[{"name": "x"}]'),
+    ):
         (tmp_path / name).write_text(text)
     (tmp_path / "folder.json").mkdir()
     if hasattr(os, "mkfifo"):
@@ -208,6 +243,7 @@ def test_json_files_that_are_clearly_no_report_are_skipped_in_a_folder(tmp_path,
 
 
 # --- one report reached twice is one run
+
 
 def test_a_report_given_as_a_file_and_as_its_folder_is_counted_once():
     report = DATA / "tf221" / "report.json"
@@ -225,6 +261,7 @@ def test_a_report_given_through_a_symlink_and_three_times_is_counted_once(tmp_pa
 
 
 # --- --out: checked before the work, written whole, an existing folder kept unless it is gather's and --force
+
 
 def test_out_refuses_a_folder_holding_other_files_before_any_work(tmp_path, capsys):
     out = tmp_path / "out"
@@ -271,12 +308,15 @@ def test_gather_exits_3_for_an_unexpected_undecided_row(tmp_path):
         lines = []
         assert gather.main([str(data / "tf212"), str(folder)], echo=lines.append) == code, lines[-1]
         if code == 3:
-            assert lines[-1] == ("gather: 2 runs; nothing failed, but 1 items are UNDECIDED (no dtype decides their "
-                                 "case, and it does not say expect_undecided)")
+            assert lines[-1] == (
+                "gather: 2 runs; nothing failed, but 1 items are UNDECIDED (no dtype decides their "
+                "case, and it does not say expect_undecided)"
+            )
             assert any(line.endswith(f"{rows[3]['check']} UNDECIDED") for line in lines)
 
 
 # ------------------------------------------------------- synthetic runs (what mutation testing found open)
+
 
 def _synthetic(tmp_path, name, version, rows):
     folder = tmp_path / name
@@ -292,8 +332,11 @@ def _item(case="c", form="f", status="pass", **more):
 
 
 def test_versions_sort_as_numbers_and_a_report_without_one_comes_last(tmp_path):
-    runs = [_synthetic(tmp_path, "a", "2.12.1", [_item()]), _synthetic(tmp_path, "b", None, [_item()]),
-            _synthetic(tmp_path, "c", "2.9.3", [_item()])]
+    runs = [
+        _synthetic(tmp_path, "a", "2.12.1", [_item()]),
+        _synthetic(tmp_path, "b", None, [_item()]),
+        _synthetic(tmp_path, "c", "2.9.3", [_item()]),
+    ]
     code, lines = _gather(*runs)
     assert code == 0
     assert lines[2] == "| form | TF 2.9.3 | TF 2.12.1 | TF ? |" and lines[3] == "|---|---|---|---|"
@@ -302,23 +345,34 @@ def test_versions_sort_as_numbers_and_a_report_without_one_comes_last(tmp_path):
 
 
 def test_the_table_marks_errors_and_absent_forms_and_the_steps_count_other_inputs(tmp_path):
-    old = _synthetic(tmp_path, "old", "2.12.1", [_item(), _item(form="g", status="error", max_abs_err=None),
-                                                 _item(case="d", inputs_digest="i1")])
-    new = _synthetic(tmp_path, "new", "2.21.0", [_item(digest="e", sample=[0.75]), _item(case="d", inputs_digest="i2"),
-                                                 _item(case="only_here")])
+    old = _synthetic(
+        tmp_path,
+        "old",
+        "2.12.1",
+        [_item(), _item(form="g", status="error", max_abs_err=None), _item(case="d", inputs_digest="i1")],
+    )
+    new = _synthetic(
+        tmp_path,
+        "new",
+        "2.21.0",
+        [_item(digest="e", sample=[0.75]), _item(case="d", inputs_digest="i2"), _item(case="only_here")],
+    )
     code, lines = _gather(old, new)
     assert code == 1
     assert "| g | **1 error** | - |" in lines
-    assert ("TF 2.12.1 -> TF 2.21.0: 2 (case, form, dtype) runs in both: 0 same bits, 1 changed (max |delta| 0.25 "
-            "sampled), 1 not comparable (fed different inputs)") in lines
+    assert (
+        "TF 2.12.1 -> TF 2.21.0: 2 (case, form, dtype) runs in both: 0 same bits, 1 changed (max |delta| 0.25 "
+        "sampled), 1 not comparable (fed different inputs)"
+    ) in lines
 
 
 def test_a_legacy_run_without_a_plain_twin_is_chained_alone(tmp_path):
     rows = [_item() | {"versions": {"tensorflow": "2.21.0", "tf.keras": "2.21.0 (LEGACY)"}}]
     legacy = tmp_path / "legacy"
     legacy.mkdir()
-    (legacy / "report.json").write_text(json.dumps([{"max_abs_err": 1e-7, "digest": "d", "inputs_digest": "i"} | r
-                                                    for r in rows]))
+    (legacy / "report.json").write_text(
+        json.dumps([{"max_abs_err": 1e-7, "digest": "d", "inputs_digest": "i"} | r for r in rows])
+    )
     code, lines = _gather(_synthetic(tmp_path, "plain", "2.12.1", [_item()]), legacy)
     assert code == 0 and not any(" -> TF 2.21.0 legacy" in line for line in lines)
 
@@ -337,12 +391,20 @@ def test_matrix_md_is_the_table_and_the_drift_as_printed(tmp_path):
     runs = [_synthetic(tmp_path, "a", "2.12.1", [_item()]), _synthetic(tmp_path, "b", "2.21.0", [_item()])]
     code, lines = _gather(*runs, out=tmp_path / "out")
     assert code == 0
-    assert lines == ["lstm-equiv: 2 runs, items per form and status", "", "| form | TF 2.12.1 | TF 2.21.0 |",
-                     "|---|---|---|", "| f | 1 pass | 1 pass |", "| all forms | 1 pass | 1 pass |", "",
-                     "Drift of TF's outputs from each TF version to the next (the -legacy runs, tf.keras = Keras 2, "
-                     "chained apart, then each against its plain twin):",
-                     "TF 2.12.1 -> TF 2.21.0: 1 (case, form, dtype) runs in both: 1 same bits, 0 changed", "",
-                     "gather: 2 runs; every run matches the reference"]
+    assert lines == [
+        "lstm-equiv: 2 runs, items per form and status",
+        "",
+        "| form | TF 2.12.1 | TF 2.21.0 |",
+        "|---|---|---|",
+        "| f | 1 pass | 1 pass |",
+        "| all forms | 1 pass | 1 pass |",
+        "",
+        "Drift of TF's outputs from each TF version to the next (the -legacy runs, tf.keras = Keras 2, "
+        "chained apart, then each against its plain twin):",
+        "TF 2.12.1 -> TF 2.21.0: 1 (case, form, dtype) runs in both: 1 same bits, 0 changed",
+        "",
+        "gather: 2 runs; every run matches the reference",
+    ]
     assert (tmp_path / "out" / "matrix.md").read_text() == "\n".join(lines) + "\n"
 
 
@@ -354,5 +416,6 @@ def test_a_found_json_whose_rows_hold_exactly_the_five_keys_is_a_report(tmp_path
     (folder / "report.json").write_text(json.dumps([_item()]))
     code, lines = _gather(folder)
     assert code == 2
-    assert capsys.readouterr().err == (f"lstm-equiv gather: {folder / 'report.json'}: row 0: key 'max_abs_err' is "
-                                       "missing\n")
+    assert capsys.readouterr().err == (
+        f"lstm-equiv gather: {folder / 'report.json'}: row 0: key 'max_abs_err' is missing\n"
+    )

@@ -1,4 +1,5 @@
 """Gradients through TF's forms against the reference's BPTT, gate by gate, block by block."""
+
 from dataclasses import replace
 
 import pytest
@@ -85,11 +86,18 @@ def test_the_forget_bias_gradient_read_from_the_i_block_fails_naming_the_gate(ma
 
 def test_v_and_w_gradients_swapped_fail_naming_the_block():
     # square: input_depth == num_units, so the swapped gradients still fit and are caught by their values
-    (case,) = parse("vw.yaml", b"name: vw\ninput_depth: 4\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 9\n"
-                               b"dtypes: [float64]\nforms: [keras_lstm]\n")
+    (case,) = parse(
+        "vw.yaml",
+        b"name: vw\ninput_depth: 4\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 9\n"
+        b"dtypes: [float64]\nforms: [keras_lstm]\n",
+    )
     grads = engine.tf_run(case, "keras_lstm", "float64").form_out.grads
-    r = _rerun(case, "keras_lstm", "float64", grads=dict(grads, kernel=grads["recurrent_kernel"],
-                                                         recurrent_kernel=grads["kernel"]))
+    r = _rerun(
+        case,
+        "keras_lstm",
+        "float64",
+        grads=dict(grads, kernel=grads["recurrent_kernel"], recurrent_kernel=grads["kernel"]),
+    )
     result = engine.judge(Item(case, "keras_lstm", "float64", "grad_weights"), r, engine.IDENTITY)
     assert result.status == "fail"
     for gate in "ifjo":
@@ -125,8 +133,10 @@ def test_block_lstm_v2_bug_inside_wide_bounds_is_still_confirmed_and_said_unseen
     for check in ("grad_weights", "grad_x"):
         result = evaluate(Item(case, "block_lstm_v2", "float32", check))
         assert result.status == "xfail", result.message
-        assert "confirmed by its signature (this case's bounds are too wide to see it in the tape's gradients)" \
+        assert (
+            "confirmed by its signature (this case's bounds are too wide to see it in the tape's gradients)"
             in result.message
+        )
         assert result.ratio < 1  # inside its bound: only the signature knows
 
 

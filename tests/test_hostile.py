@@ -6,6 +6,7 @@ Each entry is run through the command line in this process: the exit code must b
 1, which means an equivalence failed), the message must name the file (and the key or line where there is
 one), and nothing may print a traceback.
 """
+
 import io
 import shutil
 import sys
@@ -24,13 +25,22 @@ CONVERT = ("convert", "{file}", "--to", "npz", "-o", "out.npz")
 CORPUS = [
     # case files: lstm-equiv run FILE
     ("nul_byte.yaml", ("run", "{file}"), "nul_byte.yaml:3: holds the character U+0000, which YAML does not allow"),
-    ("name_newline.yaml", ("run", "{file}"), "name_newline.yaml:1: key 'name': must match ^[A-Za-z][A-Za-z0-9_]*$ "
-                                             "(letters, digits, _), got 'nl\\n'"),
-    ("name_too_long.yaml", ("run", "{file}"), "name_too_long.yaml:1: key 'name': must be at most 128 characters long, "
-                                              "got 300"),
+    (
+        "name_newline.yaml",
+        ("run", "{file}"),
+        "name_newline.yaml:1: key 'name': must match ^[A-Za-z][A-Za-z0-9_]*$ (letters, digits, _), got 'nl\\n'",
+    ),
+    (
+        "name_too_long.yaml",
+        ("run", "{file}"),
+        "name_too_long.yaml:1: key 'name': must be at most 128 characters long, got 300",
+    ),
     ("alias_chain.yaml", ("run", "{file}"), "nested more than 64 levels deep once its aliases are expanded"),
-    ("deep_brackets.yaml", ("run", "{file}"),
-     "deep_brackets.yaml:2: mappings and lists are nested more than 64 levels"),
+    (
+        "deep_brackets.yaml",
+        ("run", "{file}"),
+        "deep_brackets.yaml:2: mappings and lists are nested more than 64 levels",
+    ),
     ("many_values.yaml", ("run", "{file}"), "many_values.yaml:99998: the file holds more than 100000 values"),
     ("big_case.yaml", ("run", "{file}"), "big_case.yaml: 2097163 bytes; a case file is read up to 1 MiB"),
     ("fifo.yaml", ("run", "{file}"), "fifo.yaml: is a FIFO (named pipe), not a case file: only regular files are read"),
@@ -61,34 +71,83 @@ CORPUS = [
     ("weights_only.h5", CONVERT, "lstm-equiv convert: {dir}/weights_only.h5: holds no model_config"),
     ("config_not_json.keras", CONVERT, "lstm-equiv convert: {dir}/config_not_json.keras: config.json is not JSON"),
     ("config_deep.keras", CONVERT, "lstm-equiv convert: {dir}/config_deep.keras: config.json is nested too deeply"),
-    ("subclassed.keras", CONVERT, "lstm-equiv convert: {dir}/subclassed.keras: the model ('MyModel') has no list of "
-                                  "layers in its config (a subclassed model?)"),
-    ("unknown_lstm_key.keras", CONVERT, "lstm-equiv convert: {dir}/unknown_lstm_key.keras: layer encoder (LSTM): "
-                                        "config key(s) peephole_strength are not ones lstm-equiv knows"),
-    ("units_string.keras", CONVERT, "lstm-equiv convert: {dir}/units_string.keras: layer encoder (LSTM): key 'units' "
-                                    "must be a positive integer, got '4'"),
-    ("custom_activation.keras", CONVERT, "lstm-equiv convert: {dir}/custom_activation.keras: layer encoder: "
-                                         "activation {{'class_name': '__lambda__'"),
-    ("nan_weights.keras", CONVERT, "lstm-equiv convert: {dir}/nan_weights.keras: layer encoder: "
-                                   "layers/lstm/cell/vars/0 holds 48 non-finite values (nan)"),
-    ("wrong_shape.keras", CONVERT, "lstm-equiv convert: {dir}/wrong_shape.keras: layer encoder: the stored kernel has "
-                                   "shape [3, 12], but units 4 need [3, 16]"),
-    ("missing_weights.keras", CONVERT, "lstm-equiv convert: {dir}/missing_weights.keras: layer encoder: no weights at "
-                                       "layers/lstm/cell/vars in model.weights.h5"),
-    ("float16_weights.keras", CONVERT, "lstm-equiv convert: {dir}/float16_weights.keras: layer encoder stores float16 "
-                                       "weights: lstm-equiv converts float32 and float64 layers"),
-    ("int_weights.keras", CONVERT, "lstm-equiv convert: {dir}/int_weights.keras: layer encoder: "
-                                   "layers/lstm/cell/vars/0 has dtype int32, not a real float"),
-    ("policy_float8.keras", CONVERT, "lstm-equiv convert: {dir}/policy_float8.keras: layer encoder: dtype "
-                                     "'float8_e4m3fn' is not one lstm-equiv converts"),
+    (
+        "subclassed.keras",
+        CONVERT,
+        "lstm-equiv convert: {dir}/subclassed.keras: the model ('MyModel') has no list of "
+        "layers in its config (a subclassed model?)",
+    ),
+    (
+        "unknown_lstm_key.keras",
+        CONVERT,
+        "lstm-equiv convert: {dir}/unknown_lstm_key.keras: layer encoder (LSTM): "
+        "config key(s) peephole_strength are not ones lstm-equiv knows",
+    ),
+    (
+        "units_string.keras",
+        CONVERT,
+        "lstm-equiv convert: {dir}/units_string.keras: layer encoder (LSTM): key 'units' "
+        "must be a positive integer, got '4'",
+    ),
+    (
+        "custom_activation.keras",
+        CONVERT,
+        "lstm-equiv convert: {dir}/custom_activation.keras: layer encoder: activation {{'class_name': '__lambda__'",
+    ),
+    (
+        "nan_weights.keras",
+        CONVERT,
+        "lstm-equiv convert: {dir}/nan_weights.keras: layer encoder: "
+        "layers/lstm/cell/vars/0 holds 48 non-finite values (nan)",
+    ),
+    (
+        "wrong_shape.keras",
+        CONVERT,
+        "lstm-equiv convert: {dir}/wrong_shape.keras: layer encoder: the stored kernel has "
+        "shape [3, 12], but units 4 need [3, 16]",
+    ),
+    (
+        "missing_weights.keras",
+        CONVERT,
+        "lstm-equiv convert: {dir}/missing_weights.keras: layer encoder: no weights at "
+        "layers/lstm/cell/vars in model.weights.h5",
+    ),
+    (
+        "float16_weights.keras",
+        CONVERT,
+        "lstm-equiv convert: {dir}/float16_weights.keras: layer encoder stores float16 "
+        "weights: lstm-equiv converts float32 and float64 layers",
+    ),
+    (
+        "int_weights.keras",
+        CONVERT,
+        "lstm-equiv convert: {dir}/int_weights.keras: layer encoder: "
+        "layers/lstm/cell/vars/0 has dtype int32, not a real float",
+    ),
+    (
+        "policy_float8.keras",
+        CONVERT,
+        "lstm-equiv convert: {dir}/policy_float8.keras: layer encoder: dtype "
+        "'float8_e4m3fn' is not one lstm-equiv converts",
+    ),
     # reports: lstm-equiv drift / gather
-    ("report_bogus_status.json", ("drift", "{file}"), "lstm-equiv drift: {dir}/report_bogus_status.json: row 0: key "
-                                                      "'status': 'bogus' is not one of pass, fail, error, "
-                                                      "undecided, skip, xfail"),
-    ("report_string_error.json", ("gather", "{file}"), "lstm-equiv gather: {dir}/report_string_error.json: row 0: key "
-                                                       "'max_abs_err': 'small' is not a number or null"),
-    ("report_list_case.json", ("gather", "{file}"), "lstm-equiv gather: {dir}/report_list_case.json: row 0: key "
-                                                    "'case': ['a'] is not a string"),
+    (
+        "report_bogus_status.json",
+        ("drift", "{file}"),
+        "lstm-equiv drift: {dir}/report_bogus_status.json: row 0: key "
+        "'status': 'bogus' is not one of pass, fail, error, "
+        "undecided, skip, xfail",
+    ),
+    (
+        "report_string_error.json",
+        ("gather", "{file}"),
+        "lstm-equiv gather: {dir}/report_string_error.json: row 0: key 'max_abs_err': 'small' is not a number or null",
+    ),
+    (
+        "report_list_case.json",
+        ("gather", "{file}"),
+        "lstm-equiv gather: {dir}/report_list_case.json: row 0: key 'case': ['a'] is not a string",
+    ),
     ("report_truncated.json", ("drift", "{file}"), "lstm-equiv drift: {dir}/report_truncated.json: not JSON"),
     ("report_empty.json", ("drift", "{file}"), "lstm-equiv drift: {dir}/report_empty.json: is empty"),
 ]
@@ -107,9 +166,13 @@ def test_every_corpus_file_has_one_entry(corpus):
     """Each file is an entry, or the weights file of an entry's case."""
     entries = {name for name, _, _ in CORPUS}
     assert len(entries) == len(CORPUS)
-    referenced = {line.split(":", 1)[1].strip() for name in entries if (corpus / name).is_file()
-                  and name.endswith(".yaml") for line in (corpus / name).read_text(errors="replace").splitlines()
-                  if line.startswith("weights:")}
+    referenced = {
+        line.split(":", 1)[1].strip()
+        for name in entries
+        if (corpus / name).is_file() and name.endswith(".yaml")
+        for line in (corpus / name).read_text(errors="replace").splitlines()
+        if line.startswith("weights:")
+    }
     assert sorted(p.name for p in corpus.iterdir()) == sorted(entries | referenced)
 
 
@@ -145,8 +208,13 @@ WORST = {  # the costliest files within the limits, and what each is refused wit
     "values.yaml": (lambda: "name: x\nl:\n" + "  - 1\n" * 99_990, "key 'input_depth': is required but missing"),
     "flow.yaml": (lambda: "name: x\nl: [" + "1," * (2**19 - 10) + "1]\n", "the file holds more than 100000 values"),
     "string.yaml": (lambda: "name: x\ns: " + "a" * (2**20 - 20) + "\n", "key 'input_depth': is required"),
-    "aliases.yaml": (lambda: "name: x\na0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
-        f"a{k}: &a{k} [{', '.join([f'*a{k - 1}'] * 10)}]\n" for k in range(1, 6)), "more than 100000 values"),
+    "aliases.yaml": (
+        lambda: (
+            "name: x\na0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+            + "".join(f"a{k}: &a{k} [{', '.join([f'*a{k - 1}'] * 10)}]\n" for k in range(1, 6))
+        ),
+        "more than 100000 values",
+    ),
 }
 
 

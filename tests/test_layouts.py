@@ -1,4 +1,5 @@
 """Layouts compose and split exactly, and put each gate where the real forms keep it."""
+
 from dataclasses import replace
 
 import numpy as np
@@ -33,17 +34,17 @@ def test_basic_lstm_cell_kernel_is_x_rows_then_h_rows_blocks_ijfo():
     t = layouts.BASIC_LSTM_CELL.compose(PARAMS, forget_bias=1.0)
     assert t["kernel"].shape == (5 + 3, 4 * 3) and t["bias"].shape == (4 * 3,)
     for k, g in enumerate("ijfo"):
-        np.testing.assert_array_equal(t["kernel"][:5, 3 * k:3 * k + 3], PARAMS.V[g])
-        np.testing.assert_array_equal(t["kernel"][5:, 3 * k:3 * k + 3], PARAMS.W[g])
-        np.testing.assert_array_equal(t["bias"][3 * k:3 * k + 3], PARAMS.b[g])  # forget_bias is not stored
+        np.testing.assert_array_equal(t["kernel"][:5, 3 * k : 3 * k + 3], PARAMS.V[g])
+        np.testing.assert_array_equal(t["kernel"][5:, 3 * k : 3 * k + 3], PARAMS.W[g])
+        np.testing.assert_array_equal(t["bias"][3 * k : 3 * k + 3], PARAMS.b[g])  # forget_bias is not stored
 
 
 def test_keras_blocks_are_ifco_with_forget_bias_in_the_f_block():
     t = layouts.KERAS.compose(PARAMS, forget_bias=1.0)
     for k, g in enumerate("ifjo"):
-        np.testing.assert_array_equal(t["kernel"][:, 3 * k:3 * k + 3], PARAMS.V[g])
-        np.testing.assert_array_equal(t["recurrent_kernel"][:, 3 * k:3 * k + 3], PARAMS.W[g])
-        np.testing.assert_array_equal(t["bias"][3 * k:3 * k + 3], PARAMS.b[g] + (1.0 if g == "f" else 0.0))
+        np.testing.assert_array_equal(t["kernel"][:, 3 * k : 3 * k + 3], PARAMS.V[g])
+        np.testing.assert_array_equal(t["recurrent_kernel"][:, 3 * k : 3 * k + 3], PARAMS.W[g])
+        np.testing.assert_array_equal(t["bias"][3 * k : 3 * k + 3], PARAMS.b[g] + (1.0 if g == "f" else 0.0))
 
 
 def test_a_wrong_gate_order_does_not_split_back_to_the_same_params():

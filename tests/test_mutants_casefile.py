@@ -6,6 +6,7 @@ Written against the survivors of a mutation run on harness/casefile.py, yamlnode
 line numbers are counted in the inline YAML, memory estimates from the formula in the message.
 TF-free: nothing here runs a form.
 """
+
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,7 @@ def quoted(line: int, text: str) -> str:
 
 # -- how an error is written ------------------------------------------------------------------------------
 
+
 def test_a_whole_file_problem_names_neither_line_nor_key_and_quotes_nothing():
     message = "is empty: write one case (a mapping with 'name') or a list of cases under 'cases:'"
     assert errors("") == [f"case.yaml: {message}"]
@@ -52,13 +54,27 @@ def test_an_error_without_the_file_text_quotes_nothing():
 
 # -- typo suggestions -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("a, b, edits", [
-    ("", "", 0), ("", "abc", 3), ("abc", "", 3),  # inserts only, deletes only
-    ("a", "b", 1), ("ab", "a", 1), ("a", "ab", 1),  # one substitution, deletion, insertion
-    ("a", "bb", 2), ("a", "aaa", 2), ("aaa", "a", 2),
-    ("ab", "ba", 1), ("flaot32", "float32", 1), ("abcd", "bacd", 1),  # a swap of two neighbours is one edit
-    ("aa", "aa", 0), ("kitten", "sitting", 3), ("num_unit", "num_units", 1),
-])
+
+@pytest.mark.parametrize(
+    "a, b, edits",
+    [
+        ("", "", 0),
+        ("", "abc", 3),
+        ("abc", "", 3),  # inserts only, deletes only
+        ("a", "b", 1),
+        ("ab", "a", 1),
+        ("a", "ab", 1),  # one substitution, deletion, insertion
+        ("a", "bb", 2),
+        ("a", "aaa", 2),
+        ("aaa", "a", 2),
+        ("ab", "ba", 1),
+        ("flaot32", "float32", 1),
+        ("abcd", "bacd", 1),  # a swap of two neighbours is one edit
+        ("aa", "aa", 0),
+        ("kitten", "sitting", 3),
+        ("num_unit", "num_units", 1),
+    ],
+)
 def test_typo_distance_counts_edits(a, b, edits):
     assert _typo_distance(a, b) == edits
     assert _typo_distance(b, a) == edits
@@ -69,14 +85,17 @@ def test_an_empty_key_gets_no_suggestion():
     assert lines[0] == f"case.yaml:1: unknown key; known keys: {', '.join(FIELDS)}"
 
 
-@pytest.mark.parametrize("typo, meant", [
-    ("nmae", "name"),  # 4 letters: one edit allowed
-    ("timestpe", "timesteps"),  # 8 letters: two edits allowed (a swap and a missing s)
-    ("bxych", None),  # 5 letters, two edits from batch: too far
-    ("bat", None),  # part of 'batch', but shorter than 4 letters
-    ("time", "timesteps"),  # two edits from 'name', but part of exactly one key
-    ("proj", None),  # part of two keys (num_proj, proj_clip): no guess
-])
+@pytest.mark.parametrize(
+    "typo, meant",
+    [
+        ("nmae", "name"),  # 4 letters: one edit allowed
+        ("timestpe", "timesteps"),  # 8 letters: two edits allowed (a swap and a missing s)
+        ("bxych", None),  # 5 letters, two edits from batch: too far
+        ("bat", None),  # part of 'batch', but shorter than 4 letters
+        ("time", "timesteps"),  # two edits from 'name', but part of exactly one key
+        ("proj", None),  # part of two keys (num_proj, proj_clip): no guess
+    ],
+)
 def test_which_unknown_keys_get_a_suggestion(typo, meant):
     assert suggest(typo, FIELDS) == meant
     lines = errors(MINIMAL + f"{typo}: 1\n")
@@ -88,27 +107,37 @@ def test_which_unknown_keys_get_a_suggestion(typo, meant):
 def test_an_unknown_key_is_one_problem_and_the_keys_after_it_are_still_read():
     text = "name: c\nnum_unit: 4\ninput_depth: 3\ntimesteps: 0\nbatch: 2\nseed: 1\n"
     assert errors(text) == [
-        "case.yaml:2: key 'num_unit': unknown key; did you mean 'num_units'?", quoted(2, "num_unit: 4"),
-        "case.yaml:4: key 'timesteps': must be at least 1, got 0", quoted(4, "timesteps: 0"),
+        "case.yaml:2: key 'num_unit': unknown key; did you mean 'num_units'?",
+        quoted(2, "num_unit: 4"),
+        "case.yaml:4: key 'timesteps': must be at least 1, got 0",
+        quoted(4, "timesteps: 0"),
     ]
 
 
 def test_an_enum_value_with_no_close_option_gets_no_hint():
     assert errors(MINIMAL + "activation: softmax\n")[0] == (
-        "case.yaml:7: key 'activation': must be one of tanh, relu, sigmoid, got 'softmax'")
+        "case.yaml:7: key 'activation': must be one of tanh, relu, sigmoid, got 'softmax'"
+    )
 
 
 # -- types and bounds -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("line, message", [
-    ("batch: true", "key 'batch': must be an integer, got boolean True"),  # in place of batch: 2, on line 5
-    ("forget_bias: true", "key 'forget_bias': must be a number, got boolean True"),  # no exponent hint
-    ("forget_bias: [1]", "key 'forget_bias': must be a number, got a list"),
-    ("forget_bias: 1E-5", "key 'forget_bias': must be a number, got string '1E-5' (YAML 1.1 reads an exponent "
-                          "without a dot as a string: write e.g. 1.0e-5)"),
-    ("dtypes: float32", "key 'dtypes': must be an array, got string 'float32'"),
-    ("head: 2", "key 'head': must be an object, got integer 2"),
-])
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("batch: true", "key 'batch': must be an integer, got boolean True"),  # in place of batch: 2, on line 5
+        ("forget_bias: true", "key 'forget_bias': must be a number, got boolean True"),  # no exponent hint
+        ("forget_bias: [1]", "key 'forget_bias': must be a number, got a list"),
+        (
+            "forget_bias: 1E-5",
+            "key 'forget_bias': must be a number, got string '1E-5' (YAML 1.1 reads an exponent "
+            "without a dot as a string: write e.g. 1.0e-5)",
+        ),
+        ("dtypes: float32", "key 'dtypes': must be an array, got string 'float32'"),
+        ("head: 2", "key 'head': must be an object, got integer 2"),
+    ],
+)
 def test_a_value_of_the_wrong_type(line, message):
     if line.startswith("batch"):
         text, where = MINIMAL.replace("batch: 2", line), 5
@@ -121,39 +150,49 @@ def test_a_value_of_the_wrong_type(line, message):
 def test_a_clip_must_be_greater_than_zero(key):
     extra = "num_proj: 2\n" if key == "proj_clip" else ""
     assert errors(MINIMAL + extra + f"{key}: 0\n")[0] == (
-        f"case.yaml:{7 + bool(extra)}: key {key!r}: must be greater than 0, got 0")
+        f"case.yaml:{7 + bool(extra)}: key {key!r}: must be greater than 0, got 0"
+    )
     case = only_case(MINIMAL + extra + f"{key}: 0.001\n")
     assert getattr(case, key) == 0.001
 
 
 def test_a_tolerance_must_be_greater_than_zero():
     text = MINIMAL + "tolerance:\n  float32: 0\n  reason: why\n"
-    assert errors(text) == ["case.yaml:8: key 'tolerance.float32': must be greater than 0, got 0",
-                            quoted(8, "  float32: 0")]
+    assert errors(text) == [
+        "case.yaml:8: key 'tolerance.float32': must be greater than 0, got 0",
+        quoted(8, "  float32: 0"),
+    ]
 
 
 def test_a_tolerance_reason_of_one_letter_is_enough_a_blank_one_is_not():
     case = only_case(MINIMAL + "tolerance:\n  float32: 0.001\n  reason: x\n")
     assert case.tolerance == {"float32": 0.001} and case.tolerance_reason == "x"
     text = MINIMAL + "tolerance:\n  float32: 0.001\n  reason: '   '\n"
-    assert errors(text) == ["case.yaml:9: key 'tolerance.reason': must not be empty",  # and nothing more
-                            quoted(9, "  reason: '   '")]
+    assert errors(text) == [
+        "case.yaml:9: key 'tolerance.reason': must not be empty",  # and nothing more
+        quoted(9, "  reason: '   '"),
+    ]
 
 
 def test_a_tolerance_with_only_a_reason_overrides_nothing():
     text = MINIMAL + "tolerance:\n  reason: flaky\n"
-    assert errors(text) == ["case.yaml:7: key 'tolerance': needs at least one of float32, float64",
-                            quoted(7, "tolerance:")]
+    assert errors(text) == [
+        "case.yaml:7: key 'tolerance': needs at least one of float32, float64",
+        quoted(7, "tolerance:"),
+    ]
 
 
 def test_a_missing_key_is_reported_on_the_line_of_its_case():
-    text = ("cases:\n"
-            "  - name: a\n    input_depth: 3\n    num_units: 4\n    timesteps: 5\n    batch: 2\n    seed: 1\n"
-            "  - name: b\n    input_depth: 3\n    num_units: 4\n    timesteps: 5\n    batch: 2\n")
+    text = (
+        "cases:\n"
+        "  - name: a\n    input_depth: 3\n    num_units: 4\n    timesteps: 5\n    batch: 2\n    seed: 1\n"
+        "  - name: b\n    input_depth: 3\n    num_units: 4\n    timesteps: 5\n    batch: 2\n"
+    )
     assert errors(text) == ["case.yaml:8: key 'seed': is required but missing", quoted(8, "  - name: b")]
 
 
 # -- the memory bound: batch x timesteps x (input_depth + 12 num_units) x 8 bytes, plus the weights ---------
+
 
 def test_memory_estimate_follows_its_formula():
     # (3 + 12*5) = 63 per step, 2*7*63 = 882; weights 4*5*(3+5+1) = 180, four sets = 720; 8 * (882 + 720)
@@ -166,18 +205,24 @@ def test_a_case_of_exactly_4_gib_is_accepted_one_more_timestep_is_refused():
     text = "name: edge\ninput_depth: 25\nnum_units: 6\ntimesteps: 86480\nbatch: 64\nseed: 1\n"
     assert only_case(text).timesteps == 86480
     lines = errors(text.replace("86480", "86481"))
-    assert lines == ["case.yaml:4: key 'timesteps': the case would need about 4.0 GiB of arrays (batch x timesteps x "
-                     "(input_depth + 12 num_units) x 8 bytes); the bound is 4 GiB", quoted(4, "timesteps: 86481")]
+    assert lines == [
+        "case.yaml:4: key 'timesteps': the case would need about 4.0 GiB of arrays (batch x timesteps x "
+        "(input_depth + 12 num_units) x 8 bytes); the bound is 4 GiB",
+        quoted(4, "timesteps: 86481"),
+    ]
 
 
 def test_the_memory_bound_blames_the_largest_size():
     # 65536 * 1000 * (1 + 12) = 851 968 000, weights 4 * 1 * 3 * 4 = 48; * 8 bytes = 6.35 GiB
     text = "name: wide\ninput_depth: 1\nnum_units: 1\ntimesteps: 1000\nbatch: 65536\nseed: 1\n"
-    assert errors(text)[0] == ("case.yaml:5: key 'batch': the case would need about 6.3 GiB of arrays (batch x "
-                               "timesteps x (input_depth + 12 num_units) x 8 bytes); the bound is 4 GiB")
+    assert errors(text)[0] == (
+        "case.yaml:5: key 'batch': the case would need about 6.3 GiB of arrays (batch x "
+        "timesteps x (input_depth + 12 num_units) x 8 bytes); the bound is 4 GiB"
+    )
 
 
 # -- defaults and values ----------------------------------------------------------------------------------
+
 
 def test_the_defaults_of_the_optional_keys():
     case = only_case(MINIMAL)
@@ -199,7 +244,8 @@ def test_every_optional_key_is_read():
     text = MINIMAL.replace("seed: 1", "seed: 7") + (
         "description: what it is for\ndtypes: [float64]\nforget_bias: 0.25\nchecks: [forward]\nloss: last_output\n"
         "weight_scale: 3\ninput_scale: 0.5\n"
-        "head:\n  num_classes: 3\ntolerance:\n  float64: 0.001\n  reason: because\n")
+        "head:\n  num_classes: 3\ntolerance:\n  float64: 0.001\n  reason: because\n"
+    )
     case = only_case(text)
     assert case.seed == 7 and case.description == "what it is for"
     assert case.dtypes == ("float64",) and case.forget_bias == 0.25
@@ -220,10 +266,12 @@ def test_named_forms_that_express_the_options_are_run():
 
 
 def test_a_case_refused_for_its_forms_does_not_take_its_name():
-    text = ("cases:\n"
-            "  - name: twin\n    input_depth: 3\n    num_units: 4\n    timesteps: 5\n    batch: 2\n    seed: 1\n"
-            "    forms: [keras_lstm]\n    use_peepholes: true\n"
-            "  - name: twin\n    input_depth: 3\n    num_units: 4\n    timesteps: 5\n    batch: 2\n    seed: 2\n")
+    text = (
+        "cases:\n"
+        "  - name: twin\n    input_depth: 3\n    num_units: 4\n    timesteps: 5\n    batch: 2\n    seed: 1\n"
+        "    forms: [keras_lstm]\n    use_peepholes: true\n"
+        "  - name: twin\n    input_depth: 3\n    num_units: 4\n    timesteps: 5\n    batch: 2\n    seed: 2\n"
+    )
     lines = errors(text)
     problems = [line for line in lines if line.startswith("case.yaml:")]
     assert len(problems) == 1, lines
@@ -232,17 +280,23 @@ def test_a_case_refused_for_its_forms_does_not_take_its_name():
 
 # -- the top level ----------------------------------------------------------------------------------------
 
+
 def test_a_top_level_scalar_or_list_is_refused_on_its_line():
     assert errors("hello\n") == [
-        "case.yaml:1: must be a mapping (one case) or 'cases:' (a list), got string 'hello'", quoted(1, "hello")]
+        "case.yaml:1: must be a mapping (one case) or 'cases:' (a list), got string 'hello'",
+        quoted(1, "hello"),
+    ]
     assert errors("# a comment\n# another\n- name: c\n")[0] == (
-        "case.yaml:3: must be a mapping (one case) or 'cases:' (a list), got a list")
+        "case.yaml:3: must be a mapping (one case) or 'cases:' (a list), got a list"
+    )
 
 
 def test_cases_beside_other_keys_and_an_empty_cases_list():
     assert errors("name: c\ncases: []\n") == [
-        "case.yaml:1: key 'name': a file with 'cases:' holds nothing else at the top level", quoted(1, "name: c"),
-        "case.yaml:2: key 'cases': must be a non-empty list of cases", quoted(2, "cases: []"),
+        "case.yaml:1: key 'name': a file with 'cases:' holds nothing else at the top level",
+        quoted(1, "name: c"),
+        "case.yaml:2: key 'cases': must be a non-empty list of cases",
+        quoted(2, "cases: []"),
     ]
 
 
@@ -260,9 +314,12 @@ def test_every_case_of_a_list_is_checked_after_one_that_is_not_a_mapping():
 
 # -- YAML itself ------------------------------------------------------------------------------------------
 
+
 def test_one_document_per_file():
     assert errors("name: a\n---\nname: b\n") == [
-        "case.yaml:2: a case file holds one YAML document; put several cases under 'cases:'", quoted(2, "---")]
+        "case.yaml:2: a case file holds one YAML document; put several cases under 'cases:'",
+        quoted(2, "---"),
+    ]
 
 
 def test_a_control_character_is_named_with_its_line():
@@ -271,7 +328,9 @@ def test_a_control_character_is_named_with_its_line():
     assert err.value.line == 1 and err.value.key is None
     assert str(err.value) == err.value.message == "holds the character U+0007, which YAML does not allow in a file"
     assert errors("name: a\ninput_depth: 3\nseed: \x00\n") == [
-        "case.yaml:3: holds the character U+0000, which YAML does not allow in a file", quoted(3, "seed: \x00")]
+        "case.yaml:3: holds the character U+0000, which YAML does not allow in a file",
+        quoted(3, "seed: \x00"),
+    ]
 
 
 def test_a_tag_on_a_mapping_or_a_sequence_is_refused_on_its_line():
@@ -279,7 +338,8 @@ def test_a_tag_on_a_mapping_or_a_sequence_is_refused_on_its_line():
         tag = value.split()[0].replace("!!", "tag:yaml.org,2002:")
         assert errors(MINIMAL + f"head: {value}\n") == [
             f"case.yaml:7: YAML tag {tag!r} is not allowed: case files hold plain data only",
-            quoted(7, f"head: {value}")]
+            quoted(7, f"head: {value}"),
+        ]
 
 
 def test_a_key_that_is_not_a_string():
@@ -289,7 +349,8 @@ def test_a_key_that_is_not_a_string():
 def test_a_merge_key_of_a_scalar():
     assert errors(MINIMAL + "<<: 3\n") == [
         "case.yaml:7: key '<<': a '<<' merge key takes a mapping or a list of mappings (e.g. <<: *defaults)",
-        quoted(7, "<<: 3")]
+        quoted(7, "<<: 3"),
+    ]
 
 
 def test_each_merged_mapping_of_a_merge_key_is_merged():
@@ -314,10 +375,12 @@ def test_the_alias_bound_allows_exactly_max_values():
     assert err.value.line == 1
     assert err.value.message == (
         "the file expands to more than 100000 values through its aliases (nested aliases, a 'billion laughs'?): "
-        "share settings with one level of anchors or '<<' merge keys instead")
+        "share settings with one level of anchors or '<<' merge keys instead"
+    )
 
 
 # -- files ------------------------------------------------------------------------------------------------
+
 
 def test_an_unreadable_file(tmp_path):
     path = tmp_path / "missing.yaml"
@@ -329,15 +392,21 @@ def test_an_unreadable_file(tmp_path):
 def test_a_name_used_in_an_earlier_file_is_quoted_where_it_is_reused(tmp_path):
     first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
     first.write_text(MINIMAL.replace("name: c", "name: shared"))
-    second.write_text("# the same name again\ncases:\n" + "".join(
-        f"  {'-' if k == 0 else ' '} {line}\n" for k, line in enumerate(MINIMAL.replace("name: c", "name: shared")
-                                                                          .splitlines())))
+    second.write_text(
+        "# the same name again\ncases:\n"
+        + "".join(
+            f"  {'-' if k == 0 else ' '} {line}\n"
+            for k, line in enumerate(MINIMAL.replace("name: c", "name: shared").splitlines())
+        )
+    )
     loader = CaseLoader()
     loader.load(first)
     with pytest.raises(CaseFileError) as err:
         loader.load(second)
     assert str(err.value).splitlines() == [
-        f"{second}:3: key 'name': 'shared' is already the name of a case in {first}:1", quoted(3, "  - name: shared")]
+        f"{second}:3: key 'name': 'shared' is already the name of a case in {first}:1",
+        quoted(3, "  - name: shared"),
+    ]
 
 
 def test_case_files_finds_yaml_and_yml_under_every_folder_and_takes_files_as_given(tmp_path):

@@ -4,6 +4,7 @@ by hand, from hand-computed numbers, or from central differences; where a conven
 clip limit is pinned, the comment names the TensorFlow gradient it has to agree with (checked against
 TF 2.x / Keras 3: tf.clip_by_value passes the gradient at the limit, relu's gradient is 0 at 0, Keras 3's
 hard_sigmoid, relu6(z + 3) / 6, has gradient 0 at z = +-3)."""
+
 import warnings
 
 import numpy as np
@@ -36,6 +37,7 @@ def _sig(z):
 
 
 # ---------------------------------------------------------------- reference/lstm.py: LSTMParams
+
 
 def test_params_refuse_wrong_peepholes_and_projection_naming_the_shapes():
     p = _params(1, n_in=3, n=4)
@@ -74,6 +76,7 @@ def test_a_projected_float32_run_stays_float32():
 
 # ---------------------------------------------------------------- reference/lstm.py: activations
 
+
 def test_hard_sigmoid_factory_is_clip_slope_z_plus_half_in_the_dtype_of_z():
     """ACTIVATIONS' two hard sigmoids are built once at import (their values are pinned in
     test_audit_findings.py); this calls the factory itself, with a slope whose values are exact."""
@@ -110,6 +113,7 @@ def test_gate_activations_replace_one_activation_in_the_forward_pass():
 
 # ---------------------------------------------------------------- reference/lstm.py: lstm_forward
 
+
 def test_initial_state_is_cast_to_the_dtype_of_x():
     rng = np.random.default_rng(7)
     p = _params(8)
@@ -145,6 +149,7 @@ def test_dense_is_x_kernel_plus_bias_in_the_dtype_of_x():
 
 # ---------------------------------------------------------------- reference/backward.py: derivatives
 
+
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_every_activation_derivative_matches_central_differences_away_from_kinks(name):
     act, d = ACTIVATIONS[name], ref_backward._derivative(name)
@@ -171,6 +176,7 @@ def test_an_activation_without_a_derivative_is_named():
 
 # ---------------------------------------------------------------- reference/backward.py: lstm_backward
 
+
 @pytest.mark.parametrize("acts", [("tanh", "sigmoid"), ("relu", "hard_sigmoid_0.2"), ("tanh", "hard_sigmoid_1/6")])
 @pytest.mark.parametrize("given", [True, False], ids=["state_and_cotangents_given", "defaults"])
 def test_backward_computes_every_gradient_in_the_dtype_of_x(acts, given):
@@ -181,13 +187,21 @@ def test_backward_computes_every_gradient_in_the_dtype_of_x(acts, given):
     d_out = rng.normal(size=(2, 3, 2))
     kw = dict(activation=acts[0], recurrent_activation=acts[1], cell_clip=5.0, proj_clip=5.0)
     if given:
-        kw.update(h0=rng.normal(0, 0.3, (2, 2)), c0=rng.normal(0, 0.3, (2, 4)),
-                  d_h=rng.normal(size=(2, 2)), d_c=rng.normal(size=(2, 4)))
+        kw.update(
+            h0=rng.normal(0, 0.3, (2, 2)),
+            c0=rng.normal(0, 0.3, (2, 4)),
+            d_h=rng.normal(size=(2, 2)),
+            d_c=rng.normal(size=(2, 4)),
+        )
     g32 = lstm_backward(x, p, d_out, **kw)
     g64 = lstm_backward(x.astype(np.float64), p, d_out, **kw)
     blocks = [(f"{part}[{g}]", a, getattr(g64.params, part)[g]) for part, g, a in g32.params.items()]
-    blocks += [("projection", g32.params.projection, g64.params.projection),
-               ("x", g32.x, g64.x), ("h0", g32.h0, g64.h0), ("c0", g32.c0, g64.c0)]
+    blocks += [
+        ("projection", g32.params.projection, g64.params.projection),
+        ("x", g32.x, g64.x),
+        ("h0", g32.h0, g64.h0),
+        ("c0", g32.c0, g64.c0),
+    ]
     assert len(blocks) == 4 * 3 + 3 + 4
     for label, a32, a64 in blocks:
         assert a32.dtype == np.float32, label
@@ -286,6 +300,7 @@ def test_a_proj_clip_that_the_largest_h_only_touches_leaves_the_gradient_unchang
 
 # ---------------------------------------------------------------- harness/layouts.py
 
+
 @pytest.mark.parametrize("layout", [layouts.KERAS, layouts.BLOCK_LSTM_V2], ids=lambda layout: layout.name)
 def test_a_stored_forget_bias_keeps_float32_weights_float32(layout):
     p = _params(21, n_in=5, n=3).astype(np.float32)
@@ -315,6 +330,7 @@ def test_where_names_peepholes_x_rows_and_the_recurrent_kernel():
 
 # ---------------------------------------------------------------- harness/compare.py
 
+
 def test_outcome_passed_is_a_bool_on_every_failure():
     shape = compare.compare(np.zeros(2), np.zeros(3), TOL, "t", ("unit",))
     nan = compare.compare(np.array([np.nan]), np.zeros(1), TOL, "t", ("unit",))
@@ -339,8 +355,12 @@ def test_a_failure_message_is_one_line_per_fact_with_the_signed_difference_and_r
     outcome = compare.compare(actual, desired, TOL, "what", ("batch", "unit"))  # no timestep axis
     assert outcome.max_abs_err == 0.25 and outcome.max_rel_err == 1.0  # 0.25 off a reference of 0.25
     lines = outcome.message.split("\n")
-    assert lines[:4] == ["what", "Tolerance: atol=1e-06 (test)", "Mismatched elements: 1 / 4 (25%)",
-                         "Max absolute difference: 0.25"]
+    assert lines[:4] == [
+        "what",
+        "Tolerance: atol=1e-06 (test)",
+        "Mismatched elements: 1 / 4 (25%)",
+        "Max absolute difference: 0.25",
+    ]
     assert "First mismatch at batch 0, unit 1" in lines
     assert "  batch 0, unit 1: 0.5 | 0.25 | 0.25 | 1e-06" in lines  # form | reference | form - reference | bound
     assert lines[-1] == compare.NEXT

@@ -1,5 +1,6 @@
 """What onnx.reference's LSTM ignores, measured each run: the reason onnx_reference claims no option but
 peepholes, while onnxruntime computes every one of them (harness/forms/onnx/lstm.py, docs/sources.md)."""
+
 import numpy as np
 import pytest
 
@@ -10,16 +11,21 @@ from reference import GATES, LSTMParams, lstm_forward
 
 pytestmark = pytest.mark.skipif(onnx_lstm.missing() is not None, reason=str(onnx_lstm.missing()))
 
-IGNORED = {"clip": {"gate_clip": 0.3}, "input_forget": {"input_forget": True},
-           "activations": {"activation": "relu", "recurrent_activation": "hard_sigmoid_0.2"}}
+IGNORED = {
+    "clip": {"gate_clip": 0.3},
+    "input_forget": {"input_forget": True},
+    "activations": {"activation": "relu", "recurrent_activation": "hard_sigmoid_0.2"},
+}
 
 
 def _setup():
     rng = np.random.default_rng(9)
     n_in, n = 3, 4
-    params = LSTMParams({g: rng.normal(0, 0.8, (n_in, n)) for g in GATES},
-                        {g: rng.normal(0, 0.8, (n, n)) for g in GATES},
-                        {g: rng.normal(0, 0.5, n) for g in GATES}).astype(np.float32)
+    params = LSTMParams(
+        {g: rng.normal(0, 0.8, (n_in, n)) for g in GATES},
+        {g: rng.normal(0, 0.8, (n, n)) for g in GATES},
+        {g: rng.normal(0, 0.5, n) for g in GATES},
+    ).astype(np.float32)
     return params, rng.normal(size=(2, 6, n_in)).astype(np.float32)
 
 
@@ -48,14 +54,17 @@ def test_onnx_gru_weights_are_read_back_from_the_model_so_a_packing_mistake_fail
     from harness import engine
     from harness.forms.onnx import cells as blocks
 
-    case = make_case(name=f"onnx_gru_pack_{int(reset_after)}", dtypes="float32",
-                     extra=f"cell: gru\nreset_after: {str(reset_after).lower()}\nforms: [onnx_gru]\n"
-                           "checks: [forward]\n")
+    case = make_case(
+        name=f"onnx_gru_pack_{int(reset_after)}",
+        dtypes="float32",
+        extra=f"cell: gru\nreset_after: {str(reset_after).lower()}\nforms: [onnx_gru]\nchecks: [forward]\n",
+    )
     right = {c: engine.evaluate(engine.Item(case, "onnx_gru", "float32", c)).status for c in engine.checks_of(case)}
     assert set(right.values()) == {"pass"}, right
     real = blocks.node_model
-    monkeypatch.setattr(blocks, "node_model", lambda op, tensors, *a, **kw: real(
-        op, {**tensors, "Rb": 0 * tensors["Rb"]}, *a, **kw))
+    monkeypatch.setattr(
+        blocks, "node_model", lambda op, tensors, *a, **kw: real(op, {**tensors, "Rb": 0 * tensors["Rb"]}, *a, **kw)
+    )
     monkeypatch.setattr(RUNS, "_tf", {})
     weights = engine.evaluate(engine.Item(case, "onnx_gru", "float32", "weights"))
     block = "b_h" if reset_after else "b"  # the recurrent biases apart, or the one b they add up to

@@ -1,5 +1,6 @@
 """What lstm-equiv writes: every output path checked before the work, written beside the target and renamed
 into place, an existing file kept unless --force, an input never a target, Ctrl-C keeping what finished."""
+
 import io
 import json
 import os
@@ -11,8 +12,10 @@ import pytest
 from harness import engine, safeio
 from harness.cli import main
 
-GOOD = ("name: {name}\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float32]\n"
-        "forms: [keras_lstm]\nchecks: [forward]\n")
+GOOD = (
+    "name: {name}\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float32]\n"
+    "forms: [keras_lstm]\nchecks: [forward]\n"
+)
 
 
 def cli(*args):
@@ -33,8 +36,10 @@ def case(tmp_path):
 @pytest.fixture()
 def no_work(monkeypatch):
     """Fail the test if any item is evaluated: the output check must come first."""
+
     def evaluate(item):
         raise AssertionError("an item ran before the output paths were checked")
+
     monkeypatch.setattr(engine, "evaluate", evaluate)
 
 
@@ -60,10 +65,13 @@ def test_an_existing_json_is_kept_unless_force(case, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.yaml", "r.json"]
 
 
-@pytest.mark.parametrize("where, message", [
-    ("missing/r.json", "the folder {tmp}/missing does not exist"),
-    (".", "is a folder; name a file"),
-])
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("missing/r.json", "the folder {tmp}/missing does not exist"),
+        (".", "is a folder; name a file"),
+    ],
+)
 def test_a_json_path_that_cannot_be_written_is_refused_before_any_work(case, tmp_path, no_work, where, message):
     code, out, err = cli("run", case, "--json", tmp_path / where)
     assert code == 2 and message.format(tmp=tmp_path) in err
@@ -160,8 +168,9 @@ def test_vectors_into_a_folder_that_holds_files_is_refused(tmp_path):
 
 def test_explain_png_is_checked_first(tmp_path):
     (tmp_path / "k.png").write_text("mine")
-    code, _, err = cli("explain", "--input-depth", 2, "--num-units", 3, "--form", "keras_lstm", "--png",
-                       tmp_path / "k.png")
+    code, _, err = cli(
+        "explain", "--input-depth", 2, "--num-units", 3, "--form", "keras_lstm", "--png", tmp_path / "k.png"
+    )
     assert code == 2 and "exists" in err and (tmp_path / "k.png").read_text() == "mine"
 
 

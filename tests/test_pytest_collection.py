@@ -1,5 +1,6 @@
 """The suite as users run it: pytest (with and without xdist) over case files. In-process through pytester
 where that proves the same thing; in a fresh process where xdist's workers are the point."""
+
 import json
 import shutil
 from pathlib import Path
@@ -11,16 +12,18 @@ from harness.collect import per_case
 from harness.forms import FORMS, LSTM_FORMS
 
 ROOT = Path(__file__).resolve().parent.parent
-GOOD = ("name: tiny\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float64]\n"
-        "forms: [keras_lstm]\nchecks: [forward]\n")
+GOOD = (
+    "name: tiny\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float64]\n"
+    "forms: [keras_lstm]\nchecks: [forward]\n"
+)
 BAD = "name: typo\ninput_depth: 3\nnum_unit: 4\ntimesteps: 6\nbatch: 2\nseed: 8\n"
-WRONG_LAYOUT = '''
+WRONG_LAYOUT = """
 from dataclasses import replace
 from harness import engine, layouts
 _wrong = replace(layouts.KERAS, name="keras read as ijfo", gate_order=("i", "j", "f", "o"))
 _evaluate = engine.evaluate
 engine.evaluate = lambda item, reading=None, weights="random": _evaluate(item, engine.ReadAs(other=_wrong), weights)
-'''
+"""
 COLLECTED = ROOT / "tests" / "data" / "collected.json"
 
 
@@ -31,8 +34,14 @@ def every_form_already_ran_here(tmp_path_factory):
     from harness.casefile import parse
 
     path = tmp_path_factory.mktemp("warm") / "warm.yaml"
-    (case,) = parse(path, GOOD.replace("tiny", "warm").replace("forms: [keras_lstm]\n", "").replace(
-        "[float64]", "[float32, float64]").replace("checks: [forward]\n", "").encode())
+    (case,) = parse(
+        path,
+        GOOD.replace("tiny", "warm")
+        .replace("forms: [keras_lstm]\n", "")
+        .replace("[float64]", "[float32, float64]")
+        .replace("checks: [forward]\n", "")
+        .encode(),
+    )
     for form in case.forms:
         for dtype in case.dtypes:
             engine.read(case, form, dtype)
@@ -57,8 +66,12 @@ def run(pytester, cases: dict, *args, conftest_extra="", subprocess=False):
 
 
 def test_a_bad_file_is_a_collection_error_and_the_other_files_still_run(pytester):
-    code, out = run(pytester, {"a_good.yaml": GOOD, "b_bad.yaml": BAD, "c_good.yaml": GOOD.replace("tiny", "tiny2")},
-                    "-p", "no:xdist")
+    code, out = run(
+        pytester,
+        {"a_good.yaml": GOOD, "b_bad.yaml": BAD, "c_good.yaml": GOOD.replace("tiny", "tiny2")},
+        "-p",
+        "no:xdist",
+    )
     assert code == 1, out
     assert "ERROR collecting cases/b_bad.yaml" in out
     assert "cases/b_bad.yaml:3: key 'num_unit': unknown key; did you mean 'num_units'?" in out
@@ -144,8 +157,9 @@ def test_what_is_collected_is_pinned(pytester):
     """No item can vanish: per case, the forms, dtypes and checks collected, and the count, are pinned.
     After adding a case on purpose: python tools/pin_collection.py > tests/data/collected.json"""
     now, pinned = collected(pytester), json.loads(COLLECTED.read_text())
-    assert now == pinned, ("collection changed; if on purpose: python tools/pin_collection.py > "
-                           "tests/data/collected.json")
+    assert now == pinned, (
+        "collection changed; if on purpose: python tools/pin_collection.py > tests/data/collected.json"
+    )
     for case, e in now.items():  # every combination, nothing partial
         assert e["items"] == len(e["forms"]) * len(e["dtypes"]) * len(e["checks"]), case
     assert sum(e["items"] for e in now.values()) >= 1400
@@ -166,18 +180,26 @@ def test_items_pass_in_random_order(pytester):
     assert orders[0] != orders[1]  # the two runs really ran the items in different orders
 
 
-ILL = ("name: ill\ninput_depth: 12\nnum_units: 32\ntimesteps: 200\nbatch: 2\nseed: 3\nweight_scale: 8.0\n"
-       "dtypes: [float32]\nforms: [keras_lstm]\nchecks: [forward]\n")
+ILL = (
+    "name: ill\ninput_depth: 12\nnum_units: 32\ntimesteps: 200\nbatch: 2\nseed: 3\nweight_scale: 8.0\n"
+    "dtypes: [float32]\nforms: [keras_lstm]\nchecks: [forward]\n"
+)
 
 
 def test_an_ill_conditioned_pass_warns_under_pytest_and_a_well_conditioned_one_does_not(pytester):
     """chaotic_weights' shape in float32 (bound 3.1 against 1.8 for the closest wrong layout) passes with an
     IllConditioned warning on each computed check; the tiny case beside it passes without one."""
-    code, out = run(pytester, {"ill.yaml": ILL, "tame.yaml": GOOD.replace("[float64]", "[float32]")}, "-p", "no:xdist",
-                    subprocess=True)
+    code, out = run(
+        pytester,
+        {"ill.yaml": ILL, "tame.yaml": GOOD.replace("[float64]", "[float32]")},
+        "-p",
+        "no:xdist",
+        subprocess=True,
+    )
     assert code == 0, out
     assert "8 passed, 3 warnings" in out
-    summary = out[out.index("warnings summary"):]
+    summary = out[out.index("warnings summary") :]
     assert summary.count("IllConditioned: ill-conditioned: float32 cannot separate a wrong layout here") == 1
     assert [line for line in summary.splitlines() if line.startswith("cases/")] == [
-        f"cases/ill.yaml::ill::keras_lstm-float32::{check}" for check in ("outputs", "final_h", "final_c")]
+        f"cases/ill.yaml::ill::keras_lstm-float32::{check}" for check in ("outputs", "final_h", "final_c")
+    ]

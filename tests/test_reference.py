@@ -1,4 +1,5 @@
 """The NumPy reference on its own: independent of TensorFlow, per gate, and right on published vectors."""
+
 import ast
 import subprocess
 import sys
@@ -28,13 +29,17 @@ def test_gates_are_named_as_the_question_names_them():
 def test_reference_never_imports_tensorflow_or_keras():
     for path in REFERENCE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             for name in names:
                 assert name.split(".")[0] not in {"tensorflow", "keras", "tf_keras"}, f"{path} imports {name}"
     code = "import sys, reference; print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=REFERENCE.parent).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REFERENCE.parent
+    ).stdout
     assert out.strip() == "[]"
 
 
@@ -47,8 +52,9 @@ def test_reference_never_stacks_or_fuses():
             if numpy_attribute and node.value.id in ("np", "numpy"):
                 assert node.attr not in banned, f"{path}:{node.lineno} uses np.{node.attr}"
             if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
-                assert not any(isinstance(s, ast.Constant) and s.value == 4 for s in (node.left, node.right)), \
+                assert not any(isinstance(s, ast.Constant) and s.value == 4 for s in (node.left, node.right)), (
                     f"{path}:{node.lineno} multiplies by 4"
+                )
 
 
 def test_tf_basic_lstm_cell_published_vector():

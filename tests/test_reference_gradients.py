@@ -1,4 +1,5 @@
 """The reference's backpropagation through time against central finite differences, float64."""
+
 import numpy as np
 import pytest
 
@@ -83,10 +84,14 @@ def test_gradients_are_per_gate_and_nonzero():
 
 def test_straight_through_cell_clip_differs_only_where_the_clip_engages():
     params, x, h0, c0, weights = _setup(11)
-    tight = [lstm_backward(x, params, weights[0], h0, c0, cell_clip=0.3, cell_clip_gradient=mode).params.W["f"]
-             for mode in ("mask", "straight_through")]
-    loose = [lstm_backward(x, params, weights[0], h0, c0, cell_clip=1e6, cell_clip_gradient=mode).params.W["f"]
-             for mode in ("mask", "straight_through")]
+    tight = [
+        lstm_backward(x, params, weights[0], h0, c0, cell_clip=0.3, cell_clip_gradient=mode).params.W["f"]
+        for mode in ("mask", "straight_through")
+    ]
+    loose = [
+        lstm_backward(x, params, weights[0], h0, c0, cell_clip=1e6, cell_clip_gradient=mode).params.W["f"]
+        for mode in ("mask", "straight_through")
+    ]
     assert np.abs(tight[0] - tight[1]).max() > 1e-3
     np.testing.assert_array_equal(loose[0], loose[1])
     with pytest.raises(ValueError, match="cell_clip_gradient"):
@@ -128,19 +133,25 @@ def _network(seed, layers=1, merge_mode=None, peepholes=False, num_proj=None, **
     width_in = n_in
     for _layer in range(layers):
         for _d in range(directions(merge_mode)):
-            cells.append(LSTMParams(
-                V={g: rng.normal(0, 0.6, (width_in, n)) for g in GATES},
-                W={g: rng.normal(0, 0.6, (h_depth, n)) for g in GATES},
-                b={g: rng.normal(0, 0.5, n) for g in GATES},
-                peephole={g: rng.normal(0, 0.5, n) for g in PEEPHOLE_GATES} if peepholes else None,
-                projection=rng.normal(0, 0.6, (n, num_proj)) if num_proj else None))
+            cells.append(
+                LSTMParams(
+                    V={g: rng.normal(0, 0.6, (width_in, n)) for g in GATES},
+                    W={g: rng.normal(0, 0.6, (h_depth, n)) for g in GATES},
+                    b={g: rng.normal(0, 0.5, n) for g in GATES},
+                    peephole={g: rng.normal(0, 0.5, n) for g in PEEPHOLE_GATES} if peepholes else None,
+                    projection=rng.normal(0, 0.6, (n, num_proj)) if num_proj else None,
+                )
+            )
             h0.append(rng.normal(0, 0.3, (batch, h_depth)))
             c0.append(rng.normal(0, 0.3, (batch, n)))
         width_in = h_depth * (2 if merge_mode in ("concat", "none") else 1)
     x = rng.normal(size=(batch, steps, n_in))
     k = len(cells)
-    weights = (rng.normal(size=(batch, steps, width_in)), rng.normal(size=(k, batch, h_depth)),
-               rng.normal(size=(k, batch, n)))
+    weights = (
+        rng.normal(size=(batch, steps, width_in)),
+        rng.normal(size=(k, batch, h_depth)),
+        rng.normal(size=(k, batch, n)),
+    )
     return cells, x, h0, c0, weights
 
 
@@ -159,10 +170,16 @@ def test_every_network_gradient_matches_finite_differences(name):
         return float((r_out * outputs).sum() + (r_h * h).sum() + (r_c * c).sum())
 
     grads = network_backward(x, cells, r_out, h0, c0, d_h=r_h, d_c=r_c, **kwargs)
-    blocks = [(f"cell {k} {part}[{g}]", a, getattr(grads.cells[k], part)[g])
-              for k, p in enumerate(cells) for part, g, a in p.items()]
-    blocks += [(f"cell {k} projection", p.projection, grads.cells[k].projection)
-               for k, p in enumerate(cells) if p.projection is not None]
+    blocks = [
+        (f"cell {k} {part}[{g}]", a, getattr(grads.cells[k], part)[g])
+        for k, p in enumerate(cells)
+        for part, g, a in p.items()
+    ]
+    blocks += [
+        (f"cell {k} projection", p.projection, grads.cells[k].projection)
+        for k, p in enumerate(cells)
+        if p.projection is not None
+    ]
     blocks += [("x", x, grads.x)] + [(f"h0 {k}", a, grads.h0[k]) for k, a in enumerate(h0)]
     blocks += [(f"c0 {k}", a, grads.c0[k]) for k, a in enumerate(c0)]
     for label, array, analytic in blocks:
@@ -201,5 +218,10 @@ def test_truncated_gradients_match_finite_differences_with_the_carried_state_hel
     for k, p in enumerate(cells):
         for part, g, a in p.items():
             numeric = _numeric(f, a)
-            np.testing.assert_allclose(getattr(grads.cells[k], part)[g], numeric, rtol=RTOL,
-                                       atol=RTOL * np.abs(numeric).max(), err_msg=f"cell {k} {part}[{g}]")
+            np.testing.assert_allclose(
+                getattr(grads.cells[k], part)[g],
+                numeric,
+                rtol=RTOL,
+                atol=RTOL * np.abs(numeric).max(),
+                err_msg=f"cell {k} {part}[{g}]",
+            )

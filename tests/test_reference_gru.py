@@ -1,5 +1,6 @@
 """The per-gate GRU reference: its backpropagation against central finite differences, and the published
 ONNX GRU node-test vectors (tests/data/onnx_gru/, from the onnx 1.22.0 wheel: docs/sources.md)."""
+
 from functools import partial
 
 import numpy as np
@@ -12,10 +13,12 @@ from reference import GRU_GATES, GRUParams, gru_backward, gru_forward
 def _setup(seed, with_bh=True):
     rng = np.random.default_rng(seed)
     n_in, n, batch, steps = 3, 4, 2, 5
-    params = GRUParams(V={g: rng.normal(0, 0.6, (n_in, n)) for g in GRU_GATES},
-                       W={g: rng.normal(0, 0.6, (n, n)) for g in GRU_GATES},
-                       b={g: rng.normal(0, 0.5, n) for g in GRU_GATES},
-                       b_h={g: rng.normal(0, 0.5, n) for g in GRU_GATES} if with_bh else None)
+    params = GRUParams(
+        V={g: rng.normal(0, 0.6, (n_in, n)) for g in GRU_GATES},
+        W={g: rng.normal(0, 0.6, (n, n)) for g in GRU_GATES},
+        b={g: rng.normal(0, 0.5, n) for g in GRU_GATES},
+        b_h={g: rng.normal(0, 0.5, n) for g in GRU_GATES} if with_bh else None,
+    )
     x = rng.normal(size=(batch, steps, n_in))
     h0 = rng.normal(0, 0.3, (batch, n))
     return params, x, h0, rng.normal(size=(batch, steps, n)), rng.normal(size=(batch, n))
@@ -48,6 +51,7 @@ def test_the_reset_position_and_the_update_convention_matter():
     one_step, h1 = gru_forward(x[:, :1], params, h0)
     from reference.gru import gru_step
     from reference.lstm import ACTIVATIONS
+
     s = gru_step(x[:, 0], h0, params, False, ACTIVATIONS["tanh"], ACTIVATIONS["sigmoid"])
     np.testing.assert_array_equal(h1, s.u * h0 + (1 - s.u) * s.c)
     assert np.abs(h1 - (s.u * s.c + (1 - s.u) * h0)).max() > 1e-2
@@ -78,7 +82,7 @@ def _from_onnx(W, R, B, n):
     """ONNX's GRU tensors (one direction: W [3u, in], R [3u, u], B [6u]; row blocks z r h, B = Wb then Rb)
     as per-gate params: z is our u, h our c; the blocks are [out, in], so each is transposed."""
     order = ("u", "r", "c")
-    block = lambda m, k: m[k * n:(k + 1) * n]
+    block = lambda m, k: m[k * n : (k + 1) * n]
     V = {g: block(W, k).T for k, g in enumerate(order)}
     Wr = {g: block(R, k).T for k, g in enumerate(order)}
     zeros = np.zeros(6 * n, W.dtype) if B is None else B
@@ -92,8 +96,12 @@ def test_the_reference_reproduces_onnx_published_gru_vectors():
     test_gru_batchwise (onnx 1.22.0's shipped data: inputs and expected Y / Y_h, float32), run through the
     per-gate reference in float64 on the same float32 inputs: equal to float32's printing, 1e-6."""
     data, about = _onnx_vectors()
-    assert sorted(about["tests"]) == ["test_gru_batchwise", "test_gru_defaults", "test_gru_seq_length",
-                                      "test_gru_with_initial_bias"]
+    assert sorted(about["tests"]) == [
+        "test_gru_batchwise",
+        "test_gru_defaults",
+        "test_gru_seq_length",
+        "test_gru_with_initial_bias",
+    ]
     for test, spec in about["tests"].items():
         attrs = spec["attributes"]
         get = partial(_member, data, test)
@@ -101,8 +109,9 @@ def test_the_reference_reproduces_onnx_published_gru_vectors():
         params = _from_onnx(get("W")[0], get("R")[0], None if get("B") is None else get("B")[0], n)
         x = get("X").astype(np.float64)
         batch_major = attrs.get("layout", 0) == 1
-        outputs, h = gru_forward(x if batch_major else np.swapaxes(x, 0, 1), params,
-                                 reset_after=bool(attrs.get("linear_before_reset", 0)))
+        outputs, h = gru_forward(
+            x if batch_major else np.swapaxes(x, 0, 1), params, reset_after=bool(attrs.get("linear_before_reset", 0))
+        )
         want_h = get("Y_h")
         np.testing.assert_allclose(h, want_h[:, 0] if batch_major else want_h[0], atol=1e-6, err_msg=test)
         if get("Y") is not None:

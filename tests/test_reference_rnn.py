@@ -1,5 +1,6 @@
 """The per-gate plain RNN reference (the third cell): its backpropagation against central finite
 differences, and its forward pass written out by hand for one step."""
+
 import numpy as np
 import pytest
 from test_reference_gradients import RTOL, _numeric  # central differences, the LSTM's own
@@ -10,8 +11,12 @@ from reference import RNNParams, rnn_backward, rnn_forward
 def _setup(seed, with_bh=True):
     rng = np.random.default_rng(seed)
     n_in, n, batch, steps = 3, 4, 2, 5
-    params = RNNParams(V={"h": rng.normal(0, 0.6, (n_in, n))}, W={"h": rng.normal(0, 0.6, (n, n))},
-                       b={"h": rng.normal(0, 0.5, n)}, b_h={"h": rng.normal(0, 0.5, n)} if with_bh else None)
+    params = RNNParams(
+        V={"h": rng.normal(0, 0.6, (n_in, n))},
+        W={"h": rng.normal(0, 0.6, (n, n))},
+        b={"h": rng.normal(0, 0.5, n)},
+        b_h={"h": rng.normal(0, 0.5, n)} if with_bh else None,
+    )
     x = rng.normal(size=(batch, steps, n_in))
     return params, x, rng.normal(0, 0.3, (batch, n)), rng.normal(size=(batch, steps, n)), rng.normal(size=(batch, n))
 

@@ -1,4 +1,5 @@
 """The HTML report and its plots, the explain picture, and the progress display."""
+
 import io
 import os
 import pty
@@ -17,14 +18,23 @@ pytest.importorskip("matplotlib", reason="the plots extra: pip install -e '.[plo
 import matplotlib.image
 
 ROOT = Path(__file__).resolve().parent.parent
-(CASE,) = parse("r.yaml", b"name: report_case\ninput_depth: 3\nnum_units: 4\ntimesteps: 7\nbatch: 2\nseed: 17\n"
-                          b"forms: [keras_lstm, block_lstm, lstm_cell]\nchecks: [forward]\n")
-(ONE_STEP,) = parse("one.yaml", b"name: one_step\ninput_depth: 3\nnum_units: 4\ntimesteps: 1\nbatch: 2\nseed: 5\n"
-                                b"forms: [keras_lstm, lstm_cell]\nchecks: [forward]\n")
+(CASE,) = parse(
+    "r.yaml",
+    b"name: report_case\ninput_depth: 3\nnum_units: 4\ntimesteps: 7\nbatch: 2\nseed: 17\n"
+    b"forms: [keras_lstm, block_lstm, lstm_cell]\nchecks: [forward]\n",
+)
+(ONE_STEP,) = parse(
+    "one.yaml",
+    b"name: one_step\ninput_depth: 3\nnum_units: 4\ntimesteps: 1\nbatch: 2\nseed: 5\n"
+    b"forms: [keras_lstm, lstm_cell]\nchecks: [forward]\n",
+)
 # the tolerance override is impossible on purpose: every float32 outputs item fails
-(TIGHT,) = parse("tight.yaml", b"name: too_tight\ninput_depth: 3\nnum_units: 4\ntimesteps: 5\nbatch: 2\nseed: 9\n"
-                               b"forms: [keras_lstm]\ndtypes: [float32]\nchecks: [forward]\n"
-                               b"tolerance: {float32: 1.0e-12, reason: impossible on purpose}\n")
+(TIGHT,) = parse(
+    "tight.yaml",
+    b"name: too_tight\ninput_depth: 3\nnum_units: 4\ntimesteps: 5\nbatch: 2\nseed: 9\n"
+    b"forms: [keras_lstm]\ndtypes: [float32]\nchecks: [forward]\n"
+    b"tolerance: {float32: 1.0e-12, reason: impossible on purpose}\n",
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +57,14 @@ def _panels(fig) -> dict:
 def test_the_plot_holds_one_panel_per_dtype_and_one_curve_per_form(results):
     curves = report.error_curves(CASE, results)
     # block_lstm takes float32 only: 3 forms x 2 dtypes - 1
-    assert sorted(curves) == sorted([(f, d) for f in ("keras_lstm", "block_lstm", "lstm_cell")
-                                     for d in ("float32", "float64") if (f, d) != ("block_lstm", "float64")])
+    assert sorted(curves) == sorted(
+        [
+            (f, d)
+            for f in ("keras_lstm", "block_lstm", "lstm_cell")
+            for d in ("float32", "float64")
+            if (f, d) != ("block_lstm", "float64")
+        ]
+    )
     assert all(c.shape == (7,) for c in curves.values())
     panels = _panels(report.plot_case(CASE, curves))
     assert sorted(panels) == ["float32", "float64"]
@@ -82,13 +98,22 @@ def test_the_report_leads_with_the_verdict_then_the_failing_items(failing_run, t
     cases, results = failing_run
     failing = [r for r in results if r.status == "fail"]
     assert sorted((r.item.case.name, r.item.check) for r in failing) == [
-        ("too_tight", c) for c in ("final_c", "final_h", "outputs")]
+        ("too_tight", c) for c in ("final_c", "final_h", "outputs")
+    ]
     page = report.write(tmp_path, cases, results, {"tensorflow": "x"}).read_text()
     n_pass = sum(r.status == "pass" for r in results)
     assert "<h1>FAIL</h1>" in page and f"{n_pass} pass</span>" in page and "3 fail</span>" in page
     # verdict, then the failing item with its message and a link to its case's plot, then the cases
-    order = [page.index(s) for s in ("id=verdict", "too_tight keras_lstm float32 outputs", "Tolerance: atol=1e-12",
-                                     "<h2>Cases</h2>", "<h2>Items</h2>")]
+    order = [
+        page.index(s)
+        for s in (
+            "id=verdict",
+            "too_tight keras_lstm float32 outputs",
+            "Tolerance: atol=1e-12",
+            "<h2>Cases</h2>",
+            "<h2>Items</h2>",
+        )
+    ]
     assert order == sorted(order)
     assert "href='#case-too_tight'" in page and "<section id='case-too_tight'>" in page
     # the failing case's section and plot come before the passing one's
@@ -151,8 +176,10 @@ def _cli_stderr(tty: bool, case_dir):
 
 
 def test_progress_shows_at_a_terminal_only(tmp_path):
-    (tmp_path / "p.yaml").write_text("name: progress\ninput_depth: 2\nnum_units: 3\ntimesteps: 4\nbatch: 1\nseed: 2\n"
-                                     "forms: [keras_lstm]\ndtypes: [float32]\nchecks: [forward]\n")
+    (tmp_path / "p.yaml").write_text(
+        "name: progress\ninput_depth: 2\nnum_units: 3\ntimesteps: 4\nbatch: 1\nseed: 2\n"
+        "forms: [keras_lstm]\ndtypes: [float32]\nchecks: [forward]\n"
+    )
     assert "[1/4] progress keras_lstm float32 weights" in _cli_stderr(True, tmp_path)
     assert "[1/4]" not in _cli_stderr(False, tmp_path)
 
@@ -174,18 +201,28 @@ def test_the_report_is_one_self_contained_folder(failing_run, tmp_path):
         else:
             assert "/" not in link and ":" not in link and (folder / link).is_file(), link
     # and the mark that lets --force replace the folder whole next time (harness/safeio.py)
-    assert sorted(p.name for p in folder.iterdir()) == [safeio.FOLDER_MARK, "001-case-too_tight.png",
-                                                         "002-case-report_case.png", "index.html"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        safeio.FOLDER_MARK,
+        "001-case-too_tight.png",
+        "002-case-report_case.png",
+        "index.html",
+    ]
 
 
 def test_an_erroring_item_is_listed_with_its_escaped_message(results, tmp_path):
     from dataclasses import replace
 
-    crashed = replace(results[0], status="error", max_abs_err=None, tolerance=None, ratio=None,
-                      message="Traceback (most recent call last):\nValueError: <boom> & more")
+    crashed = replace(
+        results[0],
+        status="error",
+        max_abs_err=None,
+        tolerance=None,
+        ratio=None,
+        message="Traceback (most recent call last):\nValueError: <boom> & more",
+    )
     page = report.write(tmp_path, [CASE], [crashed] + results[1:], {}).read_text()
     assert "<h1>FAIL</h1>" in page and "1 error</span>" in page
-    failing = page[page.index("id=failing"):page.index("<h2>Cases</h2>")]
+    failing = page[page.index("id=failing") : page.index("<h2>Cases</h2>")]
     item = crashed.item
     assert f"{item.case.name} {item.form} {item.dtype} {item.check}</span>: <b>ERROR</b>" in failing
     assert "ValueError: &lt;boom&gt; &amp; more" in failing and "<boom>" not in page

@@ -4,6 +4,7 @@ first failing item are on the first screen, before any scrolling.
 Needs a Chromium on PATH (tools/render_report.py lists the names; .ci/run installs Debian's
 chromium-headless-shell). Without one the tests skip, except under CI=true, where they fail: CI must
 render the page."""
+
 import importlib.util
 import os
 from pathlib import Path
@@ -22,15 +23,21 @@ _spec.loader.exec_module(render)
 
 if render.find_browser() is None:
     if os.environ.get("CI"):
-        pytest.fail(f"CI=true but no Chromium on PATH ({', '.join(render.BROWSERS)}): .ci/run installs "
-                    "chromium-headless-shell", pytrace=False)
-    pytest.skip(f"no Chromium on PATH ({', '.join(render.BROWSERS)}): apt-get install chromium-headless-shell",
-                allow_module_level=True)
+        pytest.fail(
+            f"CI=true but no Chromium on PATH ({', '.join(render.BROWSERS)}): .ci/run installs chromium-headless-shell",
+            pytrace=False,
+        )
+    pytest.skip(
+        f"no Chromium on PATH ({', '.join(render.BROWSERS)}): apt-get install chromium-headless-shell",
+        allow_module_level=True,
+    )
 
 WIDTH, HEIGHT = 1280, 900
 SELECTORS = ["#verdict", "#verdict h1", "#verdict .counts", "#failing li .what", "#failing li a"]
 # three passing cases, then one whose float32 bound is impossibly tight (it fails outputs, final_h, final_c)
-CASES = parse("r.yaml", b"""cases:
+CASES = parse(
+    "r.yaml",
+    b"""cases:
   - {name: passes_a, input_depth: 3, num_units: 4, timesteps: 6, batch: 2, seed: 1, forms: [keras_lstm, lstm_cell],
      checks: [forward]}
   - {name: passes_b, input_depth: 2, num_units: 5, timesteps: 1, batch: 2, seed: 2, forms: [keras_lstm, lstm_cell],
@@ -39,7 +46,8 @@ CASES = parse("r.yaml", b"""cases:
      checks: [forward]}
   - {name: too_tight, input_depth: 3, num_units: 4, timesteps: 5, batch: 2, seed: 9, forms: [keras_lstm],
      dtypes: [float32], checks: [forward], tolerance: {float32: 1.0e-12, reason: impossible on purpose}}
-""")
+""",
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +59,9 @@ def page(tmp_path_factory):
 
 
 def _on_first_screen(box, seen) -> bool:
-    return (box["shown"] and 0 <= box["top"] and box["bottom"] <= seen["innerHeight"]
-            and box["right"] <= seen["innerWidth"])
+    return (
+        box["shown"] and 0 <= box["top"] and box["bottom"] <= seen["innerHeight"] and box["right"] <= seen["innerWidth"]
+    )
 
 
 def test_the_verdict_and_the_counts_are_on_the_first_screen(page):
@@ -86,8 +95,13 @@ def test_the_probe_sees_what_is_below_the_first_screen(page, tmp_path):
     text = index.read_text()
     head, rest = text.split("<header id=verdict", 1)
     cases_at = rest.index("<h2>Cases</h2>")
-    moved = head + rest[cases_at:rest.index("<h2>Items</h2>")] + "<header id=verdict" + rest[:cases_at] + \
-        rest[rest.index("<h2>Items</h2>"):]
+    moved = (
+        head
+        + rest[cases_at : rest.index("<h2>Items</h2>")]
+        + "<header id=verdict"
+        + rest[:cases_at]
+        + rest[rest.index("<h2>Items</h2>") :]
+    )
     for png in index.parent.glob("*.png"):
         (tmp_path / png.name).write_bytes(png.read_bytes())
     (tmp_path / "index.html").write_text(moved)
@@ -105,4 +119,4 @@ def test_the_screenshot_is_a_picture_of_the_first_screen(page, tmp_path):
     assert image.shape[1] == WIDTH and 700 <= image.shape[0] <= HEIGHT
     # the FAIL banner's pink (#fbd9d9) is the colour of most of the top left, where the verdict is drawn
     top_left = image[30:120, 40:400, :3].reshape(-1, 3)
-    assert abs(np.median(top_left, axis=0) - [0xfb / 255, 0xd9 / 255, 0xd9 / 255]).max() < 0.01
+    assert abs(np.median(top_left, axis=0) - [0xFB / 255, 0xD9 / 255, 0xD9 / 255]).max() < 0.01

@@ -2,6 +2,7 @@
 every form, dtype and check, passes on a correct TensorFlow. The full sweep (about 40 min on 2 cores) runs
 with ``pytest -m sweep -n auto``; the default suite runs a subset, the seeds a fixed bound once failed on
 among them."""
+
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,8 +27,11 @@ def _sweep(name: str, seed: int, case=None):
     case = replace(case or SHIPPED[name], seed=seed, name=f"{name}_seed{seed}")
     results = [engine.evaluate(item) for item in engine.plan([case])]
     # undecided is no failure: the bound says the case cannot tell, and the status says so
-    bad = [f"{r.item.form} {r.item.dtype} {r.item.check}: {r.status}\n{r.message}" for r in results
-           if r.status not in ("pass", "skip", "xfail", "undecided")]
+    bad = [
+        f"{r.item.form} {r.item.dtype} {r.item.check}: {r.status}\n{r.message}"
+        for r in results
+        if r.status not in ("pass", "skip", "xfail", "undecided")
+    ]
     assert bad == [], "\n\n".join(bad)
     assert any(r.status in ("pass", "undecided") and r.ratio for r in results)  # something was compared
     flagged = [r for r in results if r.flag == "ill-conditioned"]
@@ -65,8 +69,9 @@ def test_a_case_no_dtype_decides_is_undecided_in_every_dtype_and_fails_in_none()
     results = _sweep("chaotic_long", SHIPPED["chaotic_long"].seed)
     computed = [r for r in results if r.item.check != "weights" and r.status != "skip"]
     assert {r.item.dtype for r in computed} == {"float32", "float64"}
-    assert all(r.status == "undecided" and r.flag == "expected" for r in computed), \
-        [(r.item.form, r.item.dtype, r.item.check, r.status) for r in computed]
+    assert all(r.status == "undecided" and r.flag == "expected" for r in computed), [
+        (r.item.form, r.item.dtype, r.item.check, r.status) for r in computed
+    ]
     f64 = next(r for r in computed if r.item.dtype == "float64" and r.item.check == "outputs")
     assert f64.max_abs_err > 1.0 and f64.tolerance > 10 * f64.max_abs_err
     assert all(r.status == "pass" for r in results if r.item.check == "weights" and r.status != "skip")  # bit for bit
@@ -76,8 +81,10 @@ def test_a_case_no_dtype_decides_is_undecided_in_every_dtype_and_fails_in_none()
 
 # Chaotic shapes for the sweep: weight_scale and length where float64's own rounding may or may not
 # saturate. Each seed must give pass or undecided, never a failure.
-CHAOTIC = {f"chaotic_u{units}_w{scale:g}_t{steps}": dict(num_units=units, weight_scale=scale, timesteps=steps)
-           for units, scale, steps in ((16, 12.0, 300), (32, 8.0, 400), (64, 6.0, 400), (64, 8.0, 250))}
+CHAOTIC = {
+    f"chaotic_u{units}_w{scale:g}_t{steps}": dict(num_units=units, weight_scale=scale, timesteps=steps)
+    for units, scale, steps in ((16, 12.0, 300), (32, 8.0, 400), (64, 6.0, 400), (64, 8.0, 250))
+}
 
 
 @pytest.mark.sweep

@@ -1,4 +1,5 @@
 """The harness can fail: every mistake in the catalogue is caught, and the reasons cases use random weights."""
+
 import pytest
 
 from harness import cli, engine, layouts, mutations
@@ -17,14 +18,25 @@ def test_the_catalogue_has_the_required_mistakes(verdicts):
         # each fused form, in each dtype it takes (a form whose extra is not installed runs no entry)
         perms = [v for v in verdicts if v.form == form and v.mutation.gate_order is not None]
         assert len(perms) == 23 * len(FORMS[form].dtypes)
-    for needed in ("x rows and h rows swapped (V read as W)", "recurrent block W[f] transposed", "forget_bias dropped",
-                   "forget_bias doubled", "forget_bias applied after the sigmoid",
-                   "unit_forget_bias (+1.0) on top of forget_bias", "hard_sigmoid in place of sigmoid",
-                   "the fused ops' default cell_clip=3.0 left on", "peephole diagonals of i and f swapped",
-                   "projection omitted", "time reversed", "state carried off by one step",
-                   "activation ignored (relu read as tanh)", "loss ignored (last_output read as outputs)",
-                   "cell_clip ignored", "proj_clip ignored",
-                   "recurrent_activation ignored (hard_sigmoid read as sigmoid)"):
+    for needed in (
+        "x rows and h rows swapped (V read as W)",
+        "recurrent block W[f] transposed",
+        "forget_bias dropped",
+        "forget_bias doubled",
+        "forget_bias applied after the sigmoid",
+        "unit_forget_bias (+1.0) on top of forget_bias",
+        "hard_sigmoid in place of sigmoid",
+        "the fused ops' default cell_clip=3.0 left on",
+        "peephole diagonals of i and f swapped",
+        "projection omitted",
+        "time reversed",
+        "state carried off by one step",
+        "activation ignored (relu read as tanh)",
+        "loss ignored (last_output read as outputs)",
+        "cell_clip ignored",
+        "proj_clip ignored",
+        "recurrent_activation ignored (hard_sigmoid read as sigmoid)",
+    ):
         assert needed in names
     assert any(n.endswith("hard_sigmoid in place of Keras 3's") or n.endswith("in place of Keras 2's") for n in names)
 
@@ -43,8 +55,11 @@ def test_every_bound_has_an_entry_just_above_it_in_every_dtype(verdicts):
     """An error of twice the derived bound, in the outputs and in one gradient entry, is caught in each dtype."""
     for dtype in mutations.DTYPES:
         for kind in ("forward", "gradients"):
-            entries = [v for v in verdicts if v.dtype == dtype and v.mutation.name.startswith("one ")
-                       and v.mutation.kinds == (kind,)]
+            entries = [
+                v
+                for v in verdicts
+                if v.dtype == dtype and v.mutation.name.startswith("one ") and v.mutation.kinds == (kind,)
+            ]
             assert entries, (dtype, kind)
             assert all(v.detected for v in entries)
             # BlockLSTMV2's tape gradients are wrong anyway (TF's bug): its entry is caught by the bug's signature
@@ -111,8 +126,11 @@ def test_the_self_test_goes_through_the_real_evaluation(make_case, monkeypatch):
 def test_constant_weights_cannot_see_a_gate_swap(verdicts):
     """Where forget_bias is added at run time, every permutation is invisible with constant weights."""
     runtime = {n for n, f in LSTM_FORMS.items() if f.layout.forget_bias == layouts.RUNTIME}
-    swaps = [v for v in verdicts if v.mutation.gate_order is not None and v.form in runtime
-             and v.outcome_constant is not None]
+    swaps = [
+        v
+        for v in verdicts
+        if v.mutation.gate_order is not None and v.form in runtime and v.outcome_constant is not None
+    ]
     assert len(swaps) == 23 * len(runtime)
     assert not any(v.outcome_constant == "detected" for v in swaps)
     assert all(v.detected for v in swaps)

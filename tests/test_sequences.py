@@ -1,5 +1,6 @@
 """The sequence keys: the README's table of which form takes which key is the forms' own answer, and
 tools/padded_steps.py shows each form's own rule from a real run."""
+
 import re
 import sys
 from pathlib import Path
@@ -86,8 +87,10 @@ def test_every_cell_draws_its_own_weights_and_the_first_is_the_plain_cases(make_
     from harness.inputs import make_inputs
 
     plain = make_inputs(make_case(name="plain_cells"), "float64")
-    deep = make_inputs(make_case(name="deep_cells", extra="layers: 2\nbidirectional: {merge_mode: concat}\n"
-                                                          "initial_state: random\n"), "float64")
+    deep = make_inputs(
+        make_case(name="deep_cells", extra="layers: 2\nbidirectional: {merge_mode: concat}\ninitial_state: random\n"),
+        "float64",
+    )
     assert len(deep.cells) == 4 and len(deep.h0) == 4 and len(deep.bias_shares) == 4
     for part, g, a in plain.params.items():
         np.testing.assert_array_equal(getattr(deep.cells[0], part)[g], a)
@@ -116,16 +119,18 @@ def test_a_leak_at_any_padded_step_of_any_row_fails(make_case):
         dx = run.form_out.grads["x"].copy()
         dx[row, step, step % case.input_depth] = 1e-30
         leaky = replace(run.tf, form_out=replace(run.form_out, grads={**run.form_out.grads, "x": dx}), reads={})
-        result = engine.judge(item, runs.read_back(case, FORMS["keras_lstm"], leaky, engine.IDENTITY),
-                                  engine.IDENTITY)
+        result = engine.judge(item, runs.read_back(case, FORMS["keras_lstm"], leaky, engine.IDENTITY), engine.IDENTITY)
         assert result.status == "fail", (row, step)
-        assert (f"d loss / d x of row {row} (length {case.sequence_lengths[row]}) is 1e-30 at timestep {step}"
-                in result.message), (row, step)
+        assert (
+            f"d loss / d x of row {row} (length {case.sequence_lengths[row]}) is 1e-30 at timestep {step}"
+            in result.message
+        ), (row, step)
 
 
 @pytest.mark.parametrize("lengths, caught", [("[5, 3]", True), ("[6, 3]", False)], ids=["no_full_row", "a_full_row"])
-def test_pad_packed_sequence_without_total_length_is_caught_when_no_row_is_full(make_case, monkeypatch, lengths,
-                                                                                caught):
+def test_pad_packed_sequence_without_total_length_is_caught_when_no_row_is_full(
+    make_case, monkeypatch, lengths, caught
+):
     """The classic PyTorch bug: pad_packed_sequence without total_length pads to the longest row, not to the
     sequence. With a full-length row it is invisible (hence cases/sequences.yaml's padded_no_full_row)."""
     from harness import engine
@@ -135,10 +140,18 @@ def test_pad_packed_sequence_without_total_length_is_caught_when_no_row_is_full(
     import torch.nn.utils.rnn as rnn
 
     real = rnn.pad_packed_sequence
-    monkeypatch.setattr(rnn, "pad_packed_sequence", lambda seq, batch_first=False, padding_value=0.0,
-                        total_length=None: real(seq, batch_first=batch_first, padding_value=padding_value))
-    case = make_case(name=f"packed_{caught}", dtypes="float64",
-                     extra=f"sequence_lengths: {lengths}\nforms: [torch_lstm]\nchecks: [forward]\n")
+    monkeypatch.setattr(
+        rnn,
+        "pad_packed_sequence",
+        lambda seq, batch_first=False, padding_value=0.0, total_length=None: real(
+            seq, batch_first=batch_first, padding_value=padding_value
+        ),
+    )
+    case = make_case(
+        name=f"packed_{caught}",
+        dtypes="float64",
+        extra=f"sequence_lengths: {lengths}\nforms: [torch_lstm]\nchecks: [forward]\n",
+    )
     result = engine.evaluate(engine.Item(case, "torch_lstm", "float64", "outputs"))
     if caught:
         assert result.status == "fail" and "Shape mismatch: form (2, 5, 4), reference (2, 6, 4)" in result.message

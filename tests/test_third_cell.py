@@ -1,6 +1,7 @@
 """The third cell, the plain RNN (issue 23's proof that a cell is data): a reference (reference/rnn.py), its
 layouts (harness/block_layouts.py), one Cell (harness/cells.py) and one form per framework
 (harness/forms/<framework>/cells.py) make every check run for it, and a wrong layout of it fails."""
+
 from dataclasses import replace
 
 import pytest
@@ -15,8 +16,10 @@ from harness.forms import FORMS, RNN_FORMS, params_of
 
 def _square(tmp_path, name, form):
     """input_depth == num_units: a wrong reading keeps its shape, so only the values can tell."""
-    text = (f"name: {name}\ncell: rnn\ninput_depth: 4\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 943\n"
-            f"dtypes: [float32]\nforms: [{form}]\n")
+    text = (
+        f"name: {name}\ncell: rnn\ninput_depth: 4\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 943\n"
+        f"dtypes: [float32]\nforms: [{form}]\n"
+    )
     (case,) = parse(tmp_path / f"{name}.yaml", text.encode())
     return case
 
@@ -35,15 +38,35 @@ def test_every_check_passes_on_every_rnn_form(make_case, form):
     assert results["weights"].status == "pass" and results["outputs"].status == "pass"
 
 
-@pytest.mark.parametrize("form, wrong", [
-    ("torch_rnn", replace(layouts.TORCH_RNN, transposed=False)),  # [out, in] read as [in, out]
-    ("keras_simple_rnn", replace(layouts.KERAS_SIMPLE_RNN, tensors=(  # kernel and recurrent_kernel exchanged
-        BlockTensor("recurrent_kernel", "x", ("h",)), BlockTensor("kernel", "h", ("h",)),
-        BlockTensor("bias", "b", ("h",))))),
-    ("onnx_rnn", replace(layouts.ONNX_RNN, tensors=(  # W and R exchanged
-        BlockTensor("R", "x", ("h",)), BlockTensor("W", "h", ("h",)), BlockTensor("Wb", "b", ("h",)),
-        BlockTensor("Rb", "b_h", ("h",))))),
-])
+@pytest.mark.parametrize(
+    "form, wrong",
+    [
+        ("torch_rnn", replace(layouts.TORCH_RNN, transposed=False)),  # [out, in] read as [in, out]
+        (
+            "keras_simple_rnn",
+            replace(
+                layouts.KERAS_SIMPLE_RNN,
+                tensors=(  # kernel and recurrent_kernel exchanged
+                    BlockTensor("recurrent_kernel", "x", ("h",)),
+                    BlockTensor("kernel", "h", ("h",)),
+                    BlockTensor("bias", "b", ("h",)),
+                ),
+            ),
+        ),
+        (
+            "onnx_rnn",
+            replace(
+                layouts.ONNX_RNN,
+                tensors=(  # W and R exchanged
+                    BlockTensor("R", "x", ("h",)),
+                    BlockTensor("W", "h", ("h",)),
+                    BlockTensor("Wb", "b", ("h",)),
+                    BlockTensor("Rb", "b_h", ("h",)),
+                ),
+            ),
+        ),
+    ],
+)
 def test_a_wrong_rnn_layout_fails_the_weights_and_the_outputs(tmp_path, form, wrong):
     if FORMS[form].missing():
         pytest.skip(FORMS[form].missing())
@@ -61,4 +84,5 @@ def test_a_form_of_another_cell_refuses_by_name(make_case):
     why = dict(FORMS["keras_gru"].cannot_express({**spec.DEFAULTS, "cell": "rnn"}))["cell"]
     assert "is a GRU form: it cannot express another cell (cell: 'rnn')" in why
     assert dict(FORMS["keras_lstm"].cannot_express({**spec.DEFAULTS, "cell": "rnn"}))["cell"].startswith(
-        "cannot express this cell (cell: 'rnn')")
+        "cannot express this cell (cell: 'rnn')"
+    )

@@ -1,4 +1,5 @@
 """Tolerances on their own (no TensorFlow): derived bounds, their floor, and the override for every check."""
+
 from types import SimpleNamespace
 
 import numpy as np

@@ -1,6 +1,7 @@
 """A case no dtype can decide: the float64 bound sees the saturation (two probes), the items are undecided,
 and every outcome says so: the CLI's exit code 3 (0 where the case says expect_undecided), pytest (a failure,
 or a skip with the reason), the report's verdict and gather's exit code."""
+
 import json
 
 import numpy as np
@@ -15,8 +16,10 @@ from harness.runs import RUNS
 # 16 units at weight_scale 12 over 250 steps: float64's rounding saturates (TF's float64 outputs are 1.5 off
 # the reference, the derived bound about 96, the closest wrong layout 1.9); at weight_scale 10 over 300
 # steps the same shape is not chaotic (error 1.7e-9, bound 3.4e-8: measured)
-CHAOS = ("name: {name}\ninput_depth: 4\nnum_units: 16\ntimesteps: 250\nbatch: 2\nseed: 1\nweight_scale: {scale}\n"
-         "forms: [keras_lstm]\nchecks: [forward]\ndtypes: [float64]\n{extra}")
+CHAOS = (
+    "name: {name}\ninput_depth: 4\nnum_units: 16\ntimesteps: 250\nbatch: 2\nseed: 1\nweight_scale: {scale}\n"
+    "forms: [keras_lstm]\nchecks: [forward]\ndtypes: [float64]\n{extra}"
+)
 EXPECTED = 'expect_undecided: "chaotic on purpose: a test of the undecided status"\n'
 
 
@@ -37,14 +40,25 @@ def test_a_saturated_probe_is_not_scaled_back(tmp_path):
     x, cells = r.inputs.x.astype(np.float64), tuple(p.astype(np.float64) for p in r.inputs.cells)
     net = sensitivity.Network(cells)
     exact = sensitivity._forward(x, cells, 0.0, None, net, **FORMS["keras_lstm"].semantics(case))
-    big = sensitivity._draws(x, cells, exact, None, sensitivity.PROBE, np.random.default_rng([case.seed, 0x5E75]),
-                             net, FORMS["keras_lstm"].semantics(case), None, None, None)
+    big = sensitivity._draws(
+        x,
+        cells,
+        exact,
+        None,
+        sensitivity.PROBE,
+        np.random.default_rng([case.seed, 0x5E75]),
+        net,
+        FORMS["keras_lstm"].semantics(case),
+        None,
+        None,
+        None,
+    )
     scaled = big.outputs * sensitivity.UNIT_ROUNDOFF["float64"] / sensitivity.PROBE
     error = np.abs(r.form_out.outputs - r.reference["outputs"]).max(axis=(0, 2))
     assert error.max() > 0.1  # 1.5 with TF 2.21, 0.82 with TF 2.12's Keras 2
     assert (error > 50 * scaled).any(), "the old bound would fail this right answer"
     assert (error <= 50 * s.outputs).all()
-    linear = big.outputs[:20] / 64 <= s.outputs[:20] * 2 ** 13  # the first steps: linear, scaled back as before
+    linear = big.outputs[:20] / 64 <= s.outputs[:20] * 2**13  # the first steps: linear, scaled back as before
     np.testing.assert_array_equal(s.outputs[:20][linear], scaled[:20][linear])
     assert linear.all()
 
@@ -60,8 +74,11 @@ def test_an_undecided_case_exits_3_and_says_so(tmp_path):
     assert "lstm-equiv: 3 item(s) undecided, of case(s) chaos" in err
     rows = json.loads((tmp_path / "r.json").read_text())
     assert [(r["check"], r["status"], r["flag"]) for r in rows] == [
-        ("weights", "pass", None), ("outputs", "undecided", None), ("final_h", "undecided", None),
-        ("final_c", "undecided", None)]
+        ("weights", "pass", None),
+        ("outputs", "undecided", None),
+        ("final_h", "undecided", None),
+        ("final_c", "undecided", None),
+    ]
     assert all(r["max_abs_err"] < r["tolerance"] for r in rows[1:])
 
 
@@ -89,9 +106,19 @@ def test_a_failure_beyond_the_wide_bound_still_fails(tmp_path):
 def test_pytest_fails_an_unexpected_undecided_item_and_skips_an_expected_one(pytester):
     from test_pytest_collection import run
 
-    code, out = run(pytester, {"a.yaml": CHAOS.format(name="a", scale=12.0, extra=""),
-                               "b.yaml": CHAOS.format(name="b", scale=12.0, extra=EXPECTED)},
-                    "-p", "no:xdist", "-rs", "-k", "outputs", subprocess=True)
+    code, out = run(
+        pytester,
+        {
+            "a.yaml": CHAOS.format(name="a", scale=12.0, extra=""),
+            "b.yaml": CHAOS.format(name="b", scale=12.0, extra=EXPECTED),
+        },
+        "-p",
+        "no:xdist",
+        "-rs",
+        "-k",
+        "outputs",
+        subprocess=True,
+    )
     assert code == 1, out
     assert "1 failed, 1 skipped" in out
     assert "undecided: no dtype can separate a wrong gate layout" in out
@@ -135,8 +162,10 @@ def test_an_error_past_the_bound_of_an_undecidable_case_is_undecided_but_a_nan_f
     assert result.status == "undecided" and result.ratio > 1
     assert "It exceeded even that bound" in result.message and "Mismatched elements" in result.message
     monkeypatch.setattr(compare, "compare", real)
-    broken = replace(r.form_out, outputs=np.where(np.arange(r.form_out.outputs.shape[1])[None, :, None] == 7,
-                                                   np.nan, r.form_out.outputs))
+    broken = replace(
+        r.form_out,
+        outputs=np.where(np.arange(r.form_out.outputs.shape[1])[None, :, None] == 7, np.nan, r.form_out.outputs),
+    )
     monkeypatch.setattr(r.tf, "form_out", broken)
     nan = engine.evaluate(item)
     assert nan.status == "fail" and "Non-finite values in the form" in nan.message
@@ -150,8 +179,10 @@ def test_an_error_past_the_bound_where_float64_decides_is_a_failure(tmp_path, mo
     from harness import compare
 
     path = tmp_path / "ill.yaml"
-    path.write_text("name: ill\ninput_depth: 12\nnum_units: 32\ntimesteps: 200\nbatch: 2\nseed: 3\nweight_scale: 8.0\n"
-                    "forms: [keras_lstm]\nchecks: [forward]\ndtypes: [float32]\n")
+    path.write_text(
+        "name: ill\ninput_depth: 12\nnum_units: 32\ntimesteps: 200\nbatch: 2\nseed: 3\nweight_scale: 8.0\n"
+        "forms: [keras_lstm]\nchecks: [forward]\ndtypes: [float32]\n"
+    )
     (case,) = parse(path, path.read_bytes())
     item = engine.Item(case, "keras_lstm", "float32", "outputs")
     assert engine.evaluate(item).flag == "ill-conditioned"

@@ -7,6 +7,7 @@ files are hostile for real); the others that ``lstm-equiv convert`` converts the
 never appears. Then the outputs: an existing OUT survives a failing proof, SIGTERM and SIGKILL (the
 convert runs in a subprocess, killed while its proof runs); OUT equal to the source is refused.
 """
+
 import os
 import signal
 import subprocess
@@ -21,8 +22,9 @@ import pytest
 from harness import convert, modelfile, npz, tf_compat
 
 ROOT = Path(__file__).resolve().parent.parent
-needs_tf_keras = pytest.mark.skipif(tf_compat.keras_of_major(2) is None, reason="tf_keras is not installed: "
-                                    "pip install -e '.[legacy]'")
+needs_tf_keras = pytest.mark.skipif(
+    tf_compat.keras_of_major(2) is None, reason="tf_keras is not installed: pip install -e '.[legacy]'"
+)
 
 _WRITER = textwrap.dedent("""
     import os, sys
@@ -66,8 +68,13 @@ def _hostile(folder: Path, fmt: str, legacy: bool) -> tuple:
     """(model file, marker path, the LSTM's kernel, recurrent kernel and bias as written)."""
     suffix = ".h5" if fmt == "h5" else ".keras"
     out, marker = folder / f"hostile_{fmt}{'_legacy' if legacy else ''}{suffix}", folder / f"marker_{fmt}"
-    proc = subprocess.run([sys.executable, "-c", _WRITER, fmt, str(out), str(marker), "1" if legacy else "0"],
-                          capture_output=True, text=True, timeout=300, cwd=folder)
+    proc = subprocess.run(
+        [sys.executable, "-c", _WRITER, fmt, str(out), str(marker), "1" if legacy else "0"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=folder,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert not marker.exists()
     stored = np.load(f"{out}.weights.npz")
@@ -87,10 +94,12 @@ def hostile_files(tmp_path_factory):
 def test_keras_itself_runs_the_code_stored_in_the_h5_file(hostile_files):
     """The witness: tf_keras's load_model on the .h5 writes the marker, so the file is hostile for real."""
     path, marker, _ = hostile_files["h5"]
-    loader = ("import os; os.environ['TF_USE_LEGACY_KERAS'] = '1'; import sys, importlib.util\n"
-              "if importlib.util.find_spec('tf_keras'):\n    import tf_keras as keras\n"
-              "else:\n    import tensorflow as tf; keras = tf.keras  # TF <= 2.15\n"
-              "keras.models.load_model(sys.argv[1], compile=False)")
+    loader = (
+        "import os; os.environ['TF_USE_LEGACY_KERAS'] = '1'; import sys, importlib.util\n"
+        "if importlib.util.find_spec('tf_keras'):\n    import tf_keras as keras\n"
+        "else:\n    import tensorflow as tf; keras = tf.keras  # TF <= 2.15\n"
+        "keras.models.load_model(sys.argv[1], compile=False)"
+    )
     proc = subprocess.run([sys.executable, "-c", loader, str(path)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert marker.read_text() == "ran"
@@ -110,9 +119,9 @@ def test_convert_reads_only_the_lstm_and_runs_no_stored_code(hostile_files, fmt,
     units = 4
     # the per-gate blocks are the file's columns, bit for bit (Keras orders the gates i f c o)
     for k, g in enumerate("ifjo"):
-        np.testing.assert_array_equal(params.V[g], kernel[:, k * units:(k + 1) * units])
-        np.testing.assert_array_equal(params.W[g], recurrent[:, k * units:(k + 1) * units])
-        np.testing.assert_array_equal(params.b[g], bias[k * units:(k + 1) * units])
+        np.testing.assert_array_equal(params.V[g], kernel[:, k * units : (k + 1) * units])
+        np.testing.assert_array_equal(params.W[g], recurrent[:, k * units : (k + 1) * units])
+        np.testing.assert_array_equal(params.b[g], bias[k * units : (k + 1) * units])
 
 
 def test_the_reader_names_the_other_layers_and_builds_none(hostile_files):
@@ -154,6 +163,7 @@ def test_an_unknown_config_key_of_the_lstm_is_refused(hostile_files, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- outputs
+
 
 @pytest.fixture()
 def source(tmp_path, hostile_files):
@@ -206,8 +216,9 @@ def test_out_equal_to_the_source_is_refused_even_with_force(source, tmp_path):
 def test_an_out_folder_that_does_not_exist_is_refused_before_reading(tmp_path):
     lines = []
     assert convert.main(tmp_path / "nothing.keras", "npz", tmp_path / "no" / "out.npz", say=lines.append) == 2
-    assert lines == [f"lstm-equiv convert: -o {tmp_path / 'no' / 'out.npz'}: the folder {tmp_path / 'no'} does "
-                     "not exist"]
+    assert lines == [
+        f"lstm-equiv convert: -o {tmp_path / 'no' / 'out.npz'}: the folder {tmp_path / 'no'} does not exist"
+    ]
 
 
 def test_a_missing_extra_is_named(source, tmp_path, monkeypatch):
@@ -222,9 +233,29 @@ def test_a_missing_extra_is_named(source, tmp_path, monkeypatch):
 def _start_convert(source, out, *extra):
     """``lstm-equiv convert`` in a subprocess whose proof runs for a few seconds (a long proof input)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "harness", "convert", str(source), "--to", "npz", "-o", str(out),
-                             "--force", "--timesteps", "20000", "--batch", "16", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "convert",
+            str(source),
+            "--to",
+            "npz",
+            "-o",
+            str(out),
+            "--force",
+            "--timesteps",
+            "20000",
+            "--batch",
+            "16",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])

@@ -1,5 +1,6 @@
 """lstm-equiv vectors: every written layout file, fed to the real framework that uses that layout, gives the
 expected outputs it carries; the files are what the brief promises (gate-distinct, forget bias, square case)."""
+
 import json
 
 import numpy as np
@@ -44,7 +45,7 @@ def test_the_weights_are_gate_distinct_with_a_forget_bias_and_a_square_case(fold
         params, forget_bias, _ = npz.load(folder / f"{case}_per_gate.npz")
         assert forget_bias == 1.0
         blocks = [params.V[g] for g in GATES]
-        assert all(not np.array_equal(a, b) for k, a in enumerate(blocks) for b in blocks[k + 1:])
+        assert all(not np.array_equal(a, b) for k, a in enumerate(blocks) for b in blocks[k + 1 :])
     params, _, _ = npz.load(folder / "square_per_gate.npz")
     assert params.input_depth == params.num_units
     torch_file = _load(folder, "plain", "torch")
@@ -75,10 +76,12 @@ def test_onnx_vectors_in_onnxruntime(folder, case):
     data = _load(folder, case, "onnx")
     units = data["h"].shape[1]
     graph = helper.make_graph(  # written here by hand, independent of harness/forms/onnx/lstm.py
-        [helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h", "Y_c"], hidden_size=units)], "vectors",
+        [helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h", "Y_c"], hidden_size=units)],
+        "vectors",
         [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(np.swapaxes(data["x"], 0, 1).shape))],
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("Y", "Y_h", "Y_c")],
-        initializer=[numpy_helper.from_array(data[n], n) for n in ("W", "R", "B")])
+        initializer=[numpy_helper.from_array(data[n], n) for n in ("W", "R", "B")],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -105,7 +108,19 @@ def test_stacked_kernel_vectors_in_the_fused_ops(folder, layout):
     zeros, state = np.zeros(units, np.float32), np.zeros((x.shape[1], units), np.float32)
     op = tf.raw_ops.BlockLSTMV2 if layout == "block_lstm_v2" else tf.raw_ops.BlockLSTM
     attrs = {} if layout == "block_lstm_v2" else {"forget_bias": float(data["forget_bias"])}
-    out = op(seq_len_max=np.int64(x.shape[0]), x=x, cs_prev=state, h_prev=state, w=data["kernel"], b=data["bias"],
-             wci=zeros, wcf=zeros, wco=zeros, cell_clip=-1.0, use_peephole=False, **attrs)
+    out = op(
+        seq_len_max=np.int64(x.shape[0]),
+        x=x,
+        cs_prev=state,
+        h_prev=state,
+        w=data["kernel"],
+        b=data["bias"],
+        wci=zeros,
+        wcf=zeros,
+        wco=zeros,
+        cell_clip=-1.0,
+        use_peephole=False,
+        **attrs,
+    )
     h = np.swapaxes(out.h.numpy(), 0, 1)
     _close((h, h[:, -1], out.cs.numpy()[-1]), data, _bound(folder, f"square_{layout}.npz"))

@@ -1,5 +1,6 @@
 """The hosted CI workflow (.github/workflows/ci.yml) cannot run here: it is linted with actionlint, with
 shellcheck on every `run:` script, and kept in step with tox.ini and .ci/tox-env."""
+
 import configparser
 import itertools
 import re
@@ -25,8 +26,13 @@ def _tool(name: str) -> str:
 
 
 def actionlint(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([_tool("actionlint"), f"-shellcheck={_tool('shellcheck')}", "-no-color", str(path)],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    return subprocess.run(
+        [_tool("actionlint"), f"-shellcheck={_tool('shellcheck')}", "-no-color", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
 
 
 def _workflow() -> dict:
@@ -38,12 +44,19 @@ def test_actionlint_and_shellcheck_pass_on_the_workflow():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("mistake, expected", [
-    ("${{ matrix.env }}", "${{ matrix.evn }}", ),
-    ('.ci/tox-env "$TOX_ENV" "reports/$TOX_ENV"', ".ci/tox-env $TOX_ENV reports/$TOX_ENV"),
-    ("runs-on: ubuntu-24.04", "runs_on: ubuntu-24.04"),
-    ("actions/checkout@v6", "actions/checkout@v4"),
-], ids=["a misspelt matrix key", "an unquoted shell variable", "an unknown job key", "a node20 action"])
+@pytest.mark.parametrize(
+    "mistake, expected",
+    [
+        (
+            "${{ matrix.env }}",
+            "${{ matrix.evn }}",
+        ),
+        ('.ci/tox-env "$TOX_ENV" "reports/$TOX_ENV"', ".ci/tox-env $TOX_ENV reports/$TOX_ENV"),
+        ("runs-on: ubuntu-24.04", "runs_on: ubuntu-24.04"),
+        ("actions/checkout@v6", "actions/checkout@v4"),
+    ],
+    ids=["a misspelt matrix key", "an unquoted shell variable", "an unknown job key", "a node20 action"],
+)
 def test_actionlint_fails_a_broken_copy(tmp_path, mistake, expected):
     """The lint can fail: each mistake, made in a copy of the workflow, is reported."""
     text = WORKFLOW.read_text()
@@ -89,8 +102,10 @@ def test_each_environment_uploads_its_three_reports_and_the_gather_job_reads_the
     assert download["with"] == {"pattern": "report-*", "path": "reports"}
     assert upload["with"]["name"] == "report-${{ matrix.env }}"
     # every environment's folder named, and one report expected per environment of the matrix
-    assert any(f"lstm-equiv gather reports/report-* --expect {len(tox_envs())} --out matrix" in s.get("run", "")
-               for s in gather["steps"])
+    assert any(
+        f"lstm-equiv gather reports/report-* --expect {len(tox_envs())} --out matrix" in s.get("run", "")
+        for s in gather["steps"]
+    )
 
 
 def test_the_report_runs_inside_the_tox_environment_with_its_settings():
@@ -106,6 +121,7 @@ def test_the_report_runs_inside_the_tox_environment_with_its_settings():
 
 
 def test_the_ci_scripts_pass_shellcheck():
-    done = subprocess.run([_tool("shellcheck"), ".ci/run", ".ci/tox-env"], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        [_tool("shellcheck"), ".ci/run", ".ci/tox-env"], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -5,6 +5,7 @@ The weights are what Keras itself initialises an LSTM(8) on 6 inputs with (seed 
 kernel, orthogonal recurrent kernel, bias zero but 1.0 in the f block (unit_forget_bias) — structured,
 not the harness's own gate-distinct normal draws. Run: python tools/example_weights.py
 """
+
 import sys
 import tempfile
 from pathlib import Path

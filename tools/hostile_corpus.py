@@ -7,6 +7,7 @@ to review as binaries. Run by the test into a temporary folder; by hand:
 
     python tools/hostile_corpus.py DIR
 """
+
 from __future__ import annotations
 
 import io
@@ -28,8 +29,11 @@ def _npz_with_member(path: Path, key: str, shape: tuple, chunk: int = 64 * 2**20
     from reference import GATES, LSTMParams
 
     rng = np.random.default_rng(0)
-    params = LSTMParams({g: rng.normal(size=(3, 4)) for g in GATES}, {g: rng.normal(size=(4, 4)) for g in GATES},
-                        {g: rng.normal(size=4) for g in GATES})
+    params = LSTMParams(
+        {g: rng.normal(size=(3, 4)) for g in GATES},
+        {g: rng.normal(size=(4, 4)) for g in GATES},
+        {g: rng.normal(size=4) for g in GATES},
+    )
     npz.save(path, params)
     with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
@@ -47,8 +51,11 @@ def _weights(path: Path, **changes):
     from reference import GATES
 
     rng = np.random.default_rng(0)
-    arrays = {f"{part}_{g}": rng.normal(size=shape) for part, shape in (("V", (3, 4)), ("W", (4, 4)), ("b", (4,)))
-              for g in GATES}
+    arrays = {
+        f"{part}_{g}": rng.normal(size=shape)
+        for part, shape in (("V", (3, 4)), ("W", (4, 4)), ("b", (4,)))
+        for g in GATES
+    }
     arrays.update({"forget_bias": np.float64(0.0), "options": np.array("{}")})
     arrays.update(changes)
     with zipfile.ZipFile(path, "w") as archive:
@@ -85,18 +92,35 @@ def _keras(path: Path, config, weights: dict | None = None, metadata=None):
 
 def lstm_config(**changes) -> dict:
     """A Keras 3 functional model config with one LSTM(4) on 3 inputs, its keys changed by ``changes``."""
-    lstm = {"name": "encoder", "units": 4, "activation": "tanh", "recurrent_activation": "sigmoid",
-            "use_bias": True, "dtype": "float32", "return_sequences": False, **changes}
-    return {"class_name": "Functional", "config": {"name": "m", "layers": [
-        {"class_name": "InputLayer", "config": {"name": "input_layer", "batch_shape": [None, None, 3]}},
-        {"class_name": "LSTM", "config": lstm}]}}
+    lstm = {
+        "name": "encoder",
+        "units": 4,
+        "activation": "tanh",
+        "recurrent_activation": "sigmoid",
+        "use_bias": True,
+        "dtype": "float32",
+        "return_sequences": False,
+        **changes,
+    }
+    return {
+        "class_name": "Functional",
+        "config": {
+            "name": "m",
+            "layers": [
+                {"class_name": "InputLayer", "config": {"name": "input_layer", "batch_shape": [None, None, 3]}},
+                {"class_name": "LSTM", "config": lstm},
+            ],
+        },
+    }
 
 
 def lstm_weights(kernel=None) -> dict:
     rng = np.random.default_rng(1)
-    return {"layers/lstm/cell/vars/0": rng.normal(size=(3, 16)).astype(np.float32) if kernel is None else kernel,
-            "layers/lstm/cell/vars/1": rng.normal(size=(4, 16)).astype(np.float32),
-            "layers/lstm/cell/vars/2": rng.normal(size=16).astype(np.float32)}
+    return {
+        "layers/lstm/cell/vars/0": rng.normal(size=(3, 16)).astype(np.float32) if kernel is None else kernel,
+        "layers/lstm/cell/vars/1": rng.normal(size=(4, 16)).astype(np.float32),
+        "layers/lstm/cell/vars/2": rng.normal(size=16).astype(np.float32),
+    }
 
 
 def write(folder) -> list:
@@ -124,8 +148,7 @@ def write(folder) -> list:
         "int_weights.npz": lambda p: _weights(p, **{f"b_{g}": np.ones(4, np.int64) for g in "ijfo"}),
         "folder.keras": lambda p: p.mkdir(),
         "empty.keras": lambda p: p.write_bytes(b""),
-        "truncated.keras": lambda p: (_keras(p, lstm_config(), lstm_weights()),
-                                      p.write_bytes(p.read_bytes()[:300])),
+        "truncated.keras": lambda p: (_keras(p, lstm_config(), lstm_weights()), p.write_bytes(p.read_bytes()[:300])),
         "text.h5": lambda p: p.write_text("this is not HDF5\n"),
         "weights_only.h5": lambda p: _h5(p, {}, {"kernel": np.zeros(3)}),
         "config_not_json.keras": lambda p: _keras(p, "{not json", lstm_weights()),
@@ -133,17 +156,19 @@ def write(folder) -> list:
         "subclassed.keras": lambda p: _keras(p, {"class_name": "MyModel", "config": {"name": "m"}}),
         "unknown_lstm_key.keras": lambda p: _keras(p, lstm_config(peephole_strength=0.5), lstm_weights()),
         "units_string.keras": lambda p: _keras(p, lstm_config(units="4"), lstm_weights()),
-        "custom_activation.keras": lambda p: _keras(p, lstm_config(activation={
-            "class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAA"}}), lstm_weights()),
+        "custom_activation.keras": lambda p: _keras(
+            p, lstm_config(activation={"class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAA"}}), lstm_weights()
+        ),
         "nan_weights.keras": lambda p: _keras(p, lstm_config(), lstm_weights(np.full((3, 16), np.nan, np.float32))),
         "wrong_shape.keras": lambda p: _keras(p, lstm_config(), lstm_weights(np.zeros((3, 12), np.float32))),
         "missing_weights.keras": lambda p: _keras(p, lstm_config(), {}),
-        "float16_weights.keras": lambda p: _keras(p, lstm_config(), {
-            k: v.astype(np.float16) for k, v in lstm_weights().items()}),
+        "float16_weights.keras": lambda p: _keras(
+            p, lstm_config(), {k: v.astype(np.float16) for k, v in lstm_weights().items()}
+        ),
         "int_weights.keras": lambda p: _keras(p, lstm_config(), lstm_weights(np.zeros((3, 16), np.int32))),
-        "policy_float8.keras": lambda p: _keras(p, lstm_config(dtype={"class_name": "DTypePolicy",
-                                                                      "config": {"name": "float8_e4m3fn"}}),
-                                                lstm_weights()),
+        "policy_float8.keras": lambda p: _keras(
+            p, lstm_config(dtype={"class_name": "DTypePolicy", "config": {"name": "float8_e4m3fn"}}), lstm_weights()
+        ),
     }
     for name, make in made.items():
         make(folder / name)

@@ -10,6 +10,7 @@ the reference needs neither onnx nor the wheel:
 
 The wheel's name and sha256 go into the file; docs/sources.md records them too.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -7,6 +7,7 @@ it, in float32, next to the per-gate reference's answer for that form.
 
 Default: cases/sequences.yaml, cases sequence_lengths and bidirectional_padded_from_a_state.
 """
+
 from __future__ import annotations
 
 import sys
@@ -32,8 +33,12 @@ def table(case) -> list:
     steps = sorted(set(steps))
     halves = [("forward", 0)] + ([("backward", case.h_depth)] if case.output_width == 2 * case.h_depth else [])
     head = " | ".join(f"{half} t={t}{' (last valid)' if t == length - 1 else ''}" for half, _ in halves for t in steps)
-    lines = [f"Case `{case.name}`: row {row} has length {length} of {case.timesteps}; unit 0, float32.", "",
-             f"| form | padded steps emit | {head} |", "|---|---|" + "---|" * (len(halves) * len(steps))]
+    lines = [
+        f"Case `{case.name}`: row {row} has length {length} of {case.timesteps}; unit 0, float32.",
+        "",
+        f"| form | padded steps emit | {head} |",
+        "|---|---|" + "---|" * (len(halves) * len(steps)),
+    ]
     for name in case.forms:
         if "float32" not in FORMS[name].dtypes or FORMS[name].missing():
             continue

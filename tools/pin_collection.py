@@ -2,6 +2,7 @@
 tests/data/collected.json. Run it only when a case or a check was added or removed on purpose:
     python tools/pin_collection.py > tests/data/collected.json
 """
+
 import json
 import subprocess
 import sys
@@ -14,8 +15,13 @@ from harness.collect import per_case  # noqa: E402  after the sys.path entry tha
 
 
 def main():
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", "-p",
-                           "no:xdist", "cases"], cwd=ROOT, capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", "-p", "no:xdist", "cases"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     pinned = per_case(proc.stdout.splitlines())
     json.dump(pinned, sys.stdout, indent=1, sort_keys=True)
     sys.stdout.write("\n")

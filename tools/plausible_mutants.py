@@ -9,6 +9,7 @@ an error, never counted as killed.
 
     python tools/plausible_mutants.py [--jobs 2] [ID ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,76 +43,167 @@ SEQUENCES = "cases/sequences.yaml"
 
 MUTANTS = [
     # ------------------------------------------------------------------------------------- convert
-    Mutant("convert-torch-forget-bias-dropped", "harness/forms/torch/files.py",
-           "layouts.TORCH.compose(p, source.forget_bias)", "layouts.TORCH.compose(p, 0.0)",
-           CONVERT, "the checkpoint's run-time forget_bias not folded into PyTorch's bias"),
-    Mutant("convert-onnx-activations-dropped", "harness/forms/onnx/files.py",
-           'onnx.save(lstm_model(tensors, "float32", n_in, n, attributes(source.semantics)), str(out))',
-           'onnx.save(lstm_model(tensors, "float32", n_in, n, attributes({})), str(out))',
-           CONVERT, "an ONNX target written with the default activations whatever the source's"),
-    Mutant("convert-proof-bound-x1000", "harness/convert.py",
-           "tol = tolerances.Tolerance(2 * np.asarray(single.atol)",
-           "tol = tolerances.Tolerance(2000 * np.asarray(single.atol)",
-           CONVERT, "the proof's bound loosened a thousandfold"),
-    Mutant("convert-proof-against-itself", "harness/convert.py",
-           "outcome = compare.compare(np.asarray(mine, np.float64), np.asarray(src, np.float64), tol,",
-           "outcome = compare.compare(np.asarray(mine, np.float64), np.asarray(mine, np.float64), tol,",
-           CONVERT, "the target compared with itself instead of the source"),
-    Mutant("convert-failed-proof-published", "harness/convert.py",
-           "                pending.discard()", "                pass",
-           CONVERT, "a target that failed its proof renamed into place anyway"),
-    Mutant("convert-tf1-default-forget-bias", "harness/convert.py",
-           "TF1_FORGET_BIAS = 1.0", "TF1_FORGET_BIAS = 0.0", CONVERT, "BasicLSTMCell's default forget_bias forgotten"),
-    Mutant("convert-checkpoint-input-depth", "harness/convert.py",
-           'input_depth = tensors["kernel"].shape[0] - h_depth', 'input_depth = tensors["kernel"].shape[0] - num_units',
-           CONVERT, "a projected checkpoint's x rows counted as if h were num_units wide"),
-    Mutant("convert-checkpoint-nonfinite-accepted", "harness/convert.py",
-           'problem = f"has dtype {value.dtype}, not a real float" if value.dtype.kind != "f" else '
-           'npz.nonfinite(value)',
-           'problem = f"has dtype {value.dtype}, not a real float" if value.dtype.kind != "f" else None',
-           CONVERT + ("tests/test_hostile.py",), "NaN weights of a checkpoint converted"),
-    Mutant("modelfile-unknown-keys-accepted", "harness/modelfile.py",
-           "unknown = sorted(set(config) - set(SEMANTIC) - set(INERT))", "unknown = []",
-           CONVERT + ("tests/test_hostile.py",), "a Keras layer key lstm-equiv does not know read past"),
-    Mutant("modelfile-lambda-layers-unnamed", "harness/modelfile.py",
-           '[f"{cls} {name}" for cls, name, _, _ in layers if cls not in RECURRENT + MODELS]', "[]",
-           CONVERT, "the layers convert leaves out not named to the user"),
+    Mutant(
+        "convert-torch-forget-bias-dropped",
+        "harness/forms/torch/files.py",
+        "layouts.TORCH.compose(p, source.forget_bias)",
+        "layouts.TORCH.compose(p, 0.0)",
+        CONVERT,
+        "the checkpoint's run-time forget_bias not folded into PyTorch's bias",
+    ),
+    Mutant(
+        "convert-onnx-activations-dropped",
+        "harness/forms/onnx/files.py",
+        'onnx.save(lstm_model(tensors, "float32", n_in, n, attributes(source.semantics)), str(out))',
+        'onnx.save(lstm_model(tensors, "float32", n_in, n, attributes({})), str(out))',
+        CONVERT,
+        "an ONNX target written with the default activations whatever the source's",
+    ),
+    Mutant(
+        "convert-proof-bound-x1000",
+        "harness/convert.py",
+        "tol = tolerances.Tolerance(2 * np.asarray(single.atol)",
+        "tol = tolerances.Tolerance(2000 * np.asarray(single.atol)",
+        CONVERT,
+        "the proof's bound loosened a thousandfold",
+    ),
+    Mutant(
+        "convert-proof-against-itself",
+        "harness/convert.py",
+        "            np.asarray(mine, np.float64),\n            np.asarray(src, np.float64),\n",
+        "            np.asarray(mine, np.float64),\n            np.asarray(mine, np.float64),\n",
+        CONVERT,
+        "the target compared with itself instead of the source",
+    ),
+    Mutant(
+        "convert-failed-proof-published",
+        "harness/convert.py",
+        "                pending.discard()",
+        "                pass",
+        CONVERT,
+        "a target that failed its proof renamed into place anyway",
+    ),
+    Mutant(
+        "convert-tf1-default-forget-bias",
+        "harness/convert.py",
+        "TF1_FORGET_BIAS = 1.0",
+        "TF1_FORGET_BIAS = 0.0",
+        CONVERT,
+        "BasicLSTMCell's default forget_bias forgotten",
+    ),
+    Mutant(
+        "convert-checkpoint-input-depth",
+        "harness/convert.py",
+        'input_depth = tensors["kernel"].shape[0] - h_depth',
+        'input_depth = tensors["kernel"].shape[0] - num_units',
+        CONVERT,
+        "a projected checkpoint's x rows counted as if h were num_units wide",
+    ),
+    Mutant(
+        "convert-checkpoint-nonfinite-accepted",
+        "harness/convert.py",
+        'problem = f"has dtype {value.dtype}, not a real float" if value.dtype.kind != "f" else npz.nonfinite(value)',
+        'problem = f"has dtype {value.dtype}, not a real float" if value.dtype.kind != "f" else None',
+        CONVERT + ("tests/test_hostile.py",),
+        "NaN weights of a checkpoint converted",
+    ),
+    Mutant(
+        "modelfile-unknown-keys-accepted",
+        "harness/modelfile.py",
+        "unknown = sorted(set(config) - set(SEMANTIC) - set(INERT))",
+        "unknown = []",
+        CONVERT + ("tests/test_hostile.py",),
+        "a Keras layer key lstm-equiv does not know read past",
+    ),
+    Mutant(
+        "modelfile-lambda-layers-unnamed",
+        "harness/modelfile.py",
+        '[f"{cls} {name}" for cls, name, _, _ in layers if cls not in RECURRENT + MODELS]',
+        "[]",
+        CONVERT,
+        "the layers convert leaves out not named to the user",
+    ),
     # ----------------------------------------------------------------- the forms' sequence code
-    Mutant("torch-pad-packed-without-total-length", "harness/forms/torch/lstm.py",
-           "pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])",
-           "pad_packed_sequence(outputs, batch_first=True)",
-           (SEQUENCES, "-k", "torch_lstm and padded_no_full_row"), "PyTorch's classic: padded to the longest row"),
-    Mutant("torch-go-backwards-ignored", "harness/forms/torch/lstm.py",
-           "seq = t.flip(x, dims=[1]) if case.go_backwards else x", "seq = x",
-           (SEQUENCES, "-k", "torch_lstm and go_backwards"), "a reversed layer run forwards"),
-    Mutant("torch-directions-swapped", "harness/forms/torch/lstm.py",
-           '("_reverse" if k % case.directions else "")', '("_reverse" if not k % case.directions and '
-           'case.directions == 2 else "")',
-           (SEQUENCES, "-k", "torch_lstm and bidirectional"), "the forward and backward cells' tensors swapped"),
-    Mutant("legacy-go-backwards-ignored", "harness/forms/tf/compat_v1.py",
-           "x = tf.reverse(x, axis=[1]) if case.go_backwards else x", "x = x",
-           (SEQUENCES, "-k", "lstm_cell and go_backwards"), "tf.reverse left out"),
-    Mutant("legacy-sequence-length-dropped", "harness/forms/tf/compat_v1.py",
-           "outputs, final = self._driver(tf, cell, x, dtype, initial_state=initial, sequence_length=lengths)",
-           "outputs, final = self._driver(tf, cell, x, dtype, initial_state=initial, sequence_length=None)",
-           (SEQUENCES, "-k", "basic_lstm_cell_dynamic_rnn and sequence_lengths"), "dynamic_rnn not told the lengths"),
-    Mutant("keras-bidirectional-padding-rule", "harness/forms/keras/lstm.py",
-           'return "zero" if case.bidirectional is not None else self.padded', "return self.padded",
-           (SEQUENCES, "-k", "keras_lstm and bidirectional_padded"),
-           "Bidirectional's zero_output_for_mask forgotten: padded steps expected to carry"),
-    Mutant("keras-stateful-gradient-chunks", "harness/forms/keras/lstm.py",
-           'return {} if case.stateful_chunks is None else {"chunks": case.stateful_chunks}', "return {}",
-           (SEQUENCES, "-k", "keras_lstm and stateful"), "the gradient through a stateful layer's chunks"),
-    Mutant("onnx-sequence-lens-unwired", "harness/forms/onnx/lstm.py",
-           '"sequence_lens" if lengths is not None else ""', '""',
-           (SEQUENCES, "-k", "onnx_lstm and sequence_lengths"), "the LSTM node not given sequence_lens"),
-    Mutant("onnx-reverse-as-forward", "harness/forms/onnx/lstm.py",
-           'direction = "bidirectional" if case.bidirectional else "reverse" if case.go_backwards else "forward"',
-           'direction = "bidirectional" if case.bidirectional else "forward"',
-           (SEQUENCES, "-k", "onnx_lstm and go_backwards"), "direction reverse dropped"),
-    Mutant("onnx-reverse-output-order", "harness/forms/onnx/lstm.py",
-           'out["outputs_order"] = "time"', "pass",
-           (SEQUENCES, "-k", "onnx_lstm and go_backwards"), "ONNX's time-ordered Y read as Keras's processing order"),
+    Mutant(
+        "torch-pad-packed-without-total-length",
+        "harness/forms/torch/lstm.py",
+        "pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])",
+        "pad_packed_sequence(outputs, batch_first=True)",
+        (SEQUENCES, "-k", "torch_lstm and padded_no_full_row"),
+        "PyTorch's classic: padded to the longest row",
+    ),
+    Mutant(
+        "torch-go-backwards-ignored",
+        "harness/forms/torch/lstm.py",
+        "seq = t.flip(x, dims=[1]) if case.go_backwards else x",
+        "seq = x",
+        (SEQUENCES, "-k", "torch_lstm and go_backwards"),
+        "a reversed layer run forwards",
+    ),
+    Mutant(
+        "torch-directions-swapped",
+        "harness/forms/torch/lstm.py",
+        '("_reverse" if k % case.directions else "")',
+        '("_reverse" if not k % case.directions and case.directions == 2 else "")',
+        (SEQUENCES, "-k", "torch_lstm and bidirectional"),
+        "the forward and backward cells' tensors swapped",
+    ),
+    Mutant(
+        "legacy-go-backwards-ignored",
+        "harness/forms/tf/compat_v1.py",
+        "x = tf.reverse(x, axis=[1]) if case.go_backwards else x",
+        "x = x",
+        (SEQUENCES, "-k", "lstm_cell and go_backwards"),
+        "tf.reverse left out",
+    ),
+    Mutant(
+        "legacy-sequence-length-dropped",
+        "harness/forms/tf/compat_v1.py",
+        "outputs, final = self._driver(tf, cell, x, dtype, initial_state=initial, sequence_length=lengths)",
+        "outputs, final = self._driver(tf, cell, x, dtype, initial_state=initial, sequence_length=None)",
+        (SEQUENCES, "-k", "basic_lstm_cell_dynamic_rnn and sequence_lengths"),
+        "dynamic_rnn not told the lengths",
+    ),
+    Mutant(
+        "keras-bidirectional-padding-rule",
+        "harness/forms/keras/lstm.py",
+        'return "zero" if case.bidirectional is not None else self.padded',
+        "return self.padded",
+        (SEQUENCES, "-k", "keras_lstm and bidirectional_padded"),
+        "Bidirectional's zero_output_for_mask forgotten: padded steps expected to carry",
+    ),
+    Mutant(
+        "keras-stateful-gradient-chunks",
+        "harness/forms/keras/lstm.py",
+        'return {} if case.stateful_chunks is None else {"chunks": case.stateful_chunks}',
+        "return {}",
+        (SEQUENCES, "-k", "keras_lstm and stateful"),
+        "the gradient through a stateful layer's chunks",
+    ),
+    Mutant(
+        "onnx-sequence-lens-unwired",
+        "harness/forms/onnx/lstm.py",
+        '"sequence_lens" if lengths is not None else ""',
+        '""',
+        (SEQUENCES, "-k", "onnx_lstm and sequence_lengths"),
+        "the LSTM node not given sequence_lens",
+    ),
+    Mutant(
+        "onnx-reverse-as-forward",
+        "harness/forms/onnx/lstm.py",
+        'direction = "bidirectional" if case.bidirectional else "reverse" if case.go_backwards else "forward"',
+        'direction = "bidirectional" if case.bidirectional else "forward"',
+        (SEQUENCES, "-k", "onnx_lstm and go_backwards"),
+        "direction reverse dropped",
+    ),
+    Mutant(
+        "onnx-reverse-output-order",
+        "harness/forms/onnx/lstm.py",
+        'out["outputs_order"] = "time"',
+        "pass",
+        (SEQUENCES, "-k", "onnx_lstm and go_backwards"),
+        "ONNX's time-ordered Y read as Keras's processing order",
+    ),
 ]
 
 
@@ -138,9 +230,27 @@ def run(mutant: Mutant, timeout: float = 900) -> tuple:
         env = {**os.environ, "PYTHONPATH": str(copy)}
         start = time.monotonic()
         try:
-            proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p", "no:xdist",
-                                   "-p", "no:cacheprovider", *mutant.tests], cwd=copy, env=env, capture_output=True,
-                                  text=True, timeout=timeout)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-x",
+                    "-q",
+                    "-p",
+                    "no:randomly",
+                    "-p",
+                    "no:xdist",
+                    "-p",
+                    "no:cacheprovider",
+                    *mutant.tests,
+                ],
+                cwd=copy,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
         except subprocess.TimeoutExpired:
             return "timeout", time.monotonic() - start, ""
         said = (proc.stdout + proc.stderr).strip().splitlines()
@@ -170,8 +280,10 @@ def main(argv=None) -> int:
         print(f"{outcome:9} {seconds:6.1f} s  {m.id}: {m.why}")
         print("    " + tail.replace("\n", "\n    ")[:300])  # killed: the test that failed; else what pytest said
     killed = sum(o == "killed" for o, _, _ in results)
-    print(f"\n{killed}/{len(chosen)} killed, {sum(o == 'survived' for o, _, _ in results)} survived, "
-          f"{sum(o not in ('killed', 'survived') for o, _, _ in results)} errors")
+    print(
+        f"\n{killed}/{len(chosen)} killed, {sum(o == 'survived' for o, _, _ in results)} survived, "
+        f"{sum(o not in ('killed', 'survived') for o, _, _ in results)} errors"
+    )
     return 0 if killed == len(chosen) else 1
 
 

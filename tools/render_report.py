@@ -11,6 +11,7 @@ Ubuntu runners ship ``google-chrome``). No Python driver is needed: ``--screensh
 ``--dump-dom`` returns the page after a small script, added to a copy of the page, has written the
 measured boxes into it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,17 @@ def _chromium(args: list, width: int, height: int, timeout: int = 120) -> str:
     if browser is None:
         raise FileNotFoundError(f"no Chromium on PATH (looked for {', '.join(BROWSERS)})")
     with tempfile.TemporaryDirectory() as profile:
-        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-               f"--user-data-dir={profile}", f"--window-size={width},{height}", *args]
+        cmd = [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            f"--window-size={width},{height}",
+            *args,
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {done.returncode}:\n{done.stderr[-2000:]}")
@@ -93,7 +103,7 @@ def layout(index, selectors, width: int = 1280, height: int = 900) -> dict:
     start = dom.find(f'<pre id="{PROBE_ID}">')
     if start < 0:
         raise RuntimeError(f"the probe script did not run: the page as the browser left it:\n{dom[-2000:]}")
-    text = dom[start + len(f'<pre id="{PROBE_ID}">'):dom.index("</pre>", start)]
+    text = dom[start + len(f'<pre id="{PROBE_ID}">') : dom.index("</pre>", start)]
     return json.loads(html.unescape(text))
 
 

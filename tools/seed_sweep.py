@@ -3,6 +3,7 @@ error over its derived bound, and every item that did not pass. This is how the 
 measured (docs/tolerances.md):
     python tools/seed_sweep.py --seeds 0-31 [cases/options.yaml ...]
 """
+
 import argparse
 import json
 import sys
@@ -41,8 +42,10 @@ def main(argv=None):
                         worst[key] = (r.ratio, case.name, seed, item.form)
                     rows.append([case.name, seed, item.form, item.dtype, item.check, r.status, r.ratio, r.flag])
                 if r.status not in ("pass", "skip", "xfail") or r.flag:
-                    bad.append(f"{r.status}{' (' + r.flag + ')' if r.flag else ''}: {case.name} seed {seed} "
-                               f"{item.form} {item.dtype} {item.check}: ratio {r.ratio}")
+                    bad.append(
+                        f"{r.status}{' (' + r.flag + ')' if r.flag else ''}: {case.name} seed {seed} "
+                        f"{item.form} {item.dtype} {item.check}: ratio {r.ratio}"
+                    )
             engine.forget_runs()  # keep memory flat over many seeds
         print(f"seed {seed} done", file=sys.stderr, flush=True)
     for (kind, dtype), (ratio, case, seed, form) in sorted(worst.items()):

@@ -5,6 +5,7 @@ A check declares its name, its kind (what the case key ``checks`` asks for: forw
 cases it applies to, and how it evaluates one item on a run read back (harness.runs.Run). The engine plans
 items over :data:`CHECKS` and hands each to its check; it knows no check by name.
 """
+
 from __future__ import annotations
 
 

@@ -1,5 +1,6 @@
 """The bounds a check compares within, and what a comparison means on the case (harness.sensitivity,
 docs/tolerances.md): a pass proves the layout only where the bound separates it from a wrong one."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -39,17 +40,23 @@ def conditioning(item: Item, r: Run) -> tuple | None:
     bound = _outputs_bound(item, r, item.dtype)
     if separates(bound):
         return None
-    within = (f"within {tolerances.SEPARATION:g}x of {smallest:.3g}, the smallest error a wrong gate layout gives "
-              f"on this case ({swap})")
+    within = (
+        f"within {tolerances.SEPARATION:g}x of {smallest:.3g}, the smallest error a wrong gate layout gives "
+        f"on this case ({swap})"
+    )
     bound64 = bound if item.dtype == "float64" else _outputs_bound(item, r, "float64")
     if separates(bound64):
-        return "pass", (f"ill-conditioned: {item.dtype} cannot separate a wrong layout here (the derived bound on "
-                        f"the outputs, {bound:.3g}, is {within}); float64 still can (its bound: {bound64:.3g})")
-    return "undecided", (f"undecided: no dtype can separate a wrong gate layout from rounding on this case: the "
-                         f"derived float64 bound on the outputs, {bound64:.3g}, is {within}."
-                         " Its dynamics amplify rounding until any correct float64 run may differ by that much "
-                         "(large weights, long sequences: docs/tolerances.md), so this check passed a bound that "
-                         "proves nothing about the layout")
+        return "pass", (
+            f"ill-conditioned: {item.dtype} cannot separate a wrong layout here (the derived bound on "
+            f"the outputs, {bound:.3g}, is {within}); float64 still can (its bound: {bound64:.3g})"
+        )
+    return "undecided", (
+        f"undecided: no dtype can separate a wrong gate layout from rounding on this case: the "
+        f"derived float64 bound on the outputs, {bound64:.3g}, is {within}."
+        " Its dynamics amplify rounding until any correct float64 run may differ by that much "
+        "(large weights, long sequences: docs/tolerances.md), so this check passed a bound that "
+        "proves nothing about the layout"
+    )
 
 
 def verdict(item: Item, r: Run, passed: bool, message: str, structural: bool = False) -> tuple:
@@ -68,9 +75,13 @@ def verdict(item: Item, r: Run, passed: bool, message: str, structural: bool = F
     if status == "pass":
         return "pass", why, "ill-conditioned"
     expected = item.case.expect_undecided
-    why += (f"; the case expects it: {expected}" if expected else
-            f"; if that is expected, say why with expect_undecided in {item.case.where}")
+    why += (
+        f"; the case expects it: {expected}"
+        if expected
+        else f"; if that is expected, say why with expect_undecided in {item.case.where}"
+    )
     if not passed:
-        why += ("\nIt exceeded even that bound, which on such a case is no evidence of a wrong layout either:\n"
-                + message)
+        why += (
+            "\nIt exceeded even that bound, which on such a case is no evidence of a wrong layout either:\n" + message
+        )
     return "undecided", why, "expected" if expected else None

@@ -3,6 +3,7 @@ autograd), cut into gate blocks through the form's layout, against the reference
 each within its own bound; d loss / d x likewise, and exactly 0 past each padded row's length. A form
 that declares a known gradient bug (harness.forms.KnownGradientBug) is expected to fail with the bug's
 signature, and only with it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,9 @@ def reference_grads(item: Item, r: Run, reading):
         x64 = reading.x(r.inputs.x.astype(np.float64))
         d_outputs = loss_weights(r.inputs.loss_draw, reading.loss(case.loss)).astype(np.float64)
         cells64 = tuple(p.astype(np.float64) for p in r.cells)
-        r.reference_grads = reading.gradients(CELLS[case.cell].backward(reading, x64, cells64, d_outputs, r.inputs,
-                                                                        FORMS[item.form], case))
+        r.reference_grads = reading.gradients(
+            CELLS[case.cell].backward(reading, x64, cells64, d_outputs, r.inputs, FORMS[item.form], case)
+        )
     return r.reference_grads
 
 
@@ -41,9 +43,11 @@ def grad_blocks(item: Item, layout, grads: dict, ref) -> list:
     tf_cells = grads["cells"]
     if len(tf_cells) != len(ref.cells):
         return [(f"d loss / d the cells (TF has {len(tf_cells)}, the reference {len(ref.cells)})", None, None)]
-    return [(f"d loss / d {block_name(case.cell_name(k), part, g)} ({where})", ours, theirs)
-            for k, (tensors, ref_k) in enumerate(zip(tf_cells, ref.cells))
-            for part, g, where, ours, theirs in layout.gradient_blocks(tensors, ref_k, case, k)]
+    return [
+        (f"d loss / d {block_name(case.cell_name(k), part, g)} ({where})", ours, theirs)
+        for k, (tensors, ref_k) in enumerate(zip(tf_cells, ref.cells))
+        for part, g, where, ours, theirs in layout.gradient_blocks(tensors, ref_k, case, k)
+    ]
 
 
 def compare_grads(item: Item, blocks: list, spread) -> tuple:
@@ -56,10 +60,14 @@ def compare_grads(item: Item, blocks: list, spread) -> tuple:
             structural = True
             continue
         name = grad_name(label)
-        tol = tolerances.for_case(item.case, item.dtype,
-                                  tolerances.derived(spread.grads[name], desired, item.dtype, f"d loss / d {name}",
-                                                     tolerances.GRADIENT_MULTIPLE))
-        axes = ("batch", "timestep", "feature") if np.ndim(desired) == 3 else ("row", "column")[:np.ndim(desired)]
+        tol = tolerances.for_case(
+            item.case,
+            item.dtype,
+            tolerances.derived(
+                spread.grads[name], desired, item.dtype, f"d loss / d {name}", tolerances.GRADIENT_MULTIPLE
+            ),
+        )
+        axes = ("batch", "timestep", "feature") if np.ndim(desired) == 3 else ("row", "column")[: np.ndim(desired)]
         outcome = compare.compare(actual, desired, tol, f"{what(item)}: {label}", axes, ulp_dtype=item.dtype)
         if outcome.ratio is not None and (worst is None or outcome.ratio > worst.ratio):
             worst, worst_tol = outcome, tol
@@ -87,12 +95,14 @@ def leaks(item: Item, dx, lengths) -> list:
     discards them, so anything but an exact 0 there is a leak, however small."""
     out = []
     for row, length in enumerate(lengths):
-        padding = np.asarray(dx)[row, int(length):]
+        padding = np.asarray(dx)[row, int(length) :]
         if padding.size and np.any(padding != 0):
             step = int(length) + int(np.argmax(np.abs(padding).max(axis=-1)))
-            out.append(f"{what(item)}: the gradient leaked through the padding: d loss / d x of row {row} (length "
-                       f"{int(length)}) is {float(np.abs(padding).max()):.3g} at timestep {step}, where it must be "
-                       "exactly 0")
+            out.append(
+                f"{what(item)}: the gradient leaked through the padding: d loss / d x of row {row} (length "
+                f"{int(length)}) is {float(np.abs(padding).max()):.3g} at timestep {step}, where it must be "
+                "exactly 0"
+            )
     return out
 
 
@@ -119,15 +129,25 @@ class GradientCheck(Check):
             compared += ("d loss / d x past each row's length: exactly 0",)
         flag = None
         if form.gradient_bug:
+
             def compare_own(grads):
                 own, _, own_failures, _ = compare_grads(item, grad_blocks(item, r.layout, grads, ref), spread)
                 return own.ratio, own_failures
+
             status, message = form.gradient_bug.judge(what(item), item.form, r.form_out, failures, compare_own)
         else:
             status, message, flag = verdict(item, r, not failures, "\n\n".join(failures), structural)
-        return Result(item, status, worst and worst.max_abs_err, tol and tol.largest, message,
-                      digest([actual for _, actual, _ in blocks if actual is not None]),
-                      compared=compared, ratio=worst and worst.ratio, flag=flag)
+        return Result(
+            item,
+            status,
+            worst and worst.max_abs_err,
+            tol and tol.largest,
+            message,
+            digest([actual for _, actual, _ in blocks if actual is not None]),
+            compared=compared,
+            ratio=worst and worst.ratio,
+            flag=flag,
+        )
 
 
 CHECKS = (GradientCheck("grad_weights"), GradientCheck("grad_x"))

@@ -1,5 +1,6 @@
 """The value checks: TF's outputs, final states and logits against the reference's, each within its
 derived bound (harness.checks.bounds)."""
+
 from __future__ import annotations
 
 from harness import compare
@@ -27,11 +28,23 @@ class ValueCheck(Check):
         tol = tolerance(item, r)
         outcome = compare.compare(actual, r.reference[item.check], tol, what(item), self.axes, ulp_dtype=item.dtype)
         status, message, flag = verdict(item, r, outcome.passed, outcome.message, outcome.max_abs_err is None)
-        return Result(item, status, outcome.max_abs_err, tol.largest, message, digest([actual]), sample(actual),
-                      compared=(item.check,), ratio=outcome.ratio, flag=flag)
+        return Result(
+            item,
+            status,
+            outcome.max_abs_err,
+            tol.largest,
+            message,
+            digest([actual]),
+            sample(actual),
+            compared=(item.check,),
+            ratio=outcome.ratio,
+            flag=flag,
+        )
 
 
-CHECKS = (ValueCheck("outputs", "outputs", ("batch", "timestep", "unit")),
-          ValueCheck("final_h", "h", ("batch", "unit")),
-          ValueCheck("final_c", "c", ("batch", "unit")),
-          ValueCheck("logits", "logits", ("batch", "class")))
+CHECKS = (
+    ValueCheck("outputs", "outputs", ("batch", "timestep", "unit")),
+    ValueCheck("final_h", "h", ("batch", "unit")),
+    ValueCheck("final_c", "c", ("batch", "unit")),
+    ValueCheck("logits", "logits", ("batch", "class")),
+)

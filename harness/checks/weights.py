@@ -3,6 +3,7 @@ layout says; every gate block read back through the layout equals, bit for bit, 
 injected weights taken through the same layout; each of two stored biases equals the one injected; the
 cell's canonical stacked form (BasicLSTMCell's kernel and bias, GRUCell's kernels) composed from what was
 read has its documented shapes and splits back unchanged."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,9 +34,11 @@ def two_biases(names, tensors: dict, injected: dict) -> list:
         a, want = np.asarray(tensors[name]), np.asarray(injected[name]).astype(np.asarray(tensors[name]).dtype)
         off = np.flatnonzero(a != want)
         if off.size:
-            out.append(f"the stored {name} differs from the one injected at {off.size} of {a.size} elements (first at "
-                       f"flat index {off[0]}: {a.flat[off[0]]!r} against {want.flat[off[0]]!r}); each of the biases "
-                       "the form adds is compared on its own, bit for bit")
+            out.append(
+                f"the stored {name} differs from the one injected at {off.size} of {a.size} elements (first at "
+                f"flat index {off[0]}: {a.flat[off[0]]!r} against {want.flat[off[0]]!r}); each of the biases "
+                "the form adds is compared on its own, bit for bit"
+            )
     return out
 
 
@@ -43,10 +46,12 @@ def mismatches(injected, read, layout, case, k: int) -> list:
     """Name every gate block that was read back from the wrong place, and say whose block it holds."""
     out = []
     if getattr(injected, "projection", None) is not None or getattr(read, "projection", None) is not None:
-        if (read.projection is None) != (injected.projection is None) or not equal(read.projection,
-                                                                                   injected.projection):
-            out.append(f"the projection read from {layout.projection} (layout {layout.name}) differs from the "
-                       "injected one")
+        if (read.projection is None) != (injected.projection is None) or not equal(
+            read.projection, injected.projection
+        ):
+            out.append(
+                f"the projection read from {layout.projection} (layout {layout.name}) differs from the injected one"
+            )
     for part, g, a in read.items():
         want = getattr(injected, part)
         if want is None or g not in want:
@@ -56,8 +61,10 @@ def mismatches(injected, read, layout, case, k: int) -> list:
             continue
         owner = [h for h in want if h != g and equal(a, want[h])]
         whose = f"it holds the block injected as {part}[{owner[0]!r}]" if owner else "it matches no injected gate block"
-        out.append(f"gate block {part}[{g!r}] read from {layout.locate(part, g, case, k)} (layout {layout.name}) "
-                   f"differs from the injected {part}[{g!r}]: {whose}")
+        out.append(
+            f"gate block {part}[{g!r}] read from {layout.locate(part, g, case, k)} (layout {layout.name}) "
+            f"differs from the injected {part}[{g!r}]: {whose}"
+        )
     for part, words in OPTIONAL.items():
         if hasattr(injected, part) and getattr(injected, part) is not None and getattr(read, part) is None:
             out.append(f"{words} were injected but none were read back (layout {layout.name})")
@@ -76,8 +83,11 @@ def cell_problems(case, k: int, layout, tensors: dict, read, injected, share) ->
         # split exactly and added back), so a right reading is equal bit for bit, with no slack
         want = layout.read(layout.stored(injected, case, share), case, k)
         compared += [block_name("", part, g) for part, g, _ in read.items()]
-        compared += ["projection"] if getattr(read, "projection", None) is not None or getattr(
-            want, "projection", None) is not None else []
+        compared += (
+            ["projection"]
+            if getattr(read, "projection", None) is not None or getattr(want, "projection", None) is not None
+            else []
+        )
         problems += mismatches(want, read, layout, case, k)
         if layout.stored_biases:
             problems += two_biases(layout.stored_biases, tensors, layout.stored(injected, case, share))
@@ -97,8 +107,11 @@ def _canonical(cell, case, k: int, read) -> list:
     if have != want:
         return [f"the {cell.canonical_label} have shapes {have}, expected {want} ({canonical.about})"]
     back = canonical.read(stacked, case, k)
-    return [f"splitting the {cell.canonical_label} back changed {part}[{g!r}]" for part, g, a in back.items()
-            if not np.array_equal(a, getattr(read, part)[g])]
+    return [
+        f"splitting the {cell.canonical_label} back changed {part}[{g!r}]"
+        for part, g, a in back.items()
+        if not np.array_equal(a, getattr(read, part)[g])
+    ]
 
 
 class WeightsCheck(Check):
@@ -110,8 +123,10 @@ class WeightsCheck(Check):
         case, problems, compared = item.case, [], []
         tensors = cell_tensors(r.form_out)
         if len(tensors) != case.cells or len(r.cells) != case.cells:
-            problems.append(f"the form returned the weights of {len(tensors)} cell(s), read back as {len(r.cells)}; "
-                            f"the case has {case.cells} ({case.layers} layer(s) x {case.directions} direction(s))")
+            problems.append(
+                f"the form returned the weights of {len(tensors)} cell(s), read back as {len(r.cells)}; "
+                f"the case has {case.cells} ({case.layers} layer(s) x {case.directions} direction(s))"
+            )
         for k, (tensors_k, read_k) in enumerate(zip(tensors, r.cells)):
             injected = r.inputs.cells[k] if k < len(r.inputs.cells) else None
             share = r.inputs.bias_shares[k] if k < len(r.inputs.bias_shares) else None
@@ -121,9 +136,15 @@ class WeightsCheck(Check):
             compared += [f"{name} {n}" if name else n for n in names]
         tol = tolerances.EXACT
         status = "fail" if problems else "pass"
-        return Result(item, status, None if problems else 0.0, tol.atol,
-                      "\n".join([what(item), f"Tolerance: {tol.source}", *problems]) if problems else "",
-                      digest(t[k] for t in tensors for k in sorted(t)), compared=tuple(compared))
+        return Result(
+            item,
+            status,
+            None if problems else 0.0,
+            tol.atol,
+            "\n".join([what(item), f"Tolerance: {tol.source}", *problems]) if problems else "",
+            digest(t[k] for t in tensors for k in sorted(t)),
+            compared=tuple(compared),
+        )
 
 
 CHECKS = (WeightsCheck(),)

@@ -5,6 +5,7 @@ A form injects per-gate parameters through its layout into TF variables, runs TF
 TF computed together with the tensors read back from those variables. Importing this package does not
 import TensorFlow: forms import it when they run.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import numpy as np
 
 ANY = "any"
 """In :attr:`Form.options`: the form can express every value the case format allows."""
+
 
 @dataclass(frozen=True)
 class FormOutput:
@@ -51,24 +53,39 @@ class KnownGradientBug:
         own kernel's gradients ({"x": ..., "cells": (one dict of layout tensors,)})."""
         evidence = form_out.evidence or {}
         if "registered" not in evidence or "own" not in evidence:
-            return "fail", (f"{what}: the form gave no evidence of the known bug ({self.why})\n\n"
-                            + "\n\n".join(failures))
-        registered = max(float(np.max(np.abs(np.asarray(form_out.grads[k], np.float64)
-                                              - np.asarray(evidence["registered"][k], np.float64)), initial=0.0))
-                         for k in form_out.grads)
+            return "fail", (
+                f"{what}: the form gave no evidence of the known bug ({self.why})\n\n" + "\n\n".join(failures)
+            )
+        registered = max(
+            float(
+                np.max(
+                    np.abs(
+                        np.asarray(form_out.grads[k], np.float64) - np.asarray(evidence["registered"][k], np.float64)
+                    ),
+                    initial=0.0,
+                )
+            )
+            for k in form_out.grads
+        )
         if registered != 0.0 and not failures:
-            return "fail", (f"{what}: expected the known TF bug ({self.why}) but the tape's gradients are no longer "
-                            f"those of {self.registered} and match the reference: TF fixed it; drop gradient_bug in "
-                            "harness/forms")
+            return "fail", (
+                f"{what}: expected the known TF bug ({self.why}) but the tape's gradients are no longer "
+                f"those of {self.registered} and match the reference: TF fixed it; drop gradient_bug in "
+                "harness/forms"
+            )
         own = evidence["own"]
         ratio, own_failures = compare_own({"x": own["x"], "cells": ({k: v for k, v in own.items() if k != "x"},)})
-        facts = (f"tape vs {self.registered}: max abs difference {registered:.3g}; "
-                 f"{self.own} vs the reference: largest error over its bound {ratio:.3g}")
+        facts = (
+            f"tape vs {self.registered}: max abs difference {registered:.3g}; "
+            f"{self.own} vs the reference: largest error over its bound {ratio:.3g}"
+        )
         if registered == 0.0 and not own_failures:
             unseen = "" if failures else " (this case's bounds are too wide to see it in the tape's gradients)"
             return "xfail", f"{form_name}: known TF bug, confirmed by its signature{unseen}: {facts}. {self.why}"
-        return "fail", (f"{what}: the gradients are wrong, but not with the known bug's signature ({facts}); "
-                        "the harness's own mapping or TF changed\n\n" + "\n\n".join(failures + own_failures))
+        return "fail", (
+            f"{what}: the gradients are wrong, but not with the known bug's signature ({facts}); "
+            "the harness's own mapping or TF changed\n\n" + "\n\n".join(failures + own_failures)
+        )
 
 
 class Form:
@@ -119,8 +136,13 @@ class Form:
         """The reference's keyword arguments that compute what this form computes for ``case``."""
         from harness import spec  # see cannot_express
 
-        out = {"forget_bias": case.forget_bias, "cell_clip": case.cell_clip, "proj_clip": case.proj_clip,
-               "activation": case.activation, "recurrent_activation": case.recurrent_activation}
+        out = {
+            "forget_bias": case.forget_bias,
+            "cell_clip": case.cell_clip,
+            "proj_clip": case.proj_clip,
+            "activation": case.activation,
+            "recurrent_activation": case.recurrent_activation,
+        }
         # ONNX's options, only where set: the other forms' reference runs stay as they were
         out.update({k: getattr(case, k) for k in ("gate_clip", "input_forget") if getattr(case, k) != spec.DEFAULTS[k]})
         return out
@@ -175,7 +197,9 @@ def form_output(variables: dict, outputs, h, c, logits, grads, read=None, eviden
     keep = lambda g: {n: np.asarray(a) for n, a in g.items() if n == "x" or n in names}
     return FormOutput(
         tensors={n: np.asarray(variables[n].numpy()) for n in names},
-        outputs=np.asarray(outputs), h=np.asarray(h), c=np.asarray(c),
+        outputs=np.asarray(outputs),
+        h=np.asarray(h),
+        c=np.asarray(c),
         logits=None if logits is None else np.asarray(logits),
         grads=keep(grads) if grads else None,
         evidence={k: keep(g) for k, g in evidence.items()} if evidence else None,
@@ -201,11 +225,20 @@ def cells_output(cells: list, outputs, h, c, logits, grads, read=None) -> FormOu
         return out
 
     def per_cell(flat_values):
-        return tuple({n: flat_values[_key(k, n)] for n in cell if _key(k, n) in flat_values}
-                     for k, cell in enumerate(cells))
-    return FormOutput(tensors=per_cell(out.tensors)[0], outputs=out.outputs, h=out.h, c=out.c, logits=out.logits,
-                      grads=None if out.grads is None else {"x": out.grads["x"]}, cells=per_cell(out.tensors),
-                      cell_grads=None if out.grads is None else per_cell(out.grads))
+        return tuple(
+            {n: flat_values[_key(k, n)] for n in cell if _key(k, n) in flat_values} for k, cell in enumerate(cells)
+        )
+
+    return FormOutput(
+        tensors=per_cell(out.tensors)[0],
+        outputs=out.outputs,
+        h=out.h,
+        c=out.c,
+        logits=out.logits,
+        grads=None if out.grads is None else {"x": out.grads["x"]},
+        cells=per_cell(out.tensors),
+        cell_grads=None if out.grads is None else per_cell(out.grads),
+    )
 
 
 def valid_mask(inputs):
@@ -262,5 +295,7 @@ def params_of(names) -> list:
     reason that names the extra (for the harness's own tests that loop over forms)."""
     import pytest
 
-    return [pytest.param(n, marks=pytest.mark.skipif(bool(FORMS[n].missing()), reason=str(FORMS[n].missing())))
-            for n in names]
+    return [
+        pytest.param(n, marks=pytest.mark.skipif(bool(FORMS[n].missing()), reason=str(FORMS[n].missing())))
+        for n in names
+    ]

@@ -5,6 +5,7 @@ forms of these cells, each form given its cell.
 Only the case keys of a plain one-layer cell apply (shapes, dtypes, seeds, activations, head, checks, loss,
 tolerance, initial_state): the LSTM's options and the sequence keys are not expressible with these cells.
 """
+
 from __future__ import annotations
 
 from harness.cells import CELLS
@@ -20,13 +21,23 @@ class BlockCellForm(Form):
 
     def cannot_express(self, options):
         if options.get("cell", "lstm") != self.cell:
-            return [("cell", f"is a {self.cell.upper()} form: it cannot express another cell (cell: "
-                             f"{options.get('cell', 'lstm')!r}): {self.about}")]
+            return [
+                (
+                    "cell",
+                    f"is a {self.cell.upper()} form: it cannot express another cell (cell: "
+                    f"{options.get('cell', 'lstm')!r}): {self.about}",
+                )
+            ]
         out = []
         if options.get("reset_after", False) not in self.reset_after_values:
             where = "after" if options["reset_after"] else "before"
-            out.append(("reset_after", f"cannot put the reset gate {where} the recurrent product (reset_after: "
-                                       f"{options['reset_after']!r}): {self.about}"))
+            out.append(
+                (
+                    "reset_after",
+                    f"cannot put the reset gate {where} the recurrent product (reset_after: "
+                    f"{options['reset_after']!r}): {self.about}",
+                )
+            )
         return out + super().cannot_express({k: v for k, v in options.items() if k not in ("cell", "reset_after")})
 
     def semantics(self, case) -> dict:

@@ -2,6 +2,7 @@
 keras.layers.LSTM in both implementations, RNN(LSTMCell); ``cells.py``: GRU, RNN(GRUCell), SimpleRNN).
 Its version quirks are harness.tf_compat's; its layouts harness.layouts.KERAS and
 harness.block_layouts.KERAS_GRU, KERAS_GRU_RESET_AFTER, KERAS_SIMPLE_RNN."""
+
 from __future__ import annotations
 
 

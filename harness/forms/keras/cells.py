@@ -1,5 +1,6 @@
 """Keras's forms of the cells of per-gate blocks: ``keras.layers.GRU`` and ``RNN(GRUCell)`` (the reset before
 or after the recurrent product), ``keras.layers.SimpleRNN`` (the plain RNN)."""
+
 from __future__ import annotations
 
 from harness import layouts, tf_compat
@@ -37,8 +38,10 @@ class KerasCellForm(BlockCellForm):
             return outputs, h, h, head(outputs[:, -1]) if head is not None else tf.zeros([0], dtype)
 
         loss_weights = inputs.loss_weights if gradients else None
-        step = tf.function(lambda x: forward_and_gradients(tf, forward, variables, x, loss_weights),
-                           input_signature=[tf.TensorSpec(inputs.x.shape, dtype)])
+        step = tf.function(
+            lambda x: forward_and_gradients(tf, forward, variables, x, loss_weights),
+            input_signature=[tf.TensorSpec(inputs.x.shape, dtype)],
+        )
         outputs, h, _, logits, grads = step(tf.constant(inputs.x))
         out = form_output(variables, outputs, h, h, logits if head is not None else None, grads)
         return no_c(out)
@@ -57,14 +60,20 @@ def _keras_head(keras, case, inputs, dtype):
 def _keras_layer(class_name):
     def make(keras, units, args):
         return getattr(keras.layers, class_name)(units, return_sequences=True, return_state=True, **args)
+
     return make
 
 
 def _keras_rnn_of(class_name):
     def make(keras, units, args):
         dtype = args.pop("dtype")
-        return keras.layers.RNN(getattr(keras.layers, class_name)(units, dtype=dtype, **args), return_sequences=True,
-                                return_state=True, dtype=dtype)
+        return keras.layers.RNN(
+            getattr(keras.layers, class_name)(units, dtype=dtype, **args),
+            return_sequences=True,
+            return_state=True,
+            dtype=dtype,
+        )
+
     return make
 
 
@@ -74,10 +83,28 @@ _GRU_KERAS_OPTIONS = {"activation": ANY, "recurrent_activation": ANY, "initial_s
 _RNN_KERAS_LAYOUTS = {False: layouts.KERAS_SIMPLE_RNN}
 _ACTIVATION = {"activation": ANY, "initial_state": ANY}
 FORMS = [
-    KerasCellForm("keras_gru", f"keras.layers.GRU: {_GRU_KERAS}", "gru", _keras_layer("GRU"), _GRU_KERAS_OPTIONS,
-                  _GRU_KERAS_LAYOUTS),
-    KerasCellForm("keras_gru_cell", f"keras.layers.RNN(keras.layers.GRUCell): {_GRU_KERAS}", "gru",
-                  _keras_rnn_of("GRUCell"), _GRU_KERAS_OPTIONS, _GRU_KERAS_LAYOUTS),
-    KerasCellForm("keras_simple_rnn", "keras.layers.SimpleRNN: any activation", "rnn", _keras_layer("SimpleRNN"),
-                  _ACTIVATION, _RNN_KERAS_LAYOUTS),
+    KerasCellForm(
+        "keras_gru",
+        f"keras.layers.GRU: {_GRU_KERAS}",
+        "gru",
+        _keras_layer("GRU"),
+        _GRU_KERAS_OPTIONS,
+        _GRU_KERAS_LAYOUTS,
+    ),
+    KerasCellForm(
+        "keras_gru_cell",
+        f"keras.layers.RNN(keras.layers.GRUCell): {_GRU_KERAS}",
+        "gru",
+        _keras_rnn_of("GRUCell"),
+        _GRU_KERAS_OPTIONS,
+        _GRU_KERAS_LAYOUTS,
+    ),
+    KerasCellForm(
+        "keras_simple_rnn",
+        "keras.layers.SimpleRNN: any activation",
+        "rnn",
+        _keras_layer("SimpleRNN"),
+        _ACTIVATION,
+        _RNN_KERAS_LAYOUTS,
+    ),
 ]

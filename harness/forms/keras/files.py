@@ -1,5 +1,6 @@
 """Keras files: a layer's weights written as a ``.keras`` model of one LSTM or GRU layer, and that file, which
 lstm-equiv has just written, loaded back and run (lstm-equiv convert --to keras)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,9 +17,13 @@ def write(source, out) -> list:
     """Write ``source`` (harness.convert.Source) into ``out``; lines that tell how to load it."""
     keras, p, gru = tf_compat.keras(), source.params, source.cell == "gru"
     inputs = keras.Input((None, p.input_depth), dtype=source.dtype)
-    semantics = {"activation": source.semantics.get("activation", "tanh"), "return_sequences": True,
-                 "recurrent_activation": keras_name(source.semantics.get("recurrent_activation", "sigmoid")),
-                 "return_state": True, "dtype": source.dtype}
+    semantics = {
+        "activation": source.semantics.get("activation", "tanh"),
+        "return_sequences": True,
+        "recurrent_activation": keras_name(source.semantics.get("recurrent_activation", "sigmoid")),
+        "return_state": True,
+        "dtype": source.dtype,
+    }
     if gru:
         reset_after = source.semantics["reset_after"]
         layer = keras.layers.GRU(p.num_units, reset_after=reset_after, **semantics)
@@ -31,8 +36,10 @@ def write(source, out) -> list:
         getattr(layer.cell, name).assign(value)
     keras.Model(inputs, list(outputs)).save(str(out))
     what = f"GRU({p.num_units}, reset_after={reset_after}, " if gru else f"LSTM({p.num_units}, "
-    return [f"keras.models.load_model({str(out)!r}): one {what}return_sequences=True, return_state=True) -> "
-            f"[outputs, h{'' if gru else ', c'}]"]
+    return [
+        f"keras.models.load_model({str(out)!r}): one {what}return_sequences=True, return_state=True) -> "
+        f"[outputs, h{'' if gru else ', c'}]"
+    ]
 
 
 def load_and_run(out, source, x) -> tuple:

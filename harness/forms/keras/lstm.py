@@ -4,6 +4,7 @@ All three hold layout ``keras``: a kernel for x, a recurrent kernel for h, block
 run-time forget bias, so BasicLSTMCell's ``forget_bias`` is realised in the f block of the bias
 (``unit_forget_bias=False``: nothing else is added).
 """
+
 from __future__ import annotations
 
 from harness import layouts, tf_compat
@@ -14,10 +15,20 @@ class KerasForm(Form):
     """A Keras layer over the whole sequence, traced once with a fixed input signature."""
 
     layout = layouts.KERAS
-    options = {"activation": ANY, "recurrent_activation": ANY, "go_backwards": ANY, "bidirectional": ANY,
-               "sequence_lengths": ANY, "initial_state": ANY, "stateful_chunks": ANY, "layers": ANY}
-    stacking = ("one layer per stacked layer; Bidirectional(layer) holds forward_layer.cell and backward_layer.cell, "
-                "each with its own kernel, recurrent_kernel and bias")
+    options = {
+        "activation": ANY,
+        "recurrent_activation": ANY,
+        "go_backwards": ANY,
+        "bidirectional": ANY,
+        "sequence_lengths": ANY,
+        "initial_state": ANY,
+        "stateful_chunks": ANY,
+        "layers": ANY,
+    }
+    stacking = (
+        "one layer per stacked layer; Bidirectional(layer) holds forward_layer.cell and backward_layer.cell, "
+        "each with its own kernel, recurrent_kernel and bias"
+    )
     padded = "carry"  # a Keras RNN layer under a mask emits its last output again (zero_output_for_mask=False)
 
     def padded_rule(self, case):
@@ -36,20 +47,31 @@ class KerasForm(Form):
 
     def run(self, case, inputs, dtype, gradients=False):
         tf, keras = tf_compat.tf(), tf_compat.keras()
-        cell_args = dict(activation=case.activation, recurrent_activation=case.recurrent_activation,
-                         unit_forget_bias=False, dtype=dtype)
+        cell_args = dict(
+            activation=case.activation,
+            recurrent_activation=case.recurrent_activation,
+            unit_forget_bias=False,
+            dtype=dtype,
+        )
         layers, cells, width = [], [], case.input_depth
         for _ in range(case.layers):
-            layer = self._make_layer(keras, case.num_units, dict(cell_args), go_backwards=case.go_backwards,
-                                     stateful=case.stateful_chunks is not None)
+            layer = self._make_layer(
+                keras,
+                case.num_units,
+                dict(cell_args),
+                go_backwards=case.go_backwards,
+                stateful=case.stateful_chunks is not None,
+            )
             if case.bidirectional is not None:
                 merge = None if case.bidirectional == "none" else case.bidirectional
                 layer = keras.layers.Bidirectional(layer, merge_mode=merge, dtype=dtype)
             with tf_compat.stateful_states_in(dtype):
                 layer.build((case.batch, case.timesteps, width))
             pair = [layer.forward_layer, layer.backward_layer] if case.bidirectional is not None else [layer]
-            cells += [{"kernel": r.cell.kernel, "recurrent_kernel": r.cell.recurrent_kernel, "bias": r.cell.bias}
-                      for r in pair]
+            cells += [
+                {"kernel": r.cell.kernel, "recurrent_kernel": r.cell.recurrent_kernel, "bias": r.cell.bias}
+                for r in pair
+            ]
             layers.append(layer)
             width = case.output_width
         for k, variables in enumerate(cells):
@@ -71,8 +93,9 @@ class KerasForm(Form):
                 for li, layer in enumerate(layers):
                     kwargs = {} if mask is None else {"mask": tf.constant(mask[:, start:stop])}
                     if inputs.h0 is not None and n == 0:  # later chunks: the stateful layer's own state
-                        kwargs["initial_state"] = [tf.constant(s[k]) for k in range(li * per, li * per + per)
-                                                   for s in (inputs.h0, inputs.c0)]  # Keras 2 takes tensors only
+                        kwargs["initial_state"] = [
+                            tf.constant(s[k]) for k in range(li * per, li * per + per) for s in (inputs.h0, inputs.c0)
+                        ]  # Keras 2 takes tensors only
                     result = layer(seq, **kwargs)
                     if case.bidirectional == "none":  # returned apart: compared side by side
                         seq, states = tf.concat(result[:2], axis=-1), result[2:]
@@ -81,14 +104,19 @@ class KerasForm(Form):
                     finals += [(states[2 * d], states[2 * d + 1]) for d in range(per)]
                 pieces.append(seq)
             outputs = pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=1)
-            h, c = ((finals[0][0], finals[0][1]) if len(finals) == 1 else
-                    (tf.stack([f[0] for f in finals]), tf.stack([f[1] for f in finals])))
+            h, c = (
+                (finals[0][0], finals[0][1])
+                if len(finals) == 1
+                else (tf.stack([f[0] for f in finals]), tf.stack([f[1] for f in finals]))
+            )
             return outputs, h, c, head(outputs[:, -1]) if head is not None else tf.zeros([0], dtype)
 
         loss_weights = inputs.loss_weights if gradients else None
         variables = cell_variables(cells)
-        step = tf.function(lambda x: forward_and_gradients(tf, forward, variables, x, loss_weights),
-                           input_signature=[tf.TensorSpec(inputs.x.shape, dtype)])
+        step = tf.function(
+            lambda x: forward_and_gradients(tf, forward, variables, x, loss_weights),
+            input_signature=[tf.TensorSpec(inputs.x.shape, dtype)],
+        )
         outputs, h, c, logits, grads = step(tf.constant(inputs.x))
         return cells_output(cells, outputs, h, c, logits if head is not None else None, grads)
 
@@ -102,22 +130,28 @@ def keras_semantics(case, semantics: dict) -> dict:
 
 def _lstm(implementation):
     def make(keras, units, cell_args, **layer_args):
-        return keras.layers.LSTM(units, implementation=implementation, return_sequences=True,
-                                 return_state=True, **cell_args, **layer_args)
+        return keras.layers.LSTM(
+            units, implementation=implementation, return_sequences=True, return_state=True, **cell_args, **layer_args
+        )
+
     return make
 
 
 def _rnn_of_cell(keras, units, cell_args, **layer_args):
     dtype = cell_args.pop("dtype")
-    return keras.layers.RNN(keras.layers.LSTMCell(units, dtype=dtype, **cell_args), return_sequences=True,
-                            return_state=True, dtype=dtype, **layer_args)
+    return keras.layers.RNN(
+        keras.layers.LSTMCell(units, dtype=dtype, **cell_args),
+        return_sequences=True,
+        return_state=True,
+        dtype=dtype,
+        **layer_args,
+    )
 
 
 FORMS = [
-    KerasForm("keras_lstm", "keras.layers.LSTM (implementation 2: one fused matmul for x, one for h)",
-              _lstm(2)),
-    KerasForm("keras_lstm_impl1", "keras.layers.LSTM(implementation=1): four matmuls per step, one per gate",
-              _lstm(1)),
-    KerasForm("keras_lstm_cell", "keras.layers.RNN(keras.layers.LSTMCell): the cell stepped by the generic RNN",
-              _rnn_of_cell),
+    KerasForm("keras_lstm", "keras.layers.LSTM (implementation 2: one fused matmul for x, one for h)", _lstm(2)),
+    KerasForm("keras_lstm_impl1", "keras.layers.LSTM(implementation=1): four matmuls per step, one per gate", _lstm(1)),
+    KerasForm(
+        "keras_lstm_cell", "keras.layers.RNN(keras.layers.LSTMCell): the cell stepped by the generic RNN", _rnn_of_cell
+    ),
 ]

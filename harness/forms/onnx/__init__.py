@@ -1,6 +1,7 @@
 """ONNX: its forms of every cell (``lstm.py``: an LSTM node run by onnxruntime and by onnx.reference;
 ``cells.py``: a GRU node, an RNN node), its availability (the ``onnx`` extra), and the models it builds and
 runs. Its layouts are harness.layouts.ONNX and harness.block_layouts.ONNX_GRU, ONNX_RNN."""
+
 from __future__ import annotations
 
 import importlib.util

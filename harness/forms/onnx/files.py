@@ -1,5 +1,6 @@
 """ONNX files: a layer's weights written as a model with one LSTM or GRU node, and the written model run by
 onnxruntime (lstm-equiv convert --to onnx)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,10 @@ def write(source, out) -> list:
         tensors = layouts.ONNX.compose(p, source.forget_bias)
         onnx.save(lstm_model(tensors, "float32", n_in, n, attributes(source.semantics)), str(out))
         returns = f"h, c [batch, {n}]"
-    return [f"onnxruntime.InferenceSession({str(out)!r}): input x [batch, timesteps, {n_in}] float32 -> outputs "
-            f"[batch, timesteps, {n}], {returns}"]
+    return [
+        f"onnxruntime.InferenceSession({str(out)!r}): input x [batch, timesteps, {n_in}] float32 -> outputs "
+        f"[batch, timesteps, {n}], {returns}"
+    ]
 
 
 def load_and_run(out, source, x) -> tuple:

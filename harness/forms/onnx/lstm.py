@@ -17,6 +17,7 @@ What ``onnx.reference`` (onnx 1.23.2, onnx/reference/ops/op_lstm.py) ignores: it
 and always computes sigmoid/tanh/tanh, unclipped, uncoupled: ``onnx_reference`` therefore claims none of
 those options, and tests/test_onnx.py shows each one ignored.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,13 @@ from harness.forms.onnx import missing
 
 OPSET = 17
 NO_GRADIENT = "onnxruntime and onnx.reference run inference only: there is no gradient of an ONNX LSTM node to take"
-ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "hard_sigmoid_0.2": "HardSigmoid",
-               "hard_sigmoid_1/6": "HardSigmoid"}
+ACTIVATIONS = {
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "relu": "Relu",
+    "hard_sigmoid_0.2": "HardSigmoid",
+    "hard_sigmoid_1/6": "HardSigmoid",
+}
 """The reference's activations (reference.ACTIVATIONS) by their ONNX names."""
 HARD_SIGMOID_SLOPES = {"hard_sigmoid_0.2": 0.2, "hard_sigmoid_1/6": 1.0 / 6.0}
 """ONNX's HardSigmoid is clip(alpha z + beta): alpha 0.2 (its default) is Keras 2's, 1/6 Keras 3's; beta 0.5."""
@@ -52,8 +58,16 @@ def attributes(semantics: dict) -> dict:
     return out
 
 
-def lstm_model(tensors: dict, dtype: str, input_depth: int, num_units: int, attrs: dict, head=None,
-               batch="batch", timesteps="timesteps"):
+def lstm_model(
+    tensors: dict,
+    dtype: str,
+    input_depth: int,
+    num_units: int,
+    attrs: dict,
+    head=None,
+    batch="batch",
+    timesteps="timesteps",
+):
     """An ONNX model: ``x`` [batch, timesteps, input_depth] -> ``outputs``, ``h``, ``c`` (and ``logits``
     with ``head`` = (kernel, bias)), with ``tensors`` in layout ``onnx`` as its initializers."""
     return network_model([tensors], dtype, input_depth, num_units, attrs, head, batch=batch, timesteps=timesteps)
@@ -63,9 +77,22 @@ def _suffix(layer: int) -> str:
     return "" if layer == 0 else f"_{layer}"
 
 
-def network_model(cells: list, dtype: str, input_depth: int, num_units: int, attrs: dict, head=None, *,
-                  layers: int = 1, direction: str = "forward", merge_mode=None, lengths=None, states: bool = False,
-                  batch="batch", timesteps="timesteps"):
+def network_model(
+    cells: list,
+    dtype: str,
+    input_depth: int,
+    num_units: int,
+    attrs: dict,
+    head=None,
+    *,
+    layers: int = 1,
+    direction: str = "forward",
+    merge_mode=None,
+    lengths=None,
+    states: bool = False,
+    batch="batch",
+    timesteps="timesteps",
+):
     """An ONNX model of ``layers`` LSTM nodes, each reading the merged outputs of the one below:
     ``x`` [batch, timesteps, input_depth] -> ``outputs`` [batch, timesteps, width], ``h`` and ``c``
     ([batch, units] for one cell, [cells, batch, units] for more), and ``logits`` with a head.
@@ -88,7 +115,7 @@ def network_model(cells: list, dtype: str, input_depth: int, num_units: int, att
         const("sequence_lens", np.asarray(lengths, np.int32))
     finals = {"h": [], "c": []}
     for layer in range(layers):
-        mine, s = cells[layer * per:(layer + 1) * per], _suffix(layer)
+        mine, s = cells[layer * per : (layer + 1) * per], _suffix(layer)
         const(f"W{s}", stack([t[L.x_name] for t in mine]))
         const(f"R{s}", stack([t[L.h_name] for t in mine]))
         const(f"B{s}", stack([np.concatenate([t[n] for n in L.biases]) for t in mine]))
@@ -101,12 +128,27 @@ def network_model(cells: list, dtype: str, input_depth: int, num_units: int, att
             for k, name in enumerate(("h0", "c0")):
                 nodes.append(helper.make_node("Gather", [name, f"cells{s}"], [f"initial_{name}{s}"], axis=0))
                 initial[k] = f"initial_{name}{s}"
-        lstm_inputs = [f"X{layer}", f"W{s}", f"R{s}", f"B{s}", "sequence_lens" if lengths is not None else "",
-                       *initial, f"P{s}" if peepholes else ""]
+        lstm_inputs = [
+            f"X{layer}",
+            f"W{s}",
+            f"R{s}",
+            f"B{s}",
+            "sequence_lens" if lengths is not None else "",
+            *initial,
+            f"P{s}" if peepholes else "",
+        ]
         while lstm_inputs[-1] == "":
             lstm_inputs.pop()
-        nodes.append(helper.make_node("LSTM", lstm_inputs, [f"Y{s}", f"Y_h{s}", f"Y_c{s}"], hidden_size=num_units,
-                                      direction=direction, **attrs))
+        nodes.append(
+            helper.make_node(
+                "LSTM",
+                lstm_inputs,
+                [f"Y{s}", f"Y_h{s}", f"Y_c{s}"],
+                hidden_size=num_units,
+                direction=direction,
+                **attrs,
+            )
+        )
         nodes += _merged(helper, f"Y{s}", f"X{layer + 1}", per, merge_mode)
         finals["h"].append(f"Y_h{s}")
         finals["c"].append(f"Y_c{s}")
@@ -116,21 +158,25 @@ def network_model(cells: list, dtype: str, input_depth: int, num_units: int, att
         both = finals[name][0] if layers == 1 else f"{name}_cells"
         if layers > 1:
             nodes.append(helper.make_node("Concat", finals[name], [both], axis=0))
-        nodes.append(helper.make_node("Squeeze", [both, "axis0"], [name]) if cells_n == 1 else
-                     helper.make_node("Identity", [both], [name]))
+        nodes.append(
+            helper.make_node("Squeeze", [both, "axis0"], [name])
+            if cells_n == 1
+            else helper.make_node("Identity", [both], [name])
+        )
     width = num_units * (2 if per == 2 and merge_mode in ("concat", "none") else 1)
     state_shape = [batch, num_units] if cells_n == 1 else [cells_n, batch, num_units]
-    outputs = [helper.make_tensor_value_info("outputs", onnx_type, [batch, timesteps, width]),
-               helper.make_tensor_value_info("h", onnx_type, state_shape),
-               helper.make_tensor_value_info("c", onnx_type, state_shape)]
+    outputs = [
+        helper.make_tensor_value_info("outputs", onnx_type, [batch, timesteps, width]),
+        helper.make_tensor_value_info("h", onnx_type, state_shape),
+        helper.make_tensor_value_info("c", onnx_type, state_shape),
+    ]
     graph_inputs = [helper.make_tensor_value_info("x", onnx_type, [batch, timesteps, input_depth])]
     if states:
         graph_inputs += [helper.make_tensor_value_info(n, onnx_type, [cells_n, batch, num_units]) for n in ("h0", "c0")]
     return finish_model("lstm_equiv", nodes, graph_inputs, outputs, init, dtype, head, batch)
 
 
-def finish_model(name: str, nodes: list, inputs: list, outputs: list, init: list, dtype: str, head=None,
-                 batch="batch"):
+def finish_model(name: str, nodes: list, inputs: list, outputs: list, init: list, dtype: str, head=None, batch="batch"):
     """The model of ``nodes`` (which end in ``outputs`` [batch, timesteps, units]), with the question's head
     on the last output when ``head`` = (kernel, bias) gives one (``logits``), and only the initializers
     its nodes read (onnxruntime warns of an unused one)."""
@@ -139,12 +185,16 @@ def finish_model(name: str, nodes: list, inputs: list, outputs: list, init: list
     onnx_type = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE}[dtype]
     init, nodes, outputs = list(init), list(nodes), list(outputs)
     if head is not None:
-        init += [numpy_helper.from_array(np.asarray(head[0], dtype), "head_kernel"),
-                 numpy_helper.from_array(np.asarray(head[1], dtype), "head_bias"),
-                 numpy_helper.from_array(np.array(-1, np.int64), "last")]
-        nodes += [helper.make_node("Gather", ["outputs", "last"], ["last_output"], axis=1),
-                  helper.make_node("MatMul", ["last_output", "head_kernel"], ["head_product"]),
-                  helper.make_node("Add", ["head_product", "head_bias"], ["logits"])]
+        init += [
+            numpy_helper.from_array(np.asarray(head[0], dtype), "head_kernel"),
+            numpy_helper.from_array(np.asarray(head[1], dtype), "head_bias"),
+            numpy_helper.from_array(np.array(-1, np.int64), "last"),
+        ]
+        nodes += [
+            helper.make_node("Gather", ["outputs", "last"], ["last_output"], axis=1),
+            helper.make_node("MatMul", ["last_output", "head_kernel"], ["head_product"]),
+            helper.make_node("Add", ["head_product", "head_bias"], ["logits"]),
+        ]
         outputs.append(helper.make_tensor_value_info("logits", onnx_type, [batch, head[0].shape[1]]))
     used = {n for node in nodes for n in node.input}
     graph = helper.make_graph(nodes, name, inputs, outputs, initializer=[t for t in init if t.name in used])
@@ -158,8 +208,10 @@ def _merged(helper, y: str, out: str, per: int, merge_mode) -> list:
     if per == 1:
         return [helper.make_node("Squeeze", [y, "axis1"], [out])]
     if merge_mode in ("concat", "none"):  # [T, batch, 2, units] -> [T, batch, 2 units]: forward then backward
-        return [helper.make_node("Transpose", [y], [f"{y}_tb"], perm=[0, 2, 1, 3]),
-                helper.make_node("Reshape", [f"{y}_tb", "merged_shape"], [out])]  # 0: that dimension as it is
+        return [
+            helper.make_node("Transpose", [y], [f"{y}_tb"], perm=[0, 2, 1, 3]),
+            helper.make_node("Reshape", [f"{y}_tb", "merged_shape"], [out]),
+        ]  # 0: that dimension as it is
     if merge_mode == "sum":  # opset 17: ReduceSum takes its axes as an input, ReduceMean and ReduceProd as an attribute
         return [helper.make_node("ReduceSum", [y, "axis1"], [out], keepdims=0)]
     op = {"ave": "ReduceMean", "mul": "ReduceProd"}[merge_mode]
@@ -177,8 +229,12 @@ def read_tensors(model) -> tuple:
         s = _suffix(layer)
         for d in range(init[f"W{s}"].shape[0]):
             width = init[f"B{s}"].shape[1] // 2
-            out = {L.x_name: init[f"W{s}"][d], L.h_name: init[f"R{s}"][d], L.biases[0]: init[f"B{s}"][d, :width],
-                   L.biases[1]: init[f"B{s}"][d, width:]}
+            out = {
+                L.x_name: init[f"W{s}"][d],
+                L.h_name: init[f"R{s}"][d],
+                L.biases[0]: init[f"B{s}"][d, :width],
+                L.biases[1]: init[f"B{s}"][d, width:],
+            }
             if f"P{s}" in init:
                 out.update({name: block for (_, name), block in zip(L.peepholes, np.split(init[f"P{s}"][d], 3))})
             cells.append(out)
@@ -209,9 +265,11 @@ class OnnxForm(Form):
 
     layout = layouts.ONNX
     no_gradient = NO_GRADIENT
-    stacking = ("one LSTM node per layer (W, R, B, P; W_1, R_1, ... for the next), direction bidirectional: W [2, 4u, "
-                "in] with the forward cell at [0] and the backward at [1]; Y [T, 2, batch, u] merged by Transpose + "
-                "Reshape (concat) or ReduceSum/ReduceMean/ReduceProd")
+    stacking = (
+        "one LSTM node per layer (W, R, B, P; W_1, R_1, ... for the next), direction bidirectional: W [2, 4u, "
+        "in] with the forward cell at [0] and the backward at [1]; Y [T, 2, batch, u] merged by Transpose + "
+        "Reshape (concat) or ReduceSum/ReduceMean/ReduceProd"
+    )
 
     def __init__(self, name, about, runtime, dtypes, options):
         self.name, self.about, self._runtime, self.dtypes, self.options = name, about, runtime, dtypes, options
@@ -236,9 +294,19 @@ class OnnxForm(Form):
         head = (inputs.head_kernel, inputs.head_bias) if inputs.head_kernel is not None else None
         direction = "bidirectional" if case.bidirectional else "reverse" if case.go_backwards else "forward"
         states = inputs.h0 is not None or case.stateful_chunks is not None
-        model = network_model(cells, dtype, case.input_depth, case.num_units, attributes(self.semantics(case)), head,
-                              layers=case.layers, direction=direction, merge_mode=case.bidirectional,
-                              lengths=inputs.lengths, states=states)
+        model = network_model(
+            cells,
+            dtype,
+            case.input_depth,
+            case.num_units,
+            attributes(self.semantics(case)),
+            head,
+            layers=case.layers,
+            direction=direction,
+            merge_mode=case.bidirectional,
+            lengths=inputs.lengths,
+            states=states,
+        )
         if inputs.h0 is not None:
             h, c = np.stack(inputs.h0), np.stack(inputs.c0)
         else:
@@ -251,17 +319,40 @@ class OnnxForm(Form):
             h, c = (out["h"], out["c"]) if case.cells > 1 else (out["h"][None], out["c"][None])
         outputs = np.concatenate(pieces, axis=1)
         tensors = read_tensors(model)
-        return FormOutput(tensors=tensors[0], outputs=outputs, h=out["h"], c=out["c"], logits=out.get("logits"),
-                          cells=tensors if case.cells > 1 else None)
+        return FormOutput(
+            tensors=tensors[0],
+            outputs=outputs,
+            h=out["h"],
+            c=out["c"],
+            logits=out.get("logits"),
+            cells=tensors if case.cells > 1 else None,
+        )
 
 
 _SEQUENCES = {"go_backwards": ANY, "bidirectional": ANY, "initial_state": ANY, "stateful_chunks": ANY, "layers": ANY}
 FORMS = [
-    OnnxForm("onnx_lstm", "an ONNX LSTM node run by onnxruntime (CPU, float32 only): no projection, no cell clip "
-             "(ONNX's clip bounds the gates' pre-activations: gate_clip)", "onnxruntime", ("float32",),
-             {"activation": ANY, "recurrent_activation": ANY, "use_peepholes": ANY, "gate_clip": ANY,
-              "input_forget": ANY, **_SEQUENCES, "sequence_lengths": ANY}),
-    OnnxForm("onnx_reference", "the same ONNX model run by onnx.reference.ReferenceEvaluator, whose LSTM ignores "
-             "activations, clip, input_forget and sequence_lens (always sigmoid/tanh, full rows): peepholes only",
-             "reference", ("float32", "float64"), {"use_peepholes": ANY, **_SEQUENCES}),
+    OnnxForm(
+        "onnx_lstm",
+        "an ONNX LSTM node run by onnxruntime (CPU, float32 only): no projection, no cell clip "
+        "(ONNX's clip bounds the gates' pre-activations: gate_clip)",
+        "onnxruntime",
+        ("float32",),
+        {
+            "activation": ANY,
+            "recurrent_activation": ANY,
+            "use_peepholes": ANY,
+            "gate_clip": ANY,
+            "input_forget": ANY,
+            **_SEQUENCES,
+            "sequence_lengths": ANY,
+        },
+    ),
+    OnnxForm(
+        "onnx_reference",
+        "the same ONNX model run by onnx.reference.ReferenceEvaluator, whose LSTM ignores "
+        "activations, clip, input_forget and sequence_lens (always sigmoid/tanh, full rows): peepholes only",
+        "reference",
+        ("float32", "float64"),
+        {"use_peepholes": ANY, **_SEQUENCES},
+    ),
 ]

@@ -2,6 +2,7 @@
 static_rnn, dynamic_rnn and the bidirectional drivers; ``fused.py``: the raw ops LSTMBlockCell, BlockLSTM,
 BlockLSTMV2 and GRUBlockCell; ``cells.py``: GRUCell and BasicRNNCell). Its version quirks (where the
 compat.v1 cells live on each TF) are harness.tf_compat's."""
+
 from __future__ import annotations
 
 

@@ -1,5 +1,6 @@
 """tf.compat.v1's forms of the cells of per-gate blocks: ``GRUCell`` and ``BasicRNNCell``, each in a variable
 scope of its own, driven by ``static_rnn`` or ``dynamic_rnn``."""
+
 from __future__ import annotations
 
 import itertools
@@ -20,7 +21,13 @@ class CompatV1CellForm(BlockCellForm):
 
     def __init__(self, name, about, cell, class_name, layout, driver):
         self.name, self.about, self.cell, self._class_name, self.layout, self._driver = (
-            name, about, cell, class_name, layout, driver)
+            name,
+            about,
+            cell,
+            class_name,
+            layout,
+            driver,
+        )
 
     def skip_reason(self, case, dtype):
         return super().skip_reason(case, dtype) or tf_compat.legacy_cells_missing()
@@ -61,10 +68,28 @@ def _dynamic_rnn(tf, cell, x, dtype, h0):
 
 _GRU_LEGACY = "gates always sigmoid, the reset before the product"
 FORMS = [
-    CompatV1CellForm("gru_cell_static_rnn", f"tf.compat.v1.nn.rnn_cell.GRUCell + static_rnn: {_GRU_LEGACY}", "gru",
-                   "GRUCell", layouts.GRU_CELL, _static_rnn),
-    CompatV1CellForm("gru_cell_dynamic_rnn", f"tf.compat.v1.nn.rnn_cell.GRUCell + dynamic_rnn: {_GRU_LEGACY}", "gru",
-                   "GRUCell", layouts.GRU_CELL, _dynamic_rnn),
-    CompatV1CellForm("basic_rnn_cell_static_rnn", "tf.compat.v1.nn.rnn_cell.BasicRNNCell + static_rnn: any activation",
-                   "rnn", "BasicRNNCell", layouts.BASIC_RNN_CELL, _static_rnn),
+    CompatV1CellForm(
+        "gru_cell_static_rnn",
+        f"tf.compat.v1.nn.rnn_cell.GRUCell + static_rnn: {_GRU_LEGACY}",
+        "gru",
+        "GRUCell",
+        layouts.GRU_CELL,
+        _static_rnn,
+    ),
+    CompatV1CellForm(
+        "gru_cell_dynamic_rnn",
+        f"tf.compat.v1.nn.rnn_cell.GRUCell + dynamic_rnn: {_GRU_LEGACY}",
+        "gru",
+        "GRUCell",
+        layouts.GRU_CELL,
+        _dynamic_rnn,
+    ),
+    CompatV1CellForm(
+        "basic_rnn_cell_static_rnn",
+        "tf.compat.v1.nn.rnn_cell.BasicRNNCell + static_rnn: any activation",
+        "rnn",
+        "BasicRNNCell",
+        layouts.BASIC_RNN_CELL,
+        _static_rnn,
+    ),
 ]

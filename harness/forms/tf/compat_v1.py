@@ -5,6 +5,7 @@ Layout ``basic_lstm_cell``: one kernel [input_depth + h_depth, 4u] multiplies co
 first), blocks i j f o; ``forget_bias`` is added to f at run time. On TF >= 2.16 the cells come from
 tf-keras (see harness/tf_compat.py).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -20,9 +21,11 @@ class LegacyCellForm(Form):
     """A tf.compat.v1 RNN cell, built in a variable scope of its own, driven over the sequence."""
 
     layout = layouts.BASIC_LSTM_CELL
-    stacking = ("one cell per layer and direction, each with its own kernel and bias (MultiRNNCell's cell_0, cell_1; "
-                "bidirectional_dynamic_rnn's fw/ and bw/ scopes); layer l + 1's kernel has rows for layer l's merged "
-                "outputs, then for h")
+    stacking = (
+        "one cell per layer and direction, each with its own kernel and bias (MultiRNNCell's cell_0, cell_1; "
+        "bidirectional_dynamic_rnn's fw/ and bw/ scopes); layer l + 1's kernel has rows for layer l's merged "
+        "outputs, then for h"
+    )
 
     def __init__(self, name, about, cell, driver, bidirectional, options):
         self.name, self.about, self._cell, self._driver, self.options = name, about, cell, driver, options
@@ -34,17 +37,30 @@ class LegacyCellForm(Form):
 
     def _make_cell(self, cells, case, dtype):
         if self._cell == "BasicLSTMCell":
-            return cells.BasicLSTMCell(case.num_units, forget_bias=case.forget_bias, activation=case.activation,
-                                       dtype=dtype)
-        return cells.LSTMCell(case.num_units, use_peepholes=case.use_peepholes, cell_clip=case.cell_clip,
-                              num_proj=case.num_proj, proj_clip=case.proj_clip, forget_bias=case.forget_bias,
-                              activation=case.activation, dtype=dtype)
+            return cells.BasicLSTMCell(
+                case.num_units, forget_bias=case.forget_bias, activation=case.activation, dtype=dtype
+            )
+        return cells.LSTMCell(
+            case.num_units,
+            use_peepholes=case.use_peepholes,
+            cell_clip=case.cell_clip,
+            num_proj=case.num_proj,
+            proj_clip=case.proj_clip,
+            forget_bias=case.forget_bias,
+            activation=case.activation,
+            dtype=dtype,
+        )
 
     def cannot_combine(self, options):
         if options["go_backwards"] and options["sequence_lengths"] is not None:
-            return [("go_backwards", "cannot express a reversed layer over padded rows: the compat.v1 forms reverse "
-                     "x as users do (tf.reverse), which puts a row's padding first, where sequence_length expects it "
-                     "last; Keras's go_backwards masks it there instead")]
+            return [
+                (
+                    "go_backwards",
+                    "cannot express a reversed layer over padded rows: the compat.v1 forms reverse "
+                    "x as users do (tf.reverse), which puts a row's padding first, where sequence_length expects it "
+                    "last; Keras's go_backwards masks it there instead",
+                )
+            ]
         return []
 
     def run(self, case, inputs, dtype, gradients=False):
@@ -96,8 +112,9 @@ class LegacyCellForm(Form):
         finals, seq = [], x
         for layer in range(case.layers):  # one bidirectional pass per layer, its outputs merged by hand
             fw, bw = cells[2 * layer], cells[2 * layer + 1]
-            (out_fw, out_bw), pair = self._bidirectional(tf, fw, bw, seq, state[2 * layer], state[2 * layer + 1],
-                                                         lengths, dtype)
+            (out_fw, out_bw), pair = self._bidirectional(
+                tf, fw, bw, seq, state[2 * layer], state[2 * layer + 1], lengths, dtype
+            )
             finals += list(pair)
             seq = merge(tf, out_fw, out_bw, case.bidirectional)
         return seq, finals
@@ -122,8 +139,14 @@ def dynamic_rnn(tf, cell, x, dtype, **kwargs):
 def static_bidirectional(tf, fw, bw, x, state_fw, state_bw, lengths, dtype):
     """static_bidirectional_rnn: its outputs come concatenated [forward | backward]; split here."""
     outputs, final_fw, final_bw = tf.compat.v1.nn.static_bidirectional_rnn(
-        fw, bw, tf.unstack(x, axis=1), initial_state_fw=state_fw, initial_state_bw=state_bw, dtype=dtype,
-        sequence_length=lengths)
+        fw,
+        bw,
+        tf.unstack(x, axis=1),
+        initial_state_fw=state_fw,
+        initial_state_bw=state_bw,
+        dtype=dtype,
+        sequence_length=lengths,
+    )
     both = tf.stack(outputs, axis=1)
     width = both.shape[-1] // 2
     return (both[..., :width], both[..., width:]), (final_fw, final_bw)
@@ -131,8 +154,9 @@ def static_bidirectional(tf, fw, bw, x, state_fw, state_bw, lengths, dtype):
 
 def dynamic_bidirectional(tf, fw, bw, x, state_fw, state_bw, lengths, dtype):
     """bidirectional_dynamic_rnn: the backward outputs come back in time order (tf.reverse_sequence)."""
-    return tf.compat.v1.nn.bidirectional_dynamic_rnn(fw, bw, x, sequence_length=lengths, initial_state_fw=state_fw,
-                                                     initial_state_bw=state_bw, dtype=dtype)
+    return tf.compat.v1.nn.bidirectional_dynamic_rnn(
+        fw, bw, x, sequence_length=lengths, initial_state_fw=state_fw, initial_state_bw=state_bw, dtype=dtype
+    )
 
 
 def merge(tf, fw, bw, mode: str):
@@ -146,20 +170,45 @@ def _initial(tf, case, inputs, dtype) -> list:
     """One LSTMStateTuple(c, h) per cell: the case's initial state, or zeros."""
     state = tf_compat.legacy_cells().LSTMStateTuple
     if inputs.h0 is None:
-        return [state(tf.zeros((case.batch, case.num_units), dtype), tf.zeros((case.batch, case.h_depth), dtype))
-                for _ in range(case.cells)]
+        return [
+            state(tf.zeros((case.batch, case.num_units), dtype), tf.zeros((case.batch, case.h_depth), dtype))
+            for _ in range(case.cells)
+        ]
     return [state(tf.constant(c), tf.constant(h)) for h, c in zip(inputs.h0, inputs.c0)]
 
 
 _BASIC = "tf.compat.v1.nn.rnn_cell.BasicLSTMCell: no peepholes, projection or clips; gates always sigmoid"
-_SEQUENCES = {"go_backwards": ANY, "bidirectional": ANY, "sequence_lengths": ANY, "initial_state": ANY,
-              "stateful_chunks": ANY, "layers": ANY}
+_SEQUENCES = {
+    "go_backwards": ANY,
+    "bidirectional": ANY,
+    "sequence_lengths": ANY,
+    "initial_state": ANY,
+    "stateful_chunks": ANY,
+    "layers": ANY,
+}
 FORMS = [
-    LegacyCellForm("basic_lstm_cell_static_rnn", _BASIC, "BasicLSTMCell", static_rnn, static_bidirectional,
-                   {"activation": ANY, **_SEQUENCES}),
-    LegacyCellForm("basic_lstm_cell_dynamic_rnn", _BASIC, "BasicLSTMCell", dynamic_rnn, dynamic_bidirectional,
-                   {"activation": ANY, **_SEQUENCES}),
-    LegacyCellForm("lstm_cell", "tf.compat.v1.nn.rnn_cell.LSTMCell: gates always sigmoid", "LSTMCell", dynamic_rnn,
-                   dynamic_bidirectional, {"activation": ANY, "use_peepholes": ANY, "num_proj": ANY, "cell_clip": ANY,
-                                           "proj_clip": ANY, **_SEQUENCES}),
+    LegacyCellForm(
+        "basic_lstm_cell_static_rnn",
+        _BASIC,
+        "BasicLSTMCell",
+        static_rnn,
+        static_bidirectional,
+        {"activation": ANY, **_SEQUENCES},
+    ),
+    LegacyCellForm(
+        "basic_lstm_cell_dynamic_rnn",
+        _BASIC,
+        "BasicLSTMCell",
+        dynamic_rnn,
+        dynamic_bidirectional,
+        {"activation": ANY, **_SEQUENCES},
+    ),
+    LegacyCellForm(
+        "lstm_cell",
+        "tf.compat.v1.nn.rnn_cell.LSTMCell: gates always sigmoid",
+        "LSTMCell",
+        dynamic_rnn,
+        dynamic_bidirectional,
+        {"activation": ANY, "use_peepholes": ANY, "num_proj": ANY, "cell_clip": ANY, "proj_clip": ANY, **_SEQUENCES},
+    ),
 ]

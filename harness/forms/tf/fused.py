@@ -7,6 +7,7 @@ no forget bias, so it is stored in the f block of ``b``. The ops clip c at ``cel
 for the first two, which this harness never leaves on by accident (a value <= 0 turns it off).
 They take float16 and float32 only.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,8 +57,11 @@ class BlockForm(Form):
         x = tf.constant(inputs.x)
         result = forward_and_gradients(tf, forward, variables, x, inputs.loss_weights if gradients else None)
         unused = () if case.use_peepholes else dict(self.layout.peepholes).values()
-        evidence = _gradient_kernels(tf, x, h0, c0, variables, attrs, inputs.loss_weights, case.go_backwards) if (
-            gradients and self.gradient_bug) else None
+        evidence = (
+            _gradient_kernels(tf, x, h0, c0, variables, attrs, inputs.loss_weights, case.go_backwards)
+            if (gradients and self.gradient_bug)
+            else None
+        )
         return form_output(variables, *result, read=[n for n in variables if n not in unused], evidence=evidence)
 
 
@@ -95,31 +99,61 @@ def _gradient_kernels(tf, x, h0, c0, v, attrs, loss_weights, reversed_x=False) -
     x_t = tf.transpose(tf.reverse(x, axis=[1]) if reversed_x else x, (1, 0, 2))
     inputs = dict(seq_len_max=np.int64(x_t.shape[0]), x=x_t, cs_prev=c0, h_prev=h0, **_weights(v))
     fwd = tf.raw_ops.BlockLSTMV2(**inputs, **attrs)
-    args = dict(**inputs, i=fwd.i, cs=fwd.cs, f=fwd.f, o=fwd.o, ci=fwd.ci, co=fwd.co, h=fwd.h,
-                cs_grad=tf.zeros_like(fwd.cs), h_grad=tf.transpose(tf.constant(loss_weights, x.dtype), (1, 0, 2)),
-                use_peephole=attrs["use_peephole"])
+    args = dict(
+        **inputs,
+        i=fwd.i,
+        cs=fwd.cs,
+        f=fwd.f,
+        o=fwd.o,
+        ci=fwd.ci,
+        co=fwd.co,
+        h=fwd.h,
+        cs_grad=tf.zeros_like(fwd.cs),
+        h_grad=tf.transpose(tf.constant(loss_weights, x.dtype), (1, 0, 2)),
+        use_peephole=attrs["use_peephole"],
+    )
     out = {}
     for name, op in (("registered", tf.raw_ops.BlockLSTMGrad), ("own", tf.raw_ops.BlockLSTMGradV2)):
         g = op(**args)
         dx = tf.transpose(g.x_grad, (1, 0, 2))
-        out[name] = {"kernel": g.w_grad, "bias": g.b_grad, "wci": g.wci_grad, "wcf": g.wcf_grad, "wco": g.wco_grad,
-                     "x": tf.reverse(dx, axis=[1]) if reversed_x else dx}
+        out[name] = {
+            "kernel": g.w_grad,
+            "bias": g.b_grad,
+            "wci": g.wci_grad,
+            "wcf": g.wcf_grad,
+            "wco": g.wco_grad,
+            "x": tf.reverse(dx, axis=[1]) if reversed_x else dx,
+        }
     return out
 
 
-_ABOUT = ("a fused op: activations fixed to tanh/sigmoid, no projection; one layer, one direction (x reversed by "
-          "hand for "
-          "go_backwards), full rows, one pass")
+_ABOUT = (
+    "a fused op: activations fixed to tanh/sigmoid, no projection; one layer, one direction (x reversed by "
+    "hand for "
+    "go_backwards), full rows, one pass"
+)
 FORMS = [
-    BlockForm("lstm_block_cell", f"tf.raw_ops.LSTMBlockCell, {_ABOUT}", layouts.BLOCK_LSTM, lstm_block_cell,
-              no_gradient="TF registers no gradient for LSTMBlockCell (its gradient lived in tf.contrib)"),
+    BlockForm(
+        "lstm_block_cell",
+        f"tf.raw_ops.LSTMBlockCell, {_ABOUT}",
+        layouts.BLOCK_LSTM,
+        lstm_block_cell,
+        no_gradient="TF registers no gradient for LSTMBlockCell (its gradient lived in tf.contrib)",
+    ),
     BlockForm("block_lstm", f"tf.raw_ops.BlockLSTM, {_ABOUT}", layouts.BLOCK_LSTM, block_lstm),
-    BlockForm("block_lstm_v2", f"tf.raw_ops.BlockLSTMV2, {_ABOUT}", layouts.BLOCK_LSTM_V2, block_lstm_v2,
-              gradient_bug=KnownGradientBug(
-                  "TF registers BlockLSTMV2's gradient as BlockLSTM's (tensorflow/python/ops/rnn_grad.py: the V1 "
-                  "kernel BlockLSTMGrad, which assumes blocks i ci f o), so tf.GradientTape returns wrong gradients; "
-                  "tf.raw_ops.BlockLSTMGradV2 itself matches the reference (measured on TF 2.15.1 and 2.21.0)",
-                  registered="the V1 kernel BlockLSTMGrad run on V2's outputs", own="tf.raw_ops.BlockLSTMGradV2")),
+    BlockForm(
+        "block_lstm_v2",
+        f"tf.raw_ops.BlockLSTMV2, {_ABOUT}",
+        layouts.BLOCK_LSTM_V2,
+        block_lstm_v2,
+        gradient_bug=KnownGradientBug(
+            "TF registers BlockLSTMV2's gradient as BlockLSTM's (tensorflow/python/ops/rnn_grad.py: the V1 "
+            "kernel BlockLSTMGrad, which assumes blocks i ci f o), so tf.GradientTape returns wrong gradients; "
+            "tf.raw_ops.BlockLSTMGradV2 itself matches the reference (measured on TF 2.15.1 and 2.21.0)",
+            registered="the V1 kernel BlockLSTMGrad run on V2's outputs",
+            own="tf.raw_ops.BlockLSTMGradV2",
+        ),
+    ),
 ]
 
 
@@ -130,11 +164,15 @@ class GRUBlockForm(BlockCellForm):
     dtypes = ("float32",)
     options = {"initial_state": ANY}
     reset_after_values = (False,)
-    no_gradient = ("TF registers no gradient for GRUBlockCell (LookupError: gradient registry has no entry for: "
-                   "GRUBlockCell; its gradient lived in tf.contrib)")
+    no_gradient = (
+        "TF registers no gradient for GRUBlockCell (LookupError: gradient registry has no entry for: "
+        "GRUBlockCell; its gradient lived in tf.contrib)"
+    )
     name = "gru_block_cell"
-    about = ("tf.raw_ops.GRUBlockCell, stepped: GRUCell's equations in one fused op; tanh/sigmoid only, float32 "
-             "only, the reset before the product")
+    about = (
+        "tf.raw_ops.GRUBlockCell, stepped: GRUCell's equations in one fused op; tanh/sigmoid only, float32 "
+        "only, the reset before the product"
+    )
 
     def run(self, case, inputs, dtype, gradients=False):
         tf = tf_compat.tf()
@@ -144,14 +182,21 @@ class GRUBlockForm(BlockCellForm):
         def forward(x):
             h, outputs = h0, []
             for x_t in tf.unstack(x, axis=1):
-                h = tf.raw_ops.GRUBlockCell(x=x_t, h_prev=h, w_ru=variables["w_ru"], w_c=variables["w_c"],
-                                            b_ru=variables["b_ru"], b_c=variables["b_c"]).h
+                h = tf.raw_ops.GRUBlockCell(
+                    x=x_t,
+                    h_prev=h,
+                    w_ru=variables["w_ru"],
+                    w_c=variables["w_c"],
+                    b_ru=variables["b_ru"],
+                    b_c=variables["b_c"],
+                ).h
                 outputs.append(h)
             outputs = tf.stack(outputs, axis=1)
             return outputs, h, h, head_logits(tf, outputs[:, -1], inputs, dtype)
 
-        result = forward_and_gradients(tf, forward, variables, tf.constant(inputs.x),
-                                       inputs.loss_weights if gradients else None)
+        result = forward_and_gradients(
+            tf, forward, variables, tf.constant(inputs.x), inputs.loss_weights if gradients else None
+        )
         return no_c(form_output(variables, *result))
 
 

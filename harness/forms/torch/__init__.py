@@ -1,6 +1,7 @@
 """PyTorch: its forms of every cell (``lstm.py``: nn.LSTM, nn.LSTMCell stepped; ``cells.py``: nn.GRU,
 nn.RNN), its availability (the ``torch`` extra) and how it is run here (one thread). Its layouts are
 harness.layouts.TORCH, TORCH_CELL and harness.block_layouts.TORCH_GRU, TORCH_RNN."""
+
 from __future__ import annotations
 
 import importlib.util

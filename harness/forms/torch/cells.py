@@ -1,5 +1,6 @@
 """PyTorch's forms of the cells of per-gate blocks: ``torch.nn.GRU`` (the reset after the product always) and
 ``torch.nn.RNN`` (tanh or relu), gradients by autograd."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,18 +40,35 @@ class TorchCellForm(BlockCellForm):
             grads = {name: p.grad.numpy().copy() for name, p in parameters.items()}
             grads["x"] = x.grad.numpy().copy()
         array = lambda a: a.detach().numpy().copy()
-        return FormOutput(tensors={n: array(p) for n, p in parameters.items()}, outputs=array(outputs),
-                          h=array(h[0]), c=None, logits=None if logits is None else array(logits), grads=grads)
+        return FormOutput(
+            tensors={n: array(p) for n, p in parameters.items()},
+            outputs=array(outputs),
+            h=array(h[0]),
+            c=None,
+            logits=None if logits is None else array(logits),
+            grads=grads,
+        )
 
 
 FORMS = [
-    TorchCellForm("torch_gru", "torch.nn.GRU(batch_first=True): tanh/sigmoid only; n = tanh(x W_in + b_in + r * (h "
-                  "W_hn + b_hn)), the reset after the product always", "gru", layouts.TORCH_GRU,
-                  {"initial_state": ANY},
-                  lambda t, case, dtype: t.nn.GRU(case.input_depth, case.num_units, batch_first=True, dtype=dtype),
-                  reset_after_values=(True,)),
-    TorchCellForm("torch_rnn", "torch.nn.RNN(batch_first=True): nonlinearity tanh or relu", "rnn", layouts.TORCH_RNN,
-                  {"activation": ("relu",), "initial_state": ANY},
-                  lambda t, case, dtype: t.nn.RNN(case.input_depth, case.num_units, nonlinearity=case.activation,
-                                                  batch_first=True, dtype=dtype)),
+    TorchCellForm(
+        "torch_gru",
+        "torch.nn.GRU(batch_first=True): tanh/sigmoid only; n = tanh(x W_in + b_in + r * (h "
+        "W_hn + b_hn)), the reset after the product always",
+        "gru",
+        layouts.TORCH_GRU,
+        {"initial_state": ANY},
+        lambda t, case, dtype: t.nn.GRU(case.input_depth, case.num_units, batch_first=True, dtype=dtype),
+        reset_after_values=(True,),
+    ),
+    TorchCellForm(
+        "torch_rnn",
+        "torch.nn.RNN(batch_first=True): nonlinearity tanh or relu",
+        "rnn",
+        layouts.TORCH_RNN,
+        {"activation": ("relu",), "initial_state": ANY},
+        lambda t, case, dtype: t.nn.RNN(
+            case.input_depth, case.num_units, nonlinearity=case.activation, batch_first=True, dtype=dtype
+        ),
+    ),
 ]

@@ -1,5 +1,6 @@
 """PyTorch files: a layer's weights written as a ``state_dict`` of nn.LSTM or nn.GRU, and the written file loaded
 back into the module and run (lstm-equiv convert --to torch)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,9 +27,11 @@ def write(source, out) -> list:
         tensors, name = layouts.TORCH.compose(p, source.forget_bias), "lstm = torch.nn.LSTM"
         more = f", proj_size={p.projection.shape[1]}" if p.projection is not None else ""
     t.save({k: t.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}, out)
-    return [f"{name}(input_size={p.input_depth}, hidden_size={p.num_units}, batch_first=True{more}"
-            f"{', dtype=torch.float64' if source.dtype == 'float64' else ''})",
-            f"{name.split()[0]}.load_state_dict(torch.load({str(out)!r}))  # keys {', '.join(tensors)}"]
+    return [
+        f"{name}(input_size={p.input_depth}, hidden_size={p.num_units}, batch_first=True{more}"
+        f"{', dtype=torch.float64' if source.dtype == 'float64' else ''})",
+        f"{name.split()[0]}.load_state_dict(torch.load({str(out)!r}))  # keys {', '.join(tensors)}",
+    ]
 
 
 def load_and_run(out, source, x) -> tuple:

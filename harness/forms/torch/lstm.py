@@ -7,6 +7,7 @@ forget bias, so BasicLSTMCell's ``forget_bias`` sits in the f rows of the biases
 bias into distinct, non-zero halves (harness.layouts.split_bias), so that dropping either one is caught.
 Gradients by autograd. Needs the ``torch`` extra.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,10 @@ from harness.forms.torch import TORCH_DTYPES, missing, torch
 class TorchForm(Form):
     """A PyTorch module whose parameters are set from the layout's tensors, run once under autograd."""
 
-    stacking = ("weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k} for layer k, with the suffix _reverse for "
-                "the backward direction; weight_ih_l{k} for k >= 1 reads [forward | backward] of the layer below")
+    stacking = (
+        "weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k} for layer k, with the suffix _reverse for "
+        "the backward direction; weight_ih_l{k} for k >= 1 reads [forward | backward] of the layer below"
+    )
 
     def __init__(self, name, about, layout, options, build, drive):
         self.name, self.about, self.layout, self.options = name, about, layout, options
@@ -31,8 +34,13 @@ class TorchForm(Form):
 
     def cannot_combine(self, options):
         if options["go_backwards"] and options["sequence_lengths"] is not None:
-            return [("go_backwards", "cannot express a reversed layer over padded rows: the PyTorch forms reverse x "
-                     "as users do (torch.flip), which puts a row's padding first")]
+            return [
+                (
+                    "go_backwards",
+                    "cannot express a reversed layer over padded rows: the PyTorch forms reverse x "
+                    "as users do (torch.flip), which puts a row's padding first",
+                )
+            ]
         return []
 
     def run(self, case, inputs, dtype, gradients=False):
@@ -64,21 +72,38 @@ class TorchForm(Form):
             cell_grads = tuple({n: p.grad.numpy().copy() for n, p in cell.items()} for cell in cells)
         tensors = tuple({n: array(p) for n, p in cell.items()} for cell in cells)
         grads = None if cell_grads is None else {**cell_grads[0], "x": x.grad.numpy().copy()}
-        return FormOutput(tensors=tensors[0], outputs=array(outputs), h=array(h), c=array(c),
-                          logits=None if logits is None else array(logits), grads=grads,
-                          cells=tensors if case.cells > 1 else None,
-                          cell_grads=cell_grads if case.cells > 1 and gradients else None)
+        return FormOutput(
+            tensors=tensors[0],
+            outputs=array(outputs),
+            h=array(h),
+            c=array(c),
+            logits=None if logits is None else array(logits),
+            grads=grads,
+            cells=tensors if case.cells > 1 else None,
+            cell_grads=cell_grads if case.cells > 1 and gradients else None,
+        )
 
 
 def _lstm(t, case, dtype):
-    module = t.nn.LSTM(case.input_depth, case.num_units, num_layers=case.layers, batch_first=True,
-                       bidirectional=case.bidirectional is not None, proj_size=case.num_proj or 0, dtype=dtype)
+    module = t.nn.LSTM(
+        case.input_depth,
+        case.num_units,
+        num_layers=case.layers,
+        batch_first=True,
+        bidirectional=case.bidirectional is not None,
+        proj_size=case.num_proj or 0,
+        dtype=dtype,
+    )
     named = dict(module.named_parameters())
     cells = []
     for k in range(case.cells):  # weight_ih_l{layer}, with _reverse for the backward direction
         suffix = f"_l{k // case.directions}" + ("_reverse" if k % case.directions else "")
-        cells.append({name: named[name.replace("_l0", suffix)] for name in layouts.TORCH.shapes(
-            case.input_depth, case.num_units, case.num_proj, False)})
+        cells.append(
+            {
+                name: named[name.replace("_l0", suffix)]
+                for name in layouts.TORCH.shapes(case.input_depth, case.num_units, case.num_proj, False)
+            }
+        )
     return module, cells
 
 
@@ -114,10 +139,22 @@ def _stepped(t, modules, x, state, lengths, case):
 
 _SEQUENCES = {"go_backwards": ANY, "initial_state": ANY, "stateful_chunks": ANY, "layers": ANY}
 FORMS = [
-    TorchForm("torch_lstm", "torch.nn.LSTM(batch_first=True): tanh/sigmoid only, no peepholes or clips; "
-              "proj_size is num_proj; bidirectional concatenates only; padded rows by pack_padded_sequence",
-              layouts.TORCH, {"num_proj": ANY, **_SEQUENCES, "bidirectional": ("concat",), "sequence_lengths": ANY},
-              _lstm, _whole_sequence),
-    TorchForm("torch_lstm_cell", "torch.nn.LSTMCell, stepped (stacked by hand): tanh/sigmoid only, no peepholes, "
-              "projection or clips, one direction, full rows", layouts.TORCH_CELL, _SEQUENCES, _cell, _stepped),
+    TorchForm(
+        "torch_lstm",
+        "torch.nn.LSTM(batch_first=True): tanh/sigmoid only, no peepholes or clips; "
+        "proj_size is num_proj; bidirectional concatenates only; padded rows by pack_padded_sequence",
+        layouts.TORCH,
+        {"num_proj": ANY, **_SEQUENCES, "bidirectional": ("concat",), "sequence_lengths": ANY},
+        _lstm,
+        _whole_sequence,
+    ),
+    TorchForm(
+        "torch_lstm_cell",
+        "torch.nn.LSTMCell, stepped (stacked by hand): tanh/sigmoid only, no peepholes, "
+        "projection or clips, one direction, full rows",
+        layouts.TORCH_CELL,
+        _SEQUENCES,
+        _cell,
+        _stepped,
+    ),
 ]
