@@ -193,19 +193,19 @@ def cmd_run(args) -> int:
 
 def cmd_selftest(args) -> int:
     """Run the mutation catalogue; exit 1 if any mistake goes undetected with random weights, or errors."""
-    from harness import mutations
+    from harness import selftest
 
     print(_stack_line())
-    base = mutations.baseline()
+    base = selftest.baseline()
     broken = [b for b in base if b[4] != "missed"]
     print(
         f"baseline: {len(base) - len(broken)}/{len(base)} right readings pass (every dtype with random weights, "
-        f"{mutations.CONSTANT_DTYPE} with constant weights)"
+        f"{selftest.CONSTANT_DTYPE} with constant weights)"
     )
     for case, form, dtype, weights, outcome, how in broken:
         print(f"  BASELINE FAILS: {case} {form} {dtype} ({weights} weights): {outcome}: {how}")
-    print(f"self-test cases drive |c| to {mutations.max_abs_c():.2f} (the fused ops' default cell_clip is 3.0)\n")
-    verdicts = mutations.run_catalogue()
+    print(f"self-test cases drive |c| to {selftest.max_abs_c():.2f} (the fused ops' default cell_clip is 3.0)\n")
+    verdicts = selftest.run_catalogue()
     rows = [("mistake", "entries", "random weights", "smallest error/bound", "constant weights")]
     by_name = {}
     for v in verdicts:
@@ -241,7 +241,7 @@ def cmd_selftest(args) -> int:
     print(
         f"\nselftest: {detected}/{len(verdicts)} entries detected ({len(by_name)} mistakes x the forms and dtypes "
         f"they apply to); smallest error/bound {_fmt(min(ratios, default=None))}; constant weights would detect "
-        f"{const_caught}/{len(const)} of the {mutations.CONSTANT_DTYPE} forward entries"
+        f"{const_caught}/{len(const)} of the {selftest.CONSTANT_DTYPE} forward entries"
     )
     return EXIT_OK if not wrong and not broken else EXIT_FAIL
 

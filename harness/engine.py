@@ -14,7 +14,7 @@ from dataclasses import replace
 from harness.checks import CHECKS, checks_of
 from harness.checks.bounds import outputs_tolerance
 from harness.items import STATUSES, Item, Result, unexpected_undecided, what
-from harness.runs import IDENTITY, RUNS, ReadAs, Reading, Run, TFRun, cell_grads
+from harness.runs import IDENTITY, RUNS, FormRun, ReadAs, Reading, Run, cell_grads
 
 __all__ = [
     "IDENTITY",
@@ -24,7 +24,7 @@ __all__ = [
     "Reading",
     "Result",
     "Run",
-    "TFRun",
+    "FormRun",
     "cell_grads",
     "checks_of",
     "evaluate",
@@ -32,7 +32,7 @@ __all__ = [
     "outputs_tolerance",
     "plan",
     "read",
-    "tf_run",
+    "form_run",
     "unexpected_undecided",
 ]
 
@@ -48,9 +48,9 @@ def plan(cases) -> list:
     ]
 
 
-def tf_run(case, form_name: str, dtype: str, weights: str = "random") -> TFRun:
-    """The TF run of (case, form, dtype), built and run once per process (harness.runs.Runs.tf_run)."""
-    return RUNS.tf_run(case, form_name, dtype, weights)
+def form_run(case, form_name: str, dtype: str, weights: str = "random") -> FormRun:
+    """The run of (case, form, dtype) in its framework, built and run once per process (harness.runs.Runs.form_run)."""
+    return RUNS.form_run(case, form_name, dtype, weights)
 
 
 def read(case, form_name: str, dtype: str, reading: Reading = IDENTITY, weights: str = "random") -> Run:

@@ -1,6 +1,6 @@
 """Running a form and reading it back: the one run cache of a process, owned by :data:`RUNS`.
 
-A (case, form, dtype, weights) is built and run in TF once per process (:class:`TFRun`); each
+A (case, form, dtype, weights) is built and run in its framework once per process (:class:`FormRun`); each
 :class:`Reading` of it (the right one; the self-test's deliberately wrong ones) reads its weights back
 through the form's layout and runs the cell's reference on what was read, once (:class:`Run`). The
 spreads and separations the bounds are drawn from are derived once per run's case, dtype and semantics,
@@ -82,9 +82,9 @@ class ReadAs(Reading):
 
 
 @dataclass
-class TFRun:
-    """One (case, form, dtype, weights) run of TF: its inputs and output, built and run once per process.
-    Every reading of it (the right one, the self-test's wrong ones) is kept in ``reads``."""
+class FormRun:
+    """One (case, form, dtype, weights) run of a form in its framework: its inputs and output, built and run
+    once per process. Every reading of it (the right one, the self-test's wrong ones) is kept in ``reads``."""
 
     inputs: object = None
     form_out: object = None
@@ -98,7 +98,7 @@ class TFRun:
 class Run:
     """A TF run read back through a :class:`Reading`: the params read, the reference run on them."""
 
-    tf: TFRun
+    tf: FormRun
     layout: object = None  # the layout the weights were read through
     params: object = None  # the first cell's per-gate params read back from TF through the layout
     cells: tuple = ()  # every cell's params read back, layer by layer, forward before backward
@@ -156,7 +156,7 @@ def _inputs_digest(inputs) -> str:
     )
 
 
-def read_back(case, form, tf: TFRun, reading: Reading) -> Run:
+def read_back(case, form, tf: FormRun, reading: Reading) -> Run:
     """``tf`` read back through ``reading``: every cell's params through the form's layout, and the cell's
     reference run on them (a reading that crashes is the run's error, with its traceback)."""
     out = Run(tf, error=tf.error)
@@ -189,7 +189,7 @@ class Runs:
     """The run cache of a process: TF runs, their readings, and what the bounds derive from each run's case."""
 
     def __init__(self):
-        self._tf = {}  # (case file, case name, form, dtype, weights) -> TFRun
+        self._tf = {}  # (case file, case name, form, dtype, weights) -> FormRun
         self._spreads = {}  # shared by every form with the same semantics
         self._separations = {}
 
@@ -204,12 +204,12 @@ class Runs:
         """The key of a TF run (for the tests that put a changed run in its place)."""
         return (str(case.path), case.name, form_name, dtype, weights)
 
-    def tf_run(self, case, form_name: str, dtype: str, weights: str = "random") -> TFRun:
+    def form_run(self, case, form_name: str, dtype: str, weights: str = "random") -> FormRun:
         """Build and run ``form_name`` on ``case`` once per process (``weights``: random, or constant for the
         self-test's demonstration of what constant weights miss)."""
         key = self.key(case, form_name, dtype, weights)
         if key not in self._tf:
-            form, out = FORMS[form_name], TFRun()
+            form, out = FORMS[form_name], FormRun()
             out.skip = form.skip_reason(case, dtype)
             if not out.skip:
                 try:
@@ -222,14 +222,14 @@ class Runs:
             self._tf[key] = out
         return self._tf[key]
 
-    def put(self, case, form_name: str, dtype: str, tf: TFRun, weights: str = "random"):
+    def put(self, case, form_name: str, dtype: str, tf: FormRun, weights: str = "random"):
         """Put ``tf`` in place of the run of (case, form, dtype): the tests of what a changed TF run does."""
         self._tf[self.key(case, form_name, dtype, weights)] = tf
 
     def read(self, case, form_name: str, dtype: str, reading: Reading = IDENTITY, weights: str = "random") -> Run:
         """The TF run of ``form_name`` read back through ``reading``, and the reference run on what was read;
         once per process and reading."""
-        tf = self.tf_run(case, form_name, dtype, weights)
+        tf = self.form_run(case, form_name, dtype, weights)
         if reading not in tf.reads:
             tf.reads[reading] = read_back(case, FORMS[form_name], tf, reading)
         return tf.reads[reading]

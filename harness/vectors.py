@@ -41,11 +41,9 @@ def _stored(layout, tensors: dict) -> dict:
     """The tensors as the framework holds them (ONNX packs W, R, B with a leading num_directions axis)."""
     if layout is not layouts.ONNX:
         return tensors
-    return {
-        "W": tensors["W"][None],
-        "R": tensors["R"][None],
-        "B": np.concatenate([tensors[n] for n in layout.biases])[None],
-    }
+    from harness.forms.onnx import node_inputs
+
+    return node_inputs([tensors], layout.biases)
 
 
 def write(target, force: bool = False) -> dict:

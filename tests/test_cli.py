@@ -210,26 +210,26 @@ def test_an_erroring_form_exits_1_with_its_traceback(tmp_path, monkeypatch):
 def test_selftest_exits_1_when_an_entry_crashes_even_if_another_check_caught_it(monkeypatch, capsys):
     """One check of the entry fails (the outputs shifted a step) and another raises (its gradients): the
     entry is an error, not a detection, and the self-test exits 1."""
-    from harness import mutations
+    from harness import selftest
 
     def raise_(grads):
         raise ValueError("the gradient reading crashed on purpose")
 
-    entry = mutations.Mutation(
+    entry = selftest.Mistake(
         "shifted, and a crash in the gradients",
         "plain",
-        change_reference=mutations._shift_one_step,
+        change_reference=selftest._shift_one_step,
         change_gradients=raise_,
     )
-    case = mutations.selftest_cases()["plain"]
-    outcome, _, _, how = mutations.judge(case, "keras_lstm", "float64", entry)
+    case = selftest.selftest_cases()["plain"]
+    outcome, _, _, how = selftest.judge(case, "keras_lstm", "float64", entry)
     assert outcome == "error" and "ValueError: the gradient reading crashed on purpose" in how
-    caught = mutations.judge(case, "keras_lstm", "float64", replace(entry, change_gradients=None))
+    caught = selftest.judge(case, "keras_lstm", "float64", replace(entry, change_gradients=None))
     assert caught[0] == "detected"  # the same entry without the crash is caught by its outputs
-    verdict = mutations.Verdict(entry, "keras_lstm", "float64", outcome, None, None, None, how)
-    monkeypatch.setattr(mutations, "baseline", lambda: [])
-    monkeypatch.setattr(mutations, "max_abs_c", lambda: 4.0)
-    monkeypatch.setattr(mutations, "run_catalogue", lambda: (verdict,))
+    verdict = selftest.Verdict(entry, "keras_lstm", "float64", outcome, None, None, None, how)
+    monkeypatch.setattr(selftest, "baseline", lambda: [])
+    monkeypatch.setattr(selftest, "max_abs_c", lambda: 4.0)
+    monkeypatch.setattr(selftest, "run_catalogue", lambda: (verdict,))
     code, out, _ = cli("selftest")
     assert code == 1
     assert "0/1 detected MISSED (1 ERROR)" in out

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from harness import engine, mutations, runs, tolerances
+from harness import engine, runs, selftest, tolerances
 from harness.checks import gradients
 from harness.engine import Item
 from harness.forms import FORMS
@@ -27,7 +27,7 @@ def _stacked(make_case, form, dtype):
 
 def _tampered(case, form, dtype, **changes):
     """The run of (case, form, dtype) with some of its TF output replaced, read again."""
-    tf = engine.tf_run(case, form, dtype)
+    tf = engine.form_run(case, form, dtype)
     changed = replace(tf, form_out=replace(tf.form_out, **changes), reads={})
     return runs.read_back(case, FORMS[form], changed, engine.IDENTITY)
 
@@ -42,7 +42,7 @@ def _one_ulp(a: np.ndarray, at=0) -> np.ndarray:
 def test_one_ulp_in_any_tensor_of_any_cell_fails_the_weights_check(make_case, form, dtype):
     case = _stacked(make_case, form, dtype)
     assert case.cells == 4
-    tf = engine.tf_run(case, form, dtype)
+    tf = engine.form_run(case, form, dtype)
     assert engine.judge(Item(case, form, dtype, "weights"), engine.read(case, form, dtype)).status == "pass"
     for k in range(1, case.cells):
         for name in sorted(tf.form_out.cells[k]):
@@ -62,10 +62,10 @@ def _ref_grads_nudged(k: int, part: str, gate: str, amount: float):
         block = dict(getattr(cells[k], part))
         block[gate] = np.array(block[gate], copy=True)
         block[gate].flat[0] += amount
-        cells[k] = mutations._with(cells[k], **{part: block})
+        cells[k] = selftest._with(cells[k], **{part: block})
         return replace(grads, cells=tuple(cells))
 
-    return mutations.Mutation(f"cell {k} {part}[{gate}] nudged", "plain", change_gradients=change)
+    return selftest.Mistake(f"cell {k} {part}[{gate}] nudged", "plain", change_gradients=change)
 
 
 @pytest.mark.parametrize("form, dtype", WITH_GRADIENTS)
@@ -91,7 +91,7 @@ def test_a_gradient_block_of_any_cell_read_from_the_wrong_gate_fails(make_case, 
     """TF's gradient of one cell's input weights with two gate blocks swapped: the mapping of that cell's
     gradients is wrong, the other cells' right."""
     case = _stacked(make_case, form, dtype)
-    tf = engine.tf_run(case, form, dtype)
+    tf = engine.form_run(case, form, dtype)
     layout = FORMS[form].layout_for(case)
     kernel, axis = layout.x_name, 0 if layout.transposed else 1  # gate blocks: PyTorch's rows, TF's columns
     n = case.num_units
@@ -115,7 +115,7 @@ def test_a_tampered_gradient_of_the_second_bias_fails(make_case, form):
         pytest.skip(FORMS[form].missing())
     case = make_case(name=f"two_bias_{form}", dtypes="float64", extra=f"forms: [{form}]\n")
     second = FORMS[form].layout.biases[1]
-    tf = engine.tf_run(case, form, "float64")
+    tf = engine.form_run(case, form, "float64")
     assert engine.evaluate(Item(case, form, "float64", "grad_weights")).status == "pass"
     grads = {**tf.form_out.grads, second: tf.form_out.grads[second] * (1 + 1e-6)}
     r = _tampered(case, form, "float64", grads=grads)
@@ -136,7 +136,7 @@ def test_one_ulp_in_either_stored_gru_bias_fails_the_weights_check(make_case, fo
         dtypes=dtype,
         extra=f"cell: gru\nreset_after: {reset_after}\nforms: [{form}]\n",
     )
-    tf = engine.tf_run(case, form, dtype)
+    tf = engine.form_run(case, form, dtype)
     item = Item(case, form, dtype, "weights")
     assert engine.judge(item, engine.read(case, form, dtype)).status == "pass"
     layout = FORMS[form].layout_for(case)

@@ -35,7 +35,7 @@ def test_lstm_block_cell_has_no_gradient_and_says_why(make_case):
 
 def _rerun(case, form, dtype, **form_out_changes):
     """The case's TF run with parts of TF's output replaced, read and checked afresh."""
-    tf = engine.tf_run(case, form, dtype)
+    tf = engine.form_run(case, form, dtype)
     changed = replace(tf, form_out=replace(tf.form_out, **form_out_changes), reads={})
     return runs.read_back(case, FORMS[form], changed, engine.IDENTITY)
 
@@ -53,7 +53,7 @@ def test_block_lstm_v2_gradient_is_tfs_known_bug_confirmed_by_its_signature(make
 
 def test_block_lstm_v2_when_tf_fixes_it_fails_saying_so(make_case):
     case = _case(make_case, "v2fixed", "block_lstm_v2", dtypes="float32")
-    out = engine.tf_run(case, "block_lstm_v2", "float32").form_out
+    out = engine.form_run(case, "block_lstm_v2", "float32").form_out
     r = _rerun(case, "block_lstm_v2", "float32", grads=out.evidence["own"])  # the tape now gives V2's own kernel
     result = engine.judge(Item(case, "block_lstm_v2", "float32", "grad_weights"), r, engine.IDENTITY)
     assert result.status == "fail" and "TF fixed it; drop gradient_bug" in result.message
@@ -66,7 +66,7 @@ def test_block_lstm_v2_another_mismatch_is_not_the_known_bug(make_case):
     wrong = engine.ReadAs(other=replace(layouts.BLOCK_LSTM_V2, name="v2 read as ijfo", gate_order=("i", "j", "f", "o")))
     result = evaluate(Item(case, "block_lstm_v2", "float32", "grad_weights"), reading=wrong)
     assert result.status == "fail" and "not with the known bug's signature" in result.message
-    out = engine.tf_run(case, "block_lstm_v2", "float32").form_out
+    out = engine.form_run(case, "block_lstm_v2", "float32").form_out
     tampered = {k: 1.5 * v for k, v in out.grads.items()}  # wrong, but not as BlockLSTMGrad computes it
     r = _rerun(case, "block_lstm_v2", "float32", grads=tampered)
     result = engine.judge(Item(case, "block_lstm_v2", "float32", "grad_x"), r, engine.IDENTITY)
@@ -91,7 +91,7 @@ def test_v_and_w_gradients_swapped_fail_naming_the_block():
         b"name: vw\ninput_depth: 4\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 9\n"
         b"dtypes: [float64]\nforms: [keras_lstm]\n",
     )
-    grads = engine.tf_run(case, "keras_lstm", "float64").form_out.grads
+    grads = engine.form_run(case, "keras_lstm", "float64").form_out.grads
     r = _rerun(
         case,
         "keras_lstm",
@@ -142,7 +142,7 @@ def test_block_lstm_v2_bug_inside_wide_bounds_is_still_confirmed_and_said_unseen
 
 def test_block_lstm_v2_fixed_is_noticed_inside_wide_bounds_too():
     case = _chaotic_weights()
-    out = engine.tf_run(case, "block_lstm_v2", "float32").form_out
+    out = engine.form_run(case, "block_lstm_v2", "float32").form_out
     r = _rerun(case, "block_lstm_v2", "float32", grads=out.evidence["own"])
     result = engine.judge(Item(case, "block_lstm_v2", "float32", "grad_weights"), r, engine.IDENTITY)
     assert result.status == "fail" and "TF fixed it; drop gradient_bug" in result.message

@@ -79,7 +79,7 @@ def test_a_projected_float32_run_stays_float32():
 
 def test_hard_sigmoid_factory_is_clip_slope_z_plus_half_in_the_dtype_of_z():
     """ACTIVATIONS' two hard sigmoids are built once at import (their values are pinned in
-    test_audit_findings.py); this calls the factory itself, with a slope whose values are exact."""
+    test_blind_spots.py); this calls the factory itself, with a slope whose values are exact."""
     hs = ref_lstm._hard_sigmoid(0.25)
     z = np.array([-5.0, -2.0, -1.0, 0.0, 1.0, 2.0, 5.0])
     np.testing.assert_array_equal(hs(z), [0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0])

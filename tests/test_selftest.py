@@ -2,13 +2,13 @@
 
 import pytest
 
-from harness import cli, engine, layouts, mutations
+from harness import cli, engine, layouts, selftest
 from harness.forms import FORMS, LSTM_FORMS
 
 
 @pytest.fixture(scope="module")
 def verdicts():
-    return mutations.run_catalogue()  # cached per process: the CLI test below reuses it
+    return selftest.run_catalogue()  # cached per process: the CLI test below reuses it
 
 
 def test_the_catalogue_has_the_required_mistakes(verdicts):
@@ -44,8 +44,8 @@ def test_the_catalogue_has_the_required_mistakes(verdicts):
 def test_every_named_mistake_runs_where_its_forms_are_installed(verdicts):
     """No named mistake silently drops out of the run: each runs on some form unless every form its case
     names needs an extra that is not installed here."""
-    cases = mutations.selftest_cases()
-    for m in mutations.named_mistakes():
+    cases = selftest.selftest_cases()
+    for m in selftest.named_mistakes():
         installed = [f for f in cases[m.case].forms if not FORMS[f].missing() and (not m.forms or f in m.forms)]
         ran = [v for v in verdicts if v.mutation.name == m.name]
         assert bool(ran) == bool(installed), (m.name, installed)
@@ -53,7 +53,7 @@ def test_every_named_mistake_runs_where_its_forms_are_installed(verdicts):
 
 def test_every_bound_has_an_entry_just_above_it_in_every_dtype(verdicts):
     """An error of twice the derived bound, in the outputs and in one gradient entry, is caught in each dtype."""
-    for dtype in mutations.DTYPES:
+    for dtype in selftest.DTYPES:
         for kind in ("forward", "gradients"):
             entries = [
                 v
@@ -100,16 +100,16 @@ def test_the_catalogue_runs_in_float64_and_reaches_the_gradients(verdicts):
 
 
 def test_the_right_readings_pass():
-    assert [b for b in mutations.baseline() if b[4] != "missed"] == []
+    assert [b for b in selftest.baseline() if b[4] != "missed"] == []
 
 
 def test_a_crash_is_an_error_never_a_detection(make_case):
     """A reading that raises is its own outcome: the self-test reports it and fails, it never counts it."""
-    crash = mutations.Mutation("params raise", "plain", change_params=lambda p: 1 / 0)
+    crash = selftest.Mistake("params raise", "plain", change_params=lambda p: 1 / 0)
     case = make_case(name="crash", dtypes="float32")
-    outcome, _, _, how = mutations.judge(case, "keras_lstm", "float32", crash)
+    outcome, _, _, how = selftest.judge(case, "keras_lstm", "float32", crash)
     assert outcome == "error" and "ZeroDivisionError" in how
-    verdict = mutations.Verdict(crash, "keras_lstm", "float32", outcome, None, None, None, how)
+    verdict = selftest.Verdict(crash, "keras_lstm", "float32", outcome, None, None, None, how)
     assert not verdict.detected
 
 
@@ -119,7 +119,7 @@ def test_the_self_test_goes_through_the_real_evaluation(make_case, monkeypatch):
     real = engine.evaluate
     monkeypatch.setattr(engine, "evaluate", lambda *a, **kw: calls.append(a[0].check) or real(*a, **kw))
     case = make_case(name="path", dtypes="float32")
-    mutations.judge(case, "keras_lstm", "float32", engine.IDENTITY)
+    selftest.judge(case, "keras_lstm", "float32", engine.IDENTITY)
     assert calls == ["weights", "outputs", "final_h", "final_c", "grad_weights", "grad_x"]
 
 
@@ -137,7 +137,7 @@ def test_constant_weights_cannot_see_a_gate_swap(verdicts):
 
 
 def test_the_selftest_case_drives_c_past_the_default_clip():
-    assert mutations.max_abs_c() > 3.0
+    assert selftest.max_abs_c() > 3.0
 
 
 def test_selftest_command_prints_the_catalogue_and_exits_0(verdicts, capsys):

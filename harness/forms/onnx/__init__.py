@@ -18,6 +18,24 @@ def missing(runtime: bool = True) -> str | None:
     return None
 
 
+def node_inputs(directions: list, biases: tuple = ("Wb", "Rb"), peepholes: tuple = ()) -> dict:
+    """The weight inputs of one ONNX recurrent node (LSTM, GRU, RNN) from the layout tensors of each of its
+    directions: ``W``, ``R``, ``B`` = [Wb, Rb] and, where ``peepholes`` ((gate, tensor name), in ONNX's
+    order) are given and held, ``P``; each with its leading num_directions axis. The one place that packs
+    them: the forms, the models convert writes and the vectors go through it."""
+    import numpy as np
+
+    stack = lambda arrays: np.stack([np.asarray(a) for a in arrays])
+    out = {
+        "W": stack([t["W"] for t in directions]),
+        "R": stack([t["R"] for t in directions]),
+        "B": stack([np.concatenate([t[n] for n in biases]) for t in directions]),
+    }
+    if peepholes and all(name in directions[0] for _, name in peepholes):
+        out["P"] = stack([np.concatenate([t[name] for _, name in peepholes]) for t in directions])
+    return out
+
+
 def _forms() -> list:
     from harness.forms.onnx import cells, lstm
 

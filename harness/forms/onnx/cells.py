@@ -8,7 +8,7 @@ import numpy as np
 from harness import layouts
 from harness.forms import ANY, FormOutput
 from harness.forms.cells import BlockCellForm
-from harness.forms.onnx import missing
+from harness.forms.onnx import missing, node_inputs
 from harness.forms.onnx.lstm import NO_GRADIENT, finish_model, run_model
 
 
@@ -72,14 +72,9 @@ def node_model(
     from onnx import TensorProto, helper, numpy_helper
 
     onnx_type = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE}[dtype]
-    init = [
-        numpy_helper.from_array(np.asarray(a, dtype), name)
-        for name, a in {
-            "W": tensors["W"][None],
-            "R": tensors["R"][None],
-            "B": np.concatenate([tensors["Wb"], tensors["Rb"]])[None],
-        }.items()
-    ] + [numpy_helper.from_array(np.array([k], np.int64), f"axis{k}") for k in (0, 1)]
+    init = [numpy_helper.from_array(np.asarray(a, dtype), name) for name, a in node_inputs([tensors]).items()] + [
+        numpy_helper.from_array(np.array([k], np.int64), f"axis{k}") for k in (0, 1)
+    ]
     nodes = [
         helper.make_node("Transpose", ["x"], ["X"], perm=[1, 0, 2]),
         helper.make_node(

@@ -24,7 +24,7 @@ import numpy as np
 
 from harness import layouts
 from harness.forms import ANY, Form, FormOutput, chunks
-from harness.forms.onnx import missing
+from harness.forms.onnx import missing, node_inputs
 
 OPSET = 17
 NO_GRADIENT = "onnxruntime and onnx.reference run inference only: there is no gradient of an ONNX LSTM node to take"
@@ -107,7 +107,6 @@ def network_model(
     L, per = layouts.ONNX, 2 if direction == "bidirectional" else 1
     init, nodes = [], [helper.make_node("Transpose", ["x"], ["X0"], perm=[1, 0, 2])]
     const = lambda name, a: init.append(numpy_helper.from_array(np.asarray(a), name))
-    stack = lambda arrays: np.asarray(np.stack(arrays), dtype)  # one row per direction
     const("axis0", np.array([0], np.int64))
     const("axis1", np.array([1], np.int64))
     const("merged_shape", np.array([0, 0, -1], np.int64))
@@ -116,12 +115,10 @@ def network_model(
     finals = {"h": [], "c": []}
     for layer in range(layers):
         mine, s = cells[layer * per : (layer + 1) * per], _suffix(layer)
-        const(f"W{s}", stack([t[L.x_name] for t in mine]))
-        const(f"R{s}", stack([t[L.h_name] for t in mine]))
-        const(f"B{s}", stack([np.concatenate([t[n] for n in L.biases]) for t in mine]))
-        peepholes = all(name in mine[0] for _, name in L.peepholes)
-        if peepholes:
-            const(f"P{s}", stack([np.concatenate([t[name] for _, name in L.peepholes]) for t in mine]))
+        packed = node_inputs(mine, L.biases, L.peepholes)
+        for name, value in packed.items():
+            const(f"{name}{s}", np.asarray(value, dtype))
+        peepholes = "P" in packed
         initial = ["", ""]
         if states:
             const(f"cells{s}", np.arange(layer * per, (layer + 1) * per, dtype=np.int64))

@@ -1,12 +1,14 @@
-"""Findings of the independent audit (issue 11) that are not covered where their mechanism lives: each
-test here fails if the harness goes back to passing what it should not."""
+"""Blind spots a harness like this one can have, each found by the independent audit of issue 11 and not
+covered where its mechanism lives: the blocks each check compares, every case key reaching the run, the
+comparison's symmetry, one ULP in one weight. Each test fails if the harness goes back to passing what it
+should not."""
 
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from harness import engine, mutations, runs, spec
+from harness import engine, runs, selftest, spec
 from harness.engine import Item, evaluate
 from harness.forms import FORMS
 from harness.inputs import loss_weights, make_inputs
@@ -58,7 +60,7 @@ def test_the_blocks_each_check_compares_are_pinned(make_case, form, extra, grad_
 
 def test_a_dropped_projection_gradient_does_not_pass(make_case, monkeypatch):
     case = make_case(name="noproj_grad", dtypes="float32", extra="num_proj: 3\nforms: [lstm_cell]\n")
-    tf = engine.tf_run(case, "lstm_cell", "float32")
+    tf = engine.form_run(case, "lstm_cell", "float32")
     grads = {k: v for k, v in tf.form_out.grads.items() if k != "projection/kernel"}
     key = (str(case.path), case.name, "lstm_cell", "float32", "random")
     monkeypatch.setitem(RUNS._tf, key, replace(tf, form_out=replace(tf.form_out, grads=grads), reads={}))
@@ -118,7 +120,7 @@ KEY_COVERAGE = {
 
 def test_every_case_key_has_a_test_that_fails_if_it_is_ignored():
     assert sorted(KEY_COVERAGE) == sorted(spec.FIELDS), "a new case key needs a test that fails if it is ignored"
-    names = {m.name for m in mutations.named_mistakes()}  # installed or not: test_selftest runs them
+    names = {m.name for m in selftest.named_mistakes()}  # installed or not: test_selftest runs them
     for key, where in KEY_COVERAGE.items():
         if where.startswith("self-test: "):
             assert where.removeprefix("self-test: ") in names, key
@@ -164,7 +166,7 @@ def test_keras2_and_keras3_hard_sigmoid_keep_their_slopes(monkeypatch):
 # finding 9: the weights check is bit for bit, as it says
 def test_one_ulp_in_one_weight_block_fails_the_weights_check(make_case):
     case = make_case(name="ulp", dtypes="float64", extra="forms: [keras_lstm]\n")
-    tf = engine.tf_run(case, "keras_lstm", "float64")
+    tf = engine.form_run(case, "keras_lstm", "float64")
     kernel = tf.form_out.tensors["kernel"].copy()
     kernel[0, 0] = np.nextafter(kernel[0, 0], np.inf)
     changed = replace(tf, form_out=replace(tf.form_out, tensors={**tf.form_out.tensors, "kernel": kernel}), reads={})

@@ -22,7 +22,7 @@ import numpy as np
 
 from harness import casefile, engine, sensitivity, tf_compat, tolerances
 from harness.checks import KINDS
-from harness.forms import FORMS, LSTM_FORMS
+from harness.forms import FORMS, LSTM_FORMS, keras
 from harness.forms.tf import fused as block
 from harness.inputs import make_inputs
 from reference import ACTIVATIONS, GATES, GRUParams, LSTMParams, RNNParams, lstm_backward, lstm_forward
@@ -71,7 +71,7 @@ def selftest_cases() -> dict:
 
 
 @dataclass(frozen=True)
-class Mutation(engine.Reading):
+class Mistake(engine.Reading):
     """One deliberate mistake, as overrides of the reading hooks."""
 
     name: str
@@ -281,222 +281,222 @@ def _nudge_gradient(amount):
 def named_mistakes() -> list:
     """The catalogue's named mistakes (every entry but the gate-block permutations), whether or not a form
     they reach is installed here."""
-    keras_forms = tuple(n for n in LSTM_FORMS if n.startswith("keras"))
+    keras_forms = tuple(f.name for f in keras.FORMS if f.cell == "lstm")  # its framework's folder, not a name prefix
     block_forms = tuple(f.name for f in block.FORMS)
     two_bias_forms = tuple(n for n, f in LSTM_FORMS.items() if len(f.layout.biases) == 2)
     forward = ("forward",)
     fixed = [
-        Mutation("x rows and h rows swapped (V read as W)", "plain", change_params=lambda p: _with(p, V=p.W, W=p.V)),
-        Mutation(
+        Mistake("x rows and h rows swapped (V read as W)", "plain", change_params=lambda p: _with(p, V=p.W, W=p.V)),
+        Mistake(
             "recurrent block W[f] transposed", "plain", change_params=lambda p: _with(p, W={**p.W, "f": p.W["f"].T})
         ),
-        Mutation("input block V[i] transposed", "plain", change_params=lambda p: _with(p, V={**p.V, "i": p.V["i"].T})),
-        Mutation("bias ignored", "plain", change_params=lambda p: _with(p, b={g: 0 * p.b[g] for g in GATES})),
-        Mutation("forget_bias dropped", "plain", change_semantics=lambda kw: {**kw, "forget_bias": 0.0}),
-        Mutation(
+        Mistake("input block V[i] transposed", "plain", change_params=lambda p: _with(p, V={**p.V, "i": p.V["i"].T})),
+        Mistake("bias ignored", "plain", change_params=lambda p: _with(p, b={g: 0 * p.b[g] for g in GATES})),
+        Mistake("forget_bias dropped", "plain", change_semantics=lambda kw: {**kw, "forget_bias": 0.0}),
+        Mistake(
             "forget_bias doubled", "plain", change_semantics=lambda kw: {**kw, "forget_bias": 2 * kw["forget_bias"]}
         ),
-        Mutation("forget_bias applied after the sigmoid", "plain", kinds=forward, change_semantics=_after_sigmoid),
-        Mutation("forget_bias added to the input gate", "plain", kinds=forward, change_semantics=_on_input_gate),
-        Mutation(
+        Mistake("forget_bias applied after the sigmoid", "plain", kinds=forward, change_semantics=_after_sigmoid),
+        Mistake("forget_bias added to the input gate", "plain", kinds=forward, change_semantics=_on_input_gate),
+        Mistake(
             "unit_forget_bias (+1.0) on top of forget_bias",
             "plain",
             change_semantics=lambda kw: {**kw, "forget_bias": kw["forget_bias"] + 1.0},
         ),
-        Mutation(
+        Mistake(
             "hard_sigmoid in place of sigmoid",
             "plain",
             change_semantics=lambda kw: {**kw, "recurrent_activation": tf_compat.keras_hard_sigmoid()},
         ),
-        Mutation(
+        Mistake(
             f"Keras {5 - tf_compat.keras_major()}'s hard_sigmoid in place of Keras {tf_compat.keras_major()}'s",
             "hard_sigmoid",
             keras_forms,
             change_semantics=_other_hard_sigmoid,
         ),
-        Mutation(
+        Mistake(
             "recurrent_activation ignored (hard_sigmoid read as sigmoid)",
             "hard_sigmoid",
             change_semantics=lambda kw: {**kw, "recurrent_activation": "sigmoid"},
         ),
-        Mutation(
+        Mistake(
             "tanh in place of sigmoid on the gates",
             "plain",
             change_semantics=lambda kw: {**kw, "recurrent_activation": "tanh"},
         ),
-        Mutation(
+        Mistake(
             "sigmoid in place of tanh on the block input j",
             "plain",
             kinds=forward,
             change_semantics=lambda kw: {**kw, "gate_activations": {"j": ACTIVATIONS["sigmoid"]}},
         ),
-        Mutation(
+        Mistake(
             "activation ignored (relu read as tanh)",
             "relu_last_output",
             change_semantics=lambda kw: {**kw, "activation": "tanh"},
         ),
-        Mutation(
+        Mistake(
             "loss ignored (last_output read as outputs)",
             "relu_last_output",
             kinds=("gradients",),
             change_loss=lambda loss: "outputs",
         ),
-        Mutation(
+        Mistake(
             "every gate block taken without its transpose (square case)", "plain", change_params=_transposed_blocks
         ),
-        Mutation(
+        Mistake(
             "the recurrent bias dropped (PyTorch's bias_hh, ONNX's Rb)",
             "plain",
             two_bias_forms,
             change_layout=lambda layout: replace(layout, biases=layout.biases[:1]),
         ),
-        Mutation(
+        Mistake(
             "the input bias dropped (PyTorch's bias_ih, ONNX's Wb)",
             "plain",
             two_bias_forms,
             change_layout=lambda layout: replace(layout, biases=layout.biases[1:]),
         ),
-        Mutation("gate_clip ignored", "onnx_options", change_semantics=lambda kw: {**kw, "gate_clip": None}),
-        Mutation(
+        Mistake("gate_clip ignored", "onnx_options", change_semantics=lambda kw: {**kw, "gate_clip": None}),
+        Mistake(
             "ONNX's clip read as TF's cell_clip",
             "onnx_options",
             change_semantics=lambda kw: {**kw, "cell_clip": kw["gate_clip"], "gate_clip": None},
         ),
-        Mutation("input_forget ignored", "onnx_options", change_semantics=lambda kw: {**kw, "input_forget": False}),
-        Mutation("ONNX's peepholes P read in TF's order i f o", "onnx_options", change_layout=_onnx_peepholes_as_ifo),
-        Mutation(
+        Mistake("input_forget ignored", "onnx_options", change_semantics=lambda kw: {**kw, "input_forget": False}),
+        Mistake("ONNX's peepholes P read in TF's order i f o", "onnx_options", change_layout=_onnx_peepholes_as_ifo),
+        Mistake(
             "the fused ops' default cell_clip=3.0 left on",
             "plain",
             block_forms,
             change_semantics=lambda kw: {**kw, "cell_clip": 3.0},
         ),
-        Mutation("cell_clip ignored", "peepholes", change_semantics=lambda kw: {**kw, "cell_clip": None}),
-        Mutation(
+        Mistake("cell_clip ignored", "peepholes", change_semantics=lambda kw: {**kw, "cell_clip": None}),
+        Mistake(
             "peephole diagonals of i and f swapped",
             "peepholes",
             change_params=lambda p: _with(p, peephole={**p.peephole, "i": p.peephole["f"], "f": p.peephole["i"]}),
         ),
-        Mutation("peepholes ignored", "peepholes", change_params=lambda p: _with(p, peephole=None)),
-        Mutation(
+        Mistake("peepholes ignored", "peepholes", change_params=lambda p: _with(p, peephole=None)),
+        Mistake(
             "projection omitted",
             "projection",
             change_params=lambda p: _with(p, projection=None),
             change_semantics=lambda kw: {**kw, "proj_clip": None},
         ),
-        Mutation("proj_clip ignored", "projection", change_semantics=lambda kw: {**kw, "proj_clip": None}),
-        Mutation("time reversed", "plain", change_x=lambda x: x[:, ::-1]),
-        Mutation(
+        Mistake("proj_clip ignored", "projection", change_semantics=lambda kw: {**kw, "proj_clip": None}),
+        Mistake("time reversed", "plain", change_x=lambda x: x[:, ::-1]),
+        Mistake(
             "go_backwards outputs read in the other time order (last step first / time order)",
             "go_backwards",
             change_sequence=_other_order,
         ),
-        Mutation(
+        Mistake(
             "backward outputs not re-reversed (left in processing order)",
             "bidirectional",
             kinds=forward,
             change_reference=_halves(lambda fw, bw: (fw, bw[:, ::-1])),
         ),
-        Mutation(
+        Mistake(
             "forward and backward halves swapped in concat",
             "bidirectional",
             kinds=forward,
             change_reference=_halves(lambda fw, bw: (bw, fw)),
         ),
-        Mutation(
+        Mistake(
             "forward and backward cells' weights swapped",
             "bidirectional",
             change_cells=lambda cells: (cells[1], cells[0], *cells[2:]),
         ),
-        Mutation(
+        Mistake(
             "padded steps read as zeros where the form carries its last output",
             "padded",
             keras_forms,
             change_sequence=lambda kw: {**kw, "padded": "zero"},
         ),
-        Mutation(
+        Mistake(
             "padded steps read as the last output carried where the form emits zeros",
             "padded",
             tuple(n for n in LSTM_FORMS if n not in keras_forms),
             change_sequence=lambda kw: {**kw, "padded": "carry"},
         ),
-        Mutation(
+        Mistake(
             "sequence lengths ignored (padding run as data)",
             "padded",
             change_sequence=lambda kw: {k: v for k, v in kw.items() if k not in ("lengths", "padded")},
         ),
-        Mutation(
+        Mistake(
             "the state reset between chunks",
             "stateful",
             kinds=forward,
             change_forward=_reset_between_chunks(selftest_cases()["stateful"].stateful_chunks),
         ),
-        Mutation(
+        Mistake(
             "layer 2 reading layer 1's weights", "stacked", change_cells=lambda cells: (cells[0], cells[0], *cells[2:])
         ),
-        Mutation("initial state ignored (read as zeros)", "stacked", kinds=forward, change_forward=_zero_state),
-        Mutation(
+        Mistake("initial state ignored (read as zeros)", "stacked", kinds=forward, change_forward=_zero_state),
+        Mistake(
             "GRU: z and r swapped (Keras's and ONNX's z r h read as r z h)", "gru", change_params=_gru_swap("u", "r")
         ),
-        Mutation("GRU: z and r swapped, reset after the product", "gru_reset_after", change_params=_gru_swap("u", "r")),
-        Mutation(
+        Mistake("GRU: z and r swapped, reset after the product", "gru_reset_after", change_params=_gru_swap("u", "r")),
+        Mistake(
             "GRU: the reset applied before the product instead of after",
             "gru_reset_after",
             change_semantics=lambda kw: {**kw, "reset_after": False},
         ),
-        Mutation(
+        Mistake(
             "GRU: the reset applied after the product instead of before",
             "gru",
             change_semantics=lambda kw: {**kw, "reset_after": True},
         ),
-        Mutation(
+        Mistake(
             "GRU: b_hn folded into the input bias (PyTorch's n gate)", "gru_reset_after", change_params=_gru_folded
         ),
-        Mutation(
+        Mistake(
             "GRU: the recurrent biases dropped (bias_hh, Rb, Keras's bias row 1)",
             "gru_reset_after",
             change_params=lambda p: GRUParams(p.V, p.W, p.b, None),
         ),
-        Mutation("GRU: update convention reversed (h = u c + (1 - u) h)", "gru", change_params=_gru_update_reversed),
-        Mutation(
+        Mistake("GRU: update convention reversed (h = u c + (1 - u) h)", "gru", change_params=_gru_update_reversed),
+        Mistake(
             "GRU: update convention reversed, reset after the product",
             "gru_reset_after",
             change_params=_gru_update_reversed,
         ),
-        Mutation(
+        Mistake(
             "GRU: initial state ignored (read as zeros)",
             "gru",
             kinds=forward,
             change_forward=lambda run: lambda x, p, h0=None, **kw: run(x, p, None, **kw),
         ),
-        Mutation(
+        Mistake(
             "RNN: kernel and recurrent kernel exchanged (V read as W)",
             "rnn",
             change_params=lambda p: RNNParams(p.W, p.V, p.b, p.b_h),
         ),
-        Mutation(
+        Mistake(
             "RNN: the recurrent kernel read transposed",
             "rnn",
             change_params=lambda p: RNNParams(p.V, {"h": p.W["h"].T}, p.b, p.b_h),
         ),
-        Mutation(
+        Mistake(
             "RNN: initial state ignored (read as zeros)",
             "rnn",
             kinds=forward,
             change_forward=lambda run: lambda x, p, h0=None, **kw: run(x, p, None, **kw),
         ),
-        Mutation("state carried off by one step", "plain", kinds=forward, change_reference=_shift_one_step),
+        Mistake("state carried off by one step", "plain", kinds=forward, change_reference=_shift_one_step),
     ]
     for dtype in DTYPES:
         amount = promised(dtype)
         fixed += [
-            Mutation(
+            Mistake(
                 f"one output off by twice its {dtype} bound",
                 "plain",
                 kinds=forward,
                 dtypes=(dtype,),
                 change_reference=_nudge_outputs(amount["forward"]),
             ),
-            Mutation(
+            Mistake(
                 f"one gradient entry off by twice its {dtype} bound",
                 "plain",
                 kinds=("gradients",),
@@ -508,13 +508,13 @@ def named_mistakes() -> list:
 
 
 def catalogue() -> list:
-    """Every mutation, for every form and dtype it applies to: a list of (Mutation, form name, dtype)."""
+    """Every mutation, for every form and dtype it applies to: a list of (Mistake, form name, dtype)."""
     cases = selftest_cases()
     out = []
     for form_name in LSTM_FORMS:  # the GRU's gate swaps are named mistakes of their own
         for perm in _permutations(form_name):
             out += [
-                (Mutation(_order_name(perm), "plain", gate_order=perm), form_name, dtype)
+                (Mistake(_order_name(perm), "plain", gate_order=perm), form_name, dtype)
                 for dtype in _dtypes(form_name, DTYPES)
             ]
     for m in named_mistakes():
@@ -543,7 +543,7 @@ class Verdict:
     """What one mutation on one form in one dtype gave: ``detected`` (a check failed), ``missed`` (every
     check passed) or ``error`` (a check raised: never counted as detected)."""
 
-    mutation: Mutation
+    mutation: Mistake
     form: str
     dtype: str
     outcome: str  # detected, missed, error
