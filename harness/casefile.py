@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import safeio, spec, yamlnodes
+from harness.cells import spoken
 from harness.forms import FORMS
 from harness.spec import FIELDS, Field
 
@@ -365,7 +366,7 @@ def _sequence_rules(values: dict, mapping, problems: list) -> bool:
     if cell != "lstm":
         for key, why in (
             ("weights", "a weights file holds an LSTM's per-gate weights"),
-            ("forget_bias", f"it is the LSTM's forget gate bias; a {cell.upper()} has no forget gate"),
+            ("forget_bias", f"it is the LSTM's forget gate bias; {spoken(cell)} has no forget gate"),
         ):
             if key in values:
                 problems.append(Problem(line(key), key, f"{unsupported} with cell: {cell}: {why}"))

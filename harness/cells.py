@@ -225,3 +225,9 @@ CELLS = {cell.name: cell for cell in (LSTM, GRU, RNN)}
 def cell_of(params) -> Cell:
     """The cell whose params ``params`` are."""
     return next(cell for cell in CELLS.values() if isinstance(params, cell.params))
+
+
+def spoken(name: str) -> str:
+    """A cell's name with its article, as an acronym is read: "an LSTM", "a GRU", "an RNN" (the letters
+    whose names start with a vowel sound take "an")."""
+    return f"{'an' if name[:1].upper() in 'AEFHILMNORSX' else 'a'} {name.upper()}"

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from harness import casefile, engine, safeio, spec, tf_compat
-from harness.cells import CELLS
+from harness.cells import CELLS, spoken
 from harness.convert import TARGETS
 
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_UNDECIDED = 0, 1, 2, 3
@@ -303,7 +303,7 @@ def cmd_explain(args) -> int:
     cell = FORMS[args.form].cell if args.form and args.cell == "lstm" else args.cell
     if args.form and FORMS[args.form].cell != cell:
         print(
-            f"lstm-equiv: form {args.form} is a {FORMS[args.form].cell.upper()} form, not a {cell.upper()} one",
+            f"lstm-equiv: form {args.form} is {spoken(FORMS[args.form].cell)} form, not {spoken(cell)} one",
             file=sys.stderr,
         )
         return EXIT_INVALID

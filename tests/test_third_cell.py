@@ -86,3 +86,9 @@ def test_a_form_of_another_cell_refuses_by_name(make_case):
     assert dict(FORMS["keras_lstm"].cannot_express({**spec.DEFAULTS, "cell": "rnn"}))["cell"].startswith(
         "cannot express this cell (cell: 'rnn')"
     )
+
+
+def test_a_cell_is_named_with_the_article_its_letters_take():
+    from harness.cells import spoken
+
+    assert [spoken(name) for name in CELLS] == ["an LSTM", "a GRU", "an RNN"]

@@ -8,7 +8,7 @@ tolerance, initial_state): the LSTM's options and the sequence keys are not expr
 
 from __future__ import annotations
 
-from harness.cells import CELLS
+from harness.cells import CELLS, spoken
 from harness.forms import Form, FormOutput
 
 
@@ -24,7 +24,7 @@ class BlockCellForm(Form):
             return [
                 (
                     "cell",
-                    f"is a {self.cell.upper()} form: it cannot express another cell (cell: "
+                    f"is {spoken(self.cell)} form: it cannot express another cell (cell: "
                     f"{options.get('cell', 'lstm')!r}): {self.about}",
                 )
             ]
