@@ -49,6 +49,7 @@ class Cell:
     canonical_label: str  # that form's tensors, in words
     about: str  # one line, for explain and the README
     params: type  # its per-gate params (reference.LSTMParams, GRUParams, RNNParams)
+    reset_positions: tuple = (False,)  # the case key reset_after's values it has (the GRU: before and after)
 
     def read(self, layout, tensors: dict, case, k: int):
         """Cell ``k``'s per-gate params, read back from ``tensors`` through ``layout``."""
@@ -189,17 +190,18 @@ GRU = _BlockCell(
     "GRUCell gates/kernel and candidate/kernel",
     "the GRU: gates r u c, state h (tf.compat.v1 GRUCell's names)",
     GRUParams,
-    ("reset_after", "activation", "recurrent_activation"),
-    (("r", "reset gate"), ("u", "update gate"), ("c", "candidate")),
-    (
+    reset_positions=(False, True),
+    keys=("reset_after", "activation", "recurrent_activation"),
+    words=(("r", "reset gate"), ("u", "update gate"), ("c", "candidate")),
+    equations=(
         "r = sigmoid(x_t V[r] + h W[r] + b[r] + b_h[r]);  u = sigmoid(x_t V[u] + h W[u] + b[u] + b_h[u])",
         "reset before: c = tanh(x_t V[c] + (r * h) W[c] + b[c] + b_h[c])",
         "reset after:  c = tanh(x_t V[c] + b[c] + r * (h W[c] + b_h[c]))",
         "h = u * h + (1 - u) * c",
     ),
-    gru_forward,
-    gru_backward,
-    lambda n_in, n: {"gates/kernel": (n_in + n, 2 * n), "candidate/kernel": (n_in + n, n)},
+    run_forward=gru_forward,
+    run_backward=gru_backward,
+    canonical_shape=lambda n_in, n: {"gates/kernel": (n_in + n, 2 * n), "candidate/kernel": (n_in + n, n)},
 )
 RNN = _BlockCell(
     "rnn",
@@ -210,12 +212,12 @@ RNN = _BlockCell(
     "BasicRNNCell kernel and bias",
     "the plain RNN: h = act(x V + h W + b), state h",
     RNNParams,
-    ("activation",),
-    (("h", "new state"),),
-    ("h = act(x_t V[h] + h W[h] + b[h] + b_h[h])",),
-    rnn_forward,
-    rnn_backward,
-    lambda n_in, n: {"kernel": (n_in + n, n), "bias": (n,)},
+    keys=("activation",),
+    words=(("h", "new state"),),
+    equations=("h = act(x_t V[h] + h W[h] + b[h] + b_h[h])",),
+    run_forward=rnn_forward,
+    run_backward=rnn_backward,
+    canonical_shape=lambda n_in, n: {"kernel": (n_in + n, n), "bias": (n,)},
 )
 
 CELLS = {cell.name: cell for cell in (LSTM, GRU, RNN)}

@@ -209,29 +209,42 @@ def _grads(x, cells, d_outputs, semantics, gradient_semantics, network: Network)
 
 
 def separation(x, params: LSTMParams, semantics: dict, network: Network | None = None) -> tuple:
-    """(the smallest max |outputs| difference that a wrong gate layout makes on this case, which one): the
-    reference run exactly with the blocks of two gates swapped (V, W, b and any peepholes), for each of
-    the 6 pairs, against the right run. A swap that changes nothing even in float64 (below 1e-12 of the
-    outputs' size: with activation sigmoid, i and j are interchangeable, c = f c + i j) is a symmetry of
-    the case, not a question of precision, and is left out; (inf, "") when every swap is one."""
+    """(the smallest max |outputs| difference that a wrong layout makes on this case, which one): the
+    reference run exactly on each of the cell's wrong readings that keep every shape (:func:`wrong_layouts`:
+    the blocks of two gates swapped; a one-gate cell's recurrent matrix transposed), against the right run.
+    A mistake that changes nothing even in float64 (below 1e-12 of the outputs' size: with activation
+    sigmoid, i and j are interchangeable, c = f c + i j) is a symmetry of the case, not a question of
+    precision, and is left out; (inf, "") when every one is."""
     x, params = np.asarray(x, np.float64), params.astype(np.float64)
     net = network or Network((params,))
     net = replace(net, cells=tuple(p.astype(np.float64) for p in net.cells))
     rest = net.cells[1:]  # a wrong layout of the first cell is what a case of several shows here
     right = _forward(x, (params, *rest), 0.0, None, net, **semantics)[0]
-    out = []
-    per_gate = [part for part in ("V", "W", "b", "b_h", "peephole") if hasattr(params, part)]
-    for a, b in itertools.combinations(cell_of(params).gates, 2):
-        swap = partial(_swapped, a=a, b=b)
-        wrong = replace(params, **{part: swap(getattr(params, part)) for part in per_gate})
-        out.append(
-            (
-                float(np.abs(_forward(x, (wrong, *rest), 0.0, None, net, **semantics)[0] - right).max()),
-                f"gate blocks {a} and {b} swapped",
-            )
-        )
+    out = [
+        (float(np.abs(_forward(x, (wrong, *rest), 0.0, None, net, **semantics)[0] - right).max()), what)
+        for what, wrong in wrong_layouts(params)
+    ]
     symmetric = 1e-12 * max(1.0, float(np.abs(right).max()))
     return min([o for o in out if o[0] > symmetric], default=(float("inf"), ""))
+
+
+def wrong_layouts(params) -> list:
+    """(what, the params read through it) for every wrong layout of the cell of ``params`` that keeps every
+    shape: two gates' blocks swapped (V, W, b and any b_h or peepholes; 6 pairs for an LSTM, 3 for a GRU);
+    a cell of one gate (the plain RNN) has no pair to swap, so its recurrent matrix read transposed stands
+    for it (W [u, u] keeps its shape either way)."""
+    gates = cell_of(params).gates
+    per_gate = [part for part in ("V", "W", "b", "b_h", "peephole") if hasattr(params, part)]
+    out = []
+    for a, b in itertools.combinations(gates, 2):
+        swap = partial(_swapped, a=a, b=b)
+        out.append(
+            (f"gate blocks {a} and {b} swapped", replace(params, **{p: swap(getattr(params, p)) for p in per_gate}))
+        )
+    if len(gates) == 1:
+        (g,) = gates
+        out.append((f"W[{g!r}] read transposed", replace(params, W={g: params.W[g].T})))
+    return out
 
 
 def _swapped(blocks, a: str, b: str):

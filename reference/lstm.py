@@ -89,10 +89,11 @@ class LSTMParams:
         return self.map(lambda a: np.asarray(a, dtype=dtype))
 
     def map(self, f) -> LSTMParams:
-        """The same parameters with every block (and the projection) replaced by ``f(block)``."""
+        """The same parameters with every block (and the projection) replaced by ``f(block)``, called in the
+        order V, W, b, peephole, projection (harness.sensitivity's random draws follow it)."""
         each = lambda m: None if m is None else {g: f(a) for g, a in m.items()}
-        projection = None if self.projection is None else f(self.projection)
-        return LSTMParams(each(self.V), each(self.W), each(self.b), each(self.peephole), projection)
+        V, W, b, peephole = each(self.V), each(self.W), each(self.b), each(self.peephole)
+        return LSTMParams(V, W, b, peephole, None if self.projection is None else f(self.projection))
 
     def items(self):
         """Yield ``(part, gate, array)`` for every per-gate block: V, W, b, then the peepholes."""

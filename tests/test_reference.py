@@ -105,3 +105,21 @@ def test_params_refuse_missing_gates_and_wrong_shapes():
         LSTMParams(V={"i": blocks["i"]}, W=blocks, b=blocks)
     with pytest.raises(ValueError, match=r"W\['i'\] has shape \(3, 2\), expected \(2, 2\)"):
         LSTMParams(V=blocks, W=blocks, b={g: np.zeros(2) for g in GATES})
+
+
+def test_lstm_params_map_visits_the_blocks_in_a_fixed_order():
+    """harness.sensitivity perturbs the params through map with one random stream: the order V, W, b,
+    peephole, projection keeps every case's draws (and so its bounds) as they were before map existed."""
+    import numpy as np
+
+    from reference import LSTMParams
+
+    rng = np.random.default_rng(0)
+    params = LSTMParams(
+        *({g: rng.normal(size=s) for g in "ijfo"} for s in ((2, 3), (4, 3), (3,))),
+        peephole={g: rng.normal(size=3) for g in "ifo"},
+        projection=rng.normal(size=(3, 4)),
+    )
+    seen = []
+    params.map(lambda a: seen.append(a.shape) or a)
+    assert seen == [(2, 3)] * 4 + [(4, 3)] * 4 + [(3,)] * 4 + [(3,)] * 3 + [(3, 4)]

@@ -92,3 +92,31 @@ def test_a_cell_is_named_with_the_article_its_letters_take():
     from harness.cells import spoken
 
     assert [spoken(name) for name in CELLS] == ["an LSTM", "a GRU", "an RNN"]
+
+
+def test_explain_shows_every_rnn_form_once_with_its_one_layout():
+    from harness import explain
+
+    lines = []
+    assert explain.main_blocks("rnn", 3, 4, out=lines.append) == 0
+    for name in RNN_FORMS:
+        layout = FORMS[name].layout_for(type("Case", (), {"reset_after": False})())
+        assert sum(line.startswith(f"{name}:") for line in lines) == 1
+        assert sum(line.strip().startswith(f"layout {layout.name}:") for line in lines) == 1, name
+    assert all(FORMS[name].reset_after_values == (False,) for name in RNN_FORMS)  # an RNN has no reset
+
+
+def test_the_conditioning_rule_measures_a_wrong_rnn_layout_too():
+    """A one-gate cell has no gate pair to swap: its recurrent matrix read transposed is the wrong layout the
+    bound is measured against, so an RNN item can be ill-conditioned or undecided like any other."""
+    import numpy as np
+
+    from harness import sensitivity
+    from reference import RNNParams
+
+    rng = np.random.default_rng(3)
+    params = RNNParams(
+        {"h": rng.normal(0, 0.3, (4, 5))}, {"h": rng.normal(0, 0.5, (5, 5))}, {"h": rng.normal(0, 0.5, 5)}
+    )
+    smallest, what = sensitivity.separation(rng.normal(size=(2, 30, 4)), params, {"activation": "tanh"})
+    assert np.isfinite(smallest) and smallest > 0 and what == "W['h'] read transposed"

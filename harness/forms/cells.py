@@ -17,7 +17,12 @@ class BlockCellForm(Form):
     it can put the reset there."""
 
     cell = "gru"
-    reset_after_values: tuple = (False, True)
+    _reset_after: tuple = ()  # where it can put a GRU's reset, where fewer than its cell has
+
+    @property
+    def reset_after_values(self) -> tuple:
+        """The reset positions (reset_after values) it computes: its own, else every one its cell has."""
+        return self._reset_after or CELLS[self.cell].reset_positions
 
     def cannot_express(self, options):
         if options.get("cell", "lstm") != self.cell:

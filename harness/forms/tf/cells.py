@@ -17,7 +17,7 @@ class CompatV1CellForm(BlockCellForm):
     """A tf.compat.v1 cell in a variable scope of its own, driven by static_rnn or dynamic_rnn."""
 
     options = {"activation": ANY, "initial_state": ANY}
-    reset_after_values = (False,)
+    _reset_after = (False,)
 
     def __init__(self, name, about, cell, class_name, layout, driver):
         self.name, self.about, self.cell, self._class_name, self.layout, self._driver = (

@@ -163,7 +163,7 @@ class GRUBlockForm(BlockCellForm):
     layout = layouts.GRU_BLOCK
     dtypes = ("float32",)
     options = {"initial_state": ANY}
-    reset_after_values = (False,)
+    _reset_after = (False,)
     no_gradient = (
         "TF registers no gradient for GRUBlockCell (LookupError: gradient registry has no entry for: "
         "GRUBlockCell; its gradient lived in tf.contrib)"

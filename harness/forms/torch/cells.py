@@ -14,9 +14,9 @@ from harness.forms.torch import TORCH_DTYPES, missing, torch
 class TorchCellForm(BlockCellForm):
     """The cell's torch.nn module (batch_first=True), gradients by autograd."""
 
-    def __init__(self, name, about, cell, layout, options, make_module, reset_after_values=(False,)):
+    def __init__(self, name, about, cell, layout, options, make_module, reset_after_values=()):
         self.name, self.about, self.cell, self.layout, self.options = name, about, cell, layout, options
-        self._make_module, self.reset_after_values = make_module, reset_after_values
+        self._make_module, self._reset_after = make_module, reset_after_values
 
     def missing(self):
         return missing()
