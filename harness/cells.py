@@ -16,20 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness import layouts
-from reference import (
-    GATES,
-    GRU_GATES,
-    RNN_GATES,
-    GRUParams,
-    LSTMParams,
-    RNNParams,
-    gru_backward,
-    gru_forward,
-    network_backward,
-    network_forward,
-    rnn_backward,
-    rnn_forward,
-)
+from reference import GATES, GRU_GATES, RNN_GATES, GRUParams, LSTMParams, RNNParams, network_backward, network_forward
 
 
 def _widen(states) -> tuple | None:
@@ -55,34 +42,14 @@ class Cell:
         """Cell ``k``'s per-gate params, read back from ``tensors`` through ``layout``."""
         return layout.read(tensors, case, k)
 
-    def forward(self, reading, x64, cells64: tuple, inputs, form, case) -> dict:  # pragma: no cover
-        """The reference's outputs and final states for the params read back, as {check name: array}."""
-        raise NotImplementedError
-
-    def backward(self, reading, x64, cells64: tuple, d_outputs, inputs, form, case):  # pragma: no cover
-        """The reference's gradients (``.cells``: one params of gradients per cell; ``.x``)."""
-        raise NotImplementedError
-
     def canonical_shapes(self, case, k: int) -> dict:
         """The documented shapes of the canonical stacked form of cell ``k``."""
         raise NotImplementedError  # pragma: no cover
 
-    # the reference as harness.sensitivity runs it: every cell's params, states and keywords given apart
+    # the reference, through reference.network (written once over every cell: layers, directions, padding)
 
-    def run(self, x, cells: tuple, h0, c0, sequence: dict, semantics: dict, after_step=None) -> tuple:
-        """(outputs, final h, final c or None); ``after_step(*states)`` replaces the states after every step.
-        Final states are [batch, width] for one cell, [cells, batch, width] for more."""
-        raise NotImplementedError  # pragma: no cover
-
-    def run_gradients(
-        self, x, cells: tuple, d_outputs, h0, c0, sequence: dict, semantics: dict, gradient_semantics: dict
-    ):
-        """The reference's gradients (``.cells``, ``.x``) of ``sum(d_outputs * outputs)``."""
-        raise NotImplementedError  # pragma: no cover
-
-
-class _LSTM(Cell):
-    def forward(self, reading, x64, cells64, inputs, form, case):
+    def forward(self, reading, x64, cells64: tuple, inputs, form, case) -> dict:
+        """The reference's outputs and final states for the params read back, as {check name: array}."""
         outputs, (h, c) = reading.forward(network_forward)(
             x64,
             cells64,
@@ -92,10 +59,11 @@ class _LSTM(Cell):
             **reading.semantics(form.semantics(case)),
         )
         if case.cells == 1:
-            h, c = h[0], c[0]
+            h, c = h[0], None if c is None else c[0]
         return {"outputs": outputs, "final_h": h, "final_c": c}
 
-    def backward(self, reading, x64, cells64, d_outputs, inputs, form, case):
+    def backward(self, reading, x64, cells64: tuple, d_outputs, inputs, form, case):
+        """The reference's gradients (``.cells``: one params of gradients per cell; ``.x``)."""
         return network_backward(
             x64,
             cells64,
@@ -107,68 +75,40 @@ class _LSTM(Cell):
             **form.gradient_semantics(case),
         )
 
-    def run(self, x, cells, h0, c0, sequence, semantics, after_step=None):
-        outputs, (h, c) = network_forward(x, cells, h0, c0, after_step=after_step, **sequence, **semantics)
-        return (outputs, h[0], c[0]) if len(cells) == 1 else (outputs, h, c)
+    # the reference as harness.sensitivity runs it: every cell's params, states and keywords given apart
 
-    def run_gradients(self, x, cells, d_outputs, h0, c0, sequence, semantics, gradient_semantics):
+    def run(self, x, cells: tuple, h0, c0, sequence: dict, semantics: dict, after_step=None) -> tuple:
+        """(outputs, final h, final c or None); ``after_step(*states)`` replaces the states after every step.
+        Final states are [batch, width] for one cell, [cells, batch, width] for more."""
+        outputs, (h, c) = network_forward(x, cells, h0, c0, after_step=after_step, **sequence, **semantics)
+        if len(cells) == 1:
+            h, c = h[0], None if c is None else c[0]
+        return outputs, h, c
+
+    def run_gradients(
+        self, x, cells: tuple, d_outputs, h0, c0, sequence: dict, semantics: dict, gradient_semantics: dict
+    ):
+        """The reference's gradients (``.cells``, ``.x``) of ``sum(d_outputs * outputs)``."""
         return network_backward(x, cells, d_outputs, h0, c0, **sequence, **semantics, **gradient_semantics)
 
+
+class _LSTM(Cell):
     def canonical_shapes(self, case, k):
         n_in = case.cell_input_depth(k)
         return {"kernel": (n_in + case.h_depth, 4 * case.num_units), "bias": (4 * case.num_units,)}
 
 
 @dataclass(frozen=True)
-class _OneCellGrads:
-    """A one-cell reference's gradients seen as a network's (``.cells``, ``.params``, ``.x``)."""
-
-    grads: object
-
-    @property
-    def cells(self) -> tuple:
-        return (self.grads.params,)
-
-    @property
-    def params(self):
-        return self.grads.params
-
-    @property
-    def x(self):
-        return self.grads.x
-
-
-@dataclass(frozen=True)
 class _BlockCell(Cell):
-    """A cell of per-gate blocks (reference.blocks), run as one layer and one direction by its reference's
-    ``forward(x, params, h0, **semantics)`` and ``backward(x, params, d_outputs, h0, **semantics)``."""
+    """A cell of per-gate blocks (reference.blocks): the GRU, the plain RNN."""
 
     keys: tuple = ()  # the case keys its reference takes (form.semantics of its forms)
     words: tuple = ()  # (gate, what it is) for explain
     equations: tuple = ()  # its equations, for explain
-    run_forward: object = None
-    run_backward: object = None
     canonical_shape: object = None  # (input_depth, num_units) -> the canonical form's documented shapes
-
-    def forward(self, reading, x64, cells64, inputs, form, case):
-        h0 = None if inputs.h0 is None else _widen(inputs.h0)[0]
-        outputs, h = reading.forward(self.run_forward)(x64, cells64[0], h0, **reading.semantics(form.semantics(case)))
-        return {"outputs": outputs, "final_h": h}
-
-    def backward(self, reading, x64, cells64, d_outputs, inputs, form, case):
-        h0 = None if inputs.h0 is None else _widen(inputs.h0)[0]
-        semantics = reading.semantics(form.semantics(case))
-        return _OneCellGrads(self.run_backward(x64, cells64[0], d_outputs, h0, **semantics))
 
     def canonical_shapes(self, case, k):
         return self.canonical_shape(case.cell_input_depth(k), case.num_units)
-
-    def run(self, x, cells, h0, c0, sequence, semantics, after_step=None):
-        outputs, h = self.run_forward(x, cells[0], None if h0 is None else h0[0], after_step=after_step, **semantics)
-        return outputs, h, None
-
-    def run_gradients(self, x, cells, d_outputs, h0, c0, sequence, semantics, gradient_semantics):
-        return _OneCellGrads(self.run_backward(x, cells[0], d_outputs, None if h0 is None else h0[0], **semantics))
 
 
 LSTM = _LSTM(
@@ -199,8 +139,6 @@ GRU = _BlockCell(
         "reset after:  c = tanh(x_t V[c] + b[c] + r * (h W[c] + b_h[c]))",
         "h = u * h + (1 - u) * c",
     ),
-    run_forward=gru_forward,
-    run_backward=gru_backward,
     canonical_shape=lambda n_in, n: {"gates/kernel": (n_in + n, 2 * n), "candidate/kernel": (n_in + n, n)},
 )
 RNN = _BlockCell(
@@ -215,8 +153,6 @@ RNN = _BlockCell(
     keys=("activation",),
     words=(("h", "new state"),),
     equations=("h = act(x_t V[h] + h W[h] + b[h] + b_h[h])",),
-    run_forward=rnn_forward,
-    run_backward=rnn_backward,
     canonical_shape=lambda n_in, n: {"kernel": (n_in + n, n), "bias": (n,)},
 )
 

@@ -466,7 +466,7 @@ def named_mistakes() -> list:
             "GRU: initial state ignored (read as zeros)",
             "gru",
             kinds=forward,
-            change_forward=lambda run: lambda x, p, h0=None, **kw: run(x, p, None, **kw),
+            change_forward=_zero_state,
         ),
         Mistake(
             "RNN: kernel and recurrent kernel exchanged (V read as W)",
@@ -482,7 +482,7 @@ def named_mistakes() -> list:
             "RNN: initial state ignored (read as zeros)",
             "rnn",
             kinds=forward,
-            change_forward=lambda run: lambda x, p, h0=None, **kw: run(x, p, None, **kw),
+            change_forward=_zero_state,
         ),
         Mistake("state carried off by one step", "plain", kinds=forward, change_reference=_shift_one_step),
     ]

@@ -23,7 +23,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from reference.backward import _derivative
-from reference.blocks import BlockParams, run_steps
+from reference.blocks import BlockParams, backward_steps, run_steps
 from reference.lstm import ACTIVATIONS
 
 GRU_GATES = ("r", "u", "c")
@@ -83,15 +83,17 @@ def gru_forward(
     activation: str = "tanh",
     recurrent_activation: str = "sigmoid",
     after_step=None,
+    **sequence,
 ):
     """Run the GRU over ``x`` [batch, timesteps, input_depth] in the dtype of ``x``.
 
     Returns ``outputs`` [batch, timesteps, num_units] (h at every step) and the final ``h``.
     ``after_step(h)`` -> h, when given, replaces the state after every step (harness.sensitivity rounds
-    it there).
+    it there). ``sequence``: ``lengths``, ``padded``, ``reverse`` (:func:`reference.blocks.run_steps`).
     """
     act, rec_act = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
-    return run_steps(x, params, h0, lambda x_t, h, p: gru_step(x_t, h, p, reset_after, act, rec_act).h, after_step)
+    step = lambda x_t, h, p: gru_step(x_t, h, p, reset_after, act, rec_act).h
+    return run_steps(x, params, h0, step, after_step, **sequence)
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,10 @@ def gru_backward(
     d_h=None,
     activation: str = "tanh",
     recurrent_activation: str = "sigmoid",
+    **sequence,
 ) -> GRUGrads:
-    """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h_T)``, in the dtype of x. Walking back::
+    """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h_T)``, in the dtype of x (``sequence`` as in
+    gru_forward). One step, walking back::
 
     dc = dh (1 - u);  du = dh (h_prev - c);  dh_prev = dh u
     dz_c = dc act'(z_c);  dz_u = du rec_act'(z_u)
@@ -122,27 +126,11 @@ def gru_backward(
     reset after:  dr = dz_c (h W[c] + b_h[c]);  d(h W[c] + b_h[c]) = dz_c r
     dz_r = dr rec_act'(z_r);  dh_prev += dz_r W[r].T + dz_u W[u].T (+ dz_c r W[c].T after)
     """
-    x = np.asarray(x)
-    dtype = x.dtype
-    p = params.astype(dtype)
     act, rec_act = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
     d_act, d_rec = _derivative(activation), _derivative(recurrent_activation)
-    batch, steps, _ = x.shape
-    n = p.num_units
-    h = np.zeros((batch, n), dtype) if h0 is None else np.asarray(h0, dtype)
-    kept = []
-    for t in range(steps):
-        s = gru_step(x[:, t], h, p, reset_after, act, rec_act)
-        kept.append(s)
-        h = s.h
-    d_outputs = np.asarray(d_outputs, dtype)
-    dh = np.zeros((batch, n), dtype) if d_h is None else np.asarray(d_h, dtype).copy()
-    zeros = lambda shape: {g: np.zeros(shape, dtype) for g in GRU_GATES}
-    dV, dW, db, dbh = zeros((p.input_depth, n)), zeros((n, n)), zeros(n), zeros(n)
-    dx = np.zeros_like(x)
-    for t in reversed(range(steps)):
-        s = kept[t]
-        dh = dh + d_outputs[:, t]
+
+    def step_back(s: GRUStep, x_t, dh, p, grads):
+        dV, dW, db, dbh = grads["V"], grads["W"], grads["b"], grads["b_h"]
         dc, du = dh * (1.0 - s.u), dh * (s.h_prev - s.c)
         dh_prev = dh * s.u
         dz = {"c": dc * d_act(s.z["c"]), "u": du * d_rec(s.z["u"])}
@@ -163,9 +151,12 @@ def gru_backward(
             dW[g] += s.h_prev.T @ dz[g]
             dbh[g] += dz[g].sum(axis=0)
             dh_prev = dh_prev + dz[g] @ p.W[g].T
+        dx_t = 0.0
         for g in GRU_GATES:
-            dV[g] += x[:, t].T @ dz[g]
+            dV[g] += x_t.T @ dz[g]
             db[g] += dz[g].sum(axis=0)
-            dx[:, t] += dz[g] @ p.V[g].T
-        dh = dh_prev
-    return GRUGrads(GRUParams(dV, dW, db, dbh), dx, dh)
+            dx_t = dx_t + dz[g] @ p.V[g].T
+        return dx_t, dh_prev
+
+    step = lambda x_t, h, p: gru_step(x_t, h, p, reset_after, act, rec_act)
+    return GRUGrads(*backward_steps(x, params, d_outputs, h0, d_h, step, step_back, **sequence))

@@ -1,9 +1,11 @@
 """Sequences as real models run them: reversed, bidirectional, padded, from a given state, stacked.
 
-Built from the one-layer, per-gate :func:`reference.lstm_forward` and :func:`reference.lstm_backward`;
-nothing here stacks or fuses a weight. A network is ``layers`` layers of one cell each, or of two with
-``merge_mode`` (bidirectional): ``cells`` lists their :class:`reference.LSTMParams` layer by layer, the
-forward cell before the backward one. Layer l + 1 reads layer l's merged outputs.
+Written once over every cell, from each cell's one-layer, per-gate reference (:data:`ONE_LAYER`: the LSTM's
+:func:`reference.lstm_forward` / :func:`reference.lstm_backward`, the GRU's and the plain RNN's); nothing here
+stacks or fuses a weight. A network is ``layers`` layers of one cell each, or of two with ``merge_mode``
+(bidirectional): ``cells`` lists their params (:class:`reference.LSTMParams`, ``GRUParams`` or ``RNNParams``,
+all of one cell) layer by layer, the forward cell before the backward one. Layer l + 1 reads layer l's
+merged outputs. A cell without c (the GRU, the RNN) takes no ``c0`` and returns None for c.
 
 * The forward cell processes steps 0 .. T-1; the backward cell (and a ``go_backwards`` layer) T-1 .. 0.
   With ``lengths`` a row's padded steps therefore come first for a reversed cell and leave its initial
@@ -19,14 +21,66 @@ forward cell before the backward one. Layer l + 1 reads layer l's merged outputs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from reference.backward import lstm_backward
+from reference.gru import GRUParams, gru_backward, gru_forward
 from reference.lstm import LSTMParams, lstm_forward
+from reference.rnn import RNNParams, rnn_backward, rnn_forward
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
+
+
+def _lstm_forward(x, p, h0, c0, **kw):
+    outputs, (h, c) = lstm_forward(x, p, h0, c0, **kw)
+    return outputs, h, c
+
+
+def _lstm_backward(x, p, d_outputs, h0, c0, d_h, d_c, **kw):
+    return lstm_backward(x, p, d_outputs, h0, c0, d_h=d_h, d_c=d_c, **kw)
+
+
+def _without_c(forward, backward) -> tuple:
+    """A one-layer reference of a cell whose only state is h, seen through the LSTM's signature."""
+
+    def run(x, p, h0, c0, **kw):
+        return (*forward(x, p, h0, **kw), None)
+
+    def back(x, p, d_outputs, h0, c0, d_h, d_c, cell_clip_gradient="mask", **kw):
+        g = backward(x, p, d_outputs, h0, d_h=d_h, **kw)
+        return CellGrads(g.params, g.x, g.h0, None)
+
+    return run, back
+
+
+@dataclass(frozen=True)
+class CellGrads:
+    """One cell's gradients: its params', x's, h0's and c0's (None for a cell without c)."""
+
+    params: object
+    x: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray | None
+
+
+ONE_LAYER = {
+    LSTMParams: (_lstm_forward, _lstm_backward),
+    GRUParams: _without_c(gru_forward, gru_backward),
+    RNNParams: _without_c(rnn_forward, rnn_backward),
+}
+"""Each cell's one-layer reference by its params' type: ``forward(x, p, h0, c0, **semantics)`` -> (outputs,
+h, c or None) and ``backward(x, p, d_outputs, h0, c0, d_h, d_c, **semantics)`` -> gradients (``.params``,
+``.x``, ``.h0``, ``.c0``). ``semantics`` includes ``lengths``, ``padded`` and ``reverse``."""
+
+
+def _one_layer(cells) -> tuple:
+    kinds = {type(p) for p in cells}
+    if len(kinds) != 1 or not kinds <= set(ONE_LAYER):
+        names = ", ".join(k.__name__ for k in ONE_LAYER)
+        raise ValueError(f"cells must be the params of one cell ({names}), got {sorted(k.__name__ for k in kinds)}")
+    return ONE_LAYER[kinds.pop()]
 
 
 def directions(merge_mode) -> int:
@@ -40,7 +94,7 @@ def _check(cells, layers, merge_mode, go_backwards):
     if len(cells) != layers * directions(merge_mode):
         raise ValueError(
             f"{layers} layer(s) of {directions(merge_mode)} cell(s) need {layers * directions(merge_mode)}"
-            f" LSTMParams, got {len(cells)}"
+            f" params, got {len(cells)}"
         )
     if go_backwards and (merge_mode is not None or layers != 1):
         raise ValueError("go_backwards is one reversed layer: not with merge_mode or layers > 1")
@@ -63,13 +117,14 @@ def _state(states, k):
 def _run(x, cells, h0, c0, layers, merge_mode, go_backwards, lengths, padded, semantics):
     """Every cell's outputs (time order) and final state, and every layer's input."""
     per, inputs, outs, finals = directions(merge_mode), [], [], []
+    forward = _one_layer(cells)[0]
     layer_in = x
     for layer in range(layers):
         inputs.append(layer_in)
         pair = []
         for d in range(per):
             k = layer * per + d
-            out, (h, c) = lstm_forward(
+            out, h, c = forward(
                 layer_in,
                 cells[k],
                 _state(h0, k),
@@ -100,12 +155,13 @@ def network_forward(
     outputs_order: str = "processing",
     **semantics,
 ):
-    """``outputs`` [batch, timesteps, width] and the final states ``(h, c)``, each [cells, batch, width].
+    """``outputs`` [batch, timesteps, width] and the final states ``(h, c)``, each [cells, batch, width] (c
+    None for a cell without c).
 
-    ``h0``/``c0``: one initial state per cell, or None (zeros). ``semantics``: lstm_forward's keyword
-    arguments (forget_bias, clips, activations, ...), the same for every cell. ``outputs_order``: in which
-    order a ``go_backwards`` layer returns its outputs, ``processing`` (Keras's: the last timestep first) or
-    ``time`` (ONNX's reverse direction: output t is h at timestep t).
+    ``h0``/``c0``: one initial state per cell, or None (zeros). ``semantics``: the one-layer reference's
+    keyword arguments (forget_bias, clips, activations, reset_after, ...), the same for every cell.
+    ``outputs_order``: in which order a ``go_backwards`` layer returns its outputs, ``processing`` (Keras's:
+    the last timestep first) or ``time`` (ONNX's reverse direction: output t is h at timestep t).
     """
     if outputs_order not in ("processing", "time"):
         raise ValueError(f"outputs_order must be 'processing' or 'time', got {outputs_order!r}")
@@ -117,8 +173,10 @@ def network_forward(
     return outputs, (_by_cell([h for h, _ in finals]), _by_cell([c for _, c in finals]))
 
 
-def _by_cell(states) -> np.ndarray:
-    """One state per cell as [cells, batch, width]."""
+def _by_cell(states) -> np.ndarray | None:
+    """One state per cell as [cells, batch, width] (None for a cell without that state)."""
+    if states[0] is None:
+        return None
     out = np.empty((len(states),) + states[0].shape, states[0].dtype)
     for k, s in enumerate(states):
         out[k] = s
@@ -135,7 +193,7 @@ class NetworkGrads:
     c0: tuple
 
     @property
-    def params(self) -> LSTMParams:
+    def params(self):
         """The first cell's gradients (the only cell's, in a one-cell network)."""
         return self.cells[0]
 
@@ -190,7 +248,7 @@ def network_backward(
             dict(semantics, cell_clip_gradient=cell_clip_gradient),
         )
     inputs, outs, _, _ = _run(x, cells, h0, c0, layers, merge_mode, go_backwards, lengths, padded, semantics)
-    per = directions(merge_mode)
+    per, backward = directions(merge_mode), _one_layer(cells)[1]
     d_top = np.asarray(d_outputs, x.dtype)
     d_top = d_top[:, ::-1] if go_backwards and outputs_order == "processing" else d_top
     grads, dh0, dc0 = [None] * len(cells), [None] * len(cells), [None] * len(cells)
@@ -209,14 +267,14 @@ def network_backward(
             d_cells = [d_top * outs[ks[1]], d_top * outs[ks[0]]]
         d_in = 0.0
         for d, k in enumerate(ks):
-            g = lstm_backward(
+            g = backward(
                 inputs[layer],
                 cells[k],
                 d_cells[d],
                 _state(h0, k),
                 _state(c0, k),
-                d_h=_state(d_h, k),
-                d_c=_state(d_c, k),
+                _state(d_h, k),
+                _state(d_c, k),
                 lengths=lengths,
                 padded=padded,
                 reverse=d == 1 or go_backwards,
@@ -255,20 +313,27 @@ def _truncated(x, cells, d_outputs, h0, c0, d_h, d_c, chunks, sequence, semantic
         dx[:, span] = g.x
         first = g if first is None else first
         _, (h_n, c_n) = network_forward(x[:, span], cells, h, c, **sequence, **forward_semantics)
-        h, c = tuple(h_n), tuple(c_n)
+        h, c = tuple(h_n), None if c_n is None else tuple(c_n)
     return NetworkGrads(grads, dx, first.h0, first.c0)
 
 
-def _add(a: LSTMParams, b: LSTMParams) -> LSTMParams:
-    """Blockwise a + b."""
-    add = lambda m, n: None if m is None else {g: m[g] + n[g] for g in m}
-    return LSTMParams(
-        add(a.V, b.V),
-        add(a.W, b.W),
-        add(a.b, b.b),
-        add(a.peephole, b.peephole),
-        None if a.projection is None else a.projection + b.projection,
-    )
+def _add(a, b):
+    """Blockwise a + b, for the params of any cell (a part: None, {gate: array} or one array)."""
+
+    def add(m, n):
+        if m is None:
+            return None
+        return {g: m[g] + n[g] for g in m} if isinstance(m, dict) else m + n
+
+    return type(a)(*(add(getattr(a, f.name), getattr(b, f.name)) for f in fields(a)))
 
 
-__all__ = ["MERGE_MODES", "LSTMParams", "NetworkGrads", "directions", "network_backward", "network_forward"]
+__all__ = [
+    "MERGE_MODES",
+    "ONE_LAYER",
+    "LSTMParams",
+    "NetworkGrads",
+    "directions",
+    "network_backward",
+    "network_forward",
+]

@@ -12,12 +12,12 @@ Keras's ``SimpleRNN``, PyTorch's ``nn.RNN`` (bias_ih + bias_hh), ONNX's ``RNN`` 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
 from reference.backward import _derivative
-from reference.blocks import BlockParams, run_steps
+from reference.blocks import BlockParams, backward_steps, run_steps
 from reference.lstm import ACTIVATIONS
 
 RNN_GATES = ("h",)
@@ -32,17 +32,27 @@ class RNNParams(BlockParams):
     GATES: ClassVar[tuple] = RNN_GATES
 
 
-def _z(x_t, h, p: RNNParams):
+class RNNStep(NamedTuple):
+    """What one timestep computed, kept for the backward pass."""
+
+    h_prev: np.ndarray
+    z: np.ndarray
+    h: np.ndarray
+
+
+def _step(x_t, h, p: RNNParams, act) -> RNNStep:
     z = x_t @ p.V["h"] + h @ p.W["h"] + p.b["h"]
-    return z if p.b_h is None else z + p.b_h["h"]
+    z = z if p.b_h is None else z + p.b_h["h"]
+    return RNNStep(h, z, act(z))
 
 
-def rnn_forward(x, params: RNNParams, h0=None, *, activation: str = "tanh", after_step=None):
+def rnn_forward(x, params: RNNParams, h0=None, *, activation: str = "tanh", after_step=None, **sequence):
     """Run the RNN over ``x`` [batch, timesteps, input_depth] in the dtype of ``x``: ``outputs`` [batch,
     timesteps, num_units] (h at every step) and the final ``h``. ``after_step(h)`` -> h replaces the state
-    after every step (harness.sensitivity rounds it there)."""
+    after every step (harness.sensitivity rounds it there); ``sequence``: ``lengths``, ``padded``,
+    ``reverse`` (:func:`reference.blocks.run_steps`)."""
     act = ACTIVATIONS[activation]
-    return run_steps(x, params, h0, lambda x_t, h, p: act(_z(x_t, h, p)), after_step)
+    return run_steps(x, params, h0, lambda x_t, h, p: _step(x_t, h, p, act).h, after_step, **sequence)
 
 
 @dataclass(frozen=True)
@@ -54,29 +64,22 @@ class RNNGrads:
     h0: np.ndarray
 
 
-def rnn_backward(x, params: RNNParams, d_outputs, h0=None, *, d_h=None, activation: str = "tanh") -> RNNGrads:
-    """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h_T)``, in the dtype of x. Walking back::
+def rnn_backward(x, params: RNNParams, d_outputs, h0=None, *, d_h=None, activation: str = "tanh", **sequence):
+    """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h_T)``, in the dtype of x (``sequence`` as in
+    rnn_forward). One step, walking back::
 
     dz = dh act'(z);  dV += x_t.T dz;  dW += h_prev.T dz;  db = db_h += sum dz
     dx_t = dz V.T;  dh_prev = dz W.T
     """
-    x = np.asarray(x)
-    dtype, p = x.dtype, params.astype(x.dtype)
     act, d_act = ACTIVATIONS[activation], _derivative(activation)
-    h = np.zeros((x.shape[0], p.num_units), dtype) if h0 is None else np.asarray(h0, dtype)
-    states, zs = [h], []
-    for t in range(x.shape[1]):
-        zs.append(_z(x[:, t], states[-1], p))
-        states.append(act(zs[-1]))
-    d_outputs = np.asarray(d_outputs, dtype)
-    dh = np.zeros_like(h) if d_h is None else np.asarray(d_h, dtype).copy()
-    dV, dW, db = np.zeros_like(p.V["h"]), np.zeros_like(p.W["h"]), np.zeros(p.num_units, dtype)
-    dx = np.zeros_like(x)
-    for t in reversed(range(x.shape[1])):
-        dz = (dh + d_outputs[:, t]) * d_act(zs[t])
-        dV += x[:, t].T @ dz
-        dW += states[t].T @ dz
-        db += dz.sum(axis=0)
-        dx[:, t] = dz @ p.V["h"].T
-        dh = dz @ p.W["h"].T
-    return RNNGrads(RNNParams({"h": dV}, {"h": dW}, {"h": db}, {"h": db.copy()}), dx, dh)
+
+    def step_back(s: RNNStep, x_t, dh, p, grads):
+        dz = dh * d_act(s.z)
+        grads["V"]["h"] += x_t.T @ dz
+        grads["W"]["h"] += s.h_prev.T @ dz
+        grads["b"]["h"] += dz.sum(axis=0)
+        grads["b_h"]["h"] += dz.sum(axis=0)
+        return dz @ p.V["h"].T, dz @ p.W["h"].T
+
+    step = lambda x_t, h, p: _step(x_t, h, p, act)
+    return RNNGrads(*backward_steps(x, params, d_outputs, h0, d_h, step, step_back, **sequence))

@@ -120,10 +120,30 @@ NETWORKS = {
     "bidirectional_ave": dict(merge_mode="ave", lengths=[5, 3], padded="carry"),
     "two_layers_projection": dict(layers=2, num_proj=3),
     "two_bidirectional_layers": dict(layers=2, merge_mode="concat", lengths=[3, 5]),
+    # the same network code over the cells without c (reference.network.ONE_LAYER)
+    "gru_go_backwards_lengths_carry": dict(cell="gru", go_backwards=True, lengths=[2, 4], padded="carry"),
+    "gru_reset_after_two_bidirectional_layers": dict(
+        cell="gru", reset_after=True, layers=2, merge_mode="concat", lengths=[3, 5]
+    ),
+    "gru_bidirectional_mul_lengths_zero": dict(cell="gru", merge_mode="mul", lengths=[5, 2]),
+    "rnn_bidirectional_ave_lengths_carry": dict(cell="rnn", merge_mode="ave", lengths=[5, 3], padded="carry"),
+    "rnn_two_layers_relu": dict(cell="rnn", layers=2, activation="relu", lengths=[4, 5]),
 }
 
 
-def _network(seed, layers=1, merge_mode=None, peepholes=False, num_proj=None, **_):
+def _block_cell(cell, rng, width_in, n):
+    from reference import GRU_GATES, RNN_GATES, GRUParams, RNNParams
+
+    kind, gates = {"gru": (GRUParams, GRU_GATES), "rnn": (RNNParams, RNN_GATES)}[cell]
+    return kind(
+        V={g: rng.normal(0, 0.6, (width_in, n)) for g in gates},
+        W={g: rng.normal(0, 0.6, (n, n)) for g in gates},
+        b={g: rng.normal(0, 0.5, n) for g in gates},
+        b_h={g: rng.normal(0, 0.5, n) for g in gates},
+    )
+
+
+def _network(seed, layers=1, merge_mode=None, peepholes=False, num_proj=None, cell="lstm", **_):
     from reference.network import directions
 
     rng = np.random.default_rng(seed)
@@ -133,6 +153,10 @@ def _network(seed, layers=1, merge_mode=None, peepholes=False, num_proj=None, **
     width_in = n_in
     for _layer in range(layers):
         for _d in range(directions(merge_mode)):
+            if cell != "lstm":
+                cells.append(_block_cell(cell, rng, width_in, n))
+                h0.append(rng.normal(0, 0.3, (batch, n)))
+                continue
             cells.append(
                 LSTMParams(
                     V={g: rng.normal(0, 0.6, (width_in, n)) for g in GATES},
@@ -150,24 +174,24 @@ def _network(seed, layers=1, merge_mode=None, peepholes=False, num_proj=None, **
     weights = (
         rng.normal(size=(batch, steps, width_in)),
         rng.normal(size=(k, batch, h_depth)),
-        rng.normal(size=(k, batch, n)),
+        rng.normal(size=(k, batch, n)) if c0 else None,
     )
-    return cells, x, h0, c0, weights
+    return cells, x, h0, c0 or None, weights
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
 def test_every_network_gradient_matches_finite_differences(name):
     """Reversal, padding (both rules), bidirectional merges, initial states and stacking, each block of
-    every cell, x and every initial state, against central differences."""
+    every cell, x and every initial state, against central differences: the LSTM, the GRU and the RNN."""
     from reference import network_backward, network_forward
 
     config = NETWORKS[name]
     cells, x, h0, c0, (r_out, r_h, r_c) = _network(11, **config)
-    kwargs = {k: v for k, v in config.items() if k not in ("peepholes", "num_proj")}
+    kwargs = {k: v for k, v in config.items() if k not in ("peepholes", "num_proj", "cell")}
 
     def f():
         outputs, (h, c) = network_forward(x, cells, h0, c0, **kwargs)
-        return float((r_out * outputs).sum() + (r_h * h).sum() + (r_c * c).sum())
+        return float((r_out * outputs).sum() + (r_h * h).sum() + (0.0 if c is None else (r_c * c).sum()))
 
     grads = network_backward(x, cells, r_out, h0, c0, d_h=r_h, d_c=r_c, **kwargs)
     blocks = [
@@ -178,10 +202,10 @@ def test_every_network_gradient_matches_finite_differences(name):
     blocks += [
         (f"cell {k} projection", p.projection, grads.cells[k].projection)
         for k, p in enumerate(cells)
-        if p.projection is not None
+        if getattr(p, "projection", None) is not None
     ]
     blocks += [("x", x, grads.x)] + [(f"h0 {k}", a, grads.h0[k]) for k, a in enumerate(h0)]
-    blocks += [(f"c0 {k}", a, grads.c0[k]) for k, a in enumerate(c0)]
+    blocks += [(f"c0 {k}", a, grads.c0[k]) for k, a in enumerate(c0 or ())]
     for label, array, analytic in blocks:
         numeric = _numeric(f, array)
         np.testing.assert_allclose(analytic, numeric, rtol=RTOL, atol=RTOL * np.abs(numeric).max(), err_msg=label)
@@ -190,21 +214,23 @@ def test_every_network_gradient_matches_finite_differences(name):
             assert np.all(grads.x[row, length:] == 0.0) and np.any(grads.x[row, :length] != 0.0)
 
 
-def test_truncated_gradients_match_finite_differences_with_the_carried_state_held_constant():
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_truncated_gradients_match_finite_differences_with_the_carried_state_held_constant(cell):
     """chunks=3: each chunk differentiated from the state the chunks before it left, held as a constant."""
     from reference import network_backward, network_forward
 
-    cells, x, h0, c0, (r_out, r_h, r_c) = _network(5, layers=2)
+    cells, x, h0, c0, (r_out, r_h, r_c) = _network(5, layers=2, cell=cell)
     parts = np.array_split(np.arange(x.shape[1]), 3)
     grads = network_backward(x, cells, r_out, h0, c0, d_h=r_h, d_c=r_c, layers=2, chunks=3)
     full = network_backward(x, cells, r_out, h0, c0, d_h=r_h, d_c=r_c, layers=2)
-    assert not np.allclose(grads.cells[0].W["f"], full.cells[0].W["f"])  # truncation changes the gradient
+    gate = cells[0].GATES[-1] if cell != "lstm" else "f"
+    assert not np.allclose(grads.cells[0].W[gate], full.cells[0].W[gate])  # truncation changes the gradient
     # numerically: the loss of each chunk from its (frozen) start state, summed
     starts, h, c = [], h0, c0
     for steps in parts:
         starts.append((h, c))
         _, (h_n, c_n) = network_forward(x[:, steps], cells, h, c, layers=2)
-        h, c = tuple(h_n), tuple(c_n)
+        h, c = tuple(h_n), None if c_n is None else tuple(c_n)
 
     def f():
         total = 0.0
@@ -212,7 +238,7 @@ def test_truncated_gradients_match_finite_differences_with_the_carried_state_hel
             outputs, (h, c) = network_forward(x[:, steps], cells, *starts[n], layers=2)
             total += float((r_out[:, steps] * outputs).sum())
             if n == len(parts) - 1:
-                total += float((r_h * h).sum() + (r_c * c).sum())
+                total += float((r_h * h).sum() + (0.0 if c is None else (r_c * c).sum()))
         return total
 
     for k, p in enumerate(cells):
