@@ -112,45 +112,61 @@ def make_inputs(case, dtype: str, constant: bool = False) -> Inputs:
 def _block_inputs(case, dtype: str, constant: bool, kind) -> Inputs:
     """The seeded inputs of a case of a cell of per-gate blocks (``kind``: reference.GRUParams, RNNParams):
     V, W, b (and the recurrent biases b_h where they act on their own: the GRU's reset after the product),
-    x, the head, the loss, h0 where asked for."""
+    x, the head, the loss, h0 where asked for; every other cell (stacked layers, the backward direction)
+    from a stream of its own, so that the first cell's draws are those of the same case without them."""
     rng = np.random.default_rng([case.seed, 4])
-    n_in, n, gates = case.input_depth, case.num_units, kind.GATES
-    scale = case.weight_scale / np.sqrt(n_in + n)
-    V = {g: rng.normal(0.0, scale, (n_in, n)) for g in gates}
-    W = {g: rng.normal(0.0, scale, (n, n)) for g in gates}
-    b = {g: rng.normal(0.0, 0.5, n) for g in gates}
-    b_h = {g: rng.normal(0.0, 0.5, n) for g in gates} if case.reset_after else None
+    n_in, n = case.input_depth, case.num_units
+    params = _block_cell(kind, rng, case, n_in)
     x = rng.normal(0.0, case.input_scale, (case.batch, case.timesteps, n_in))
     head_kernel = head_bias = None
+    width = case.output_width
     if case.num_classes:
-        head_kernel = rng.normal(0.0, 1.0 / np.sqrt(n), (n, case.num_classes))
+        head_kernel = rng.normal(0.0, 1.0 / np.sqrt(width), (width, case.num_classes))
         head_bias = rng.normal(0.0, 0.1, case.num_classes)
-    loss_draw = rng.normal(0.0, 1.0, (case.batch, case.timesteps, n))
-    params = kind(V, W, b, b_h)
+    loss_draw = rng.normal(0.0, 1.0, (case.batch, case.timesteps, width))
+    cells = [params] + [
+        _block_cell(kind, np.random.default_rng([case.seed, 4, k]), case, case.cell_input_depth(k))
+        for k in range(1, case.cells)
+    ]
     if constant:
         full = lambda m, v: None if m is None else {g: np.full_like(a, v) for g, a in m.items()}
-        params = kind(full(V, CONSTANT), full(W, CONSTANT), full(b, 0.0), full(b_h, 0.0))
-    share_rng = np.random.default_rng([case.seed, 1])
-    share = {g: share_rng.uniform(*BIAS_SHARE, n) for g in gates}
+        cells = [kind(full(p.V, CONSTANT), full(p.W, CONSTANT), full(p.b, 0.0), full(p.b_h, 0.0)) for p in cells]
+    shares = []
+    for k in range(case.cells):
+        share_rng = np.random.default_rng([case.seed, 1] if k == 0 else [case.seed, 1, k])
+        shares.append({g: share_rng.uniform(*BIAS_SHARE, n) for g in kind.GATES})
     h0 = None
-    if case.initial_state == "random":
-        h0 = (np.random.default_rng([case.seed, 3]).normal(0.0, 0.5, (case.batch, n)).astype(dtype),)
+    if case.initial_state == "random":  # seeded, a different state for every cell
+        state_rng = np.random.default_rng([case.seed, 3])
+        h0 = tuple(state_rng.normal(0.0, 0.5, (case.batch, n)).astype(dtype) for _ in range(case.cells))
     cast = lambda a: None if a is None else a.astype(dtype)
-    params = params.astype(dtype)
+    cells = [p.astype(dtype) for p in cells]
+    lengths = None if case.sequence_lengths is None else np.asarray(case.sequence_lengths, np.int64)
     return Inputs(
-        params,
+        cells[0],
         cast(x),
         cast(head_kernel),
         cast(head_bias),
         cast(loss_weights(loss_draw, case.loss)),
         cast(loss_draw),
-        share,
-        (params,),
-        (share,),
+        shares[0],
+        tuple(cells),
+        tuple(shares),
         h0,
         None,
-        None,
+        lengths,
     )
+
+
+def _block_cell(kind, rng, case, n_in):
+    """One cell's seeded, gate-distinct V, W, b (and b_h with the GRU's reset after the product)."""
+    n, gates = case.num_units, kind.GATES
+    scale = case.weight_scale / np.sqrt(n_in + n)
+    V = {g: rng.normal(0.0, scale, (n_in, n)) for g in gates}
+    W = {g: rng.normal(0.0, scale, (n, n)) for g in gates}
+    b = {g: rng.normal(0.0, 0.5, n) for g in gates}
+    b_h = {g: rng.normal(0.0, 0.5, n) for g in gates} if case.reset_after else None
+    return kind(V, W, b, b_h)
 
 
 def _cell(case, k: int) -> LSTMParams:

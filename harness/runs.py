@@ -143,7 +143,7 @@ def _inputs_digest(inputs) -> str:
     """sha256 of x, every cell's injected weights, the initial states and the lengths."""
     p = inputs.params
     more = [a for q in inputs.cells[1:] for _, _, a in q.items()]  # beyond one cell, when any
-    more += [a for q in inputs.cells[1:] if q.projection is not None for a in [q.projection]]
+    more += [q.projection for q in inputs.cells[1:] if getattr(q, "projection", None) is not None]
     more += [*(inputs.h0 or ()), *(inputs.c0 or ())]
     more += [] if inputs.lengths is None else [inputs.lengths]
     return digest(

@@ -50,6 +50,8 @@ CASES = {
     "gru": "seed: 112\ncell: gru\ninitial_state: random\n",
     "gru_reset_after": "seed: 113\ncell: gru\nreset_after: true\n",
     "rnn": "seed: 114\ncell: rnn\ninitial_state: random\n",
+    "gru_sequences": "seed: 115\ncell: gru\nreset_after: true\nlayers: 2\nbidirectional: {merge_mode: concat}\n"
+    "sequence_lengths: [40, 17, 29]\ninitial_state: random\n",
 }
 """Every option a case can set is set by one of these, so that a mistake that ignores it can be shown."""
 
@@ -483,6 +485,16 @@ def named_mistakes() -> list:
             "rnn",
             kinds=forward,
             change_forward=_zero_state,
+        ),
+        Mistake(
+            "GRU: forward and backward cells' weights swapped",
+            "gru_sequences",
+            change_cells=lambda cells: (cells[1], cells[0], *cells[2:]),
+        ),
+        Mistake(
+            "GRU: sequence lengths ignored (padding run as data)",
+            "gru_sequences",
+            change_sequence=lambda kw: {k: v for k, v in kw.items() if k not in ("lengths", "padded")},
         ),
         Mistake("state carried off by one step", "plain", kinds=forward, change_reference=_shift_one_step),
     ]

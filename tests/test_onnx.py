@@ -52,7 +52,6 @@ def test_onnx_gru_weights_are_read_back_from_the_model_so_a_packing_mistake_fail
     passes. (A swap of Wb and Rb is the same function where the reset comes first: the two only add, and
     they are read back as one b.)"""
     from harness import engine
-    from harness.forms.onnx import cells as blocks
 
     case = make_case(
         name=f"onnx_gru_pack_{int(reset_after)}",
@@ -61,9 +60,11 @@ def test_onnx_gru_weights_are_read_back_from_the_model_so_a_packing_mistake_fail
     )
     right = {c: engine.evaluate(engine.Item(case, "onnx_gru", "float32", c)).status for c in engine.checks_of(case)}
     assert set(right.values()) == {"pass"}, right
-    real = blocks.node_model
+    real = onnx_lstm.network_model
     monkeypatch.setattr(
-        blocks, "node_model", lambda op, tensors, *a, **kw: real(op, {**tensors, "Rb": 0 * tensors["Rb"]}, *a, **kw)
+        onnx_lstm,
+        "network_model",
+        lambda cells, *a, **kw: real([{**t, "Rb": 0 * t["Rb"]} for t in cells], *a, **kw),
     )
     monkeypatch.setattr(RUNS, "_tf", {})
     weights = engine.evaluate(engine.Item(case, "onnx_gru", "float32", "weights"))

@@ -2,8 +2,8 @@
 framework's folder builds on: ``cells.py`` in harness/forms/keras, tf, torch and onnx holds that framework's
 forms of these cells, each form given its cell.
 
-Only the case keys of a plain one-layer cell apply (shapes, dtypes, seeds, activations, head, checks, loss,
-tolerance, initial_state): the LSTM's options and the sequence keys are not expressible with these cells.
+The LSTM's own options (forget_bias, peepholes, clips, projection) are not expressible with these cells; the
+sequence keys are, where the framework's form takes them (reference.network runs every cell).
 """
 
 from __future__ import annotations
@@ -51,4 +51,6 @@ class BlockCellForm(Form):
 
 def no_c(out: FormOutput) -> FormOutput:
     """These cells have no cell state."""
-    return FormOutput(out.tensors, out.outputs, out.h, None, out.logits, out.grads, out.evidence)
+    return FormOutput(
+        out.tensors, out.outputs, out.h, None, out.logits, out.grads, out.evidence, out.cells, out.cell_grads
+    )

@@ -3,14 +3,18 @@ or after the recurrent product), ``keras.layers.SimpleRNN`` (the plain RNN)."""
 
 from __future__ import annotations
 
-from harness import layouts, tf_compat
-from harness.forms import ANY, form_output, forward_and_gradients
-from harness.forms.cells import BlockCellForm, no_c
-from harness.forms.keras.lstm import keras_semantics
+from harness import layouts
+from harness.forms import ANY
+from harness.forms.cells import BlockCellForm
+from harness.forms.keras.lstm import KerasForm, keras_semantics
 
 
-class KerasCellForm(BlockCellForm):
-    """A Keras layer of the cell, or RNN(its cell), traced once."""
+class KerasCellForm(BlockCellForm, KerasForm):
+    """A Keras layer of the cell, or RNN(its cell): :class:`KerasForm`'s run (every sequence key), with the
+    cell's own arguments and layout (a GRU's depends on reset_after)."""
+
+    stacking = KerasForm.stacking
+    padded = KerasForm.padded
 
     def __init__(self, name, about, cell, make_layer, options, layouts_by_reset):
         self.name, self.about, self.cell, self._make_layer, self.options = name, about, cell, make_layer, options
@@ -20,58 +24,28 @@ class KerasCellForm(BlockCellForm):
         return self._layouts[case.reset_after]
 
     def semantics(self, case):
-        return keras_semantics(case, super().semantics(case))
+        return keras_semantics(case, BlockCellForm.semantics(self, case))
 
-    def run(self, case, inputs, dtype, gradients=False):
-        tf, keras = tf_compat.tf(), tf_compat.keras()
-        layer = self._make_layer(keras, case.num_units, dict(BlockCellForm.semantics(self, case), dtype=dtype))
-        layer.build((case.batch, case.timesteps, case.input_depth))
-        cell = layer.cell
-        variables = {"kernel": cell.kernel, "recurrent_kernel": cell.recurrent_kernel, "bias": cell.bias}
-        for name, value in self.layout_for(case).compose(inputs.params, inputs.bias_share).items():
-            variables[name].assign(value)
-        head = _keras_head(keras, case, inputs, dtype)
-        h0 = None if inputs.h0 is None else tf.constant(inputs.h0[0])
-
-        def forward(x):
-            outputs, h = layer(x) if h0 is None else layer(x, initial_state=[h0])
-            return outputs, h, h, head(outputs[:, -1]) if head is not None else tf.zeros([0], dtype)
-
-        loss_weights = inputs.loss_weights if gradients else None
-        step = tf.function(
-            lambda x: forward_and_gradients(tf, forward, variables, x, loss_weights),
-            input_signature=[tf.TensorSpec(inputs.x.shape, dtype)],
-        )
-        outputs, h, _, logits, grads = step(tf.constant(inputs.x))
-        out = form_output(variables, outputs, h, h, logits if head is not None else None, grads)
-        return no_c(out)
-
-
-def _keras_head(keras, case, inputs, dtype):
-    if not case.num_classes:
-        return None
-    head = keras.layers.Dense(case.num_classes, dtype=dtype)
-    head.build((case.batch, case.num_units))
-    head.kernel.assign(inputs.head_kernel)
-    head.bias.assign(inputs.head_bias)
-    return head
+    def cell_args(self, case, dtype):
+        return dict(BlockCellForm.semantics(self, case), dtype=dtype)
 
 
 def _keras_layer(class_name):
-    def make(keras, units, args):
-        return getattr(keras.layers, class_name)(units, return_sequences=True, return_state=True, **args)
+    def make(keras, units, args, **layer_args):
+        return getattr(keras.layers, class_name)(units, return_sequences=True, return_state=True, **args, **layer_args)
 
     return make
 
 
 def _keras_rnn_of(class_name):
-    def make(keras, units, args):
+    def make(keras, units, args, **layer_args):
         dtype = args.pop("dtype")
         return keras.layers.RNN(
             getattr(keras.layers, class_name)(units, dtype=dtype, **args),
             return_sequences=True,
             return_state=True,
             dtype=dtype,
+            **layer_args,
         )
 
     return make
@@ -79,9 +53,10 @@ def _keras_rnn_of(class_name):
 
 _GRU_KERAS = "tanh/sigmoid or any activation; reset_after either way"
 _GRU_KERAS_LAYOUTS = {False: layouts.KERAS_GRU, True: layouts.KERAS_GRU_RESET_AFTER}
-_GRU_KERAS_OPTIONS = {"activation": ANY, "recurrent_activation": ANY, "initial_state": ANY}
+_SEQUENCES = {k: ANY for k in ("go_backwards", "bidirectional", "sequence_lengths", "stateful_chunks", "layers")}
+_GRU_KERAS_OPTIONS = {"activation": ANY, "recurrent_activation": ANY, "initial_state": ANY, **_SEQUENCES}
 _RNN_KERAS_LAYOUTS = {False: layouts.KERAS_SIMPLE_RNN}
-_ACTIVATION = {"activation": ANY, "initial_state": ANY}
+_ACTIVATION = {"activation": ANY, "initial_state": ANY, **_SEQUENCES}
 FORMS = [
     KerasCellForm(
         "keras_gru",

@@ -1,6 +1,9 @@
-"""The Keras forms: the ``LSTM`` layer (implementation 2 and 1) and ``RNN(LSTMCell)``.
+"""The Keras forms of the LSTM: the ``LSTM`` layer (implementation 2 and 1) and ``RNN(LSTMCell)``; and
+:class:`KerasForm`, the one Keras form over every cell (harness/forms/keras/cells.py builds the GRU's and the
+plain RNN's on it): stacked layers, Bidirectional, go_backwards, masking, initial states and stateful chunks,
+written once.
 
-All three hold layout ``keras``: a kernel for x, a recurrent kernel for h, blocks i f c o. Keras has no
+The LSTM forms hold layout ``keras``: a kernel for x, a recurrent kernel for h, blocks i f c o. Keras has no
 run-time forget bias, so BasicLSTMCell's ``forget_bias`` is realised in the f block of the bias
 (``unit_forget_bias=False``: nothing else is added).
 """
@@ -8,11 +11,13 @@ run-time forget bias, so BasicLSTMCell's ``forget_bias`` is realised in the f bl
 from __future__ import annotations
 
 from harness import layouts, tf_compat
+from harness.cells import CELLS
 from harness.forms import ANY, Form, cell_variables, cells_output, chunks, forward_and_gradients, valid_mask
+from harness.forms.cells import no_c
 
 
 class KerasForm(Form):
-    """A Keras layer over the whole sequence, traced once with a fixed input signature."""
+    """A Keras layer over the whole sequence, of any cell, traced once with a fixed input signature."""
 
     layout = layouts.KERAS
     options = {
@@ -45,14 +50,19 @@ class KerasForm(Form):
     def semantics(self, case) -> dict:
         return keras_semantics(case, super().semantics(case))
 
-    def run(self, case, inputs, dtype, gradients=False):
-        tf, keras = tf_compat.tf(), tf_compat.keras()
-        cell_args = dict(
+    def cell_args(self, case, dtype) -> dict:
+        """The keyword arguments of the Keras cell (or layer) that computes ``case``."""
+        return dict(
             activation=case.activation,
             recurrent_activation=case.recurrent_activation,
             unit_forget_bias=False,
             dtype=dtype,
         )
+
+    def run(self, case, inputs, dtype, gradients=False):
+        tf, keras = tf_compat.tf(), tf_compat.keras()
+        cell_args, layout = self.cell_args(case, dtype), self.layout_for(case)
+        n_states = len(CELLS[self.cell].states)  # per cell: (h, c) or (h,)
         layers, cells, width = [], [], case.input_depth
         for _ in range(case.layers):
             layer = self._make_layer(
@@ -75,7 +85,7 @@ class KerasForm(Form):
             layers.append(layer)
             width = case.output_width
         for k, variables in enumerate(cells):
-            for name, value in self.layout.compose(inputs.cells[k], case.forget_bias).items():
+            for name, value in layout.stored(inputs.cells[k], case, inputs.bias_shares[k]).items():
                 variables[name].assign(value)
         head = None
         if case.num_classes:
@@ -93,15 +103,17 @@ class KerasForm(Form):
                 for li, layer in enumerate(layers):
                     kwargs = {} if mask is None else {"mask": tf.constant(mask[:, start:stop])}
                     if inputs.h0 is not None and n == 0:  # later chunks: the stateful layer's own state
+                        states0 = (inputs.h0, inputs.c0)[:n_states]
                         kwargs["initial_state"] = [
-                            tf.constant(s[k]) for k in range(li * per, li * per + per) for s in (inputs.h0, inputs.c0)
+                            tf.constant(s[k]) for k in range(li * per, li * per + per) for s in states0
                         ]  # Keras 2 takes tensors only
                     result = layer(seq, **kwargs)
                     if case.bidirectional == "none":  # returned apart: compared side by side
                         seq, states = tf.concat(result[:2], axis=-1), result[2:]
                     else:
                         seq, states = result[0], result[1:]
-                    finals += [(states[2 * d], states[2 * d + 1]) for d in range(per)]
+                    # (h, c) per cell, h again for c where the cell has none (a traced function returns no None)
+                    finals += [(states[n_states * d], states[n_states * d + n_states - 1]) for d in range(per)]
                 pieces.append(seq)
             outputs = pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=1)
             h, c = (
@@ -118,7 +130,8 @@ class KerasForm(Form):
             input_signature=[tf.TensorSpec(inputs.x.shape, dtype)],
         )
         outputs, h, c, logits, grads = step(tf.constant(inputs.x))
-        return cells_output(cells, outputs, h, c, logits if head is not None else None, grads)
+        out = cells_output(cells, outputs, h, c, logits if head is not None else None, grads)
+        return out if n_states == 2 else no_c(out)
 
 
 def keras_semantics(case, semantics: dict) -> dict:

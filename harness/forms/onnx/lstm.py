@@ -1,5 +1,7 @@
-"""The ONNX forms: one model with an ``LSTM`` node, run by onnxruntime (``onnx_lstm``) and by onnx's own
-NumPy ``onnx.reference.ReferenceEvaluator`` (``onnx_reference``).
+"""The ONNX forms of the LSTM: one model with an ``LSTM`` node per layer, run by onnxruntime (``onnx_lstm``)
+and by onnx's own NumPy ``onnx.reference.ReferenceEvaluator`` (``onnx_reference``); and the model builder and
+:class:`OnnxForm` written once over every cell's node (``LSTM``, ``GRU``, ``RNN``: harness/forms/onnx/cells.py
+builds the GRU's and the RNN's forms on them): layers, directions, ``sequence_lens``, initial states.
 
 Layout ``onnx``: ``W`` [1, 4u, input_depth] and ``R`` [1, 4u, u], row blocks i o f c; ``B`` [1, 8u] = the
 input bias ``Wb`` then the recurrent bias ``Rb``, added; peepholes ``P`` [1, 3u] in the order i o f. No
@@ -27,7 +29,9 @@ from harness.forms import ANY, Form, FormOutput, chunks
 from harness.forms.onnx import missing, node_inputs
 
 OPSET = 17
-NO_GRADIENT = "onnxruntime and onnx.reference run inference only: there is no gradient of an ONNX LSTM node to take"
+NO_GRADIENT = (
+    "onnxruntime and onnx.reference run inference only: there is no gradient of an ONNX recurrent node to take"
+)
 ACTIVATIONS = {
     "sigmoid": "Sigmoid",
     "tanh": "Tanh",
@@ -73,8 +77,20 @@ def lstm_model(
     return network_model([tensors], dtype, input_depth, num_units, attrs, head, batch=batch, timesteps=timesteps)
 
 
+def per_direction(attrs: dict, directions: int) -> dict:
+    """``attrs`` for a node of ``directions`` directions: ONNX lists the activations (and their alpha and
+    beta) of every direction, forward first (onnxruntime refuses a bidirectional RNN node with one:
+    "activations_.size() == num_directions", measured with 1.32.0)."""
+    lists = ("activations", "activation_alpha", "activation_beta")
+    return {k: list(v) * directions if k in lists else v for k, v in attrs.items()}
+
+
 def _suffix(layer: int) -> str:
     return "" if layer == 0 else f"_{layer}"
+
+
+STATES = {"LSTM": ("h", "c"), "GRU": ("h",), "RNN": ("h",)}
+"""Each ONNX recurrent operator's states: its outputs Y_h (and Y_c), its inputs initial_h (and initial_c)."""
 
 
 def network_model(
@@ -85,6 +101,7 @@ def network_model(
     attrs: dict,
     head=None,
     *,
+    op: str = "LSTM",
     layers: int = 1,
     direction: str = "forward",
     merge_mode=None,
@@ -93,18 +110,20 @@ def network_model(
     batch="batch",
     timesteps="timesteps",
 ):
-    """An ONNX model of ``layers`` LSTM nodes, each reading the merged outputs of the one below:
-    ``x`` [batch, timesteps, input_depth] -> ``outputs`` [batch, timesteps, width], ``h`` and ``c``
-    ([batch, units] for one cell, [cells, batch, units] for more), and ``logits`` with a head.
+    """An ONNX model of ``layers`` nodes of ``op`` (LSTM, GRU, RNN), each reading the merged outputs of the
+    one below: ``x`` [batch, timesteps, input_depth] -> ``outputs`` [batch, timesteps, width], ``h`` (and
+    ``c`` for the LSTM) ([batch, units] for one cell, [cells, batch, units] for more), and ``logits`` with a
+    head.
 
-    ``cells``: every cell's tensors in layout ``onnx`` (layer by layer, forward before backward with
-    ``direction`` bidirectional, whose outputs are merged by ``merge_mode``); ``lengths``: the
-    ``sequence_lens`` initializer; ``states``: graph inputs ``h0`` and ``c0`` [cells, batch, units].
+    ``cells``: every cell's tensors in the op's layout (onnx, onnx_gru, onnx_rnn: W, R, Wb, Rb and the
+    LSTM's peepholes; layer by layer, forward before backward with ``direction`` bidirectional, whose
+    outputs are merged by ``merge_mode``); ``lengths``: the ``sequence_lens`` initializer; ``states``: graph
+    inputs ``h0`` (and ``c0``) [cells, batch, units].
     """
     from onnx import TensorProto, helper, numpy_helper
 
     onnx_type = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE}[dtype]
-    L, per = layouts.ONNX, 2 if direction == "bidirectional" else 1
+    L, per, names = layouts.ONNX, 2 if direction == "bidirectional" else 1, STATES[op]
     init, nodes = [], [helper.make_node("Transpose", ["x"], ["X0"], perm=[1, 0, 2])]
     const = lambda name, a: init.append(numpy_helper.from_array(np.asarray(a), name))
     const("axis0", np.array([0], np.int64))
@@ -112,46 +131,37 @@ def network_model(
     const("merged_shape", np.array([0, 0, -1], np.int64))
     if lengths is not None:
         const("sequence_lens", np.asarray(lengths, np.int32))
-    finals = {"h": [], "c": []}
+    finals = {name: [] for name in names}
     for layer in range(layers):
         mine, s = cells[layer * per : (layer + 1) * per], _suffix(layer)
-        packed = node_inputs(mine, L.biases, L.peepholes)
+        packed = node_inputs(mine, L.biases, L.peepholes if op == "LSTM" else ())
         for name, value in packed.items():
             const(f"{name}{s}", np.asarray(value, dtype))
-        peepholes = "P" in packed
-        initial = ["", ""]
+        initial = ["" for _ in names]
         if states:
             const(f"cells{s}", np.arange(layer * per, (layer + 1) * per, dtype=np.int64))
-            for k, name in enumerate(("h0", "c0")):
-                nodes.append(helper.make_node("Gather", [name, f"cells{s}"], [f"initial_{name}{s}"], axis=0))
-                initial[k] = f"initial_{name}{s}"
-        lstm_inputs = [
+            for k, name in enumerate(names):
+                nodes.append(helper.make_node("Gather", [f"{name}0", f"cells{s}"], [f"initial_{name}0{s}"], axis=0))
+                initial[k] = f"initial_{name}0{s}"
+        node_in = [
             f"X{layer}",
             f"W{s}",
             f"R{s}",
             f"B{s}",
             "sequence_lens" if lengths is not None else "",
             *initial,
-            f"P{s}" if peepholes else "",
+            f"P{s}" if "P" in packed else "",
         ]
-        while lstm_inputs[-1] == "":
-            lstm_inputs.pop()
-        nodes.append(
-            helper.make_node(
-                "LSTM",
-                lstm_inputs,
-                [f"Y{s}", f"Y_h{s}", f"Y_c{s}"],
-                hidden_size=num_units,
-                direction=direction,
-                **attrs,
-            )
-        )
+        while node_in[-1] == "":
+            node_in.pop()
+        node_out = [f"Y{s}", *(f"Y_{name}{s}" for name in names)]
+        nodes.append(helper.make_node(op, node_in, node_out, hidden_size=num_units, direction=direction, **attrs))
         nodes += _merged(helper, f"Y{s}", f"X{layer + 1}", per, merge_mode)
-        finals["h"].append(f"Y_h{s}")
-        finals["c"].append(f"Y_c{s}")
+        for name in names:
+            finals[name].append(f"Y_{name}{s}")
     nodes.append(helper.make_node("Transpose", [f"X{layers}"], ["outputs"], perm=[1, 0, 2]))
     cells_n = layers * per
-    for name in ("h", "c"):
+    for name in names:
         both = finals[name][0] if layers == 1 else f"{name}_cells"
         if layers > 1:
             nodes.append(helper.make_node("Concat", finals[name], [both], axis=0))
@@ -162,15 +172,14 @@ def network_model(
         )
     width = num_units * (2 if per == 2 and merge_mode in ("concat", "none") else 1)
     state_shape = [batch, num_units] if cells_n == 1 else [cells_n, batch, num_units]
-    outputs = [
-        helper.make_tensor_value_info("outputs", onnx_type, [batch, timesteps, width]),
-        helper.make_tensor_value_info("h", onnx_type, state_shape),
-        helper.make_tensor_value_info("c", onnx_type, state_shape),
-    ]
+    outputs = [helper.make_tensor_value_info("outputs", onnx_type, [batch, timesteps, width])]
+    outputs += [helper.make_tensor_value_info(name, onnx_type, state_shape) for name in names]
     graph_inputs = [helper.make_tensor_value_info("x", onnx_type, [batch, timesteps, input_depth])]
     if states:
-        graph_inputs += [helper.make_tensor_value_info(n, onnx_type, [cells_n, batch, num_units]) for n in ("h0", "c0")]
-    return finish_model("lstm_equiv", nodes, graph_inputs, outputs, init, dtype, head, batch)
+        graph_inputs += [
+            helper.make_tensor_value_info(f"{name}0", onnx_type, [cells_n, batch, num_units]) for name in names
+        ]
+    return finish_model(f"lstm_equiv_{op.lower()}", nodes, graph_inputs, outputs, init, dtype, head, batch)
 
 
 def finish_model(name: str, nodes: list, inputs: list, outputs: list, init: list, dtype: str, head=None, batch="batch"):
@@ -215,14 +224,14 @@ def _merged(helper, y: str, out: str, per: int, merge_mode) -> list:
     return [helper.make_node(op, [y], [out], axes=[1], keepdims=0)]
 
 
-def read_tensors(model) -> tuple:
-    """Every cell's layout ``onnx`` tensors held in ``model``'s initializers (W, R, B, P of each LSTM node
-    unpacked, one cell per direction), in the case's cell order."""
+def read_tensors(model, op: str = "LSTM") -> tuple:
+    """Every cell's layout tensors held in ``model``'s initializers (W, R, B and the LSTM's P of each node of
+    ``op`` unpacked, one cell per direction), in the case's cell order."""
     from onnx import numpy_helper
 
     init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     L, cells = layouts.ONNX, []
-    for layer in range(sum(n.op_type == "LSTM" for n in model.graph.node)):
+    for layer in range(sum(n.op_type == op for n in model.graph.node)):
         s = _suffix(layer)
         for d in range(init[f"W{s}"].shape[0]):
             width = init[f"B{s}"].shape[1] // 2
@@ -268,6 +277,8 @@ class OnnxForm(Form):
         "Reshape (concat) or ReduceSum/ReduceMean/ReduceProd"
     )
 
+    _op = "LSTM"
+
     def __init__(self, name, about, runtime, dtypes, options):
         self.name, self.about, self._runtime, self.dtypes, self.options = name, about, runtime, dtypes, options
 
@@ -286,8 +297,13 @@ class OnnxForm(Form):
             out["outputs_order"] = "time"
         return out
 
+    def node_attributes(self, case) -> dict:
+        """The node's attributes beyond hidden_size and direction."""
+        return attributes(self.semantics(case))
+
     def run(self, case, inputs, dtype, gradients=False):
-        cells = [self.layout.compose(p, case.forget_bias, share) for p, share in zip(inputs.cells, inputs.bias_shares)]
+        layout, names = self.layout_for(case), STATES[self._op]
+        cells = [layout.stored(p, case, share) for p, share in zip(inputs.cells, inputs.bias_shares)]
         head = (inputs.head_kernel, inputs.head_bias) if inputs.head_kernel is not None else None
         direction = "bidirectional" if case.bidirectional else "reverse" if case.go_backwards else "forward"
         states = inputs.h0 is not None or case.stateful_chunks is not None
@@ -296,37 +312,39 @@ class OnnxForm(Form):
             dtype,
             case.input_depth,
             case.num_units,
-            attributes(self.semantics(case)),
+            per_direction(self.node_attributes(case), case.directions),
             head,
+            op=self._op,
             layers=case.layers,
             direction=direction,
             merge_mode=case.bidirectional,
             lengths=inputs.lengths,
             states=states,
         )
-        if inputs.h0 is not None:
-            h, c = np.stack(inputs.h0), np.stack(inputs.c0)
-        else:
-            h = c = np.zeros((case.cells, case.batch, case.num_units), dtype)
+        zeros = np.zeros((case.cells, case.batch, case.num_units), dtype)
+        given = {"h": inputs.h0, "c": inputs.c0}
+        now = {name: zeros if given[name] is None else np.stack(given[name]) for name in names}
         pieces = []
         for start, stop in chunks(case.timesteps, case):  # the state carried by hand, chunk to chunk
-            feeds = {"h0": h, "c0": c} if states else {}
+            feeds = {f"{name}0": now[name] for name in names} if states else {}
             out = run_model(model, np.ascontiguousarray(inputs.x[:, start:stop]), self._runtime, **feeds)
             pieces.append(out["outputs"])
-            h, c = (out["h"], out["c"]) if case.cells > 1 else (out["h"][None], out["c"][None])
+            now = {name: out[name] if case.cells > 1 else out[name][None] for name in names}
         outputs = np.concatenate(pieces, axis=1)
-        tensors = read_tensors(model)
+        tensors = read_tensors(model, self._op)
         return FormOutput(
             tensors=tensors[0],
             outputs=outputs,
             h=out["h"],
-            c=out["c"],
+            c=out.get("c"),
             logits=out.get("logits"),
             cells=tensors if case.cells > 1 else None,
         )
 
 
-_SEQUENCES = {"go_backwards": ANY, "bidirectional": ANY, "initial_state": ANY, "stateful_chunks": ANY, "layers": ANY}
+SEQUENCES = {"go_backwards": ANY, "bidirectional": ANY, "initial_state": ANY, "stateful_chunks": ANY, "layers": ANY}
+"""What a model of ONNX recurrent nodes expresses of the sequence keys (and sequence_lengths, by a runtime
+that reads ``sequence_lens``)."""
 FORMS = [
     OnnxForm(
         "onnx_lstm",
@@ -340,7 +358,7 @@ FORMS = [
             "use_peepholes": ANY,
             "gate_clip": ANY,
             "input_forget": ANY,
-            **_SEQUENCES,
+            **SEQUENCES,
             "sequence_lengths": ANY,
         },
     ),
@@ -350,6 +368,6 @@ FORMS = [
         "activations, clip, input_forget and sequence_lens (always sigmoid/tanh, full rows): peepholes only",
         "reference",
         ("float32", "float64"),
-        {"use_peepholes": ANY, **_SEQUENCES},
+        {"use_peepholes": ANY, **SEQUENCES},
     ),
 ]

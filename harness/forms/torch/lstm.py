@@ -1,5 +1,7 @@
-"""The PyTorch forms: ``torch.nn.LSTM(batch_first=True)`` (with ``proj_size`` as the case's ``num_proj``)
-and ``torch.nn.LSTMCell`` stepped over time.
+"""The PyTorch forms of the LSTM: ``torch.nn.LSTM(batch_first=True)`` (with ``proj_size`` as the case's
+``num_proj``) and ``torch.nn.LSTMCell`` stepped over time; and :class:`TorchForm`, written once over every
+cell (harness/forms/torch/cells.py builds ``nn.GRU`` and ``nn.RNN`` on it): stacked layers, bidirectional,
+packed sequences, go_backwards, initial states and chunks.
 
 Layouts ``torch`` and ``torch_cell``: ``weight_ih`` [4u, input_depth] and ``weight_hh`` [4u, h_depth],
 row blocks i f g o, and two biases ``bias_ih`` + ``bias_hh`` that PyTorch adds. PyTorch has no run-time
@@ -13,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness import layouts
+from harness.cells import CELLS
 from harness.forms import ANY, Form, FormOutput, chunks
 from harness.forms.torch import TORCH_DTYPES, missing, torch
 
@@ -45,23 +48,26 @@ class TorchForm(Form):
 
     def run(self, case, inputs, dtype, gradients=False):
         t = torch()
+        layout, with_c = self.layout_for(case), len(CELLS[self.cell].states) == 2
         modules, cells = self._build(t, case, getattr(t, TORCH_DTYPES[dtype]))
         with t.no_grad():
             for k, parameters in enumerate(cells):
-                tensors = self.layout.compose(inputs.cells[k], case.forget_bias, inputs.bias_shares[k])
-                for name, value in tensors.items():
+                for name, value in layout.stored(inputs.cells[k], case, inputs.bias_shares[k]).items():
                     parameters[name].copy_(t.from_numpy(np.ascontiguousarray(value)))
         x = t.from_numpy(np.ascontiguousarray(inputs.x)).requires_grad_(gradients)
-        state = None
+        state = None  # the module's: (h, c) for the LSTM, h for a cell without c
         if inputs.h0 is not None:
-            state = (t.from_numpy(np.stack(inputs.h0)), t.from_numpy(np.stack(inputs.c0)))
+            h0 = t.from_numpy(np.stack(inputs.h0))
+            state = (h0, t.from_numpy(np.stack(inputs.c0))) if with_c else h0
         seq = t.flip(x, dims=[1]) if case.go_backwards else x
         pieces = []
         for start, stop in chunks(case.timesteps, case):  # the state carried by hand
             outputs, state = self._drive(t, modules, seq[:, start:stop], state, inputs.lengths, case)
             pieces.append(outputs)
         outputs = pieces[0] if len(pieces) == 1 else t.cat(pieces, dim=1)
-        h, c = state if case.cells > 1 else (state[0][0], state[1][0])
+        h, c = state if with_c else (state, None)
+        if case.cells == 1:
+            h, c = h[0], None if c is None else c[0]
         logits = None
         if inputs.head_kernel is not None:
             logits = outputs[:, -1] @ t.from_numpy(inputs.head_kernel) + t.from_numpy(inputs.head_bias)
@@ -76,7 +82,7 @@ class TorchForm(Form):
             tensors=tensors[0],
             outputs=array(outputs),
             h=array(h),
-            c=array(c),
+            c=None if c is None else array(c),
             logits=None if logits is None else array(logits),
             grads=grads,
             cells=tensors if case.cells > 1 else None,
@@ -84,31 +90,33 @@ class TorchForm(Form):
         )
 
 
-def _lstm(t, case, dtype):
-    module = t.nn.LSTM(
-        case.input_depth,
-        case.num_units,
-        num_layers=case.layers,
-        batch_first=True,
-        bidirectional=case.bidirectional is not None,
-        proj_size=case.num_proj or 0,
-        dtype=dtype,
-    )
-    named = dict(module.named_parameters())
-    cells = []
-    for k in range(case.cells):  # weight_ih_l{layer}, with _reverse for the backward direction
-        suffix = f"_l{k // case.directions}" + ("_reverse" if k % case.directions else "")
-        cells.append(
-            {
-                name: named[name.replace("_l0", suffix)]
-                for name in layouts.TORCH.shapes(case.input_depth, case.num_units, case.num_proj, False)
-            }
+def whole_module(class_name, layout, **fixed):
+    """A builder of ``torch.nn.<class_name>`` over the case's layers and directions: (module, one
+    {layout name: parameter} per cell). ``fixed(case)``: its other arguments."""
+
+    def build(t, case, dtype):
+        module = getattr(t.nn, class_name)(
+            case.input_depth,
+            case.num_units,
+            num_layers=case.layers,
+            batch_first=True,
+            bidirectional=case.bidirectional is not None,
+            dtype=dtype,
+            **{k: f(case) for k, f in fixed.items()},
         )
-    return module, cells
+        named = dict(module.named_parameters())
+        cells = []
+        for k in range(case.cells):  # weight_ih_l{layer}, with _reverse for the backward direction
+            suffix = f"_l{k // case.directions}" + ("_reverse" if k % case.directions else "")
+            cells.append({name: named[name.replace("_l0", suffix)] for name in layout.shapes_of(case, 0)})
+        return module, cells
+
+    return build
 
 
-def _whole_sequence(t, module, x, state, lengths, case):
-    """nn.LSTM over x (packed with pack_padded_sequence when rows are padded): outputs, (h_n, c_n)."""
+def whole_sequence(t, module, x, state, lengths, case):
+    """nn.LSTM, nn.GRU or nn.RNN over x (packed with pack_padded_sequence when rows are padded): outputs and
+    the final state."""
     if lengths is None:
         return module(x, state)
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -138,15 +146,17 @@ def _stepped(t, modules, x, state, lengths, case):
 
 
 _SEQUENCES = {"go_backwards": ANY, "initial_state": ANY, "stateful_chunks": ANY, "layers": ANY}
+WHOLE_SEQUENCES = {**_SEQUENCES, "bidirectional": ("concat",), "sequence_lengths": ANY}
+"""What a whole-sequence torch.nn module (LSTM, GRU, RNN) expresses of the sequence keys."""
 FORMS = [
     TorchForm(
         "torch_lstm",
         "torch.nn.LSTM(batch_first=True): tanh/sigmoid only, no peepholes or clips; "
         "proj_size is num_proj; bidirectional concatenates only; padded rows by pack_padded_sequence",
         layouts.TORCH,
-        {"num_proj": ANY, **_SEQUENCES, "bidirectional": ("concat",), "sequence_lengths": ANY},
-        _lstm,
-        _whole_sequence,
+        {"num_proj": ANY, **WHOLE_SEQUENCES},
+        whole_module("LSTM", layouts.TORCH, proj_size=lambda case: case.num_proj or 0),
+        whole_sequence,
     ),
     TorchForm(
         "torch_lstm_cell",
