@@ -3,7 +3,7 @@
 import pytest
 
 from harness.collect import CaseFile, DeviceReport
-from harness.tf_compat import versions
+from harness.forms.tf.compat import versions
 
 pytest_plugins = ("pytester",)  # the harness's own tests run pytest on case files in-process
 

@@ -1,6 +1,7 @@
-"""The layouts of the cells whose weights are per-gate blocks (reference.blocks): the GRU's and the plain
+"""The layout model of the cells whose weights are per-gate blocks (reference.blocks): the GRU's and the plain
 RNN's, each tensor described by what it holds and which gate blocks, in order (the LSTM's, with its
-stacked or split kernels, forget bias, peepholes and projection, are harness.layouts.Layout)."""
+stacked or split kernels, forget bias, peepholes and projection, is harness.layouts.Layout; both are
+harness.layouts.CellLayout). The layouts themselves are data in harness/forms/<framework>/layouts.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.biases import split_bias
-from reference import GRUParams, RNNParams
+from harness.layouts import CellLayout
+from reference import GRUParams
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class BlockTensor:
 
 
 @dataclass(frozen=True)
-class BlockLayout:
+class BlockLayout(CellLayout):
     """How one form stores the weights of a cell of BlockParams (reference.blocks: the GRU's, the plain
     RNN's): every tensor, and which gate blocks it holds where."""
 
@@ -181,136 +183,3 @@ class BlockLayout:
 
 
 _PARTS = {"x": ("V",), "h": ("W",), "xh": ("V", "W"), "b": ("b",), "b_h": ("b_h",)}
-
-GRU_CELL = BlockLayout(
-    name="gru_cell",
-    about="tf.compat.v1 GRUCell: gates/kernel [input_depth + u, 2u] on concat([x, h]), blocks r u; "
-    "candidate/kernel [input_depth + u, u] on concat([x, r * h]); gates/bias [2u], candidate/bias [u]",
-    tensors=(
-        BlockTensor("gates/kernel", "xh", ("r", "u")),
-        BlockTensor("gates/bias", "b", ("r", "u")),
-        BlockTensor("candidate/kernel", "xh", ("c",)),
-        BlockTensor("candidate/bias", "b", ("c",)),
-    ),
-    own_names=(("r", "r"), ("u", "u"), ("c", "c")),
-)
-
-GRU_BLOCK = BlockLayout(
-    name="gru_block",
-    about="tf.raw_ops.GRUBlockCell: w_ru [input_depth + u, 2u] on [x, h_prev], blocks r u; w_c [input_depth + u, "
-    "u] on [x, r * h_prev]; b_ru [2u], b_c [u] (GRUCell's layout under other names)",
-    tensors=(
-        BlockTensor("w_ru", "xh", ("r", "u")),
-        BlockTensor("b_ru", "b", ("r", "u")),
-        BlockTensor("w_c", "xh", ("c",)),
-        BlockTensor("b_c", "b", ("c",)),
-    ),
-    own_names=(("r", "r"), ("u", "u"), ("c", "c")),
-)
-
-KERAS_GRU = BlockLayout(
-    name="keras_gru",
-    about="Keras GRU(reset_after=False): kernel [input_depth, 3u] and recurrent_kernel [u, 3u], blocks z r h; "
-    "bias [3u]",
-    tensors=(
-        BlockTensor("kernel", "x", ("u", "r", "c")),
-        BlockTensor("recurrent_kernel", "h", ("u", "r", "c")),
-        BlockTensor("bias", "b", ("u", "r", "c")),
-    ),
-    own_names=(("r", "r"), ("u", "z"), ("c", "h")),
-)
-
-KERAS_GRU_RESET_AFTER = BlockLayout(
-    name="keras_gru_reset_after",
-    about="Keras GRU(reset_after=True), the TF2 default: kernel [input_depth, 3u], recurrent_kernel [u, 3u], "
-    "blocks z r h; bias [2, 3u]: row 0 the input bias, row 1 the recurrent bias (inside the reset for h)",
-    tensors=(
-        BlockTensor("kernel", "x", ("u", "r", "c")),
-        BlockTensor("recurrent_kernel", "h", ("u", "r", "c")),
-        BlockTensor("bias", "b", ("u", "r", "c"), row=0),
-        BlockTensor("bias", "b_h", ("u", "r", "c"), row=1),
-    ),
-    own_names=(("r", "r"), ("u", "z"), ("c", "h")),
-)
-
-TORCH_GRU = BlockLayout(
-    name="torch_gru",
-    about="PyTorch nn.GRU: weight_ih_l0 [3u, input_depth] and weight_hh_l0 [3u, u], row blocks r z n; bias_ih_l0 "
-    "and bias_hh_l0 [3u]; n = tanh(x W_in + b_in + r * (h W_hn + b_hn)): the reset after the product",
-    tensors=(
-        BlockTensor("weight_ih_l0", "x", ("r", "u", "c")),
-        BlockTensor("weight_hh_l0", "h", ("r", "u", "c")),
-        BlockTensor("bias_ih_l0", "b", ("r", "u", "c")),
-        BlockTensor("bias_hh_l0", "b_h", ("r", "u", "c")),
-    ),
-    own_names=(("r", "r"), ("u", "z"), ("c", "n")),
-    transposed=True,
-)
-
-ONNX_GRU = BlockLayout(
-    name="onnx_gru",
-    about="ONNX GRU: W [1, 3u, input_depth] and R [1, 3u, u], row blocks z r h; B [1, 6u] = [Wb, Rb]; "
-    "linear_before_reset=1 puts the reset after the recurrent product (Rb_h inside it), 0 before (added)",
-    tensors=(
-        BlockTensor("W", "x", ("u", "r", "c")),
-        BlockTensor("R", "h", ("u", "r", "c")),
-        BlockTensor("Wb", "b", ("u", "r", "c")),
-        BlockTensor("Rb", "b_h", ("u", "r", "c")),
-    ),
-    own_names=(("r", "r"), ("u", "z"), ("c", "h")),
-    transposed=True,
-)
-
-GRU_LAYOUTS = {
-    layout.name: layout for layout in (GRU_CELL, GRU_BLOCK, KERAS_GRU, KERAS_GRU_RESET_AFTER, TORCH_GRU, ONNX_GRU)
-}
-
-# the plain RNN (reference.rnn): one block, h, in every tensor
-_H = ("h",)
-_RNN_NAMES = (("h", "h"),)
-
-BASIC_RNN_CELL = BlockLayout(
-    name="basic_rnn_cell",
-    about="tf.compat.v1 BasicRNNCell: kernel [input_depth + u, u] on concat([x, h]), bias [u]",
-    tensors=(BlockTensor("kernel", "xh", _H), BlockTensor("bias", "b", _H)),
-    own_names=_RNN_NAMES,
-    params=RNNParams,
-)
-
-KERAS_SIMPLE_RNN = BlockLayout(
-    name="keras_simple_rnn",
-    about="Keras SimpleRNN/SimpleRNNCell: kernel [input_depth, u], recurrent_kernel [u, u], bias [u]",
-    tensors=(BlockTensor("kernel", "x", _H), BlockTensor("recurrent_kernel", "h", _H), BlockTensor("bias", "b", _H)),
-    own_names=_RNN_NAMES,
-    params=RNNParams,
-)
-
-TORCH_RNN = BlockLayout(
-    name="torch_rnn",
-    about="PyTorch nn.RNN: weight_ih_l0 [u, input_depth], weight_hh_l0 [u, u], bias_ih_l0 and bias_hh_l0 [u], added",
-    tensors=(
-        BlockTensor("weight_ih_l0", "x", _H),
-        BlockTensor("weight_hh_l0", "h", _H),
-        BlockTensor("bias_ih_l0", "b", _H),
-        BlockTensor("bias_hh_l0", "b_h", _H),
-    ),
-    own_names=_RNN_NAMES,
-    transposed=True,
-    params=RNNParams,
-)
-
-ONNX_RNN = BlockLayout(
-    name="onnx_rnn",
-    about="ONNX RNN: W [1, u, input_depth] and R [1, u, u]; B [1, 2u] = [Wb, Rb], added",
-    tensors=(
-        BlockTensor("W", "x", _H),
-        BlockTensor("R", "h", _H),
-        BlockTensor("Wb", "b", _H),
-        BlockTensor("Rb", "b_h", _H),
-    ),
-    own_names=_RNN_NAMES,
-    transposed=True,
-    params=RNNParams,
-)
-
-RNN_LAYOUTS = {layout.name: layout for layout in (BASIC_RNN_CELL, KERAS_SIMPLE_RNN, TORCH_RNN, ONNX_RNN)}

@@ -14,9 +14,10 @@ import sys
 import threading
 from pathlib import Path
 
-from harness import casefile, engine, safeio, spec, tf_compat
+from harness import casefile, engine, safeio, spec
 from harness.cells import CELLS, spoken
 from harness.convert import TARGETS
+from harness.forms.tf import compat as tf_compat
 
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_UNDECIDED = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)

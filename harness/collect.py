@@ -12,7 +12,8 @@ import warnings
 
 import pytest
 
-from harness import casefile, engine, tf_compat
+from harness import casefile, engine
+from harness.forms.tf import compat as tf_compat
 
 _LOADER = pytest.StashKey()
 

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import compare, layouts, modelfile, npz, safeio, sensitivity, tf_compat, tolerances
+from harness import compare, layouts, modelfile, npz, safeio, sensitivity, tolerances
 from harness.forms import FORMS
 from harness.forms.keras.files import keras_name
+from harness.forms.tf import compat as tf_compat
 from harness.spec import DEFAULTS
 from reference import LSTMParams, gru_forward, lstm_forward
 

@@ -1,9 +1,11 @@
-"""Every fused weight layout, as named data (the LSTM's here; those of the cells of per-gate blocks, the GRU
-and the plain RNN, in harness.block_layouts, named here too).
+"""The layout model: how a form stores a cell's per-gate weights, as named data (:class:`CellLayout`, the one
+interface every layout offers the engine in a case's terms; :class:`Layout`, the LSTM's, with stacked or split
+kernels, the forget bias, peepholes and a projection; harness.block_layouts.BlockLayout, the GRU's and the
+plain RNN's, tensor by tensor).
 
-This module is the one place that knows which rows of a TensorFlow kernel multiply ``x`` and which
-multiply ``h``, which column block belongs to which gate, and where the forget bias lives. Each layout
-composes per-gate :class:`reference.LSTMParams` into a form's named tensors and splits them back.
+The layouts themselves live with their framework, as data: harness/forms/<framework>/layouts.py. This module
+gathers them (``LAYOUTS``: the LSTM's, ``GRU_LAYOUTS``, ``RNN_LAYOUTS``, by name) and names each
+(``harness.layouts.KERAS``), resolved when first asked for, so that importing it imports no framework.
 
 A layout is data: a wrong layout for the self-tests is ``dataclasses.replace(KERAS, gate_order=...)``,
 never a patched function.
@@ -11,27 +13,13 @@ never a patched function.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 
 from harness.biases import BIAS_SHARE, split_bias
-from harness.block_layouts import (
-    BASIC_RNN_CELL,
-    GRU_BLOCK,
-    GRU_CELL,
-    GRU_LAYOUTS,
-    KERAS_GRU,
-    KERAS_GRU_RESET_AFTER,
-    KERAS_SIMPLE_RNN,
-    ONNX_GRU,
-    ONNX_RNN,
-    RNN_LAYOUTS,
-    TORCH_GRU,
-    TORCH_RNN,
-    BlockLayout,
-    BlockTensor,
-)
 from reference import GATES, LSTMParams
 
 STACKED = "stacked"  # one kernel [input_depth + num_units, 4u] applied to concat([x, h]): x rows first
@@ -41,9 +29,49 @@ RUNTIME = "runtime"  # forget_bias is added to f's pre-activation when the cell 
 STORED = "stored"  # the form has no run-time forget bias: it lives in the f block of the stored bias
 
 
+class CellLayout:
+    """What every layout of every cell offers the engine, in a case's terms (harness.runs, harness.checks,
+    harness.cells): the one layout model above the cells' own representations."""
+
+    name: str
+    about: str
+    params: ClassVar[type]  # the cell's per-gate params (reference.LSTMParams, GRUParams, RNNParams)
+
+    def read(self, tensors: dict, case, k: int):
+        """Cell ``k`` of ``case`` read back from this layout's tensors, as per-gate params."""
+        raise NotImplementedError  # pragma: no cover
+
+    def stored(self, params, case, share=None) -> dict:
+        """What this layout stores for ``params`` in ``case`` (``share``: the recurrent bias's share)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def shapes_of(self, case, k: int) -> dict:
+        """The shape of every tensor this layout stores for cell ``k`` of ``case``."""
+        raise NotImplementedError  # pragma: no cover
+
+    def locate(self, part: str, gate: str, case, k: int) -> str:
+        """Where block ``part[gate]`` of cell ``k`` lives, in words."""
+        raise NotImplementedError  # pragma: no cover
+
+    @property
+    def stored_biases(self) -> tuple:
+        """The names of the bias tensors the form adds, where it stores more than one."""
+        raise NotImplementedError  # pragma: no cover
+
+    def can_hold(self, params) -> bool:
+        """Whether ``params`` fit this layout."""
+        raise NotImplementedError  # pragma: no cover
+
+    def gradient_blocks(self, tensors: dict, ref, case, k: int) -> list:
+        """(part, gate, where, the form's block, the reference's block) of d loss / d every block of cell k."""
+        raise NotImplementedError  # pragma: no cover
+
+
 @dataclass(frozen=True)
-class Layout:
+class Layout(CellLayout):
     """How one form stores an LSTM's weights."""
+
+    params: ClassVar[type] = LSTMParams
 
     name: str
     gate_order: tuple  # gate of each column block, left to right, in reference names (i j f o)
@@ -219,117 +247,31 @@ class Layout:
         return blocks
 
 
-BASIC_LSTM_CELL = Layout(
-    name="basic_lstm_cell",
-    gate_order=("i", "j", "f", "o"),
-    kernel=STACKED,
-    forget_bias=RUNTIME,
-    about="tf.compat.v1 BasicLSTMCell/LSTMCell: kernel [input_depth + h_depth, 4u] on concat([x, h]), "
-    "blocks i j f o; forget_bias added to f at run time",
-    peepholes=(("i", "w_i_diag"), ("f", "w_f_diag"), ("o", "w_o_diag")),
-    projection="projection/kernel",
-)
+_REGISTRIES = {"LAYOUTS": "LSTMParams", "GRU_LAYOUTS": "GRUParams", "RNN_LAYOUTS": "RNNParams"}
 
-KERAS = Layout(
-    name="keras",
-    gate_order=("i", "f", "j", "o"),
-    kernel=SPLIT,
-    forget_bias=STORED,
-    about="Keras LSTM/LSTMCell: kernel [input_depth, 4u] and recurrent_kernel [u, 4u], blocks i f c o; "
-    "no run-time forget bias, so BasicLSTMCell's forget_bias sits in the f block of bias",
-)
 
-BLOCK_LSTM = Layout(
-    name="block_lstm",
-    gate_order=("i", "j", "f", "o"),
-    kernel=STACKED,
-    forget_bias=RUNTIME,
-    about="tf.raw_ops.LSTMBlockCell/BlockLSTM: w [input_depth + u, 4u] on [x, h], blocks i ci f o; "
-    "attribute forget_bias added to f at run time; peepholes wci wcf wco",
-    peepholes=(("i", "wci"), ("f", "wcf"), ("o", "wco")),
-)
+def _framework_modules() -> list:
+    from harness.forms import FRAMEWORKS  # the framework registry (importing it imports no framework)
 
-BLOCK_LSTM_V2 = Layout(
-    name="block_lstm_v2",
-    gate_order=("i", "f", "j", "o"),
-    kernel=STACKED,
-    forget_bias=STORED,
-    about="tf.raw_ops.BlockLSTMV2: w [input_depth + u, 4u] on [x, h], blocks i f c o; no forget_bias "
-    "attribute, so it sits in the f block of b; peepholes wci wcf wco",
-    peepholes=(("i", "wci"), ("f", "wcf"), ("o", "wco")),
-)
+    return [importlib.import_module(f"harness.forms.{name}.layouts") for name in FRAMEWORKS]
 
-TORCH = Layout(
-    name="torch",
-    gate_order=("i", "f", "j", "o"),
-    kernel=SPLIT,
-    forget_bias=STORED,
-    about="PyTorch nn.LSTM: weight_ih_l0 [4u, input_depth] and weight_hh_l0 [4u, h_depth], row blocks i f g o; "
-    "bias_ih_l0 and bias_hh_l0 [4u] are added; no run-time forget bias; proj_size adds weight_hr_l0 [num_proj, u]",
-    projection="weight_hr_l0",
-    transposed=True,
-    x_name="weight_ih_l0",
-    h_name="weight_hh_l0",
-    biases=("bias_ih_l0", "bias_hh_l0"),
-)
 
-TORCH_CELL = replace(
-    TORCH,
-    name="torch_cell",
-    about="PyTorch nn.LSTMCell: weight_ih [4u, input_depth] and weight_hh [4u, u], row blocks i f g o; "
-    "bias_ih and bias_hh [4u] are added; no run-time forget bias",
-    projection=None,
-    x_name="weight_ih",
-    h_name="weight_hh",
-    biases=("bias_ih", "bias_hh"),
-)
+def __getattr__(name: str):
+    """``LAYOUTS``, ``GRU_LAYOUTS``, ``RNN_LAYOUTS`` (every framework's layouts of that cell, by name) and
+    every layout by its constant's name (``KERAS``, ``ONNX_GRU``), from the framework folders (PEP 562)."""
+    if not name.isupper():  # __path__, __wrapped__, ...: asked of every module, never a layout
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    modules = _framework_modules()
+    if name in _REGISTRIES:
+        every = [layout for module in modules for layout in module.LAYOUTS]
+        value = {layout.name: layout for layout in every if layout.params.__name__ == _REGISTRIES[name]}
+    else:
+        found = [getattr(m, name) for m in modules if isinstance(getattr(m, name, None), CellLayout)]
+        if not found:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = found[0]
+    globals()[name] = value
+    return value
 
-ONNX = Layout(
-    name="onnx",
-    gate_order=("i", "o", "f", "j"),
-    kernel=SPLIT,
-    forget_bias=STORED,
-    about="ONNX LSTM: W [1, 4u, input_depth] and R [1, 4u, u], row blocks i o f c; B [1, 8u] = [Wb, Rb], "
-    "added; P [1, 3u] = [P_i, P_o, P_f]; no run-time forget bias (the leading axis is num_directions)",
-    peepholes=(("i", "P_i"), ("o", "P_o"), ("f", "P_f")),
-    transposed=True,
-    x_name="W",
-    h_name="R",
-    biases=("Wb", "Rb"),
-)
 
-LAYOUTS = {
-    layout.name: layout for layout in (BASIC_LSTM_CELL, KERAS, BLOCK_LSTM, BLOCK_LSTM_V2, TORCH, TORCH_CELL, ONNX)
-}
-
-__all__ = [
-    "BASIC_LSTM_CELL",
-    "BASIC_RNN_CELL",
-    "BIAS_SHARE",
-    "BLOCK_LSTM",
-    "BLOCK_LSTM_V2",
-    "GRU_BLOCK",
-    "GRU_CELL",
-    "GRU_LAYOUTS",
-    "KERAS",
-    "KERAS_GRU",
-    "KERAS_GRU_RESET_AFTER",
-    "KERAS_SIMPLE_RNN",
-    "LAYOUTS",
-    "ONNX",
-    "ONNX_GRU",
-    "ONNX_RNN",
-    "RNN_LAYOUTS",
-    "RUNTIME",
-    "SPLIT",
-    "STACKED",
-    "STORED",
-    "TORCH",
-    "TORCH_CELL",
-    "TORCH_GRU",
-    "TORCH_RNN",
-    "BlockLayout",
-    "BlockTensor",
-    "Layout",
-    "split_bias",
-]
+__all__ = ["BIAS_SHARE", "RUNTIME", "SPLIT", "STACKED", "STORED", "CellLayout", "Layout", "split_bias"]

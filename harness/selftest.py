@@ -20,9 +20,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from harness import casefile, engine, sensitivity, tf_compat, tolerances
+from harness import casefile, engine, sensitivity, tolerances
 from harness.checks import KINDS
 from harness.forms import FORMS, LSTM_FORMS, keras
+from harness.forms.tf import compat as tf_compat
 from harness.forms.tf import fused as block
 from harness.inputs import make_inputs
 from reference import ACTIVATIONS, GATES, GRUParams, LSTMParams, RNNParams, lstm_backward, lstm_forward

@@ -149,7 +149,7 @@ def test_the_drawn_inputs_follow_every_size_key(make_case):
 
 def test_keras2_and_keras3_hard_sigmoid_keep_their_slopes(monkeypatch):
     """Keras 2: clip(0.2 z + 0.5); Keras 3: clip(z / 6 + 0.5) (keras/src/activations: relu6(x + 3) / 6)."""
-    from harness import tf_compat
+    from harness.forms.tf import compat as tf_compat
     from reference import ACTIVATIONS
 
     z = np.array([-4.0, -1.0, 0.0, 1.0, 2.0, 4.0])

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import convert, npz, tf_compat
+from harness import convert, npz
 from harness.forms.onnx import lstm as onnx_lstm
+from harness.forms.tf import compat as tf_compat
 from harness.forms.torch import lstm as pytorch
 from reference import LSTMParams
 

@@ -6,9 +6,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from harness import engine, layouts, tf_compat
+from harness import engine, layouts
 from harness.engine import Item, ReadAs, evaluate
 from harness.forms import FORMS, GRU_FORMS, LSTM_FORMS, params_of
+from harness.forms.tf import compat as tf_compat
 from harness.runs import RUNS
 
 EXTRA = "use_peepholes: true\n"  # the forms that can express peepholes get them; the others drop the key

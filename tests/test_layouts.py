@@ -89,3 +89,50 @@ def test_peepholes_and_projection_are_named_tensors_of_the_cell_layout():
 def test_a_layout_without_projection_refuses_one():
     with pytest.raises(ValueError, match="has no projection"):
         layouts.BLOCK_LSTM.compose(FULL, forget_bias=1.0)
+
+
+def test_every_layout_lives_in_its_frameworks_folder_and_every_form_holds_a_registered_one():
+    """The layouts are data in harness/forms/<framework>/layouts.py, each a CellLayout (the one interface
+    the engine uses); harness.layouts gathers them by cell and names them; every form's layout is one of
+    them."""
+    import importlib
+
+    from harness.forms import FORMS, FRAMEWORKS
+
+    registered = {**layouts.LAYOUTS, **layouts.GRU_LAYOUTS, **layouts.RNN_LAYOUTS}
+    homes = {}
+    for framework in FRAMEWORKS:
+        for layout in importlib.import_module(f"harness.forms.{framework}.layouts").LAYOUTS:
+            assert isinstance(layout, layouts.CellLayout), layout.name
+            assert layout.name not in homes, f"{layout.name} in {homes.get(layout.name)} and {framework}"
+            homes[layout.name] = framework
+    assert sorted(homes) == sorted(registered)
+    for name in ("KERAS", "BASIC_LSTM_CELL", "TORCH_GRU", "ONNX_RNN"):
+        layout = getattr(layouts, name)
+        home = importlib.import_module(f"harness.forms.{homes[layout.name]}.layouts")
+        assert getattr(home, name) is layout, name
+    for form in FORMS.values():
+        for reset_after in (False, True)[: 2 if form.cell == "gru" else 1]:
+            held = form.layout_for(_Case(reset_after))
+            if held is not None:
+                assert registered.get(held.name) is held, (form.name, held.name)
+    assert not hasattr(layouts, "NOT_A_LAYOUT")
+
+
+class _Case:
+    def __init__(self, reset_after):
+        self.reset_after = reset_after
+
+
+def test_importing_the_forms_package_builds_no_form():
+    """harness.forms and each framework package build their forms only when FORMS is first asked for, so
+    a framework's layouts can be read before its forms import the cells (which read the layouts)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, harness.forms, harness.layouts; harness.layouts.KERAS; "
+        "print(sorted(m for m in sys.modules if m.startswith('harness.forms.') and not m.endswith('layouts')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['harness.forms.keras', 'harness.forms.onnx', 'harness.forms.tf', 'harness.forms.torch']"

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import engine, tf_compat
+from harness import engine
 from harness.collect import per_case
 from harness.forms import FORMS, LSTM_FORMS
+from harness.forms.tf import compat as tf_compat
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = (

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import convert, modelfile, npz, tf_compat
+from harness import convert, modelfile, npz
+from harness.forms.tf import compat as tf_compat
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_tf_keras = pytest.mark.skipif(

@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from harness import cli, npz, tf_compat, vectors
+from harness import cli, npz, vectors
 from harness.forms.onnx import lstm as onnx_lstm
+from harness.forms.tf import compat as tf_compat
 from harness.forms.torch import lstm as pytorch
 from reference import GATES
 

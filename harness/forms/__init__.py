@@ -277,17 +277,21 @@ def _registry() -> dict:
     return {form.name: form for form in ordered}
 
 
-FORMS = _registry()
-"""Every form, by name."""
+_BY_CELL = {"LSTM_FORMS": "lstm", "GRU_FORMS": "gru", "RNN_FORMS": "rnn"}
 
-LSTM_FORMS = {name: form for name, form in FORMS.items() if form.cell == "lstm"}
-"""The LSTM forms, by name."""
 
-GRU_FORMS = {name: form for name, form in FORMS.items() if form.cell == "gru"}
-"""The GRU forms, by name."""
-
-RNN_FORMS = {name: form for name, form in FORMS.items() if form.cell == "rnn"}
-"""The plain RNN's forms, by name."""
+def __getattr__(name: str):
+    """``FORMS`` (every form, by name, the LSTM's first) and ``LSTM_FORMS``, ``GRU_FORMS``, ``RNN_FORMS`` (each
+    cell's), built when first asked for (PEP 562): importing this package imports no framework, so that a
+    framework's layouts (harness/forms/<name>/layouts.py) can be read before any form is built."""
+    if name == "FORMS":
+        value = _registry()
+    elif name in _BY_CELL:
+        value = {n: form for n, form in __getattr__("FORMS").items() if form.cell == _BY_CELL[name]}
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def params_of(names) -> list:
@@ -296,6 +300,7 @@ def params_of(names) -> list:
     import pytest
 
     return [
-        pytest.param(n, marks=pytest.mark.skipif(bool(FORMS[n].missing()), reason=str(FORMS[n].missing())))
+        pytest.param(n, marks=pytest.mark.skipif(bool(forms[n].missing()), reason=str(forms[n].missing())))
+        for forms in [__getattr__("FORMS")]
         for n in names
     ]

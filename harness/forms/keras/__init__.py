@@ -1,7 +1,6 @@
 """Keras (the installed ``keras``: Keras 3, or Keras 2 as tf.keras): its forms of every cell (``lstm.py``:
 keras.layers.LSTM in both implementations, RNN(LSTMCell); ``cells.py``: GRU, RNN(GRUCell), SimpleRNN).
-Its version quirks are harness.tf_compat's; its layouts harness.layouts.KERAS and
-harness.block_layouts.KERAS_GRU, KERAS_GRU_RESET_AFTER, KERAS_SIMPLE_RNN."""
+Its version quirks are harness.forms.tf.compat's; its layouts: ``layouts.py``."""
 
 from __future__ import annotations
 
@@ -12,5 +11,10 @@ def _forms() -> list:
     return [*lstm.FORMS, *cells.FORMS]
 
 
-FORMS = _forms()
-"""Every Keras form."""
+def __getattr__(name: str):
+    """``FORMS``: every Keras form, built when first asked for (PEP 562: importing this package
+    builds no form, so that its layouts can be read first)."""
+    if name != "FORMS":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()["FORMS"] = forms = _forms()
+    return forms

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import layouts, tf_compat
+from harness import layouts
+from harness.forms.tf import compat as tf_compat
 
 
 def keras_name(activation: str) -> str:

@@ -10,10 +10,11 @@ run-time forget bias, so BasicLSTMCell's ``forget_bias`` is realised in the f bl
 
 from __future__ import annotations
 
-from harness import layouts, tf_compat
+from harness import layouts
 from harness.cells import CELLS
 from harness.forms import ANY, Form, cell_variables, cells_output, chunks, forward_and_gradients, valid_mask
 from harness.forms.cells import no_c
+from harness.forms.tf import compat as tf_compat
 
 
 class KerasForm(Form):
@@ -60,6 +61,13 @@ class KerasForm(Form):
         )
 
     def run(self, case, inputs, dtype, gradients=False):
+        step, finish = self.traced(case, inputs, dtype, gradients)
+        return finish(step(tf_compat.tf().constant(inputs.x)))
+
+    def traced(self, case, inputs, dtype, gradients=False) -> tuple:
+        """``(step, finish)``: the layers built with ``inputs``' weights and traced once, ``step(x)`` their
+        tf.function (outputs, h, c, logits, gradients), ``finish(step(x))`` the FormOutput read back.
+        lstm-equiv bench times ``step`` alone: TF's own work for the form."""
         tf, keras = tf_compat.tf(), tf_compat.keras()
         cell_args, layout = self.cell_args(case, dtype), self.layout_for(case)
         n_states = len(CELLS[self.cell].states)  # per cell: (h, c) or (h,)
@@ -129,9 +137,13 @@ class KerasForm(Form):
             lambda x: forward_and_gradients(tf, forward, variables, x, loss_weights),
             input_signature=[tf.TensorSpec(inputs.x.shape, dtype)],
         )
-        outputs, h, c, logits, grads = step(tf.constant(inputs.x))
-        out = cells_output(cells, outputs, h, c, logits if head is not None else None, grads)
-        return out if n_states == 2 else no_c(out)
+
+        def finish(result):
+            outputs, h, c, logits, grads = result
+            out = cells_output(cells, outputs, h, c, logits if head is not None else None, grads)
+            return out if n_states == 2 else no_c(out)
+
+        return step, finish
 
 
 def keras_semantics(case, semantics: dict) -> dict:

@@ -1,6 +1,6 @@
 """ONNX: its forms of every cell (``lstm.py``: an LSTM node run by onnxruntime and by onnx.reference;
 ``cells.py``: a GRU node, an RNN node), its availability (the ``onnx`` extra), and the models it builds and
-runs. Its layouts are harness.layouts.ONNX and harness.block_layouts.ONNX_GRU, ONNX_RNN."""
+runs. Its layouts (ONNX, ONNX_GRU, ONNX_RNN): ``layouts.py``."""
 
 from __future__ import annotations
 
@@ -42,5 +42,10 @@ def _forms() -> list:
     return [*lstm.FORMS, *cells.FORMS]
 
 
-FORMS = _forms()
-"""Every ONNX form."""
+def __getattr__(name: str):
+    """``FORMS``: every ONNX form, built when first asked for (PEP 562: importing this package
+    builds no form, so that its layouts can be read first)."""
+    if name != "FORMS":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()["FORMS"] = forms = _forms()
+    return forms

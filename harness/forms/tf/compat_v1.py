@@ -3,7 +3,7 @@
 
 Layout ``basic_lstm_cell``: one kernel [input_depth + h_depth, 4u] multiplies concat([x, h]) (x rows
 first), blocks i j f o; ``forget_bias`` is added to f at run time. On TF >= 2.16 the cells come from
-tf-keras (see harness/tf_compat.py).
+tf-keras (see harness/forms/tf/compat.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 import itertools
 import warnings
 
-from harness import layouts, tf_compat
+from harness import layouts
 from harness.forms import ANY, Form, cell_variables, cells_output, chunks, forward_and_gradients, head_logits
+from harness.forms.tf import compat as tf_compat
 
 _SCOPES = itertools.count()
 

@@ -1,6 +1,6 @@
 """PyTorch: its forms of every cell (``lstm.py``: nn.LSTM, nn.LSTMCell stepped; ``cells.py``: nn.GRU,
-nn.RNN), its availability (the ``torch`` extra) and how it is run here (one thread). Its layouts are
-harness.layouts.TORCH, TORCH_CELL and harness.block_layouts.TORCH_GRU, TORCH_RNN."""
+nn.RNN), its availability (the ``torch`` extra) and how it is run here (one thread). Its layouts:
+``layouts.py``."""
 
 from __future__ import annotations
 
@@ -37,5 +37,10 @@ def _forms() -> list:
     return [*lstm.FORMS, *cells.FORMS]
 
 
-FORMS = _forms()
-"""Every PyTorch form."""
+def __getattr__(name: str):
+    """``FORMS``: every PyTorch form, built when first asked for (PEP 562: importing this package
+    builds no form, so that its layouts can be read first)."""
+    if name != "FORMS":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()["FORMS"] = forms = _forms()
+    return forms
