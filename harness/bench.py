@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import casefile, engine, tf_compat
+from harness import casefile, engine
 from harness.forms import FORMS
+from harness.forms.tf import compat as tf_compat
 from harness.inputs import make_inputs
 from reference import lstm_forward
 
@@ -75,18 +76,17 @@ def _groups(items) -> list:
 
 
 def reference_ratio(case, out=print, repeats=9) -> float:
-    """(b): the reference's time over TF's traced keras_lstm call, float64, interleaved repeats."""
-    tf, keras = tf_compat.tf(), tf_compat.keras()
+    """(b): the reference's time over the keras_lstm form's traced call (KerasForm.traced: TF's own work,
+    without building or reading back), float64, interleaved repeats."""
+    tf = tf_compat.tf()
     inputs = make_inputs(case, "float64")
-    layer = keras.layers.LSTM(case.num_units, return_sequences=True, return_state=True, dtype="float64")
-    layer.build(inputs.x.shape)
-    forward = tf.function(lambda x: layer(x), input_signature=[tf.TensorSpec(inputs.x.shape, "float64")])
+    forward, _ = FORMS["keras_lstm"].traced(case, inputs, "float64")
     x = tf.constant(inputs.x)
     forward(x)  # the trace
     ref, tfs = [], []
     for _ in range(repeats):
         ref.append(_timed(lambda: lstm_forward(inputs.x, inputs.params, forget_bias=case.forget_bias)))
-        tfs.append(_timed(lambda: [np.asarray(t) for t in forward(x)]))
+        tfs.append(_timed(lambda: [np.asarray(t) for t in forward(x)[:3]]))
     ratio = statistics.median(ref) / statistics.median(tfs)
     out(
         f"(b) reference {statistics.median(ref) * 1e3:.1f} ms vs TF traced keras_lstm "
