@@ -7,7 +7,7 @@ dtype, so a float32 run holds the float64 draws rounded once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -61,17 +61,12 @@ def make_inputs(case, dtype: str, constant: bool = False) -> Inputs:
         W[g] = rng.normal(0.0, scale, (h_depth, n))
         b[g] = rng.normal(0.0, 0.5, n)
     x = rng.normal(0.0, case.input_scale, (case.batch, case.timesteps, n_in))
-    head_kernel = head_bias = None
-    width = case.output_width
-    if case.num_classes:
-        head_kernel = rng.normal(0.0, 1.0 / np.sqrt(width), (width, case.num_classes))
-        head_bias = rng.normal(0.0, 0.1, case.num_classes)
+    head = _head(rng, case)
     # drawn last, so that adding them to a case leaves its other draws as they were
     peephole = {g: rng.normal(0.0, 0.5 * case.weight_scale, n) for g in PEEPHOLE_GATES} if case.use_peepholes else None
     projection = rng.normal(0.0, case.weight_scale / np.sqrt(n), (n, case.num_proj)) if case.num_proj else None
     # a fixed random projection of the outputs, so that every timestep and unit reaches the loss
-    loss_draw = rng.normal(0.0, 1.0, (case.batch, case.timesteps, width))
-    cast = lambda a: None if a is None else a.astype(dtype)
+    loss_draw = rng.normal(0.0, 1.0, (case.batch, case.timesteps, case.output_width))
     params = LSTMParams(V, W, b, peephole, projection)
     if case.weights is not None:  # real weights (x, the head and the loss stay seeded)
         from harness import npz
@@ -81,31 +76,38 @@ def make_inputs(case, dtype: str, constant: bool = False) -> Inputs:
     # the first cell's draws are those of the same case without the sequence keys
     cells = [params] + [_cell(case, k) for k in range(1, case.cells)]
     cells = [(_constant_like(p) if constant else p).astype(dtype) for p in cells]
-    # from streams of their own, so that the other draws stay as they were: how PyTorch's bias_ih + bias_hh
-    # and ONNX's Wb + Rb split each bias (harness.layouts.split_bias), cell by cell
+    return _seeded_rest(case, dtype, cells, x, head, loss_draw, GATES, c=True)
+
+
+def _head(rng, case) -> tuple:
+    """The dense head's kernel and bias (None, None without one)."""
+    if not case.num_classes:
+        return None, None
+    width = case.output_width
+    return rng.normal(0.0, 1.0 / np.sqrt(width), (width, case.num_classes)), rng.normal(0.0, 0.1, case.num_classes)
+
+
+def _seeded_rest(case, dtype, cells, x, head, loss_draw, gates, c: bool) -> Inputs:
+    """The Inputs of ``cells`` (in ``dtype``) and x, with what every cell's case draws from streams of their
+    own, so that the other draws stay as they were: how PyTorch's bias_ih + bias_hh and ONNX's Wb + Rb split
+    each bias (harness.biases.split_bias), cell by cell; the initial states, a different one for every cell
+    (h0, then c0 where the cell has c); the loss weights; the lengths."""
+    n = case.num_units
     shares = []
     for k in range(case.cells):
         share_rng = np.random.default_rng([case.seed, 1] if k == 0 else [case.seed, 1, k])
-        shares.append({g: share_rng.uniform(*BIAS_SHARE, n) for g in GATES})
+        shares.append({g: share_rng.uniform(*BIAS_SHARE, n) for g in gates})
     h0 = c0 = None
-    if case.initial_state == "random":  # seeded, a different state for every cell
+    if case.initial_state == "random":
         state_rng = np.random.default_rng([case.seed, 3])
-        h0 = tuple(state_rng.normal(0.0, 0.5, (case.batch, h_depth)).astype(dtype) for _ in range(case.cells))
-        c0 = tuple(state_rng.normal(0.0, 1.0, (case.batch, n)).astype(dtype) for _ in range(case.cells))
+        h0 = tuple(state_rng.normal(0.0, 0.5, (case.batch, case.h_depth)).astype(dtype) for _ in range(case.cells))
+        if c:
+            c0 = tuple(state_rng.normal(0.0, 1.0, (case.batch, n)).astype(dtype) for _ in range(case.cells))
     lengths = None if case.sequence_lengths is None else np.asarray(case.sequence_lengths, np.int64)
+    cast = lambda a: None if a is None else a.astype(dtype)
+    loss = (loss_weights(loss_draw, case.loss), loss_draw)
     return Inputs(
-        cells[0],
-        cast(x),
-        cast(head_kernel),
-        cast(head_bias),
-        cast(loss_weights(loss_draw, case.loss)),
-        cast(loss_draw),
-        shares[0],
-        tuple(cells),
-        tuple(shares),
-        h0,
-        c0,
-        lengths,
+        cells[0], cast(x), *map(cast, head), *map(cast, loss), shares[0], tuple(cells), tuple(shares), h0, c0, lengths
     )
 
 
@@ -115,47 +117,17 @@ def _block_inputs(case, dtype: str, constant: bool, kind) -> Inputs:
     x, the head, the loss, h0 where asked for; every other cell (stacked layers, the backward direction)
     from a stream of its own, so that the first cell's draws are those of the same case without them."""
     rng = np.random.default_rng([case.seed, 4])
-    n_in, n = case.input_depth, case.num_units
+    n_in = case.input_depth
     params = _block_cell(kind, rng, case, n_in)
     x = rng.normal(0.0, case.input_scale, (case.batch, case.timesteps, n_in))
-    head_kernel = head_bias = None
-    width = case.output_width
-    if case.num_classes:
-        head_kernel = rng.normal(0.0, 1.0 / np.sqrt(width), (width, case.num_classes))
-        head_bias = rng.normal(0.0, 0.1, case.num_classes)
-    loss_draw = rng.normal(0.0, 1.0, (case.batch, case.timesteps, width))
+    head = _head(rng, case)
+    loss_draw = rng.normal(0.0, 1.0, (case.batch, case.timesteps, case.output_width))
     cells = [params] + [
         _block_cell(kind, np.random.default_rng([case.seed, 4, k]), case, case.cell_input_depth(k))
         for k in range(1, case.cells)
     ]
-    if constant:
-        full = lambda m, v: None if m is None else {g: np.full_like(a, v) for g, a in m.items()}
-        cells = [kind(full(p.V, CONSTANT), full(p.W, CONSTANT), full(p.b, 0.0), full(p.b_h, 0.0)) for p in cells]
-    shares = []
-    for k in range(case.cells):
-        share_rng = np.random.default_rng([case.seed, 1] if k == 0 else [case.seed, 1, k])
-        shares.append({g: share_rng.uniform(*BIAS_SHARE, n) for g in kind.GATES})
-    h0 = None
-    if case.initial_state == "random":  # seeded, a different state for every cell
-        state_rng = np.random.default_rng([case.seed, 3])
-        h0 = tuple(state_rng.normal(0.0, 0.5, (case.batch, n)).astype(dtype) for _ in range(case.cells))
-    cast = lambda a: None if a is None else a.astype(dtype)
-    cells = [p.astype(dtype) for p in cells]
-    lengths = None if case.sequence_lengths is None else np.asarray(case.sequence_lengths, np.int64)
-    return Inputs(
-        cells[0],
-        cast(x),
-        cast(head_kernel),
-        cast(head_bias),
-        cast(loss_weights(loss_draw, case.loss)),
-        cast(loss_draw),
-        shares[0],
-        tuple(cells),
-        tuple(shares),
-        h0,
-        None,
-        lengths,
-    )
+    cells = [(_constant_like(p) if constant else p).astype(dtype) for p in cells]
+    return _seeded_rest(case, dtype, cells, x, head, loss_draw, kind.GATES, c=False)
 
 
 def _block_cell(kind, rng, case, n_in):
@@ -195,8 +167,13 @@ def loss_weights(draw: np.ndarray, loss: str) -> np.ndarray:
     raise ValueError(f"unknown loss {loss!r}")
 
 
-def _constant_like(p: LSTMParams) -> LSTMParams:
-    """The same shapes, every weight CONSTANT and every bias 0."""
-    full = lambda m, v: None if m is None else {g: np.full_like(a, v) for g, a in m.items()}
-    projection = None if p.projection is None else np.full_like(p.projection, CONSTANT)
-    return LSTMParams(full(p.V, CONSTANT), full(p.W, CONSTANT), full(p.b, 0.0), full(p.peephole, CONSTANT), projection)
+def _constant_like(p):
+    """The same shapes, every weight CONSTANT and every bias 0 (any cell's params)."""
+
+    def full(part, m):
+        if m is None:
+            return None
+        value = 0.0 if part in ("b", "b_h") else CONSTANT
+        return {g: np.full_like(a, value) for g, a in m.items()} if isinstance(m, dict) else np.full_like(m, value)
+
+    return type(p)(*(full(f.name, getattr(p, f.name)) for f in fields(p)))

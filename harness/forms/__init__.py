@@ -277,6 +277,20 @@ def _registry() -> dict:
     return {form.name: form for form in ordered}
 
 
+def lazy_forms(module, build):
+    """A framework package's module ``__getattr__`` (PEP 562): its ``FORMS`` = ``build()``, built when first
+    asked for and kept in ``module``'s globals, so that importing the package builds no form and its
+    layouts can be read first."""
+
+    def __getattr__(name: str):
+        if name != "FORMS":
+            raise AttributeError(f"module {module['__name__']!r} has no attribute {name!r}")
+        module["FORMS"] = forms = build()
+        return forms
+
+    return __getattr__
+
+
 _BY_CELL = {"LSTM_FORMS": "lstm", "GRU_FORMS": "gru", "RNN_FORMS": "rnn"}
 
 

@@ -4,6 +4,8 @@ Its version quirks are harness.forms.tf.compat's; its layouts: ``layouts.py``.""
 
 from __future__ import annotations
 
+from harness.forms import lazy_forms
+
 
 def _forms() -> list:
     from harness.forms.keras import cells, lstm
@@ -11,10 +13,5 @@ def _forms() -> list:
     return [*lstm.FORMS, *cells.FORMS]
 
 
-def __getattr__(name: str):
-    """``FORMS``: every Keras form, built when first asked for (PEP 562: importing this package
-    builds no form, so that its layouts can be read first)."""
-    if name != "FORMS":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()["FORMS"] = forms = _forms()
-    return forms
+__getattr__ = lazy_forms(globals(), _forms)
+"""``FORMS``: every Keras form, built when first asked for."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib.util
 
+from harness.forms import lazy_forms
+
 EXTRA = "onnx"
 
 
@@ -42,10 +44,5 @@ def _forms() -> list:
     return [*lstm.FORMS, *cells.FORMS]
 
 
-def __getattr__(name: str):
-    """``FORMS``: every ONNX form, built when first asked for (PEP 562: importing this package
-    builds no form, so that its layouts can be read first)."""
-    if name != "FORMS":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()["FORMS"] = forms = _forms()
-    return forms
+__getattr__ = lazy_forms(globals(), _forms)
+"""``FORMS``: every ONNX form, built when first asked for."""

@@ -5,6 +5,8 @@ compat.v1 cells live on each TF) are harness.forms.tf.compat's."""
 
 from __future__ import annotations
 
+from harness.forms import lazy_forms
+
 
 def _forms() -> list:
     from harness.forms.tf import cells, compat_v1, fused
@@ -12,10 +14,5 @@ def _forms() -> list:
     return [*compat_v1.FORMS, *cells.FORMS, *fused.FORMS]
 
 
-def __getattr__(name: str):
-    """``FORMS``: every TensorFlow form, built when first asked for (PEP 562: importing this package
-    builds no form, so that its layouts can be read first)."""
-    if name != "FORMS":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()["FORMS"] = forms = _forms()
-    return forms
+__getattr__ = lazy_forms(globals(), _forms)
+"""``FORMS``: every TensorFlow form, built when first asked for."""
