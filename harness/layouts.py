@@ -261,7 +261,9 @@ def __getattr__(name: str):
     every layout by its constant's name (``KERAS``, ``ONNX_GRU``), from the framework folders (PEP 562)."""
     if not name.isupper():  # __path__, __wrapped__, ...: asked of every module, never a layout
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    modules = _framework_modules()
+    from harness.forms import built
+
+    modules = built(_framework_modules)
     if name in _REGISTRIES:
         every = [layout for module in modules for layout in module.LAYOUTS]
         value = {layout.name: layout for layout in every if layout.params.__name__ == _REGISTRIES[name]}

@@ -108,6 +108,8 @@ def backward_steps(
     gradient reaches that step's gates, x or weights, and (``carry``) the gradient of the output it emitted
     goes to the output it carried. Returns ``(grads as the params' type, dx, dh0)`` in the dtype of x.
     """
+    if padded not in PADDED:
+        raise ValueError(f"padded must be one of {PADDED}, got {padded!r}")
     x = np.asarray(x)
     dtype, p = x.dtype, params.astype(x.dtype)
     batch, timesteps, _ = x.shape

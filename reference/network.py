@@ -16,7 +16,8 @@ merged outputs. A cell without c (the GRU, the RNN) takes no ``c0`` and returns 
   timestep first; a bidirectional layer returns its backward cell's outputs in time order.
 * ``merge_mode``: ``concat`` [forward | backward] along the features, ``sum``, ``mul``, ``ave``, or
   ``none`` (the two returned apart, compared here side by side as [forward | backward]).
-* The final states are one (h, c) per cell, stacked in ``cells`` order: [cells, batch, width].
+* The final states are one h (and c, the LSTM's) per cell, stacked in ``cells`` order: [cells, batch,
+  width].
 """
 
 from __future__ import annotations
@@ -45,10 +46,16 @@ def _lstm_backward(x, p, d_outputs, h0, c0, d_h, d_c, **kw):
 def _without_c(forward, backward) -> tuple:
     """A one-layer reference of a cell whose only state is h, seen through the LSTM's signature."""
 
+    def no_c(c0, d_c=None):
+        if c0 is not None or d_c is not None:
+            raise ValueError(f"{forward.__name__}: this cell has no c (c0 and d_c must be None)")
+
     def run(x, p, h0, c0, **kw):
+        no_c(c0)
         return (*forward(x, p, h0, **kw), None)
 
     def back(x, p, d_outputs, h0, c0, d_h, d_c, cell_clip_gradient="mask", **kw):
+        no_c(c0, d_c)
         g = backward(x, p, d_outputs, h0, d_h=d_h, **kw)
         return CellGrads(g.params, g.x, g.h0, None)
 
@@ -218,7 +225,7 @@ def network_backward(
     **semantics,
 ) -> NetworkGrads:
     """Gradients of ``sum(d_outputs * outputs) + sum(d_h * h) + sum(d_c * c)`` (h, c: the stacked final
-    states), layer by layer from the top, each cell through :func:`reference.lstm_backward`.
+    states), layer by layer from the top, each cell through its one-layer backward pass (:data:`ONE_LAYER`).
 
     ``chunks``: truncated backpropagation through time, as a stateful Keras layer fed the sequence in
     that many chunks (numpy.array_split's) computes it: the forward pass carries the state from chunk to

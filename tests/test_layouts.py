@@ -136,3 +136,16 @@ def test_importing_the_forms_package_builds_no_form():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['harness.forms.keras', 'harness.forms.onnx', 'harness.forms.tf', 'harness.forms.torch']"
+
+
+def test_an_attribute_error_while_building_a_registry_is_not_read_as_a_missing_name(monkeypatch):
+    """Inside a module __getattr__, an AttributeError raised while building the registry would read as
+    "no attribute LAYOUTS", its cause lost: it comes out as a RuntimeError naming it."""
+
+    def broken():
+        raise AttributeError("module 'harness.forms.tf.layouts' has no attribute 'GRU_CELL'")
+
+    monkeypatch.setattr(layouts, "_framework_modules", broken)
+    monkeypatch.delitem(vars(layouts), "GRU_LAYOUTS", raising=False)
+    with pytest.raises(RuntimeError, match="has no attribute 'GRU_CELL'"):
+        _ = layouts.GRU_LAYOUTS

@@ -70,3 +70,23 @@ def test_onnx_gru_weights_are_read_back_from_the_model_so_a_packing_mistake_fail
     weights = engine.evaluate(engine.Item(case, "onnx_gru", "float32", "weights"))
     block = "b_h" if reset_after else "b"  # the recurrent biases apart, or the one b they add up to
     assert weights.status == "fail" and f"gate block {block}['u'] read from" in weights.message, weights.message
+
+
+def test_a_bidirectional_node_lists_its_activations_for_each_direction(make_case):
+    """ONNX lists activations (and alpha, beta) per direction; onnxruntime refuses a bidirectional node
+    with one direction's list. The LSTM with hard_sigmoid, bidirectional, passes every forward check."""
+    from harness import engine
+
+    assert onnx_lstm.per_direction({"activations": ["A", "B"], "activation_alpha": [0.2], "clip": 1.0}, 2) == {
+        "activations": ["A", "B", "A", "B"],
+        "activation_alpha": [0.2, 0.2],
+        "clip": 1.0,
+    }
+    case = make_case(
+        name="onnx_bidirectional_hard_sigmoid",
+        dtypes="float32",
+        extra="recurrent_activation: hard_sigmoid\nbidirectional: {merge_mode: concat}\nforms: [onnx_lstm]\n"
+        "checks: [forward]\n",
+    )
+    got = {c: engine.evaluate(engine.Item(case, "onnx_lstm", "float32", c)).status for c in engine.checks_of(case)}
+    assert set(got.values()) == {"pass"}, got

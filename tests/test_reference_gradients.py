@@ -251,3 +251,37 @@ def test_truncated_gradients_match_finite_differences_with_the_carried_state_hel
                 atol=RTOL * np.abs(numeric).max(),
                 err_msg=f"cell {k} {part}[{g}]",
             )
+
+
+def test_the_network_refuses_what_a_cell_cannot_take():
+    """Params of two cells in one network, a c0 for a cell without c, an unknown padding rule: errors, not
+    a silent default."""
+    from reference import network_backward, network_forward
+    from reference.rnn import rnn_backward
+
+    gru, x, h0, _, (r_out, _, _) = _network(3, merge_mode="concat", cell="gru")
+    rnn, _, _, _, _ = _network(3, cell="rnn")
+    with pytest.raises(ValueError, match="params of one cell"):
+        network_forward(x, (gru[0], rnn[0]), merge_mode="concat")
+    with pytest.raises(ValueError, match="has no c"):
+        network_forward(x, gru, h0, [np.zeros_like(a) for a in h0], merge_mode="concat")
+    with pytest.raises(ValueError, match="has no c"):
+        network_backward(x, gru, r_out, h0, d_c=[np.zeros_like(a) for a in h0], merge_mode="concat")
+    with pytest.raises(ValueError, match="padded must be one of"):
+        rnn_backward(x, rnn[0], r_out[..., :4], lengths=[5, 2], padded="CARRY")
+
+
+def test_truncated_gradients_of_the_rnn_are_each_chunk_from_its_start():
+    """chunks=2 on the RNN: the sum of each chunk's gradient from the state the chunk before it left."""
+    from reference import network_backward, network_forward
+
+    cells, x, h0, _, (r_out, r_h, _) = _network(6, layers=2, cell="rnn")
+    grads = network_backward(x, cells, r_out, h0, d_h=r_h, layers=2, chunks=2)
+    first, second = np.array_split(np.arange(x.shape[1]), 2)
+    _, (h_mid, _) = network_forward(x[:, first], cells, h0, layers=2)
+    a = network_backward(x[:, first], cells, r_out[:, first], h0, layers=2)
+    b = network_backward(x[:, second], cells, r_out[:, second], tuple(h_mid), d_h=r_h, layers=2)
+    for k in range(len(cells)):
+        np.testing.assert_allclose(grads.cells[k].W["h"], a.cells[k].W["h"] + b.cells[k].W["h"], rtol=1e-12)
+    full = network_backward(x, cells, r_out, h0, d_h=r_h, layers=2)
+    assert not np.allclose(grads.cells[0].W["h"], full.cells[0].W["h"])

@@ -285,10 +285,19 @@ def lazy_forms(module, build):
     def __getattr__(name: str):
         if name != "FORMS":
             raise AttributeError(f"module {module['__name__']!r} has no attribute {name!r}")
-        module["FORMS"] = forms = build()
+        module["FORMS"] = forms = built(build)
         return forms
 
     return __getattr__
+
+
+def built(build):
+    """``build()``, an AttributeError inside it raised as a RuntimeError: inside a module ``__getattr__`` it
+    would read as the attribute missing ("cannot import name 'FORMS'"), its cause lost."""
+    try:
+        return build()
+    except AttributeError as error:
+        raise RuntimeError(f"building {getattr(build, '__qualname__', build)} failed: {error!r}") from error
 
 
 _BY_CELL = {"LSTM_FORMS": "lstm", "GRU_FORMS": "gru", "RNN_FORMS": "rnn"}
@@ -299,7 +308,7 @@ def __getattr__(name: str):
     cell's), built when first asked for (PEP 562): importing this package imports no framework, so that a
     framework's layouts (harness/forms/<name>/layouts.py) can be read before any form is built."""
     if name == "FORMS":
-        value = _registry()
+        value = built(_registry)
     elif name in _BY_CELL:
         value = {n: form for n, form in __getattr__("FORMS").items() if form.cell == _BY_CELL[name]}
     else:

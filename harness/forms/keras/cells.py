@@ -15,6 +15,7 @@ class KerasCellForm(BlockCellForm, KerasForm):
 
     stacking = KerasForm.stacking
     padded = KerasForm.padded
+    layout = None  # layout_for(case): the GRU's depends on reset_after (not KerasForm's, the LSTM's)
 
     def __init__(self, name, about, cell, make_layer, options, layouts_by_reset):
         self.name, self.about, self.cell, self._make_layer, self.options = name, about, cell, make_layer, options
