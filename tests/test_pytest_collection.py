@@ -204,3 +204,25 @@ def test_an_ill_conditioned_pass_warns_under_pytest_and_a_well_conditioned_one_d
     assert [line for line in summary.splitlines() if line.startswith("cases/")] == [
         f"cases/ill.yaml::ill::keras_lstm-float32::{check}" for check in ("outputs", "final_h", "final_c")
     ]
+
+
+def test_which_yaml_files_the_plugin_collects(pytester):
+    """harness/plugin.py: under a configured case folder, named on the command line, under a named folder that
+    holds no Python; never under a named folder of tests (tests/data/bad here holds deliberately bad files)."""
+    project(pytester, {"good.yaml": GOOD})
+    for folder in ("mine", "tests/data", "elsewhere"):
+        (pytester.path / folder).mkdir(parents=True)
+        (pytester.path / folder / f"{folder.replace('/', '_')}.yaml").write_text(GOOD.replace("tiny", "other"))
+    (pytester.path / "tests" / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+
+    def collected(*args):
+        result = pytester.runpytest_inprocess("--collect-only", "-q", "-p", "no:randomly", "-p", "no:xdist", *args)
+        return sorted({line.split("::")[0] for line in result.stdout.lines if "::" in line})
+
+    assert collected() == ["cases/good.yaml", "tests/test_nothing.py"]  # testpaths; yaml from the ini's folder only
+    assert collected("mine") == ["mine/mine.yaml"]
+    assert collected("tests") == ["tests/test_nothing.py"]
+    assert collected("tests/data/tests_data.yaml") == ["tests/data/tests_data.yaml"]
+    assert collected("--lstm-equiv-cases", "elsewhere", "cases", "elsewhere") == sorted(
+        ["cases/good.yaml", "elsewhere/elsewhere.yaml"]
+    )
