@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import threading
@@ -98,18 +99,106 @@ def _run_outputs(args, case_paths) -> str | None:
     return None
 
 
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+def grouped(results) -> list:
+    """One paragraph per kind of skip, xfail, undecided item or note: messages that differ only in their
+    numbers (and the case, form, dtype and check they name) are one kind. The paragraph gives the first
+    message whole and lists the items; where their messages differ, each item is listed with its own."""
+    kinds = {}
+    for r in results:
+        if r.status in ("skip", "xfail"):
+            label = r.status.upper()
+        elif r.status == "undecided":
+            label = f"UNDECIDED{' (expected)' if r.flag == 'expected' else ''}"
+        elif r.flag and r.status not in ("fail", "error"):
+            label = "NOTE"
+        else:
+            continue
+        item = r.item
+        kind = _NUMBER.sub("#", r.message.replace(item.case.name, "").replace(item.form, "").replace(item.dtype, ""))
+        kinds.setdefault((label, kind), []).append(r)
+    out = []
+    for (label, _), group in kinds.items():
+        text = f"{label} ({len(group)} items): {group[0].message}"
+        if len({r.message for r in group}) > 1:
+            runs = {}
+            for r in group:
+                runs.setdefault(f"{r.item.case.name} {r.item.form} {r.item.dtype}", []).append(r.item.check)
+            text += "\n  the same for: " + "; ".join(f"{run} ({' '.join(checks)})" for run, checks in runs.items())
+        out.append(text)
+    return out
+
+
+QUESTION = Path(__file__).with_name("question.yaml")
+"""The question, answered by ``lstm-equiv run`` with no argument (shipped inside the package)."""
+
+
+def _form_table(results) -> str:
+    """One row per (form, dtype): how many checks passed, the largest error over its bound, or why skipped."""
+    rows, groups = [("form", "dtype", "checks, by status", "largest err/bound")], {}
+    for r in results:
+        groups.setdefault((r.item.form, r.item.dtype), []).append(r)
+    for (form, dtype), group in groups.items():
+        by_status = {}
+        for r in group:
+            by_status.setdefault(r.status, []).append(r.item.check)
+        worst = max((r.ratio for r in group if r.status == "pass" and r.ratio is not None), default=None)
+        said = "; ".join(f"{status} {' '.join(checks)}" for status, checks in by_status.items())
+        rows.append((form, dtype, said, _fmt(worst)))
+    widths = [max(len(row[k]) for row in rows) for k in range(4)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def _answer(results, out=print) -> None:
+    """What the question's run shows: the kernel explained, the verdict, and the rest by name."""
+    from harness import explain
+
+    lines = explain.explain("basic_lstm_cell_static_rnn", 12, 64)
+    start, stop = lines.index(next(x for x in lines if x.startswith("  sequences"))), lines.index("  equations:")
+    out("\nThe question: why is BasicLSTMCell's kernel [input_depth + h_depth, 4 * num_units]?")
+    out("\n".join(lines[1:start] + lines[stop:]))
+    passed = [r for r in results if r.status == "pass"]
+    xfailed = [r for r in results if r.status == "xfail"]
+    ran = [r for r in results if r.status != "skip"]
+    forms = sorted({r.item.form for r in passed})
+    worst = max((r.ratio for r in passed if r.ratio is not None), default=None)
+    if passed and len(passed) + len(xfailed) == len(ran):
+        known = f", {len(xfailed)} a known TF bug confirmed by its signature (XFAIL above)" if xfailed else ""
+        out(
+            f"\nVerdict: the same function. Of the {len(ran)} checks that ran on the {len(forms)} TensorFlow and "
+            f"Keras forms ({len(results) - len(ran)} skipped, with their reasons above){known}, {len(passed)} "
+            "agree with the per-gate NumPy reference (its own V, W and b for every gate, nothing stacked or "
+            "fused) within the bounds derived for this case: the weights read back, the outputs, the final h and "
+            f"c, the logits and the gradients, in float32 and float64; the largest error is {_fmt(worst)} of its "
+            "bound."
+        )
+    else:
+        out(f"\nVerdict: NOT shown: {len(ran) - len(passed) - len(xfailed)} of {len(ran)} checks failed (above).")
+    out(
+        "\nThe rest, by name:\n"
+        "  lstm-equiv run cases                  every case: sequences, options, GRU, RNN, PyTorch, ONNX, gradients\n"
+        "  lstm-equiv run cases --report report  the same, with an HTML report of every error over time\n"
+        "  lstm-equiv explain --input-depth 12 --num-units 64   where every form keeps each gate\n"
+        "  pytest -n auto                        every case as pytest items, and the harness's own tests"
+    )
+
+
 def cmd_run(args) -> int:
-    """Run every item of the cases under ``args.paths``."""
-    missing = [p for p in args.paths if not Path(p).exists()]
+    """Run every item of the cases under ``args.paths`` (none: the question, answered)."""
+    question = not args.paths
+    paths = [str(QUESTION)] if question else args.paths
+    missing = [p for p in paths if not Path(p).exists()]
     if missing:
         print(f"lstm-equiv: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return EXIT_INVALID
-    files = casefile.case_files(args.paths)
-    wrong = _run_outputs(args, files + [Path(p) for p in args.paths])
+    files = casefile.case_files(paths)
+    wrong = _run_outputs(args, files + [Path(p) for p in paths])
     if wrong:
         print(f"lstm-equiv: {wrong}", file=sys.stderr)
         return EXIT_INVALID
-    cases, errors = _load(args.paths)
+    cases, errors = _load(paths)
     for err in errors:
         print(f"invalid case file:\n{err}\n", file=sys.stderr)
     items = engine.plan(cases)
@@ -129,22 +218,12 @@ def cmd_run(args) -> int:
         interrupted = True
     if progress:
         sys.stderr.write("\r\x1b[K")
-    print(_table(results))
-    skipped = {}
+    print(_form_table(results) if question else _table(results))
     for r in results:
-        if r.status in ("skip", "xfail"):
-            key = f"{'SKIP' if r.status == 'skip' else 'XFAIL'} ({{n}} items): {r.message}"
-            skipped[key] = skipped.get(key, 0) + 1
         if r.status in ("fail", "error"):
             print(f"\n{r.status.upper()}: {r.message}")
-        elif r.status == "undecided":
-            key = f"UNDECIDED{' (expected)' if r.flag == 'expected' else ''} ({{n}} items): {r.message}"
-            skipped[key] = skipped.get(key, 0) + 1
-        elif r.flag:
-            key = f"NOTE ({{n}} items): {r.message}"
-            skipped[key] = skipped.get(key, 0) + 1
-    for line, n in skipped.items():
-        print("\n" + line.format(n=n))
+    for paragraph in grouped(results):
+        print("\n" + paragraph)
     counts = {s: sum(r.status == s for r in results) for s in engine.STATUSES}
     print(
         "\n"
@@ -162,6 +241,8 @@ def cmd_run(args) -> int:
     except safeio.OutputError as err:
         print(f"lstm-equiv: {err}", file=sys.stderr)
         return EXIT_INVALID
+    if question and not interrupted:
+        _answer(results)
     if interrupted:
         print(
             f"lstm-equiv: interrupted after {len(results)} of {len(items)} items; the results above (and in "
@@ -409,7 +490,13 @@ def parser() -> argparse.ArgumentParser:
         epilog=exit_code_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("paths", nargs="*", default=["cases"], help="case files or folders (default: cases/)")
+    run.add_argument(
+        "paths",
+        nargs="*",
+        default=[],
+        help="case files or folders (none: the question's network through every TensorFlow and Keras form, "
+        "answered in about a minute; 'cases' runs every case)",
+    )
     run.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     run.add_argument(
         "--report",

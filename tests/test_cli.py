@@ -234,3 +234,48 @@ def test_selftest_exits_1_when_an_entry_crashes_even_if_another_check_caught_it(
     assert code == 1
     assert "0/1 detected MISSED (1 ERROR)" in out
     assert "ERROR: shifted, and a crash in the gradients on keras_lstm" in out
+
+
+def test_run_with_no_argument_answers_the_question():
+    """The first run: the question's network through every TF and Keras form, the kernel explained, the
+    verdict, and the rest offered by name; its numbers are those of cases/question.yaml."""
+    import yaml
+
+    from harness.cli import QUESTION
+    from harness.forms import keras, tf
+
+    shipped, question = (yaml.safe_load(p.read_text()) for p in (ROOT / "cases" / "question.yaml", QUESTION))
+    assert {k: v for k, v in question.items() if k not in ("checks", "forms")} == shipped
+    assert sorted(question["forms"]) == sorted(f.name for f in keras.FORMS + tf.FORMS if f.cell == "lstm")
+    code, out, _ = cli("run", cwd=ROOT / "tests")  # no cases/ folder there: nothing else is read
+    assert code == 0, out
+    assert "kernel rows 0:12 multiply x_t (input_depth 12); rows 12:76 multiply h_(t-1)" in out
+    assert "128:192   f = f  forget gate" in out
+    assert "Verdict: the same function." in out and "lstm-equiv run cases " in out
+    assert out.count("\nXFAIL (2 items): block_lstm_v2: known TF bug") == 1  # two checks, one paragraph
+
+
+def test_repeated_messages_of_one_kind_are_one_paragraph_listing_the_items():
+    from harness.cli import _answer, grouped
+    from harness.items import Item, Result
+
+    case = replace(_case(), name="shape")
+    results = [
+        Result(Item(case, form, "float32", check), "xfail", 1.0, 1.0, f"{form}: known bug: difference {v}")
+        for form, check, v in (("a_form", "grad_x", 0.1), ("a_form", "grad_weights", 0.25), ("b_form", "grad_x", 3))
+    ] + [Result(Item(case, "a_form", "float64", "outputs"), "skip", None, None, "a_form takes float32 only")]
+    paragraphs = grouped(results)
+    assert len(paragraphs) == 2, paragraphs
+    assert paragraphs[0].startswith("XFAIL (3 items): a_form: known bug: difference 0.1\n  the same for: ")
+    assert "shape a_form float32 (grad_x grad_weights); shape b_form float32 (grad_x)" in paragraphs[0]
+    assert paragraphs[1] == "SKIP (1 items): a_form takes float32 only"
+    said = []
+    _answer(results + [Result(Item(case, "a_form", "float32", "outputs"), "fail", 2.0, 1.0, "off")], said.append)
+    assert "Verdict: NOT shown: 1 of 4 checks failed" in "\n".join(said)
+
+
+def _case():
+    from harness.casefile import parse
+
+    (case,) = parse("shape.yaml", GOOD.format(name="shape", extra="").encode())
+    return case
