@@ -1,5 +1,5 @@
 import sys
 
-from harness.cli import main
+from lstm_equiv.harness.cli import main
 
 sys.exit(main())

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import casefile, engine
-from harness.forms import FORMS
-from harness.forms.tf import compat as tf_compat
-from harness.inputs import make_inputs
-from reference import lstm_forward
+from lstm_equiv.harness import casefile, engine
+from lstm_equiv.harness.forms import FORMS
+from lstm_equiv.harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness.inputs import make_inputs
+from lstm_equiv.reference import lstm_forward
 
 
 def _evaluate_all(items) -> list:

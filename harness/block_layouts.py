@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.biases import split_bias
-from harness.layouts import CellLayout
-from reference import GRUParams
+from lstm_equiv.harness.biases import split_bias
+from lstm_equiv.harness.layouts import CellLayout
+from lstm_equiv.reference import GRUParams
 
 
 @dataclass(frozen=True)

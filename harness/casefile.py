@@ -17,10 +17,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import safeio, spec, yamlnodes
-from harness.cells import spoken
-from harness.forms import FORMS
-from harness.spec import FIELDS, Field
+from lstm_equiv.harness import safeio, spec, yamlnodes
+from lstm_equiv.harness.cells import spoken
+from lstm_equiv.harness.forms import FORMS
+from lstm_equiv.harness.spec import FIELDS, Field
 
 
 @dataclass(frozen=True)
@@ -438,7 +438,7 @@ def _weights_file(values: dict, options: dict, mapping, path: Path, problems: li
     and options; False (with the problem recorded) when it does not fit."""
     if "weights" not in values:
         return None
-    from harness import npz
+    from lstm_equiv.harness import npz
 
     line, file = mapping.key_lines["weights"], (Path(path).parent / values["weights"])
     try:

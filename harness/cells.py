@@ -15,8 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness import layouts
-from reference import GATES, GRU_GATES, RNN_GATES, GRUParams, LSTMParams, RNNParams, network_backward, network_forward
+from lstm_equiv.harness import layouts
+from lstm_equiv.reference import (
+    GATES,
+    GRU_GATES,
+    RNN_GATES,
+    GRUParams,
+    LSTMParams,
+    RNNParams,
+    network_backward,
+    network_forward,
+)
 
 
 def _widen(states) -> tuple | None:

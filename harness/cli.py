@@ -15,10 +15,10 @@ import sys
 import threading
 from pathlib import Path
 
-from harness import casefile, engine, safeio, spec
-from harness.cells import CELLS, spoken
-from harness.convert import TARGETS
-from harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness import casefile, engine, safeio, spec
+from lstm_equiv.harness.cells import CELLS, spoken
+from lstm_equiv.harness.convert import TARGETS
+from lstm_equiv.harness.forms.tf import compat as tf_compat
 
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_UNDECIDED = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
@@ -153,7 +153,7 @@ def _form_table(results) -> str:
 
 def _answer(results, out=print) -> None:
     """What the question's run shows: the kernel explained, the verdict, and the rest by name."""
-    from harness import explain
+    from lstm_equiv.harness import explain
 
     lines = explain.explain("basic_lstm_cell_static_rnn", 12, 64)
     start, stop = lines.index(next(x for x in lines if x.startswith("  sequences"))), lines.index("  equations:")
@@ -235,7 +235,7 @@ def cmd_run(args) -> int:
             rows = [dict(r.as_dict(), versions=v) for r in results]
             safeio.write_file(args.json, json.dumps(rows, indent=1) + "\n", "--json", args.force)
         if args.report:
-            from harness import report
+            from lstm_equiv.harness import report
 
             print(f"report: {report.write(args.report, cases, results, v, errors, force=args.force)}")
     except safeio.OutputError as err:
@@ -275,7 +275,7 @@ def cmd_run(args) -> int:
 
 def cmd_selftest(args) -> int:
     """Run the mutation catalogue; exit 1 if any mistake goes undetected with random weights, or errors."""
-    from harness import selftest
+    from lstm_equiv.harness import selftest
 
     print(_stack_line())
     base = selftest.baseline()
@@ -351,14 +351,14 @@ def _stack_line() -> str:
 
 def cmd_bench(args) -> int:
     """Measure the harness's speed (see harness/bench.py)."""
-    from harness import bench
+    from lstm_equiv.harness import bench
 
     return bench.main(args.paths, Path.cwd())
 
 
 def cmd_drift(args) -> int:
     """Compare JSON reports of runs (e.g. two TF versions)."""
-    from harness import drift
+    from lstm_equiv.harness import drift
 
     missing = [p for p in args.reports if not Path(p).is_file()]
     if missing:
@@ -369,15 +369,15 @@ def cmd_drift(args) -> int:
 
 def cmd_gather(args) -> int:
     """The TF x form table and the drift across versions from several environments' JSON reports."""
-    from harness import gather
+    from lstm_equiv.harness import gather
 
     return gather.main(args.reports, args.out, expect=args.expect, force=args.force)
 
 
 def cmd_explain(args) -> int:
     """Explain the fused weights of one form or all."""
-    from harness import explain
-    from harness.forms import FORMS
+    from lstm_equiv.harness import explain
+    from lstm_equiv.harness.forms import FORMS
 
     if args.form and args.form not in FORMS:
         print(f"lstm-equiv: unknown form {args.form!r}; forms: {', '.join(sorted(FORMS))}", file=sys.stderr)
@@ -421,7 +421,7 @@ def _positive(text: str) -> int:
 
 def cmd_convert(args) -> int:
     """Convert an LSTM layer with its proof attached (harness/convert.py)."""
-    from harness import convert, npz
+    from lstm_equiv.harness import convert, npz
 
     try:
         return convert.main(
@@ -442,7 +442,7 @@ def cmd_convert(args) -> int:
 
 def cmd_vectors(args) -> int:
     """Write the converters' test vectors (harness/vectors.py) into a new folder."""
-    from harness import vectors
+    from lstm_equiv.harness import vectors
 
     try:
         safeio.check_folder(args.folder, "vectors", args.force)

@@ -12,8 +12,8 @@ import warnings
 
 import pytest
 
-from harness import casefile, engine
-from harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness import casefile, engine
+from lstm_equiv.harness.forms.tf import compat as tf_compat
 
 _LOADER = pytest.StashKey()
 

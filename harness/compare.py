@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.tolerances import Tolerance
+from lstm_equiv.harness.tolerances import Tolerance
 
 SHOWN = 5
 """How many mismatched elements a message lists."""

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import compare, layouts, modelfile, npz, safeio, sensitivity, tolerances
-from harness.forms import FORMS
-from harness.forms.keras.files import keras_name
-from harness.forms.tf import compat as tf_compat
-from harness.spec import DEFAULTS
-from reference import LSTMParams, gru_forward, lstm_forward
+from lstm_equiv.harness import compare, layouts, modelfile, npz, safeio, sensitivity, tolerances
+from lstm_equiv.harness.forms import FORMS
+from lstm_equiv.harness.forms.keras.files import keras_name
+from lstm_equiv.harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness.spec import DEFAULTS
+from lstm_equiv.reference import LSTMParams, gru_forward, lstm_forward
 
 PROOF_SEED = 0
 TARGETS = ("torch", "onnx", "keras", "npz")
@@ -326,8 +326,8 @@ def _from_checkpoint(prefix: Path, forget_bias, cell=None) -> Source:
 
 def _run_legacy_cell(basic: bool, params: LSTMParams, forget_bias: float, x):
     """The checkpoint's cell, rebuilt in tf.compat.v1 with its tensors assigned, over ``x``."""
-    from harness import casefile
-    from harness.inputs import Inputs
+    from lstm_equiv.harness import casefile
+    from lstm_equiv.harness.inputs import Inputs
 
     form = FORMS["basic_lstm_cell_dynamic_rnn" if basic else "lstm_cell"]
     missing = tf_compat.legacy_cells_missing()
@@ -384,7 +384,7 @@ def _target_files(to: str):
     files.py): ``write(source, out)``, ``load_and_run(out, source, x)``."""
     import importlib
 
-    return importlib.import_module(f"harness.forms.{to}.files")
+    return importlib.import_module(f"lstm_equiv.harness.forms.{to}.files")
 
 
 def write(source: Source, to: str, out: Path) -> list:

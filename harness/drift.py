@@ -13,8 +13,8 @@ import json
 import reprlib
 import sys
 
-from harness import safeio
-from harness.engine import STATUSES
+from lstm_equiv.harness import safeio
+from lstm_equiv.harness.engine import STATUSES
 
 KEY = ("case", "form", "dtype", "check")
 """The keys that name a row: one report holds one row per combination."""

@@ -11,10 +11,10 @@ from __future__ import annotations
 import traceback
 from dataclasses import replace
 
-from harness.checks import CHECKS, checks_of
-from harness.checks.bounds import outputs_tolerance
-from harness.items import STATUSES, Item, Result, unexpected_undecided, what
-from harness.runs import IDENTITY, RUNS, FormRun, ReadAs, Reading, Run, cell_grads
+from lstm_equiv.harness.checks import CHECKS, checks_of
+from lstm_equiv.harness.checks.bounds import outputs_tolerance
+from lstm_equiv.harness.items import STATUSES, Item, Result, unexpected_undecided, what
+from lstm_equiv.harness.runs import IDENTITY, RUNS, FormRun, ReadAs, Reading, Run, cell_grads
 
 __all__ = [
     "IDENTITY",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from harness import layouts
-from harness.cells import CELLS
-from harness.forms import ANY, FORMS, LSTM_FORMS
-from harness.spec import DEFAULTS
+from lstm_equiv.harness import layouts
+from lstm_equiv.harness.cells import CELLS
+from lstm_equiv.harness.forms import ANY, FORMS, LSTM_FORMS
+from lstm_equiv.harness.spec import DEFAULTS
 
 _GATE_WORDS = {"i": "input gate", "j": "block input (candidate)", "f": "forget gate", "o": "output gate"}
 _KERAS_NAMES = {"i": "i", "f": "f", "j": "c", "o": "o"}
@@ -182,7 +182,7 @@ def draw(form_name: str, input_depth: int, num_units: int, num_proj, path) -> di
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from harness import casefile, engine
+    from lstm_equiv.harness import casefile, engine
 
     text = (
         f"name: explain\ninput_depth: {input_depth}\nnum_units: {num_units}\ntimesteps: 2\nbatch: 1\nseed: 0\n"

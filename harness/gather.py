@@ -32,8 +32,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from harness import drift, safeio
-from harness.engine import STATUSES, unexpected_undecided
+from lstm_equiv.harness import drift, safeio
+from lstm_equiv.harness.engine import STATUSES, unexpected_undecided
 
 
 class GatherError(Exception):

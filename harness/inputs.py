@@ -11,9 +11,9 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from harness.biases import BIAS_SHARE
-from harness.cells import CELLS
-from reference import GATES, PEEPHOLE_GATES, LSTMParams
+from lstm_equiv.harness.biases import BIAS_SHARE
+from lstm_equiv.harness.cells import CELLS
+from lstm_equiv.reference import GATES, PEEPHOLE_GATES, LSTMParams
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def make_inputs(case, dtype: str, constant: bool = False) -> Inputs:
     loss_draw = rng.normal(0.0, 1.0, (case.batch, case.timesteps, case.output_width))
     params = LSTMParams(V, W, b, peephole, projection)
     if case.weights is not None:  # real weights (x, the head and the loss stay seeded)
-        from harness import npz
+        from lstm_equiv.harness import npz
 
         params = npz.load(case.weights)[0]
     # every other cell (stacked layers, the backward direction) from a stream of its own per cell, so that

@@ -19,8 +19,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from harness.biases import BIAS_SHARE, split_bias
-from reference import GATES, LSTMParams
+from lstm_equiv.harness.biases import BIAS_SHARE, split_bias
+from lstm_equiv.reference import GATES, LSTMParams
 
 STACKED = "stacked"  # one kernel [input_depth + num_units, 4u] applied to concat([x, h]): x rows first
 SPLIT = "split"  # kernel [input_depth, 4u] for x, recurrent_kernel [num_units, 4u] for h
@@ -251,9 +251,9 @@ _REGISTRIES = {"LAYOUTS": "LSTMParams", "GRU_LAYOUTS": "GRUParams", "RNN_LAYOUTS
 
 
 def _framework_modules() -> list:
-    from harness.forms import FRAMEWORKS  # the framework registry (importing it imports no framework)
+    from lstm_equiv.harness.forms import FRAMEWORKS  # the framework registry (importing it imports no framework)
 
-    return [importlib.import_module(f"harness.forms.{name}.layouts") for name in FRAMEWORKS]
+    return [importlib.import_module(f"lstm_equiv.harness.forms.{name}.layouts") for name in FRAMEWORKS]
 
 
 def __getattr__(name: str):
@@ -261,7 +261,7 @@ def __getattr__(name: str):
     every layout by its constant's name (``KERAS``, ``ONNX_GRU``), from the framework folders (PEP 562)."""
     if not name.isupper():  # __path__, __wrapped__, ...: asked of every module, never a layout
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from harness.forms import built
+    from lstm_equiv.harness.forms import built
 
     modules = built(_framework_modules)
     if name in _REGISTRIES:

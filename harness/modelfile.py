@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import safeio
-from harness.npz import nonfinite
+from lstm_equiv.harness import safeio
+from lstm_equiv.harness.npz import nonfinite
 
 RECURRENT = ("LSTM", "GRU")
 WRAPPERS = ("Bidirectional", "TimeDistributed")

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import safeio
-from reference import ACTIVATIONS, GATES, PEEPHOLE_GATES, LSTMParams
+from lstm_equiv.harness import safeio
+from lstm_equiv.reference import ACTIVATIONS, GATES, PEEPHOLE_GATES, LSTMParams
 
 OPTIONS = ("activation", "recurrent_activation", "cell_clip", "proj_clip", "gate_clip", "input_forget")
 REQUIRED = tuple(f"{part}_{g}" for part in ("V", "W", "b") for g in GATES)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.collect import CaseFile, DeviceReport
+from lstm_equiv.harness.collect import CaseFile, DeviceReport
 
 INI = "lstm_equiv_cases"
 OPTION = "--lstm-equiv-cases"
@@ -80,7 +80,7 @@ def pytest_configure(config):
 
 def pytest_report_header(config):
     """The stack the equivalence is proven on, and where the case files are read from."""
-    from harness.forms.tf.compat import versions
+    from lstm_equiv.harness.forms.tf.compat import versions
 
     stack = ", ".join(f"{name} {version}" for name, version in versions().items() if version)
     root = Path(config.rootpath).resolve()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import engine, safeio
+from lstm_equiv.harness import engine, safeio
 
 STATUSES = engine.STATUSES
 FAILED = ("fail", "error")

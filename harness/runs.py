@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness import sensitivity
-from harness.cells import CELLS
-from harness.forms import FORMS
-from harness.inputs import make_inputs
-from harness.items import digest
-from reference import dense
+from lstm_equiv.harness import sensitivity
+from lstm_equiv.harness.cells import CELLS
+from lstm_equiv.harness.forms import FORMS
+from lstm_equiv.harness.inputs import make_inputs
+from lstm_equiv.harness.items import digest
+from lstm_equiv.reference import dense
 
 
 @dataclass(frozen=True)

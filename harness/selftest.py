@@ -20,13 +20,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from harness import casefile, engine, sensitivity, tolerances
-from harness.checks import KINDS
-from harness.forms import FORMS, LSTM_FORMS, keras
-from harness.forms.tf import compat as tf_compat
-from harness.forms.tf import fused as block
-from harness.inputs import make_inputs
-from reference import ACTIVATIONS, GATES, GRUParams, LSTMParams, RNNParams, lstm_backward, lstm_forward
+from lstm_equiv.harness import casefile, engine, sensitivity, tolerances
+from lstm_equiv.harness.checks import KINDS
+from lstm_equiv.harness.forms import FORMS, LSTM_FORMS, keras
+from lstm_equiv.harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness.forms.tf import fused as block
+from lstm_equiv.harness.inputs import make_inputs
+from lstm_equiv.reference import ACTIVATIONS, GATES, GRUParams, LSTMParams, RNNParams, lstm_backward, lstm_forward
 
 DTYPES = ("float32", "float64")  # each entry runs in every dtype its form takes
 CONSTANT_DTYPE = "float32"  # the constant-weights demonstration is about gate order, not precision

@@ -21,8 +21,8 @@ from functools import partial
 
 import numpy as np
 
-from harness.cells import cell_of
-from reference import (
+from lstm_equiv.harness.cells import cell_of
+from lstm_equiv.reference import (
     LSTMParams,
     dense,
 )

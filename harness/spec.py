@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.cells import CELLS
-from harness.forms import FORMS
+from lstm_equiv.harness.cells import CELLS
+from lstm_equiv.harness.forms import FORMS
 
 DTYPES = ("float32", "float64")
 MEMORY_BOUND_BYTES = 4 * 2**30  # one case's arrays (TF and reference) must fit in this

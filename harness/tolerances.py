@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.sensitivity import DRAWS, UNIT_ROUNDOFF
+from lstm_equiv.harness.sensitivity import DRAWS, UNIT_ROUNDOFF
 
 MULTIPLE = 50.0
 """The bound over the spread of outputs, final h and c, and logits. Measured over every shipped case with

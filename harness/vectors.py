@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import casefile, layouts, npz, safeio, sensitivity, tolerances
-from harness.inputs import make_inputs
-from reference import lstm_forward
+from lstm_equiv.harness import casefile, layouts, npz, safeio, sensitivity, tolerances
+from lstm_equiv.harness.inputs import make_inputs
+from lstm_equiv.reference import lstm_forward
 
 CASES = {
     "plain": dict(input_depth=3, num_units=4, timesteps=5, batch=2, seed=2024),
@@ -41,7 +41,7 @@ def _stored(layout, tensors: dict) -> dict:
     """The tensors as the framework holds them (ONNX packs W, R, B with a leading num_directions axis)."""
     if layout is not layouts.ONNX:
         return tensors
-    from harness.forms.onnx import node_inputs
+    from lstm_equiv.harness.forms.onnx import node_inputs
 
     return node_inputs([tensors], layout.biases)
 

@@ -5,11 +5,11 @@ NumPy only. Nothing here imports TensorFlow or Keras, concatenates ``x`` with ``
 ``b[g]``, exactly as the equations are written.
 """
 
-from reference.backward import LSTMGrads, lstm_backward
-from reference.gru import GRU_GATES, GRUGrads, GRUParams, gru_backward, gru_forward
-from reference.lstm import ACTIVATIONS, GATES, PEEPHOLE_GATES, LSTMParams, dense, lstm_forward
-from reference.network import MERGE_MODES, NetworkGrads, network_backward, network_forward
-from reference.rnn import RNN_GATES, RNNGrads, RNNParams, rnn_backward, rnn_forward
+from lstm_equiv.reference.backward import LSTMGrads, lstm_backward
+from lstm_equiv.reference.gru import GRU_GATES, GRUGrads, GRUParams, gru_backward, gru_forward
+from lstm_equiv.reference.lstm import ACTIVATIONS, GATES, PEEPHOLE_GATES, LSTMParams, dense, lstm_forward
+from lstm_equiv.reference.network import MERGE_MODES, NetworkGrads, network_backward, network_forward
+from lstm_equiv.reference.rnn import RNN_GATES, RNNGrads, RNNParams, rnn_backward, rnn_forward
 
 __all__ = [
     "ACTIVATIONS",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.lstm import (
+from lstm_equiv.reference.lstm import (
     ACTIVATIONS,
     GATES,
     PEEPHOLE_GATES,

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from reference.lstm import PADDED, time_order, valid_steps
+from lstm_equiv.reference.lstm import PADDED, time_order, valid_steps
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
-from reference.backward import _derivative
-from reference.blocks import BlockParams, backward_steps, run_steps
-from reference.lstm import ACTIVATIONS
+from lstm_equiv.reference.backward import _derivative
+from lstm_equiv.reference.blocks import BlockParams, backward_steps, run_steps
+from lstm_equiv.reference.lstm import ACTIVATIONS
 
 GRU_GATES = ("r", "u", "c")
 """Gate names (TF1's): the reset gate, the update gate, the candidate."""

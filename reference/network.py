@@ -26,10 +26,10 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from reference.backward import lstm_backward
-from reference.gru import GRUParams, gru_backward, gru_forward
-from reference.lstm import LSTMParams, lstm_forward
-from reference.rnn import RNNParams, rnn_backward, rnn_forward
+from lstm_equiv.reference.backward import lstm_backward
+from lstm_equiv.reference.gru import GRUParams, gru_backward, gru_forward
+from lstm_equiv.reference.lstm import LSTMParams, lstm_forward
+from lstm_equiv.reference.rnn import RNNParams, rnn_backward, rnn_forward
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
 

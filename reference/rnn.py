@@ -16,9 +16,9 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
-from reference.backward import _derivative
-from reference.blocks import BlockParams, backward_steps, run_steps
-from reference.lstm import ACTIVATIONS
+from lstm_equiv.reference.backward import _derivative
+from lstm_equiv.reference.blocks import BlockParams, backward_steps, run_steps
+from lstm_equiv.reference.lstm import ACTIVATIONS
 
 RNN_GATES = ("h",)
 """The one block of every part: the new state."""

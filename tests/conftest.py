@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.casefile import parse
+from lstm_equiv.harness.casefile import parse
 
 TINY = """\
 name: {name}

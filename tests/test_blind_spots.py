@@ -8,11 +8,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from harness import engine, runs, selftest, spec
-from harness.engine import Item, evaluate
-from harness.forms import FORMS
-from harness.inputs import loss_weights, make_inputs
-from harness.runs import RUNS
+from lstm_equiv.harness import engine, runs, selftest, spec
+from lstm_equiv.harness.engine import Item, evaluate
+from lstm_equiv.harness.forms import FORMS
+from lstm_equiv.harness.inputs import loss_weights, make_inputs
+from lstm_equiv.harness.runs import RUNS
 
 GATE_BLOCKS = [
     "V['i']",
@@ -149,8 +149,8 @@ def test_the_drawn_inputs_follow_every_size_key(make_case):
 
 def test_keras2_and_keras3_hard_sigmoid_keep_their_slopes(monkeypatch):
     """Keras 2: clip(0.2 z + 0.5); Keras 3: clip(z / 6 + 0.5) (keras/src/activations: relu6(x + 3) / 6)."""
-    from harness.forms.tf import compat as tf_compat
-    from reference import ACTIVATIONS
+    from lstm_equiv.harness.forms.tf import compat as tf_compat
+    from lstm_equiv.reference import ACTIVATIONS
 
     z = np.array([-4.0, -1.0, 0.0, 1.0, 2.0, 4.0])
     np.testing.assert_array_equal(ACTIVATIONS["hard_sigmoid_0.2"](z), [0.0, 0.3, 0.5, 0.7, 0.9, 1.0])

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import casefile, engine, runs, tolerances
-from harness.checks import bounds, gradients
-from harness.runs import RUNS
-from harness.sensitivity import UNIT_ROUNDOFF
+from lstm_equiv.harness import casefile, engine, runs, tolerances
+from lstm_equiv.harness.checks import bounds, gradients
+from lstm_equiv.harness.runs import RUNS
+from lstm_equiv.harness.sensitivity import UNIT_ROUNDOFF
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
-from harness import spec
-from harness.casefile import CaseFileError, CaseLoader, case_files, parse
+from lstm_equiv.harness import spec
+from lstm_equiv.harness.casefile import CaseFileError, CaseLoader, case_files, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "tests" / "data" / "bad"
@@ -278,8 +278,8 @@ def test_shipped_cases_are_valid_and_cover_the_question():
 
 
 def test_shipped_cases_exercise_every_form_and_every_option():
-    from harness.forms import FORMS
-    from harness.spec import DEFAULTS
+    from lstm_equiv.harness.forms import FORMS
+    from lstm_equiv.harness.spec import DEFAULTS
 
     loader = CaseLoader()
     cases = [c for f in case_files([ROOT / "cases"]) for c in loader.load(f)]
@@ -351,7 +351,7 @@ def test_a_bad_merged_value_is_reported_where_it_was_written():
 
 
 def test_the_alias_bound_is_far_above_what_real_files_need():
-    from harness import yamlnodes
+    from lstm_equiv.harness import yamlnodes
 
     many = "cases:\n" + "".join(
         f"  - <<: *b\n    name: c{k}\n"
@@ -396,8 +396,8 @@ def test_two_merge_keys_in_one_mapping_are_refused():
 
 
 def test_a_case_with_weights_runs_every_form_on_them():
-    from harness import npz
-    from harness.inputs import make_inputs
+    from lstm_equiv.harness import npz
+    from lstm_equiv.harness.inputs import make_inputs
 
     (case,) = CaseLoader().load(ROOT / "cases" / "real_weights.yaml")
     params, _, _ = npz.load(ROOT / "cases" / "weights" / "keras_initialised.npz")

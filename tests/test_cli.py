@@ -10,9 +10,9 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import replace
 from pathlib import Path
 
-from harness import engine
-from harness.cli import main
-from harness.forms import LSTM_FORMS
+from lstm_equiv.harness import engine
+from lstm_equiv.harness.cli import main
+from lstm_equiv.harness.forms import LSTM_FORMS
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = (
@@ -38,7 +38,7 @@ def cli(*args, cwd=ROOT):
 
 def cli_in_a_new_process(*args, cwd=ROOT):
     proc = subprocess.run(
-        [sys.executable, "-m", "harness", *args],
+        [sys.executable, "-m", "lstm_equiv.harness", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -146,7 +146,7 @@ def _readme_exit_codes() -> list:
 
 
 def test_help_ends_with_the_readmes_exit_code_table():
-    from harness.cli import EXIT_CODES
+    from lstm_equiv.harness.cli import EXIT_CODES
 
     assert _readme_exit_codes() == list(EXIT_CODES)
     for args in (["--help"], ["run", "--help"]):
@@ -193,7 +193,7 @@ def test_version_names_the_stack_it_would_use():
 
 def test_an_erroring_form_exits_1_with_its_traceback(tmp_path, monkeypatch):
     """A form that crashes is status error on each of its checks: exit 1, never a pass or a skip."""
-    from harness.forms import FORMS
+    from lstm_equiv.harness.forms import FORMS
 
     def crash(*args, **kwargs):
         raise RuntimeError("the form crashed on purpose")
@@ -210,7 +210,7 @@ def test_an_erroring_form_exits_1_with_its_traceback(tmp_path, monkeypatch):
 def test_selftest_exits_1_when_an_entry_crashes_even_if_another_check_caught_it(monkeypatch, capsys):
     """One check of the entry fails (the outputs shifted a step) and another raises (its gradients): the
     entry is an error, not a detection, and the self-test exits 1."""
-    from harness import selftest
+    from lstm_equiv.harness import selftest
 
     def raise_(grads):
         raise ValueError("the gradient reading crashed on purpose")
@@ -241,8 +241,8 @@ def test_run_with_no_argument_answers_the_question():
     verdict, and the rest offered by name; its numbers are those of cases/question.yaml."""
     import yaml
 
-    from harness.cli import QUESTION
-    from harness.forms import keras, tf
+    from lstm_equiv.harness.cli import QUESTION
+    from lstm_equiv.harness.forms import keras, tf
 
     shipped, question = (yaml.safe_load(p.read_text()) for p in (ROOT / "cases" / "question.yaml", QUESTION))
     assert {k: v for k, v in question.items() if k not in ("checks", "forms")} == shipped
@@ -256,8 +256,8 @@ def test_run_with_no_argument_answers_the_question():
 
 
 def test_repeated_messages_of_one_kind_are_one_paragraph_listing_the_items():
-    from harness.cli import _answer, grouped
-    from harness.items import Item, Result
+    from lstm_equiv.harness.cli import _answer, grouped
+    from lstm_equiv.harness.items import Item, Result
 
     case = replace(_case(), name="shape")
     results = [
@@ -275,7 +275,7 @@ def test_repeated_messages_of_one_kind_are_one_paragraph_listing_the_items():
 
 
 def _case():
-    from harness.casefile import parse
+    from lstm_equiv.harness.casefile import parse
 
     (case,) = parse("shape.yaml", GOOD.format(name="shape", extra="").encode())
     return case

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from harness import compare
-from harness.tolerances import Tolerance
+from lstm_equiv.harness import compare
+from lstm_equiv.harness.tolerances import Tolerance
 
 TOL = Tolerance(1e-6, "test")
 AXES = ("batch", "timestep", "unit")

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import convert, npz
-from harness.forms.onnx import lstm as onnx_lstm
-from harness.forms.tf import compat as tf_compat
-from harness.forms.torch import lstm as pytorch
-from reference import LSTMParams
+from lstm_equiv.harness import convert, npz
+from lstm_equiv.harness.forms.onnx import lstm as onnx_lstm
+from lstm_equiv.harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness.forms.torch import lstm as pytorch
+from lstm_equiv.reference import LSTMParams
 
 needs_torch = pytest.mark.skipif(pytorch.missing() is not None, reason=str(pytorch.missing()))
 needs_onnx = pytest.mark.skipif(onnx_lstm.missing() is not None, reason=str(onnx_lstm.missing()))
@@ -299,7 +299,7 @@ def test_a_gru_conversion_with_z_and_r_swapped_fails_its_proof(keras_gru_files, 
     """A converter that writes Keras's z r h blocks in PyTorch's r z n rows unchanged: exit 1, file removed."""
     from dataclasses import replace
 
-    from harness import layouts
+    from lstm_equiv.harness import layouts
 
     swapped = replace(
         layouts.TORCH_GRU,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import drift, safeio
+from lstm_equiv.harness import drift, safeio
 
 DATA = Path(__file__).resolve().parent / "data" / "drift"
 

@@ -4,9 +4,9 @@ from dataclasses import replace
 
 import pytest
 
-from harness import engine, layouts
-from harness.engine import Item, ReadAs, evaluate
-from harness.forms import FORMS, LSTM_FORMS
+from lstm_equiv.harness import engine, layouts
+from lstm_equiv.harness.engine import Item, ReadAs, evaluate
+from lstm_equiv.harness.forms import FORMS, LSTM_FORMS
 
 WRONG_ORDER = replace(layouts.KERAS, name="keras read as ijfo", gate_order=("i", "j", "f", "o"))
 FORGET_BIAS_AT_RUN_TIME = replace(layouts.KERAS, name="keras without stored forget_bias", forget_bias=layouts.RUNTIME)

@@ -5,9 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from harness import engine, explain
-from harness.casefile import parse
-from harness.forms import FORMS, LSTM_FORMS, params_of
+from lstm_equiv.harness import engine, explain
+from lstm_equiv.harness.casefile import parse
+from lstm_equiv.harness.forms import FORMS, LSTM_FORMS, params_of
 
 (QUESTION,) = parse(
     "q.yaml", b"name: explain_q\ninput_depth: 12\nnum_units: 64\ntimesteps: 3\nbatch: 2\nseed: 12\ndtypes: [float32]\n"
@@ -48,7 +48,7 @@ def test_explain_with_a_projection():
 def test_explain_says_in_which_time_order_each_form_returns_a_reversed_layer():
     """Keras's go_backwards returns the last timestep first; ONNX's reverse direction returns time order;
     both read from what the form tells the reference (Form.sequence), the data the checks use."""
-    from harness.explain import explain as lines_of
+    from lstm_equiv.harness.explain import explain as lines_of
 
     keras = "\n".join(lines_of("keras_lstm", 3, 4))
     assert "go_backwards: the outputs come back last timestep first" in keras
@@ -61,7 +61,7 @@ def test_explain_says_in_which_time_order_each_form_returns_a_reversed_layer():
 
 
 def test_explain_says_onnx_reverse_returns_time_order():
-    from harness.explain import explain as lines_of
+    from lstm_equiv.harness.explain import explain as lines_of
 
     onnx = "\n".join(lines_of("onnx_lstm", 3, 4))
     assert "go_backwards: the outputs come back in time order" in onnx
@@ -69,7 +69,7 @@ def test_explain_says_onnx_reverse_returns_time_order():
 
 def test_explain_gru_says_where_each_form_keeps_r_u_and_the_candidate(capsys):
     """lstm-equiv explain --cell gru: Keras's columns z r h, PyTorch's rows r z n, GRUCell's two kernels."""
-    from harness import cli
+    from lstm_equiv.harness import cli
 
     assert cli.main(["explain", "--cell", "gru", "--input-depth", "12", "--num-units", "64"]) == 0
     out = capsys.readouterr().out

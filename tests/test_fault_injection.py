@@ -8,11 +8,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from harness import engine, runs, selftest, tolerances
-from harness.checks import gradients
-from harness.engine import Item
-from harness.forms import FORMS
-from harness.runs import RUNS
+from lstm_equiv.harness import engine, runs, selftest, tolerances
+from lstm_equiv.harness.checks import gradients
+from lstm_equiv.harness.engine import Item
+from lstm_equiv.harness.forms import FORMS
+from lstm_equiv.harness.runs import RUNS
 
 STACKED = "layers: 2\nbidirectional: {merge_mode: concat}\nforms: [%s]\n"  # 4 cells, on make_case's sizes
 FORMS_HERE = [("keras_lstm", "float64"), ("lstm_cell", "float64"), ("torch_lstm", "float64"), ("onnx_lstm", "float32")]

@@ -6,11 +6,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from harness import engine, layouts
-from harness.engine import Item, ReadAs, evaluate
-from harness.forms import FORMS, GRU_FORMS, LSTM_FORMS, params_of
-from harness.forms.tf import compat as tf_compat
-from harness.runs import RUNS
+from lstm_equiv.harness import engine, layouts
+from lstm_equiv.harness.engine import Item, ReadAs, evaluate
+from lstm_equiv.harness.forms import FORMS, GRU_FORMS, LSTM_FORMS, params_of
+from lstm_equiv.harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness.runs import RUNS
 
 EXTRA = "use_peepholes: true\n"  # the forms that can express peepholes get them; the others drop the key
 
@@ -90,7 +90,7 @@ def test_forms_do_not_leak_into_each_other_in_any_order(make_case, monkeypatch):
 def test_the_question_network_runs_through_basic_lstm_cell_static_rnn_with_its_head():
     from pathlib import Path
 
-    from harness.casefile import CaseLoader
+    from lstm_equiv.harness.casefile import CaseLoader
 
     (case,) = CaseLoader().load(Path(__file__).resolve().parent.parent / "cases" / "question.yaml")
     assert "basic_lstm_cell_static_rnn" in case.forms and case.num_classes == 2
@@ -107,8 +107,8 @@ def test_the_question_network_runs_through_basic_lstm_cell_static_rnn_with_its_h
 def test_without_its_extra_a_form_is_skipped_with_a_reason_that_names_it(name, extra, monkeypatch):
     import importlib.util
 
-    from harness.forms.onnx import lstm as onnx_lstm
-    from harness.forms.torch import lstm as pytorch
+    from lstm_equiv.harness.forms.onnx import lstm as onnx_lstm
+    from lstm_equiv.harness.forms.torch import lstm as pytorch
 
     real = importlib.util.find_spec
     monkeypatch.setattr(

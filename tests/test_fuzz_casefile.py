@@ -11,9 +11,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import casefile
-from harness.cli import main
-from harness.spec import FIELDS
+from lstm_equiv.harness import casefile
+from lstm_equiv.harness.cli import main
+from lstm_equiv.harness.spec import FIELDS
 
 FUZZ = settings(
     max_examples=400,

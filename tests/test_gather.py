@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import drift, gather
+from lstm_equiv.harness import drift, gather
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "gather"
@@ -128,7 +128,7 @@ def test_gather_needs_no_tensorflow(tmp_path):
     """The workflow's gather job installs lstm-equiv without TensorFlow: the command must not import it."""
     code = (
         "import sys\nfor m in ('tensorflow', 'keras', 'tf_keras', 'torch', 'onnx', 'onnxruntime'):\n"
-        "    sys.modules[m] = None\nfrom harness.cli import main\n"
+        "    sys.modules[m] = None\nfrom lstm_equiv.harness.cli import main\n"
         f"sys.exit(main(['gather', {str(DATA)!r}, '--out', {str(tmp_path)!r}]))\n"
     )
     done = subprocess.run(

@@ -4,10 +4,10 @@ from dataclasses import replace
 
 import pytest
 
-from harness import engine, layouts, runs
-from harness.casefile import parse
-from harness.engine import Item, ReadAs, evaluate
-from harness.forms import FORMS, LSTM_FORMS, params_of
+from lstm_equiv.harness import engine, layouts, runs
+from lstm_equiv.harness.casefile import parse
+from lstm_equiv.harness.engine import Item, ReadAs, evaluate
+from lstm_equiv.harness.forms import FORMS, LSTM_FORMS, params_of
 
 DIFFERENTIABLE = sorted(n for n, f in LSTM_FORMS.items() if not f.no_gradient and not f.gradient_bug)
 
@@ -119,7 +119,7 @@ def _chaotic_weights():
     """cases/conditioning.yaml's chaotic_weights: float32 gradient bounds about 6e7 (weight_scale 8, 200 steps)."""
     from pathlib import Path
 
-    from harness.casefile import parse
+    from lstm_equiv.harness.casefile import parse
 
     path = Path(__file__).resolve().parent.parent / "cases" / "conditioning.yaml"
     return next(c for c in parse(path, path.read_bytes()) if c.name == "chaotic_weights")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from lstm_equiv.harness.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -194,7 +194,7 @@ def test_a_hostile_input_is_refused_with_its_message(corpus, name, command, mess
 
 READER = """
 import sys
-from harness.casefile import CaseFileError, CaseLoader
+from lstm_equiv.harness.casefile import CaseFileError, CaseLoader
 try:
     CaseLoader().load(sys.argv[1])
 except CaseFileError as err:

@@ -10,6 +10,7 @@ here) are reached through a ``.pth`` line naming this environment's site-package
 
 import importlib.util
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -53,15 +54,40 @@ def fresh(tmp_path_factory):
     if importlib.util.find_spec("pip") is None:  # tox-uv's environments: uv installs, there is no pip
         pytest.skip("pip is not installed in this environment (tox-uv): the main job builds and installs the wheel")
     where = tmp_path_factory.mktemp("installed")
-    wheels = where / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", wheels, ROOT])
+    # built from a copy: a build in the checkout leaves build/ and an egg-info there, whose entry point
+    # and top_level.txt pytest then reads from the rootdir (measured: every later in-process pytest run of
+    # the suite warned that lstm-equiv's modules were imported before it could rewrite their asserts)
+    source, wheels = where / "source", where / "wheels"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for name in ("lstm_equiv", "harness", "reference"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", wheels, source])
     (wheel,) = wheels.glob("lstm_equiv-*.whl")
+    _check_wheel(wheel)
     venv.EnvBuilder(with_pip=True).create(where / "venv")
     python = where / "venv" / "bin" / "python"
     _run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel])
     purelib = _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).strip()
     Path(purelib, "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     return python
+
+
+def _check_wheel(wheel):
+    """One top-level import package, lstm_equiv, holding every package of harness/ and reference/ (a folder
+    with an __init__.py that pyproject.toml's list misses would be absent) and the package data."""
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")} == {"lstm_equiv"}
+    (top_level,) = [n for n in names if n.endswith(".dist-info/top_level.txt")] or [None]
+    if top_level:  # setuptools writes it: the import names the wheel installs
+        assert zipfile.ZipFile(wheel).read(top_level).decode().split() == ["lstm_equiv"]
+    for folder in ("harness", "reference"):
+        for init in (ROOT / folder).rglob("__init__.py"):
+            assert f"lstm_equiv/{init.relative_to(ROOT).as_posix()}" in names, init
+    assert {"lstm_equiv/harness/question.yaml", "lstm_equiv/harness/case.schema.json"} <= set(names)
 
 
 def _run(cmd, cwd=None, check=True) -> str:
@@ -73,8 +99,13 @@ def _run(cmd, cwd=None, check=True) -> str:
 
 
 def test_the_installed_package_is_the_wheel_outside_the_checkout(fresh):
-    where = _run([fresh, "-c", "import harness.plugin as p; print(p.__file__)"], cwd=fresh.parent).strip()
+    where = _run([fresh, "-c", "import lstm_equiv.harness.plugin as p; print(p.__file__)"], cwd=fresh.parent).strip()
     assert "site-packages" in where and not Path(where).is_relative_to(ROOT), where
+    shown = _run([fresh, "-m", "pip", "show", "-f", "lstm-equiv"], cwd=fresh.parent)
+    files = [line.strip() for line in shown.split("Files:")[1].splitlines() if line.strip()]
+    assert {f.split("/")[0] for f in files if ".dist-info" not in f and not f.startswith("..")} == {"lstm_equiv"}, files
+    answered = _run([fresh.parent / "lstm-equiv", "run", "--help"], cwd=fresh.parent)
+    assert "question" in answered
 
 
 def test_plain_pytest_in_a_users_project_collects_and_passes_its_cases(fresh, tmp_path):

@@ -5,10 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from harness import layouts
-from harness.casefile import parse
-from harness.inputs import make_inputs
-from reference import GATES
+from lstm_equiv.harness import layouts
+from lstm_equiv.harness.casefile import parse
+from lstm_equiv.harness.inputs import make_inputs
+from lstm_equiv.reference import GATES
 
 CASE = b"name: layout\ninput_depth: 5\nnum_units: 3\ntimesteps: 2\nbatch: 1\nseed: 42\n"
 (_case,) = parse("layout.yaml", CASE)
@@ -97,19 +97,19 @@ def test_every_layout_lives_in_its_frameworks_folder_and_every_form_holds_a_regi
     them."""
     import importlib
 
-    from harness.forms import FORMS, FRAMEWORKS
+    from lstm_equiv.harness.forms import FORMS, FRAMEWORKS
 
     registered = {**layouts.LAYOUTS, **layouts.GRU_LAYOUTS, **layouts.RNN_LAYOUTS}
     homes = {}
     for framework in FRAMEWORKS:
-        for layout in importlib.import_module(f"harness.forms.{framework}.layouts").LAYOUTS:
+        for layout in importlib.import_module(f"lstm_equiv.harness.forms.{framework}.layouts").LAYOUTS:
             assert isinstance(layout, layouts.CellLayout), layout.name
             assert layout.name not in homes, f"{layout.name} in {homes.get(layout.name)} and {framework}"
             homes[layout.name] = framework
     assert sorted(homes) == sorted(registered)
     for name in ("KERAS", "BASIC_LSTM_CELL", "TORCH_GRU", "ONNX_RNN"):
         layout = getattr(layouts, name)
-        home = importlib.import_module(f"harness.forms.{homes[layout.name]}.layouts")
+        home = importlib.import_module(f"lstm_equiv.harness.forms.{homes[layout.name]}.layouts")
         assert getattr(home, name) is layout, name
     for form in FORMS.values():
         for reset_after in (False, True)[: 2 if form.cell == "gru" else 1]:
@@ -131,11 +131,12 @@ def test_importing_the_forms_package_builds_no_form():
     import sys
 
     probe = (
-        "import sys, harness.forms, harness.layouts; harness.layouts.KERAS; "
-        "print(sorted(m for m in sys.modules if m.startswith('harness.forms.') and not m.endswith('layouts')))"
+        "import sys, lstm_equiv.harness.forms, lstm_equiv.harness.layouts as layouts; layouts.KERAS; "
+        "print(sorted(m.split('.')[-1] for m in sys.modules if m.startswith('lstm_equiv.harness.forms.') "
+        "and not m.endswith('layouts')))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['harness.forms.keras', 'harness.forms.onnx', 'harness.forms.tf', 'harness.forms.torch']"
+    assert out.strip() == "['keras', 'onnx', 'tf', 'torch']"
 
 
 def test_an_attribute_error_while_building_a_registry_is_not_read_as_a_missing_name(monkeypatch):
@@ -143,7 +144,7 @@ def test_an_attribute_error_while_building_a_registry_is_not_read_as_a_missing_n
     "no attribute LAYOUTS", its cause lost: it comes out as a RuntimeError naming it."""
 
     def broken():
-        raise AttributeError("module 'harness.forms.tf.layouts' has no attribute 'GRU_CELL'")
+        raise AttributeError("module 'lstm_equiv.harness.forms.tf.layouts' has no attribute 'GRU_CELL'")
 
     monkeypatch.setattr(layouts, "_framework_modules", broken)
     monkeypatch.delitem(vars(layouts), "GRU_LAYOUTS", raising=False)

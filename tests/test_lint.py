@@ -46,3 +46,16 @@ def test_ruff_format_sees_a_file_it_would_change(tmp_path):
     (tmp_path / "ugly.py").write_text("x = {  'a':1 }\n")
     run = _ruff("format", "--check", ".", cwd=tmp_path)
     assert run.returncode == 1 and "ugly.py" in run.stdout + run.stderr
+
+
+def test_every_import_goes_through_the_one_import_name():
+    """The code imports lstm_equiv.harness and lstm_equiv.reference, never harness or reference as top-level
+    packages: one module object per file (a second name would give a second RUNS cache, and monkeypatches
+    that miss), and the installed wheel has no top-level harness or reference to find."""
+    import re
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files", "*.py"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    pattern = re.compile(r"^\s*(from|import) (harness|reference)\b|-m\", \"harness\"", re.M)
+    offenders = [f for f in files if pattern.search((ROOT / f).read_text())]
+    assert offenders == [], offenders

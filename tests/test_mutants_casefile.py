@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import spec, yamlnodes
-from harness.casefile import CaseFileError, CaseLoader, Problem, _typo_distance, case_files, parse, suggest
-from harness.spec import FIELDS
+from lstm_equiv.harness import spec, yamlnodes
+from lstm_equiv.harness.casefile import CaseFileError, CaseLoader, Problem, _typo_distance, case_files, parse, suggest
+from lstm_equiv.harness.spec import FIELDS
 
 FILE = Path("case.yaml")
 

@@ -10,11 +10,11 @@ import warnings
 import numpy as np
 import pytest
 
-from harness import compare, layouts
-from harness.tolerances import Tolerance
-from reference import ACTIVATIONS, GATES, PEEPHOLE_GATES, LSTMParams, dense, lstm_backward, lstm_forward
-from reference import backward as ref_backward
-from reference import lstm as ref_lstm
+from lstm_equiv.harness import compare, layouts
+from lstm_equiv.harness.tolerances import Tolerance
+from lstm_equiv.reference import ACTIVATIONS, GATES, PEEPHOLE_GATES, LSTMParams, dense, lstm_backward, lstm_forward
+from lstm_equiv.reference import backward as ref_backward
+from lstm_equiv.reference import lstm as ref_lstm
 
 TOL = Tolerance(1e-6, "test")
 

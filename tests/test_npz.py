@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import npz
-from harness.safeio import LIMITS, MiB
-from reference import GATES, PEEPHOLE_GATES, LSTMParams
+from lstm_equiv.harness import npz
+from lstm_equiv.harness.safeio import LIMITS, MiB
+from lstm_equiv.reference import GATES, PEEPHOLE_GATES, LSTMParams
 
 ROOT = Path(__file__).resolve().parent.parent
 N_IN, N, P = 3, 4, 2  # input_depth, num_units, num_proj of the test files
@@ -124,7 +124,7 @@ def test_a_valid_compressed_file_loads(tmp_path):
 
 CHILD = """
 import sys
-from harness import npz
+from lstm_equiv.harness import npz
 try:
     npz.load(sys.argv[1])
 except npz.NpzError as err:

@@ -4,10 +4,10 @@ peepholes, while onnxruntime computes every one of them (harness/forms/onnx/lstm
 import numpy as np
 import pytest
 
-from harness import layouts
-from harness.forms.onnx import lstm as onnx_lstm
-from harness.runs import RUNS
-from reference import GATES, LSTMParams, lstm_forward
+from lstm_equiv.harness import layouts
+from lstm_equiv.harness.forms.onnx import lstm as onnx_lstm
+from lstm_equiv.harness.runs import RUNS
+from lstm_equiv.reference import GATES, LSTMParams, lstm_forward
 
 pytestmark = pytest.mark.skipif(onnx_lstm.missing() is not None, reason=str(onnx_lstm.missing()))
 
@@ -51,7 +51,7 @@ def test_onnx_gru_weights_are_read_back_from_the_model_so_a_packing_mistake_fail
     bias Rb (B = [Wb, 0]) fails the weights check, naming the bias block; packed right, every forward check
     passes. (A swap of Wb and Rb is the same function where the reset comes first: the two only add, and
     they are read back as one b.)"""
-    from harness import engine
+    from lstm_equiv.harness import engine
 
     case = make_case(
         name=f"onnx_gru_pack_{int(reset_after)}",
@@ -75,7 +75,7 @@ def test_onnx_gru_weights_are_read_back_from_the_model_so_a_packing_mistake_fail
 def test_a_bidirectional_node_lists_its_activations_for_each_direction(make_case):
     """ONNX lists activations (and alpha, beta) per direction; onnxruntime refuses a bidirectional node
     with one direction's list. The LSTM with hard_sigmoid, bidirectional, passes every forward check."""
-    from harness import engine
+    from lstm_equiv.harness import engine
 
     assert onnx_lstm.per_direction({"activations": ["A", "B"], "activation_alpha": [0.2], "clip": 1.0}, 2) == {
         "activations": ["A", "B", "A", "B"],

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import engine, safeio
-from harness.cli import main
+from lstm_equiv.harness import engine, safeio
+from lstm_equiv.harness.cli import main
 
 GOOD = (
     "name: {name}\ninput_depth: 3\nnum_units: 4\ntimesteps: 6\nbatch: 2\nseed: 7\ndtypes: [float32]\n"

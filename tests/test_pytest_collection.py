@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import engine
-from harness.collect import per_case
-from harness.forms import FORMS, LSTM_FORMS
-from harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness import engine
+from lstm_equiv.harness.collect import per_case
+from lstm_equiv.harness.forms import FORMS, LSTM_FORMS
+from lstm_equiv.harness.forms.tf import compat as tf_compat
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = (
@@ -20,7 +20,7 @@ GOOD = (
 BAD = "name: typo\ninput_depth: 3\nnum_unit: 4\ntimesteps: 6\nbatch: 2\nseed: 8\n"
 WRONG_LAYOUT = """
 from dataclasses import replace
-from harness import engine, layouts
+from lstm_equiv.harness import engine, layouts
 _wrong = replace(layouts.KERAS, name="keras read as ijfo", gate_order=("i", "j", "f", "o"))
 _evaluate = engine.evaluate
 engine.evaluate = lambda item, reading=None, weights="random": _evaluate(item, engine.ReadAs(other=_wrong), weights)
@@ -32,7 +32,7 @@ COLLECTED = ROOT / "tests" / "data" / "collected.json"
 def every_form_already_ran_here(tmp_path_factory):
     """pytester's in-process runs drop the modules they imported; TF's must not be imported twice in one
     process (its C++ op registry aborts), so every form runs once here, in this process, before them."""
-    from harness.casefile import parse
+    from lstm_equiv.harness.casefile import parse
 
     path = tmp_path_factory.mktemp("warm") / "warm.yaml"
     (case,) = parse(

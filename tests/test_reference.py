@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reference import GATES, LSTMParams, lstm_forward
+from lstm_equiv.reference import GATES, LSTMParams, lstm_forward
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference"
 
@@ -36,7 +36,10 @@ def test_reference_never_imports_tensorflow_or_keras():
             )
             for name in names:
                 assert name.split(".")[0] not in {"tensorflow", "keras", "tf_keras"}, f"{path} imports {name}"
-    code = "import sys, reference; print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
+    code = (
+        "import sys, lstm_equiv.reference; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REFERENCE.parent
     ).stdout
@@ -112,7 +115,7 @@ def test_lstm_params_map_visits_the_blocks_in_a_fixed_order():
     peephole, projection keeps every case's draws (and so its bounds) as they were before map existed."""
     import numpy as np
 
-    from reference import LSTMParams
+    from lstm_equiv.reference import LSTMParams
 
     rng = np.random.default_rng(0)
     params = LSTMParams(

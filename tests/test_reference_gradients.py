@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from reference import GATES, PEEPHOLE_GATES, LSTMParams, lstm_backward, lstm_forward
+from lstm_equiv.reference import GATES, PEEPHOLE_GATES, LSTMParams, lstm_backward, lstm_forward
 
 EPS = 1e-6
 # central differences are exact to O(EPS^2) ~ 1e-12 relative, plus rounding ~ 1e-16 / EPS = 1e-10
@@ -132,7 +132,7 @@ NETWORKS = {
 
 
 def _block_cell(cell, rng, width_in, n):
-    from reference import GRU_GATES, RNN_GATES, GRUParams, RNNParams
+    from lstm_equiv.reference import GRU_GATES, RNN_GATES, GRUParams, RNNParams
 
     kind, gates = {"gru": (GRUParams, GRU_GATES), "rnn": (RNNParams, RNN_GATES)}[cell]
     return kind(
@@ -144,7 +144,7 @@ def _block_cell(cell, rng, width_in, n):
 
 
 def _network(seed, layers=1, merge_mode=None, peepholes=False, num_proj=None, cell="lstm", **_):
-    from reference.network import directions
+    from lstm_equiv.reference.network import directions
 
     rng = np.random.default_rng(seed)
     n_in, n, batch, steps = 3, 4, 2, 5
@@ -183,7 +183,7 @@ def _network(seed, layers=1, merge_mode=None, peepholes=False, num_proj=None, ce
 def test_every_network_gradient_matches_finite_differences(name):
     """Reversal, padding (both rules), bidirectional merges, initial states and stacking, each block of
     every cell, x and every initial state, against central differences: the LSTM, the GRU and the RNN."""
-    from reference import network_backward, network_forward
+    from lstm_equiv.reference import network_backward, network_forward
 
     config = NETWORKS[name]
     cells, x, h0, c0, (r_out, r_h, r_c) = _network(11, **config)
@@ -217,7 +217,7 @@ def test_every_network_gradient_matches_finite_differences(name):
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_truncated_gradients_match_finite_differences_with_the_carried_state_held_constant(cell):
     """chunks=3: each chunk differentiated from the state the chunks before it left, held as a constant."""
-    from reference import network_backward, network_forward
+    from lstm_equiv.reference import network_backward, network_forward
 
     cells, x, h0, c0, (r_out, r_h, r_c) = _network(5, layers=2, cell=cell)
     parts = np.array_split(np.arange(x.shape[1]), 3)
@@ -256,8 +256,8 @@ def test_truncated_gradients_match_finite_differences_with_the_carried_state_hel
 def test_the_network_refuses_what_a_cell_cannot_take():
     """Params of two cells in one network, a c0 for a cell without c, an unknown padding rule: errors, not
     a silent default."""
-    from reference import network_backward, network_forward
-    from reference.rnn import rnn_backward
+    from lstm_equiv.reference import network_backward, network_forward
+    from lstm_equiv.reference.rnn import rnn_backward
 
     gru, x, h0, _, (r_out, _, _) = _network(3, merge_mode="concat", cell="gru")
     rnn, _, _, _, _ = _network(3, cell="rnn")
@@ -273,7 +273,7 @@ def test_the_network_refuses_what_a_cell_cannot_take():
 
 def test_truncated_gradients_of_the_rnn_are_each_chunk_from_its_start():
     """chunks=2 on the RNN: the sum of each chunk's gradient from the state the chunk before it left."""
-    from reference import network_backward, network_forward
+    from lstm_equiv.reference import network_backward, network_forward
 
     cells, x, h0, _, (r_out, r_h, _) = _network(6, layers=2, cell="rnn")
     grads = network_backward(x, cells, r_out, h0, d_h=r_h, layers=2, chunks=2)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from test_reference_gradients import RTOL, _numeric  # central differences, the LSTM's own
 
-from reference import GRU_GATES, GRUParams, gru_backward, gru_forward
+from lstm_equiv.reference import GRU_GATES, GRUParams, gru_backward, gru_forward
 
 
 def _setup(seed, with_bh=True):
@@ -49,8 +49,8 @@ def test_the_reset_position_and_the_update_convention_matter():
     after, _ = gru_forward(x, params, h0, reset_after=True)
     assert np.abs(before - after).max() > 1e-2
     one_step, h1 = gru_forward(x[:, :1], params, h0)
-    from reference.gru import gru_step
-    from reference.lstm import ACTIVATIONS
+    from lstm_equiv.reference.gru import gru_step
+    from lstm_equiv.reference.lstm import ACTIVATIONS
 
     s = gru_step(x[:, 0], h0, params, False, ACTIVATIONS["tanh"], ACTIVATIONS["sigmoid"])
     np.testing.assert_array_equal(h1, s.u * h0 + (1 - s.u) * s.c)

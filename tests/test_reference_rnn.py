@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from test_reference_gradients import RTOL, _numeric  # central differences, the LSTM's own
 
-from reference import RNNParams, rnn_backward, rnn_forward
+from lstm_equiv.reference import RNNParams, rnn_backward, rnn_forward
 
 
 def _setup(seed, with_bh=True):

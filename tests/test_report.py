@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import cli, engine, explain, report, safeio
-from harness.casefile import parse
+from lstm_equiv.harness import cli, engine, explain, report, safeio
+from lstm_equiv.harness.casefile import parse
 
 pytest.importorskip("matplotlib", reason="the plots extra: pip install -e '.[plots]'")
 import matplotlib.image
@@ -131,7 +131,7 @@ def test_a_passing_report_says_pass_and_lists_no_failing_item(results, tmp_path)
 
 
 def test_invalid_case_files_are_in_the_verdict_with_their_errors(results, tmp_path):
-    from harness.casefile import CaseFileError
+    from lstm_equiv.harness.casefile import CaseFileError
 
     try:
         parse("bad.yaml", b"name: b\ninput_depth: 3\nnum_units: 4\ntimesteps: 2\nbatch: 1\nseed: 1\ncolour: red\n")
@@ -156,7 +156,7 @@ def _cli_stderr(tty: bool, case_dir):
         with redirect_stdout(io.StringIO()), redirect_stderr(err):
             cli.main(["run", str(case_dir)])
         return err.getvalue()
-    cmd = [sys.executable, "-m", "harness", "run", str(case_dir)]
+    cmd = [sys.executable, "-m", "lstm_equiv.harness", "run", str(case_dir)]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     leader, follower = pty.openpty()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=follower, env=env, cwd=ROOT)

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import engine, report
-from harness.casefile import parse
+from lstm_equiv.harness import engine, report
+from lstm_equiv.harness.casefile import parse
 
 pytest.importorskip("matplotlib", reason="the plots extra: pip install -e '.[plots]'")
 ROOT = Path(__file__).resolve().parent.parent

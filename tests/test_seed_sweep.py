@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import casefile, engine
+from lstm_equiv.harness import casefile, engine
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness import cli, engine, layouts, selftest
-from harness.forms import FORMS, LSTM_FORMS
+from lstm_equiv.harness import cli, engine, layouts, selftest
+from lstm_equiv.harness.forms import FORMS, LSTM_FORMS
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_the_bounds_stay_close_to_what_correct_forms_reach():
     form's error is at least 1/200 of its derived bound, in float32 and float64."""
     from pathlib import Path
 
-    from harness.casefile import CaseLoader
+    from lstm_equiv.harness.casefile import CaseLoader
 
     (case,) = CaseLoader().load(Path(__file__).resolve().parent.parent / "cases" / "question.yaml")
     for dtype in ("float32", "float64"):

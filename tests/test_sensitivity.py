@@ -5,8 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from harness import sensitivity
-from reference import GATES, PEEPHOLE_GATES, LSTMParams, dense, lstm_backward, lstm_forward
+from lstm_equiv.harness import sensitivity
+from lstm_equiv.reference import GATES, PEEPHOLE_GATES, LSTMParams, dense, lstm_backward, lstm_forward
 
 
 def _params(seed, n_in=3, n=4, scale=0.5, peepholes=False, num_proj=None):
@@ -128,7 +128,7 @@ def test_a_perturbation_is_relative_independent_per_element_and_both_ways():
 
 
 def _gru(seed=3, n_in=3, n=4):
-    from reference import GRU_GATES, GRUParams
+    from lstm_equiv.reference import GRU_GATES, GRUParams
 
     rng = np.random.default_rng(seed)
     return GRUParams(
@@ -150,7 +150,7 @@ def test_every_gru_block_is_perturbed():
 
 
 def test_the_gru_forward_starts_from_its_state_and_rounds_h_after_each_step():
-    from reference import gru_forward
+    from lstm_equiv.reference import gru_forward
 
     p, h0 = _gru(), np.random.default_rng(4).normal(size=(2, 4))
     net = sensitivity.Network((p,), h0=(h0,))
@@ -164,7 +164,7 @@ def test_the_gru_forward_starts_from_its_state_and_rounds_h_after_each_step():
 
 
 def test_a_network_forward_uses_its_states_and_sequence_keys_and_rounds_every_step():
-    from reference import network_forward
+    from lstm_equiv.reference import network_forward
 
     cells = (_params(1), _params(2, n_in=4))
     h0 = tuple(np.random.default_rng(k).normal(size=(2, 4)) for k in (6, 7))
@@ -324,7 +324,7 @@ def test_the_separation_swaps_peepholes_and_a_grus_recurrent_biases_themselves()
     difference a swap of those alone makes, computed here swap by swap with the reference."""
     from itertools import combinations
 
-    from reference import GRU_GATES, gru_forward
+    from lstm_equiv.reference import GRU_GATES, gru_forward
 
     p = _params(1, peepholes=True)
     alike = replace(p, V={g: p.V["i"] for g in GATES}, W={g: p.W["i"] for g in GATES}, b={g: p.b["i"] for g in GATES})

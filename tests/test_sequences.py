@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import runs
-from harness.explain import _EXAMPLE, _SEQUENCE_KEYS
-from harness.forms import FORMS
-from harness.spec import DEFAULTS
+from lstm_equiv.harness import runs
+from lstm_equiv.harness.explain import _EXAMPLE, _SEQUENCE_KEYS
+from lstm_equiv.harness.forms import FORMS
+from lstm_equiv.harness.spec import DEFAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +63,7 @@ def test_a_gradient_leaking_through_the_padding_fails_however_small(make_case):
 
     import numpy as np
 
-    from harness import engine
+    from lstm_equiv.harness import engine
 
     case = make_case(name="leak", dtypes="float64", extra="sequence_lengths: [6, 3]\n")
     item = engine.Item(case, "keras_lstm", "float64", "grad_x")
@@ -84,7 +84,7 @@ def test_every_cell_draws_its_own_weights_and_the_first_is_the_plain_cases(make_
     key to a case leaves its first cell as it was."""
     import numpy as np
 
-    from harness.inputs import make_inputs
+    from lstm_equiv.harness.inputs import make_inputs
 
     plain = make_inputs(make_case(name="plain_cells"), "float64")
     deep = make_inputs(
@@ -108,7 +108,7 @@ def test_a_leak_at_any_padded_step_of_any_row_fails(make_case):
     naming that row and step."""
     from dataclasses import replace
 
-    from harness import engine
+    from lstm_equiv.harness import engine
 
     case = make_case(name="leak_all", dtypes="float64", extra="sequence_lengths: [5, 3]\n")
     item = engine.Item(case, "keras_lstm", "float64", "grad_x")
@@ -133,7 +133,7 @@ def test_pad_packed_sequence_without_total_length_is_caught_when_no_row_is_full(
 ):
     """The classic PyTorch bug: pad_packed_sequence without total_length pads to the longest row, not to the
     sequence. With a full-length row it is invisible (hence cases/sequences.yaml's padded_no_full_row)."""
-    from harness import engine
+    from lstm_equiv.harness import engine
 
     if FORMS["torch_lstm"].missing():
         pytest.skip(FORMS["torch_lstm"].missing())

@@ -6,12 +6,12 @@ from dataclasses import replace
 
 import pytest
 
-from harness import layouts, spec
-from harness.block_layouts import BlockTensor
-from harness.casefile import parse
-from harness.cells import CELLS
-from harness.engine import Item, ReadAs, checks_of, evaluate
-from harness.forms import FORMS, RNN_FORMS, params_of
+from lstm_equiv.harness import layouts, spec
+from lstm_equiv.harness.block_layouts import BlockTensor
+from lstm_equiv.harness.casefile import parse
+from lstm_equiv.harness.cells import CELLS
+from lstm_equiv.harness.engine import Item, ReadAs, checks_of, evaluate
+from lstm_equiv.harness.forms import FORMS, RNN_FORMS, params_of
 
 
 def _square(tmp_path, name, form):
@@ -89,13 +89,13 @@ def test_a_form_of_another_cell_refuses_by_name(make_case):
 
 
 def test_a_cell_is_named_with_the_article_its_letters_take():
-    from harness.cells import spoken
+    from lstm_equiv.harness.cells import spoken
 
     assert [spoken(name) for name in CELLS] == ["an LSTM", "a GRU", "an RNN"]
 
 
 def test_explain_shows_every_rnn_form_once_with_its_one_layout():
-    from harness import explain
+    from lstm_equiv.harness import explain
 
     lines = []
     assert explain.main_blocks("rnn", 3, 4, out=lines.append) == 0
@@ -111,8 +111,8 @@ def test_the_conditioning_rule_measures_a_wrong_rnn_layout_too():
     bound is measured against, so an RNN item can be ill-conditioned or undecided like any other."""
     import numpy as np
 
-    from harness import sensitivity
-    from reference import RNNParams
+    from lstm_equiv.harness import sensitivity
+    from lstm_equiv.reference import RNNParams
 
     rng = np.random.default_rng(3)
     params = RNNParams(

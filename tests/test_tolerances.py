@@ -4,8 +4,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from harness import tolerances
-from harness.sensitivity import UNIT_ROUNDOFF
+from lstm_equiv.harness import tolerances
+from lstm_equiv.harness.sensitivity import UNIT_ROUNDOFF
 
 
 def _case(**tolerance):

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from test_cli import cli  # tests/ is on sys.path: pytest's rootdir-less test modules
 
-from harness import engine, report, sensitivity
-from harness.casefile import parse
-from harness.forms import FORMS
-from harness.runs import RUNS
+from lstm_equiv.harness import engine, report, sensitivity
+from lstm_equiv.harness.casefile import parse
+from lstm_equiv.harness.forms import FORMS
+from lstm_equiv.harness.runs import RUNS
 
 # 16 units at weight_scale 12 over 250 steps: float64's rounding saturates (TF's float64 outputs are 1.5 off
 # the reference, the derived bound about 96, the closest wrong layout 1.9); at weight_scale 10 over 300
@@ -139,7 +139,7 @@ def test_the_report_verdict_is_undecided_unless_expected():
 
 @pytest.mark.parametrize("flag", [None, "ill-conditioned", "expected"])
 def test_a_flag_of_a_report_row_is_checked(flag):
-    from harness import drift
+    from lstm_equiv.harness import drift
 
     assert drift.OPTIONAL["flag"][0](flag)
     assert not drift.OPTIONAL["flag"][0]("bogus")
@@ -153,7 +153,7 @@ def test_an_error_past_the_bound_of_an_undecidable_case_is_undecided_but_a_nan_f
     _, case = _case(tmp_path, extra=EXPECTED)
     item = engine.Item(case, "keras_lstm", "float64", "outputs")
     r = engine.read(case, "keras_lstm", "float64")
-    from harness import compare
+    from lstm_equiv.harness import compare
 
     real = compare.compare  # the comparison held to 1e-3, the derived bounds (and the conditioning) left alone
     tight = lambda a, d, tol, *args, **kw: real(a, d, replace(tol, atol=1e-3), *args, **kw)
@@ -176,7 +176,7 @@ def test_an_error_past_the_bound_where_float64_decides_is_a_failure(tmp_path, mo
     stays a failure (never a pass flagged ill-conditioned)."""
     from dataclasses import replace
 
-    from harness import compare
+    from lstm_equiv.harness import compare
 
     path = tmp_path / "ill.yaml"
     path.write_text(

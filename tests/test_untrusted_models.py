@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import convert, modelfile, npz
-from harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness import convert, modelfile, npz
+from lstm_equiv.harness.forms.tf import compat as tf_compat
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_tf_keras = pytest.mark.skipif(
@@ -189,7 +189,7 @@ def test_an_existing_out_survives_a_failing_proof(source, tmp_path, monkeypatch)
     real = convert.write
 
     def wrong_bias(src, to, path):  # a converter bug: the bias of every gate doubled
-        from reference import LSTMParams
+        from lstm_equiv.reference import LSTMParams
 
         p = src.params
         bad = LSTMParams(p.V, p.W, {g: 2 * b + 1 for g, b in p.b.items()})
@@ -223,7 +223,7 @@ def test_an_out_folder_that_does_not_exist_is_refused_before_reading(tmp_path):
 
 
 def test_a_missing_extra_is_named(source, tmp_path, monkeypatch):
-    from harness.forms.torch import lstm as pytorch
+    from lstm_equiv.harness.forms.torch import lstm as pytorch
 
     monkeypatch.setattr(pytorch, "missing", lambda: "PyTorch is not installed: pip install -e '.[torch]'")
     lines = []
@@ -238,7 +238,7 @@ def _start_convert(source, out, *extra):
         [
             sys.executable,
             "-m",
-            "harness",
+            "lstm_equiv.harness",
             "convert",
             str(source),
             "--to",

@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from harness import cli, npz, vectors
-from harness.forms.onnx import lstm as onnx_lstm
-from harness.forms.tf import compat as tf_compat
-from harness.forms.torch import lstm as pytorch
-from reference import GATES
+from lstm_equiv.harness import cli, npz, vectors
+from lstm_equiv.harness.forms.onnx import lstm as onnx_lstm
+from lstm_equiv.harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness.forms.torch import lstm as pytorch
+from lstm_equiv.reference import GATES
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import convert
-from harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness import convert
+from lstm_equiv.harness.forms.tf import compat as tf_compat
 
 OUT = Path(__file__).resolve().parent.parent / "cases" / "weights" / "keras_initialised.npz"
 

@@ -25,8 +25,8 @@ ZIP_BOMB_BYTES = 2 * 2**30  # declared by one .npy member of zeros; about 2 MB c
 def _npz_with_member(path: Path, key: str, shape: tuple, chunk: int = 64 * 2**20):
     """An .npz of valid per-gate weights plus ``key``: a float64 array of zeros of ``shape``, streamed
     into the archive so that writing it takes little memory."""
-    from harness import npz
-    from reference import GATES, LSTMParams
+    from lstm_equiv.harness import npz
+    from lstm_equiv.reference import GATES, LSTMParams
 
     rng = np.random.default_rng(0)
     params = LSTMParams(
@@ -48,7 +48,7 @@ def _npz_with_member(path: Path, key: str, shape: tuple, chunk: int = 64 * 2**20
 def _weights(path: Path, **changes):
     """An .npz of per-gate weights (input_depth 3, num_units 4) with the members in ``changes`` replaced
     (None removes one), written member by member as np.savez does."""
-    from reference import GATES
+    from lstm_equiv.reference import GATES
 
     rng = np.random.default_rng(0)
     arrays = {

@@ -18,9 +18,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import engine  # noqa: E402  after the sys.path entry that lets it run as a script
-from harness.casefile import CaseLoader  # noqa: E402  after the sys.path entry that lets it run as a script
-from harness.forms import FORMS  # noqa: E402  after the sys.path entry that lets it run as a script
+from lstm_equiv.harness import engine  # noqa: E402  after the sys.path entry that lets it run as a script
+from lstm_equiv.harness.casefile import CaseLoader  # noqa: E402  after the sys.path entry that lets it run as a script
+from lstm_equiv.harness.forms import FORMS  # noqa: E402  after the sys.path entry that lets it run as a script
 
 DEFAULT = ("sequence_lengths", "bidirectional_padded_from_a_state")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.collect import per_case  # noqa: E402  after the sys.path entry that lets it run as a script
+from lstm_equiv.harness.collect import per_case  # noqa: E402  after the sys.path entry that lets it run as a script
 
 
 def main():

@@ -25,7 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("harness", "reference", "tests", "cases", "tools", "docs", "conftest.py", "pyproject.toml", "README.md")
+COPIED = (
+    "lstm_equiv",
+    "harness",
+    "reference",
+    "tests",
+    "cases",
+    "tools",
+    "docs",
+    "conftest.py",
+    "pyproject.toml",
+    "README.md",
+)
 
 
 @dataclass(frozen=True)

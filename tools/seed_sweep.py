@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import casefile, engine
+from lstm_equiv.harness import casefile, engine
 
 
 def seeded(case, seed):

@@ -25,7 +25,7 @@ class Check:
 
 
 def _registry() -> dict:
-    from harness.checks import gradients, values, weights
+    from lstm_equiv.harness.checks import gradients, values, weights
 
     return {check.name: check for check in (*weights.CHECKS, *values.CHECKS, *gradients.CHECKS)}
 

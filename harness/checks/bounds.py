@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from harness import tolerances
-from harness.items import Item
-from harness.runs import RUNS, Run
+from lstm_equiv.harness import tolerances
+from lstm_equiv.harness.items import Item
+from lstm_equiv.harness.runs import RUNS, Run
 
 
 def tolerance(item: Item, r: Run) -> tolerances.Tolerance:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import compare, tolerances
-from harness.cells import CELLS
-from harness.checks import Check
-from harness.checks.bounds import verdict
-from harness.forms import FORMS
-from harness.inputs import loss_weights
-from harness.items import Item, Result, digest, what
-from harness.runs import RUNS, Run, cell_grads
-from harness.sensitivity import block_name
+from lstm_equiv.harness import compare, tolerances
+from lstm_equiv.harness.cells import CELLS
+from lstm_equiv.harness.checks import Check
+from lstm_equiv.harness.checks.bounds import verdict
+from lstm_equiv.harness.forms import FORMS
+from lstm_equiv.harness.inputs import loss_weights
+from lstm_equiv.harness.items import Item, Result, digest, what
+from lstm_equiv.harness.runs import RUNS, Run, cell_grads
+from lstm_equiv.harness.sensitivity import block_name
 
 
 def reference_grads(item: Item, r: Run, reading):

@@ -3,11 +3,11 @@ derived bound (harness.checks.bounds)."""
 
 from __future__ import annotations
 
-from harness import compare
-from harness.cells import CELLS
-from harness.checks import Check
-from harness.checks.bounds import tolerance, verdict
-from harness.items import Result, digest, sample, what
+from lstm_equiv.harness import compare
+from lstm_equiv.harness.cells import CELLS
+from lstm_equiv.harness.checks import Check
+from lstm_equiv.harness.checks.bounds import tolerance, verdict
+from lstm_equiv.harness.items import Result, digest, sample, what
 
 
 class ValueCheck(Check):

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import tolerances
-from harness.cells import CELLS
-from harness.checks import Check
-from harness.items import Result, digest, what
-from harness.runs import cell_tensors
-from harness.sensitivity import block_name
+from lstm_equiv.harness import tolerances
+from lstm_equiv.harness.cells import CELLS
+from lstm_equiv.harness.checks import Check
+from lstm_equiv.harness.items import Result, digest, what
+from lstm_equiv.harness.runs import cell_tensors
+from lstm_equiv.harness.sensitivity import block_name
 
 OPTIONAL = {"peephole": "peephole diagonals", "b_h": "recurrent biases"}
 """Per-gate parts a cell may or may not have, in words: injected and read back must agree on them."""

@@ -104,7 +104,7 @@ class Form:
     def cannot_express(self, options: dict) -> list:
         """``(key, why)`` for every option value in ``options`` this form cannot compute (the option vocabulary:
         harness.spec, which imports this package for the form names, so it is imported here when called)."""
-        from harness import spec
+        from lstm_equiv.harness import spec
 
         out = []
         for key, value in options.items():
@@ -134,7 +134,7 @@ class Form:
 
     def semantics(self, case) -> dict:
         """The reference's keyword arguments that compute what this form computes for ``case``."""
-        from harness import spec  # see cannot_express
+        from lstm_equiv.harness import spec  # see cannot_express
 
         out = {
             "forget_bias": case.forget_bias,
@@ -272,7 +272,7 @@ Adding a framework is adding its folder and naming it here."""
 def _registry() -> dict:
     import importlib
 
-    every = [form for name in FRAMEWORKS for form in importlib.import_module(f"harness.forms.{name}").FORMS]
+    every = [form for name in FRAMEWORKS for form in importlib.import_module(f"lstm_equiv.harness.forms.{name}").FORMS]
     ordered = [f for f in every if f.cell == "lstm"] + [f for f in every if f.cell != "lstm"]  # LSTM forms first
     return {form.name: form for form in ordered}
 

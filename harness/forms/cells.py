@@ -8,8 +8,8 @@ sequence keys are, where the framework's form takes them (reference.network runs
 
 from __future__ import annotations
 
-from harness.cells import CELLS, spoken
-from harness.forms import Form, FormOutput
+from lstm_equiv.harness.cells import CELLS, spoken
+from lstm_equiv.harness.forms import Form, FormOutput
 
 
 class BlockCellForm(Form):

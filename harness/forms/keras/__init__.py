@@ -4,11 +4,11 @@ Its version quirks are harness.forms.tf.compat's; its layouts: ``layouts.py``.""
 
 from __future__ import annotations
 
-from harness.forms import lazy_forms
+from lstm_equiv.harness.forms import lazy_forms
 
 
 def _forms() -> list:
-    from harness.forms.keras import cells, lstm
+    from lstm_equiv.harness.forms.keras import cells, lstm
 
     return [*lstm.FORMS, *cells.FORMS]
 

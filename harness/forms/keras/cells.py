@@ -3,10 +3,10 @@ or after the recurrent product), ``keras.layers.SimpleRNN`` (the plain RNN)."""
 
 from __future__ import annotations
 
-from harness import layouts
-from harness.forms import ANY
-from harness.forms.cells import BlockCellForm
-from harness.forms.keras.lstm import KerasForm, keras_semantics
+from lstm_equiv.harness import layouts
+from lstm_equiv.harness.forms import ANY
+from lstm_equiv.harness.forms.cells import BlockCellForm
+from lstm_equiv.harness.forms.keras.lstm import KerasForm, keras_semantics
 
 
 class KerasCellForm(BlockCellForm, KerasForm):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import layouts
-from harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness import layouts
+from lstm_equiv.harness.forms.tf import compat as tf_compat
 
 
 def keras_name(activation: str) -> str:

@@ -10,11 +10,11 @@ run-time forget bias, so BasicLSTMCell's ``forget_bias`` is realised in the f bl
 
 from __future__ import annotations
 
-from harness import layouts
-from harness.cells import CELLS
-from harness.forms import ANY, Form, cell_variables, cells_output, chunks, forward_and_gradients, valid_mask
-from harness.forms.cells import no_c
-from harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness import layouts
+from lstm_equiv.harness.cells import CELLS
+from lstm_equiv.harness.forms import ANY, Form, cell_variables, cells_output, chunks, forward_and_gradients, valid_mask
+from lstm_equiv.harness.forms.cells import no_c
+from lstm_equiv.harness.forms.tf import compat as tf_compat
 
 
 class KerasForm(Form):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from harness.forms import lazy_forms
+from lstm_equiv.harness.forms import lazy_forms
 
 EXTRA = "onnx"
 
@@ -39,7 +39,7 @@ def node_inputs(directions: list, biases: tuple = ("Wb", "Rb"), peepholes: tuple
 
 
 def _forms() -> list:
-    from harness.forms.onnx import cells, lstm
+    from lstm_equiv.harness.forms.onnx import cells, lstm
 
     return [*lstm.FORMS, *cells.FORMS]
 

@@ -4,10 +4,10 @@ or ``RNN`` nodes, one per layer, run by onnxruntime: :class:`OnnxForm` over the 
 
 from __future__ import annotations
 
-from harness import layouts
-from harness.forms import ANY
-from harness.forms.cells import BlockCellForm
-from harness.forms.onnx.lstm import SEQUENCES, OnnxForm, network_model
+from lstm_equiv.harness import layouts
+from lstm_equiv.harness.forms import ANY
+from lstm_equiv.harness.forms.cells import BlockCellForm
+from lstm_equiv.harness.forms.onnx.lstm import SEQUENCES, OnnxForm, network_model
 
 
 class OnnxCellForm(BlockCellForm, OnnxForm):

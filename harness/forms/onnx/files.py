@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import layouts
+from lstm_equiv.harness import layouts
 
 
 def write(source, out) -> list:
     """Write ``source`` (harness.convert.Source) into ``out``; lines that tell how to load it."""
     import onnx
 
-    from harness.forms.onnx.cells import gru_model
-    from harness.forms.onnx.lstm import attributes, lstm_model
+    from lstm_equiv.harness.forms.onnx.cells import gru_model
+    from lstm_equiv.harness.forms.onnx.lstm import attributes, lstm_model
 
     p, n_in, n = source.params.astype("float32"), source.params.input_depth, source.params.num_units
     if source.cell == "gru":
@@ -34,7 +34,7 @@ def load_and_run(out, source, x) -> tuple:
     """The written model run by onnxruntime on ``x``: (outputs, h, c; c None for a GRU)."""
     import onnx
 
-    from harness.forms.onnx.lstm import run_model
+    from lstm_equiv.harness.forms.onnx.lstm import run_model
 
     got = run_model(onnx.load(str(out)), np.asarray(x, np.float32))
     return got["outputs"], got["h"], got.get("c")

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import layouts
-from harness.forms import ANY, Form, FormOutput, chunks
-from harness.forms.onnx import missing, node_inputs
+from lstm_equiv.harness import layouts
+from lstm_equiv.harness.forms import ANY, Form, FormOutput, chunks
+from lstm_equiv.harness.forms.onnx import missing, node_inputs
 
 OPSET = 17
 NO_GRADIENT = (

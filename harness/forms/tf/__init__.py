@@ -5,11 +5,11 @@ compat.v1 cells live on each TF) are harness.forms.tf.compat's."""
 
 from __future__ import annotations
 
-from harness.forms import lazy_forms
+from lstm_equiv.harness.forms import lazy_forms
 
 
 def _forms() -> list:
-    from harness.forms.tf import cells, compat_v1, fused
+    from lstm_equiv.harness.forms.tf import cells, compat_v1, fused
 
     return [*compat_v1.FORMS, *cells.FORMS, *fused.FORMS]
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import itertools
 import warnings
 
-from harness import layouts
-from harness.forms import ANY, form_output, forward_and_gradients, head_logits
-from harness.forms.cells import BlockCellForm, no_c
-from harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness import layouts
+from lstm_equiv.harness.forms import ANY, form_output, forward_and_gradients, head_logits
+from lstm_equiv.harness.forms.cells import BlockCellForm, no_c
+from lstm_equiv.harness.forms.tf import compat as tf_compat
 
 _SCOPES = itertools.count()
 

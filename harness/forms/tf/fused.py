@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import layouts
-from harness.forms import ANY, Form, KnownGradientBug, form_output, forward_and_gradients, head_logits
-from harness.forms.cells import BlockCellForm, no_c
-from harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness import layouts
+from lstm_equiv.harness.forms import ANY, Form, KnownGradientBug, form_output, forward_and_gradients, head_logits
+from lstm_equiv.harness.forms.cells import BlockCellForm, no_c
+from lstm_equiv.harness.forms.tf import compat as tf_compat
 
 _NO_CLIP = -1.0  # any value <= 0 turns the ops' clip off
 

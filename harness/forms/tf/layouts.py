@@ -5,9 +5,9 @@ harness.layouts gathers every framework's layouts (``LAYOUTS``, ``GRU_LAYOUTS``,
 
 from __future__ import annotations
 
-from harness.block_layouts import BlockLayout, BlockTensor
-from harness.layouts import RUNTIME, STACKED, STORED, Layout
-from reference import RNNParams
+from lstm_equiv.harness.block_layouts import BlockLayout, BlockTensor
+from lstm_equiv.harness.layouts import RUNTIME, STACKED, STORED, Layout
+from lstm_equiv.reference import RNNParams
 
 _H = ("h",)  # the plain RNN's one block
 _RNN_NAMES = (("h", "h"),)

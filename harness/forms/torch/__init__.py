@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.util
 import warnings
 
-from harness.forms import lazy_forms
+from lstm_equiv.harness.forms import lazy_forms
 
 EXTRA = "torch"
 
@@ -34,7 +34,7 @@ TORCH_DTYPES = {"float32": "float32", "float64": "float64"}
 
 
 def _forms() -> list:
-    from harness.forms.torch import cells, lstm
+    from lstm_equiv.harness.forms.torch import cells, lstm
 
     return [*lstm.FORMS, *cells.FORMS]
 

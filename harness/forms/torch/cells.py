@@ -4,9 +4,9 @@ gradients by autograd."""
 
 from __future__ import annotations
 
-from harness import layouts
-from harness.forms.cells import BlockCellForm
-from harness.forms.torch.lstm import WHOLE_SEQUENCES, TorchForm, whole_module, whole_sequence
+from lstm_equiv.harness import layouts
+from lstm_equiv.harness.forms.cells import BlockCellForm
+from lstm_equiv.harness.forms.torch.lstm import WHOLE_SEQUENCES, TorchForm, whole_module, whole_sequence
 
 
 class TorchCellForm(BlockCellForm, TorchForm):

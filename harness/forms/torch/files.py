@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import layouts
-from harness.forms.torch import torch
+from lstm_equiv.harness import layouts
+from lstm_equiv.harness.forms.torch import torch
 
 
 def _module(t, source):

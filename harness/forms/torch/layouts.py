@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from harness.block_layouts import BlockLayout, BlockTensor
-from harness.layouts import SPLIT, STORED, Layout
-from reference import RNNParams
+from lstm_equiv.harness.block_layouts import BlockLayout, BlockTensor
+from lstm_equiv.harness.layouts import SPLIT, STORED, Layout
+from lstm_equiv.reference import RNNParams
 
 _H = ("h",)  # the plain RNN's one block
 _RNN_NAMES = (("h", "h"),)

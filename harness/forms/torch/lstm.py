@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness import layouts
-from harness.cells import CELLS
-from harness.forms import ANY, Form, FormOutput, chunks
-from harness.forms.torch import TORCH_DTYPES, missing, torch
+from lstm_equiv.harness import layouts
+from lstm_equiv.harness.cells import CELLS
+from lstm_equiv.harness.forms import ANY, Form, FormOutput, chunks
+from lstm_equiv.harness.forms.torch import TORCH_DTYPES, missing, torch
 
 
 class TorchForm(Form):
