@@ -28,7 +28,7 @@ if render.find_browser() is None:
             pytrace=False,
         )
     pytest.skip(
-        f"no Chromium on PATH ({', '.join(render.BROWSERS)}): apt-get install chromium-headless-shell",
+        f"no Chromium on PATH ({', '.join(render.BROWSERS)}): apt-get install -y chromium-headless-shell",
         allow_module_level=True,
     )
 
