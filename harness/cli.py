@@ -1,5 +1,5 @@
 """``lstm-equiv``: run cases and print what matched. The exit codes are EXIT_CODES, printed by ``--help``
-and tabled in the README (tests/test_cli.py keeps the two the same).
+and tabled in docs/usage.md (tests/test_cli.py keeps the two the same).
 
 Over 400 lines, on purpose: one parser for every command, with the help each option prints, next to the
 commands it calls.
@@ -459,7 +459,7 @@ def cmd_schema(args) -> int:
 
 
 def exit_code_help(width: int = 100) -> str:
-    """The exit-code table of ``--help``: the same words as the README's."""
+    """The exit-code table of ``--help``: the same words as docs/usage.md's."""
     import textwrap
 
     lines = ["exit codes (every command):"]

@@ -1,5 +1,5 @@
 """The plain (Elman) RNN, and its backpropagation through time: the third cell, added to show what a cell
-costs (README: "Adding a cell").
+costs (docs/third-cell.md).
 
 For every timestep t, with ``x_t`` [batch, input_depth] and the previous state ``h``::
 

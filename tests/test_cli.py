@@ -139,8 +139,8 @@ def test_two_runs_give_bit_identical_results(tmp_path):
 
 
 def _readme_exit_codes() -> list:
-    """(code, meaning) of every row of the README's exit-code table."""
-    text = (ROOT / "README.md").read_text()
+    """(code, meaning) of every row of the exit-code table in docs/usage.md."""
+    text = (ROOT / "docs" / "usage.md").read_text()
     table = text[text.index("| exit code | meaning |") :].split("\n\n", 1)[0].splitlines()[2:]
     return [(int(code), meaning) for code, meaning in (row.strip("| ").split(" | ", 1) for row in table)]
 

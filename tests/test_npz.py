@@ -479,7 +479,7 @@ def test_zero_units_are_refused(tmp_path):
     )
 
 
-# ------------------------------------------- what mutation testing found untested (README, Mutation testing)
+# ------------------------------------------- what mutation testing found untested (docs/mutation-testing.md)
 
 
 def _zip64(good: bytes, directory=None) -> bytes:

@@ -1,6 +1,6 @@
 """tools/plausible_mutants.py keeps applying: every mutant's old text occurs exactly once in its module (a
 refactor that moves it would otherwise turn the mutant into an error, found only when the tool runs), and
-its tests exist. The tool itself runs by hand (README, Mutation testing): each mutant costs a TF process."""
+its tests exist. The tool itself runs by hand (docs/mutation-testing.md): each mutant costs a TF process."""
 
 import sys
 from pathlib import Path

@@ -115,7 +115,7 @@ def test_logits_spread_uses_the_head():
     assert dense(np.ones((1, 4)), *head).shape == (1, 2)
 
 
-# --------------------------------------------------- what mutation testing found unpinned (README, Mutation)
+# --------------------------------------------------- what mutation testing found unpinned (docs/mutation-testing.md)
 
 
 def test_a_perturbation_is_relative_independent_per_element_and_both_ways():

@@ -1,4 +1,4 @@
-"""The sequence keys: the README's table of which form takes which key is the forms' own answer, and
+"""The sequence keys: the table in docs/sequences.md of which form takes which key is the forms' own answer, and
 tools/padded_steps.py shows each form's own rule from a real run."""
 
 import re
@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _readme_table() -> dict:
-    """form -> {key: cell text} from the README's table of sequence keys."""
-    text = (ROOT / "README.md").read_text()
+    """form -> {key: cell text} from the table of sequence keys in docs/sequences.md."""
+    text = (ROOT / "docs" / "sequences.md").read_text()
     start = text.index("| form | go_backwards | bidirectional | sequence_lengths")
     rows = {}
     for line in text[start:].splitlines()[2:]:

@@ -1,6 +1,6 @@
 """Plausible bugs written into the modules whose tests need TensorFlow, each run against the tests that
 should catch it: the mutation testing of convert, the forms' sequence code and the Keras file reader, where
-mutmut would need about 8 s of TF per mutant for each of thousands of mutants (README, "Mutation testing").
+mutmut would need about 8 s of TF per mutant for each of thousands of mutants (docs/mutation-testing.md).
 
 Each mutant is one textual change (the old text must occur exactly once) with the tests that must fail. A
 copy of the repository is mutated, never the checkout; each mutant runs ``pytest -x`` on its tests in a
