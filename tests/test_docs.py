@@ -51,3 +51,31 @@ def test_a_broken_link_or_anchor_fails_the_build(tmp_path):
         done = _build(copy, tmp_path / "site")
         assert done.returncode != 0 and "Aborted" in done.stdout + done.stderr, (link, done.stderr[-1000:])
         page.write_text(original)
+
+
+def _doc_outputs():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import doc_outputs
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    return doc_outputs
+
+
+def test_every_marked_output_block_is_what_its_command_prints():
+    """tools/doc_outputs.py --check: the README's `lstm-equiv run`, docs/tf-versions.md's gather and drift
+    (a block printed on another TF stack is left out, and said so)."""
+    said = []
+    code = _doc_outputs().check(said.append)
+    assert code == 0, "\n".join(said) + "\n(regenerate: python tools/doc_outputs.py)"
+    assert sum(len(_doc_outputs().blocks(p)) for p in _doc_outputs().files()) >= 3
+
+
+def test_a_block_that_no_longer_matches_fails_the_check(tmp_path, monkeypatch):
+    tool = _doc_outputs()
+    page = tmp_path / "page.md"
+    text = (ROOT / "docs" / "tf-versions.md").read_text()
+    page.write_text(text.replace("0 same bits, 15 changed", "15 same bits, 0 changed", 1))
+    monkeypatch.setattr(tool, "files", lambda: [page])
+    said = []
+    assert tool.check(said.append) == 1 and "prints something else" in said[0] and "+TF 2.12.1 -> TF 2.21.0" in said[0]
