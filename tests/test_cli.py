@@ -253,6 +253,9 @@ def test_run_with_no_argument_answers_the_question():
     assert "128:192   f = f  forget gate" in out
     assert "Verdict: the same function." in out and "lstm-equiv run cases " in out
     assert out.count("\nXFAIL (2 items): block_lstm_v2: known TF bug") == 1  # two checks, one paragraph
+    assert (
+        "question_network lstm_block_cell float64 (weights outputs final_h final_c logits grad_weights grad_x)" in out
+    )
 
 
 def test_repeated_messages_of_one_kind_are_one_paragraph_listing_the_items():
@@ -266,12 +269,23 @@ def test_repeated_messages_of_one_kind_are_one_paragraph_listing_the_items():
     ] + [Result(Item(case, "a_form", "float64", "outputs"), "skip", None, None, "a_form takes float32 only")]
     paragraphs = grouped(results)
     assert len(paragraphs) == 2, paragraphs
-    assert paragraphs[0].startswith("XFAIL (3 items): a_form: known bug: difference 0.1\n  the same for: ")
-    assert "shape a_form float32 (grad_x grad_weights); shape b_form float32 (grad_x)" in paragraphs[0]
+    assert paragraphs[0] == (
+        "XFAIL (3 items): a_form: known bug: difference 0.1\n"
+        "  shape a_form float32 (grad_x): 0.1\n  shape a_form float32 (grad_weights): 0.25\n"
+        "  shape b_form float32 (grad_x): 3"
+    )
     assert paragraphs[1] == "SKIP (1 items): a_form takes float32 only"
     said = []
     _answer(results + [Result(Item(case, "a_form", "float32", "outputs"), "fail", 2.0, 1.0, "off")], said.append)
-    assert "Verdict: NOT shown: 1 of 4 checks failed" in "\n".join(said)
+    assert "Verdict: NOT shown: of the 4 checks that ran, 1 fail (above)." in "\n".join(said)
+    said = []
+    _answer([Result(Item(case, "a_form", "float32", "outputs"), "pass", 0.1, 1.0, "", ratio=0.1)], said.append)
+    assert "the outputs, in float32; the largest error is 0.1 of its bound." in "\n".join(said)  # only what ran
+    said = []
+    _answer(
+        [Result(Item(case, "a_form", "float32", "outputs"), "undecided", 0.1, 1.0, "", flag="expected")], said.append
+    )
+    assert "Verdict: NOT shown: of the 1 checks that ran, 1 undecided" in "\n".join(said)
 
 
 def _case():

@@ -68,7 +68,7 @@ def test_every_marked_output_block_is_what_its_command_prints():
     said = []
     code = _doc_outputs().check(said.append)
     assert code == 0, "\n".join(said) + "\n(regenerate: python tools/doc_outputs.py)"
-    assert sum(len(_doc_outputs().blocks(p)) for p in _doc_outputs().files()) >= 3
+    assert sum(len(_doc_outputs().blocks(p)) for p in _doc_outputs().files()) >= 4
 
 
 def test_a_block_that_no_longer_matches_fails_the_check(tmp_path, monkeypatch):
@@ -79,3 +79,6 @@ def test_a_block_that_no_longer_matches_fails_the_check(tmp_path, monkeypatch):
     monkeypatch.setattr(tool, "files", lambda: [page])
     said = []
     assert tool.check(said.append) == 1 and "prints something else" in said[0] and "+TF 2.12.1 -> TF 2.21.0" in said[0]
+    page.write_text(text.replace("<!-- output: lstm-equiv drift", "<!-- output: lstm-equiv drift >", 1))
+    with pytest.raises(ValueError, match="output markers"):  # a marker the tool cannot read is no silent skip
+        tool.check(said.append)

@@ -111,6 +111,7 @@ def test_the_installed_package_is_the_wheel_outside_the_checkout(fresh):
 def test_plain_pytest_in_a_users_project_collects_and_passes_its_cases(fresh, tmp_path):
     (tmp_path / "cases").mkdir()
     (tmp_path / "cases" / "my_shapes.yaml").write_text(CASE)
+    (tmp_path / "pytest.ini").write_text("[pytest]\nlstm_equiv_cases = cases\n")
     out = _run([fresh, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-v"], cwd=tmp_path)
     assert "cases/my_shapes.yaml::my_shape::keras_lstm-float32::outputs PASSED" in out, out
     assert "case folders: cases" in out and " 8 passed" in out, out
@@ -125,9 +126,13 @@ def test_a_wrong_tolerance_fails_with_the_file_and_line_and_a_named_folder_is_a_
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "FAILED mycases/tight.yaml::my_tight_shape::keras_lstm-float32::outputs" in proc.stdout, proc.stdout
     assert f"case my_tight_shape ({tmp_path}/mycases/tight.yaml:1), form keras_lstm" in proc.stdout, proc.stdout
-    # not named and not configured: not a case folder (exit 5, no tests), until the ini option names it
-    none = _run([fresh, "-m", "pytest", "-p", "no:cacheprovider"], tmp_path, False)
-    assert none.returncode == 5, none.stdout[-2000:]
+    # a project of Python tests: its YAML is no case file until the ini option names a folder, and a run
+    # without case files the plugin leaves alone (no header, so no TensorFlow imported)
+    (tmp_path / "test_other.py").write_text("def test_other():\n    pass\n")
+    other = _run([fresh, "-m", "pytest", "-p", "no:cacheprovider"], tmp_path, False)
+    assert other.returncode == 0 and " 1 passed" in other.stdout, other.stdout[-2000:]
+    assert "lstm-equiv:" not in other.stdout, other.stdout[-2000:]
     (tmp_path / "pytest.ini").write_text("[pytest]\nlstm_equiv_cases = mycases\n")
     configured = _run([fresh, "-m", "pytest", "-p", "no:cacheprovider"], tmp_path, False)
-    assert configured.returncode == 1 and "failed" in configured.stdout, configured.stdout[-2000:]
+    assert configured.returncode == 1 and "3 failed, 2 passed" in configured.stdout, configured.stdout[-2000:]
+    assert "case folders: mycases" in configured.stdout

@@ -206,9 +206,10 @@ def test_an_ill_conditioned_pass_warns_under_pytest_and_a_well_conditioned_one_d
     ]
 
 
-def test_which_yaml_files_the_plugin_collects(pytester):
-    """harness/plugin.py: under a configured case folder, named on the command line, under a named folder that
-    holds no Python; never under a named folder of tests (tests/data/bad here holds deliberately bad files)."""
+def test_which_yaml_files_the_plugin_collects(pytester, monkeypatch):
+    """harness/plugin.py: under a configured case folder, named on the command line, under a named folder (or
+    the current one) that holds no Python; never under a named folder of tests (tests/data/bad here holds
+    deliberately bad files); a link in a case folder counts."""
     project(pytester, {"good.yaml": GOOD})
     for folder in ("mine", "tests/data", "elsewhere"):
         (pytester.path / folder).mkdir(parents=True)
@@ -226,3 +227,8 @@ def test_which_yaml_files_the_plugin_collects(pytester):
     assert collected("--lstm-equiv-cases", "elsewhere", "cases", "elsewhere") == sorted(
         ["cases/good.yaml", "elsewhere/elsewhere.yaml"]
     )
+    (pytester.path / "cases" / "linked.yaml").symlink_to(pytester.path / "elsewhere" / "elsewhere.yaml")
+    assert "cases/linked.yaml" in collected()  # a link in a case folder to a file elsewhere is a case file
+    (pytester.path / "cases" / "linked.yaml").unlink()
+    monkeypatch.chdir(pytester.path / "mine")  # run from inside a case folder, no argument
+    assert collected() == ["mine/mine.yaml"]

@@ -38,6 +38,8 @@ def printed(command: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "lstm_equiv.harness", *args], cwd=ROOT, env=env, capture_output=True, text=True
     )
+    if done.returncode not in (0, 1):  # 1: the command ran and found something (a drift, a failure) to say
+        raise RuntimeError(f"`{command}` exited {done.returncode}:\n{done.stderr[-2000:]}")
     lines = [line.rstrip() for line in done.stdout.splitlines()]
     return f"$ {command}\n" + "\n".join(lines).rstrip() + "\n"
 
@@ -50,8 +52,12 @@ def stack() -> str:
 
 
 def blocks(path: Path) -> list:
-    """(command, the block's text) of every marked block of ``path``."""
-    return [(m.group(1), m.group(2)) for m in MARKER.finditer(path.read_text())]
+    """(command, the block's text) of every marked block of ``path``; a marker this cannot read is an error."""
+    text = path.read_text()
+    found = [(m.group(1), m.group(2)) for m in MARKER.finditer(text)]
+    if len(found) != text.count("<!-- output:"):
+        raise ValueError(f"{path.name}: {text.count('<!-- output:')} output markers, {len(found)} readable ones")
+    return found
 
 
 def check(out=print) -> int:
@@ -73,11 +79,13 @@ def check(out=print) -> int:
 
 def rewrite(out=print) -> int:
     for path in files():
+        blocks(path)  # every marker readable
         text = path.read_text()
         new = MARKER.sub(lambda m: f"<!-- output: {m.group(1)} -->\n```\n{printed(m.group(1))}```\n", text)
         if new != text:
             with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
                 f.write(new)
+            os.chmod(f.name, path.stat().st_mode)  # the file's own mode, not the temporary file's 0600
             os.replace(f.name, path)
             out(f"rewrote {path.relative_to(ROOT)}")
     return 0
