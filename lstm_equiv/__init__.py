@@ -4,7 +4,8 @@
 Installed from the wheel, both sit inside this package. In the repository they are the top-level folders
 harness/ and reference/ beside this one (the layout the project keeps), and this package's path is the
 repository's root, so that ``lstm_equiv.harness`` is harness/ there too: in a checkout run from its root,
-in the editable install, and in the copies mutmut and tools/plausible_mutants.py test.
+in the editable install, and in the copies tools/plausible_mutants.py tests (tools/mutation_run.py lays
+its copy out as the wheel does, harness/ and reference/ inside this folder, which mutmut needs).
 
 PYTEST_DONT_REWRITE: pytest marks the packages of a plugin's distribution for assertion rewriting and warns
 when one is imported already, as it is in the tests' in-process pytest runs (measured in a clean CI run: the
