@@ -118,25 +118,110 @@ def _from_keras(path: Path, layer_name=None) -> Source:
     except modelfile.ModelFileError as err:
         raise ConvertError(str(err)) from None
     found = [lay for lay in model.recurrent if not layer_name or lay.name == layer_name]
+    every = [lay.described for lay in model.recurrent]
     if len(found) != 1:
-        names = [lay.name for lay in model.recurrent]
         wrapped = model.wrapped
         why = (
-            f"holds no LSTM or GRU layer{' named ' + layer_name if layer_name else ''} (LSTM and GRU layers: "
-            f"{names or 'none'}" + (f"; Bidirectional layers {wrapped} are not converted yet" if wrapped else "") + ")"
+            f"holds no recurrent layer{' named ' + layer_name if layer_name else ''} (recurrent layers: "
+            f"{every or 'none'}" + (f"; TimeDistributed layers {wrapped} are not read" if wrapped else "") + ")"
             if not found
-            else f"holds {len(found)} LSTM and GRU layers {names}: choose one with --layer"
+            else f"holds {len(found)} recurrent layers {every}: convert writes one layer; choose it with --layer "
+            "(lstm-equiv check compares every layer of two files)"
         )
         raise ConvertError(f"{path} {why}")
     lay = found[0]
-    config = lay.config
+    if lay.backward is not None:
+        raise ConvertError(
+            f"{path}: layer {lay.described}: convert writes one direction's layer; a Bidirectional layer is "
+            "not converted yet (lstm-equiv check reads it and compares it with a conversion)"
+        )
     for key, why in (
         ("go_backwards", "a reversed layer is not converted yet"),
         ("stateful", "a stateful layer carries state between calls that a file does not hold"),
         ("time_major", "a time-major layer is not converted"),
     ):
-        if config.get(key):
+        if lay.config.get(key):
             raise ConvertError(f"{path}: layer {lay.name} has {key}=True: {why}")
+    cell = keras_cell(path, model, lay)
+    params, semantics, major, gru = cell.params, cell.semantics, cell.major, cell.gru
+    fresh = cell.built()
+
+    def run(x):
+        got = fresh(x)  # the user's layer, re-run with its own weights, every step returned
+        return tuple(np.asarray(t) for t in got) + ((None,) if gru else ())
+
+    notes = [
+        f"read as data, nothing in the file was run: the config and weights of layer {lay.name}"
+        + (f"; the file's other layers were not loaded ({', '.join(model.others)})" if model.others else "")
+    ]
+    left_out = [d for d in every if d != lay.described]
+    if left_out:
+        notes.append(
+            f"ONLY layer {lay.name} was converted, as --layer asked; the file's other recurrent layers were "
+            f"left out: {', '.join(left_out)}"
+        )
+    if lay.masked_by:
+        notes.append(
+            f"layer {lay.name} runs under the mask of {lay.masked_by}: the proof below runs full rows only; on "
+            "padded rows the written layer computes the same only when given the lengths (torch: "
+            "pack_padded_sequence; ONNX: sequence_lens) and zeros at padded steps are what Keras emits only "
+            "with zero_output_for_mask"
+        )
+    what = f"{path} (Keras {model.keras_major}, layer {lay.name}" + (
+        f": GRU, reset {'after' if gru and semantics['reset_after'] else 'before'} the recurrent product)"
+        if gru
+        else ")"
+    )
+    return Source(
+        params,
+        0.0,
+        semantics,
+        str(lay.kernel.dtype),
+        what,
+        f"keras.layers.{lay.class_name} {lay.name} (Keras {major})",
+        run,
+        notes,
+        cell="gru" if gru else "lstm",
+    )
+
+
+@dataclass
+class KerasCell:
+    """One direction of a Keras LSTM or GRU layer read from a file: per-gate params, the reference's
+    semantics, the keyword arguments that build it again, and the installed Keras that computes it."""
+
+    params: object
+    semantics: dict
+    build: dict
+    keras: object
+    major: int
+    gru: bool
+    weights: dict
+    dtype: str
+    class_name: str
+
+    def layer(self, **keys):
+        """A new layer of the installed Keras built from the keys read (``keys``: more, such as go_backwards),
+        unbuilt; :meth:`weights_list` are its weights."""
+        return getattr(self.keras.layers, self.class_name)(**self.build, **keys)
+
+    def built(self, **keys):
+        """:meth:`layer`, built on this cell's input width, with the file's weights set."""
+        fresh = self.layer(**keys)
+        fresh.build((None, None, self.params.input_depth))
+        fresh.set_weights(self.weights_list())
+        return fresh
+
+    def weights_list(self) -> list:
+        """The stored weights in Keras's order (no bias where the layer has none)."""
+        return [
+            self.weights[k] for k in ("kernel", "recurrent_kernel", "bias") if self.build["use_bias"] or k != "bias"
+        ]
+
+
+def keras_cell(path: Path, model, lay) -> KerasCell:
+    """The layer ``lay`` of ``model`` (harness.modelfile) checked and read per gate; nothing is built."""
+    config = lay.config
     gru = lay.class_name == "GRU"
     if gru and not config.get("use_bias", True):
         raise ConvertError(f"{path}: layer {lay.name} has use_bias=False: not converted")
@@ -182,36 +267,7 @@ def _from_keras(path: Path, layer_name=None) -> Source:
         params = layout.split(weights, n_in, reset_after)
     else:
         params = layouts.KERAS.split(weights, n_in, forget_bias=0.0)
-    fresh = getattr(keras.layers, lay.class_name)(**build)  # only the layer, from the keys read above
-    fresh.build((None, None, n_in))
-    fresh.set_weights(
-        [weights[k] for k in ("kernel", "recurrent_kernel", "bias") if config.get("use_bias", True) or k != "bias"]
-    )
-
-    def run(x):
-        got = fresh(x)  # the user's layer, re-run with its own weights, every step returned
-        return tuple(np.asarray(t) for t in got) + ((None,) if gru else ())
-
-    notes = [
-        f"read as data, nothing in the file was run: the config and weights of layer {lay.name}"
-        + (f"; the file's other layers were not loaded ({', '.join(model.others)})" if model.others else "")
-    ]
-    what = f"{path} (Keras {model.keras_major}, layer {lay.name}" + (
-        f": GRU, reset {'after' if gru and semantics['reset_after'] else 'before'} the recurrent product)"
-        if gru
-        else ")"
-    )
-    return Source(
-        params,
-        0.0,
-        semantics,
-        str(lay.kernel.dtype),
-        what,
-        f"keras.layers.{lay.class_name} {lay.name} (Keras {major})",
-        run,
-        notes,
-        cell="gru" if gru else "lstm",
-    )
+    return KerasCell(params, semantics, build, keras, major, gru, weights, dtype, lay.class_name)
 
 
 def _keras_dtype(value, where: str) -> str:

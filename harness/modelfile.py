@@ -34,7 +34,12 @@ from lstm_equiv.harness import safeio
 from lstm_equiv.harness.npz import nonfinite
 
 RECURRENT = ("LSTM", "GRU")
-WRAPPERS = ("Bidirectional", "TimeDistributed")
+BIDIRECTIONAL = "Bidirectional"
+WRAPPERS = ("TimeDistributed",)  # a wrapper lstm-equiv does not read into: named, never converted
+BIDIRECTIONAL_KEYS = ("name", "trainable", "dtype", "merge_mode", "layer", "backward_layer")
+"""The keys of a Bidirectional wrapper's own config: any other is refused (it may change the function)."""
+MASKS = {"Embedding": "mask_zero", "Masking": "mask_value"}
+"""Layers that start a mask (keras Embedding(mask_zero=True), Masking), and the key that says so."""
 MODELS = ("Functional", "Model", "Sequential")
 MAX_DEPTH = 32  # models nested in models; Keras files seen here nest at most 3
 WEIGHT_NAMES = ("kernel", "recurrent_kernel", "bias")
@@ -50,6 +55,7 @@ SEMANTIC = (
     "stateful",
     "time_major",
     "reset_after",
+    "zero_output_for_mask",
 )
 """The configuration keys that change what a recurrent layer computes on a given input: read, checked, and
 passed on when the layer is built again."""
@@ -59,7 +65,6 @@ INERT = (
     "return_sequences",
     "return_state",
     "unroll",
-    "zero_output_for_mask",
     "implementation",
     "kernel_initializer",
     "recurrent_initializer",
@@ -98,6 +103,15 @@ class Recurrent:
     kernel: np.ndarray
     recurrent_kernel: np.ndarray
     bias: np.ndarray | None
+    merge_mode: str | None = None  # a Bidirectional layer's (its forward layer's fields above)
+    backward: Recurrent | None = None  # a Bidirectional layer's backward layer
+    masked_by: str | None = None  # the upstream layer whose mask reaches this one, in words (None: no mask)
+
+    @property
+    def described(self) -> str:
+        """The layer in words: ``bidi (Bidirectional LSTM, merge concat)``."""
+        kind = f"Bidirectional {self.class_name}, merge {self.merge_mode}" if self.backward else self.class_name
+        return f"{self.name} ({kind})"
 
 
 @dataclass
@@ -108,7 +122,7 @@ class ModelFile:
     keras_major: int
     keras_version: str
     recurrent: list
-    wrapped: list = field(default_factory=list)  # names of Bidirectional / TimeDistributed layers
+    wrapped: list = field(default_factory=list)  # names of TimeDistributed layers (not read into)
     others: list = field(default_factory=list)  # "Class name" of every other layer: never built, never run
 
 
@@ -165,17 +179,22 @@ def _read_h5(path: Path) -> ModelFile:
         version = _attr_text(f.attrs.get("keras_version", ""))
         layers = _layers(path, _json(path, text, "model_config"))
         weights = f["model_weights"] if "model_weights" in f else None
-        found = [_h5_layer(path, weights, cls, name, cfg) for cls, name, cfg, _ in layers if cls in RECURRENT]
+        read_one = lambda cls, name, cfg, where, inner: _h5_layer(path, weights, cls, name, cfg, inner and inner[1])
+        found = _recurrent_layers(path, layers, read_one)
     return _model(path, version, ".h5", layers, found)
 
 
-def _h5_layer(path: Path, weights, cls: str, name: str, config: dict) -> Recurrent:
+def _h5_layer(path: Path, weights, cls: str, name: str, config: dict, within: str | None = None) -> Recurrent:
     """The layer's datasets: among every group's ``weight_names``, those with the layer's name as a path
-    component (a nested model's group names its inner layers' weights ``inner/cell/kernel:0``)."""
+    component (a nested model's group names its inner layers' weights ``inner/cell/kernel:0``); ``within``:
+    only the group of that layer (a Bidirectional's, whose inner layers are ``forward_<name>`` and
+    ``backward_<name>``)."""
     if weights is None:
         raise ModelFileError(f"{path}: holds no model_weights group")
     arrays = {}
     for group_name in weights:
+        if within is not None and group_name != within:
+            continue
         group = weights[group_name]
         names = [_attr_text(n) for n in group.attrs.get("weight_names", [])]
         for weight in names:
@@ -212,9 +231,10 @@ def _read_keras(path: Path) -> ModelFile:
     except OSError as err:
         raise ModelFileError(f"{path}: model.weights.h5 is not a readable HDF5 file ({err})") from None
     with weights:
-        found = [
-            _keras_layer(path, weights, cls, name, cfg, where) for cls, name, cfg, where in layers if cls in RECURRENT
-        ]
+        read_one = lambda cls, name, cfg, where, inner: _keras_layer(
+            path, weights, cls, name, cfg, f"{where}/{inner[0]}" if inner else where
+        )
+        found = _recurrent_layers(path, layers, read_one)
     return _model(path, version, ".keras", layers, found)
 
 
@@ -301,6 +321,77 @@ def _layers(path: Path, config, where: str = "", depth: int = 0) -> list:
     return out
 
 
+def _recurrent_layers(path: Path, layers: list, read_one) -> list:
+    """Every LSTM, GRU and Bidirectional(LSTM or GRU) layer, in the model's order, each with the mask that
+    reaches it. ``read_one(cls, name, config, where, inner)`` reads one layer's weights (``inner``: for a
+    Bidirectional's inner layer, (``forward_layer`` or ``backward_layer``, the Bidirectional's name), else None).
+
+    The mask is followed along the model's list of layers, as Keras propagates it through a chain: an
+    ``Embedding(mask_zero=True)`` or a ``Masking`` layer starts it, a recurrent layer without
+    ``return_sequences`` ends it (its one output per row has no timesteps to mask). A model whose branches
+    mask differently is read as the chain of its listed layers (docs/check.md)."""
+    found, mask = [], None
+    for cls, name, cfg, where in layers:
+        if cls in MASKS and cfg.get(MASKS[cls]) not in (None, False):
+            mask = f"{cls} {name} ({MASKS[cls]}={cfg[MASKS[cls]]!r})"
+        if cls == BIDIRECTIONAL:
+            lay = _bidirectional(path, name, cfg, where, read_one)
+        elif cls in RECURRENT:
+            lay = read_one(cls, name, cfg, where, None)
+        else:
+            continue
+        lay.masked_by = mask
+        found.append(lay)
+        inner = cfg.get("layer", {}).get("config", {}) if cls == BIDIRECTIONAL else cfg
+        if not inner.get("return_sequences", False):
+            mask = None
+    return found
+
+
+def _bidirectional(path: Path, name: str, cfg: dict, where: str, read_one) -> Recurrent:
+    """A Bidirectional(LSTM or GRU) layer: its forward layer's record, with its merge mode and its backward
+    layer (config ``backward_layer``; where the file has none, Keras builds it from ``layer`` with
+    ``go_backwards`` flipped, and names it ``backward_<name>``)."""
+    unknown = sorted(set(cfg) - set(BIDIRECTIONAL_KEYS))
+    if unknown:
+        raise ModelFileError(
+            f"{path}: layer {name} (Bidirectional): config key(s) {', '.join(unknown)} are not ones "
+            "lstm-equiv knows: they may change what the layer computes, so the layer is not read"
+        )
+    merge = cfg.get("merge_mode", "concat")
+    merge = "none" if merge is None else merge
+    if merge not in ("concat", "sum", "mul", "ave", "none"):
+        raise ModelFileError(f"{path}: layer {name} (Bidirectional): merge_mode {merge!r} is not one Keras has")
+    entries = {}
+    for key in ("layer", "backward_layer"):
+        entry = cfg.get(key)
+        if entry is None and key == "backward_layer":
+            inner = dict(entries["layer"][1])
+            inner["go_backwards"] = not inner.get("go_backwards", False)
+            inner["name"] = "backward_" + str(inner.get("name", "")).removeprefix("forward_")
+            entry = {"class_name": entries["layer"][0], "config": inner}
+        if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+            raise ModelFileError(f"{path}: layer {name} (Bidirectional): {key} is not a layer's config")
+        cls = str(entry.get("class_name"))
+        if cls not in RECURRENT:
+            raise ModelFileError(
+                f"{path}: layer {name} (Bidirectional): wraps a {cls}; lstm-equiv reads {' and '.join(RECURRENT)}"
+            )
+        entries[key] = (cls, entry["config"])
+    (f_cls, f_cfg), (b_cls, b_cfg) = entries["layer"], entries["backward_layer"]
+    if f_cls != b_cls:
+        raise ModelFileError(f"{path}: layer {name} (Bidirectional): forward {f_cls}, backward {b_cls}: not one cell")
+    forward = read_one(f_cls, str(f_cfg.get("name")), f_cfg, where, ("forward_layer", name))
+    backward = read_one(b_cls, str(b_cfg.get("name")), b_cfg, where, ("backward_layer", name))
+    if bool(forward.config.get("go_backwards")) == bool(backward.config.get("go_backwards")):
+        raise ModelFileError(
+            f"{path}: layer {name} (Bidirectional): both layers have go_backwards="
+            f"{bool(forward.config.get('go_backwards'))}: one must run backwards"
+        )
+    forward.name, forward.merge_mode, forward.backward = name, merge, backward
+    return forward
+
+
 def _model(path: Path, version: str, fmt: str, layers: list, found: list) -> ModelFile:
     match = re.match(r"(\d+)\.", version)
     major = int(match.group(1)) if match else (2 if fmt == ".h5" else 3)
@@ -310,7 +401,7 @@ def _model(path: Path, version: str, fmt: str, layers: list, found: list) -> Mod
         version or f"unknown (Keras {major} assumed from the {fmt} format)",
         found,
         [name for cls, name, _, _ in layers if cls in WRAPPERS],
-        [f"{cls} {name}" for cls, name, _, _ in layers if cls not in RECURRENT + MODELS],
+        [f"{cls} {name}" for cls, name, _, _ in layers if cls not in RECURRENT + MODELS + (BIDIRECTIONAL,)],
     )
 
 

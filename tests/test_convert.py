@@ -199,7 +199,7 @@ def test_bad_sources_are_refused_with_the_reason(keras_file, tmp_path):
     assert convert.main(path, "npz", tmp_path / "o.npz", forget_bias=1.0, say=lines.append) == 2
     assert "--forget-bias applies to TF1 checkpoints only" in lines[-1]
     assert convert.main(path, "npz", tmp_path / "o.npz", layer="decoder", say=lines.append) == 2
-    assert "holds no LSTM or GRU layer named decoder (LSTM and GRU layers: ['encoder']" in lines[-1]
+    assert "holds no recurrent layer named decoder (recurrent layers: ['encoder (LSTM)']" in lines[-1]
     assert convert.main(path, "keras", tmp_path / "o.h5", say=lines.append) == 2
     assert "must end in .keras" in lines[-1]
     (tmp_path / "broken.npz").write_bytes(b"not a zip")
