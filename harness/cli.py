@@ -454,6 +454,13 @@ def cmd_convert(args) -> int:
         return EXIT_INVALID
 
 
+def cmd_check(args) -> int:
+    """Check a model file's recurrent layers, or a conversion against its source (harness/check.py)."""
+    from lstm_equiv.harness import check
+
+    return check.main(args.model, args.other, args.inputs, warn=lambda line: print(line, file=sys.stderr))
+
+
 def cmd_vectors(args) -> int:
     """Write the converters' test vectors (harness/vectors.py) into a new folder."""
     from lstm_equiv.harness import vectors
@@ -610,6 +617,20 @@ def parser() -> argparse.ArgumentParser:
     conv.add_argument("--batch", type=_positive, default=3, help="rows of the proof's random input (default 3)")
     conv.add_argument("--timesteps", type=_positive, default=20, help="timesteps of the proof's input (default 20)")
     conv.set_defaults(func=cmd_convert)
+    chk = sub.add_parser(
+        "check",
+        help="every LSTM and GRU layer of a model file, run against the per-gate reference; with a second file "
+        "(its conversion), the layers matched, compared block by block and any difference diagnosed",
+    )
+    chk.add_argument(
+        "model",
+        help="a .keras/.h5, a PyTorch state_dict (.pt/.pth), an .onnx, an lstm-equiv .npz, or a TF1 checkpoint prefix",
+    )
+    chk.add_argument("other", nargs="?", help="its conversion, in any of those formats")
+    chk.add_argument(
+        "--inputs", metavar="NPY", help="your own x [batch, timesteps, features] (.npy) for the layers of that width"
+    )
+    chk.set_defaults(func=cmd_check)
     vec = sub.add_parser(
         "vectors",
         help="write test vectors for converters: every layout's tensors, inputs and the "

@@ -38,3 +38,259 @@ def load_and_run(out, source, x) -> tuple:
 
     got = run_model(onnx.load(str(out)), np.asarray(x, np.float32))
     return got["outputs"], got["h"], got.get("c")
+
+
+# ---------------------------------------------------------------------------------------------- reading (check)
+
+DEFAULT_ACTIVATIONS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh")}
+"""The ONNX operators' default activations (f, g, h of the LSTM; f, g of the GRU), per direction."""
+
+
+def _model(path):
+    """The ONNX model at ``path``, its size checked first, external data never followed (a file name inside the
+    model is not a path lstm-equiv opens)."""
+    import onnx
+
+    from lstm_equiv.harness import safeio
+    from lstm_equiv.harness.check import CheckError
+
+    try:
+        data = safeio.read_bytes(path, "model file")
+        return onnx.load_from_string(data)
+    except safeio.InputError as err:
+        raise CheckError(str(err)) from None
+    except Exception as err:  # noqa: BLE001  protobuf's DecodeError says why
+        raise CheckError(f"{path}: not an ONNX model protobuf can read ({type(err).__name__}: {err})") from None
+
+
+def _constants(path, model) -> dict:
+    """Every initializer and Constant node output of the main graph, by name, as arrays."""
+    from onnx import numpy_helper
+
+    from lstm_equiv.harness.check import CheckError
+
+    out = {}
+    tensors = [(t.name, t) for t in model.graph.initializer]
+    tensors += [
+        (n.output[0], a.t)
+        for n in model.graph.node
+        if n.op_type == "Constant"
+        for a in n.attribute
+        if a.name == "value"
+    ]
+    for name, t in tensors:
+        if t.data_location == 1:  # onnx.TensorProto.EXTERNAL
+            raise CheckError(
+                f"{path}: tensor {name} is stored in an external file: not followed (load the model and save it whole)"
+            )
+        out[name] = numpy_helper.to_array(t)
+    return out
+
+
+def _attributes(node) -> dict:
+    import onnx
+
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def read_layers(path) -> tuple:
+    """(the file in words, every LSTM and GRU node of its main graph, as harness.check.Layer). Two one-way
+    nodes that read the same input and whose outputs are joined are read as one bidirectional layer."""
+    from lstm_equiv.harness.check import CheckError
+
+    model = _model(path)
+    consts = _constants(path, model)
+    nodes = [n for n in model.graph.node if n.op_type in ("LSTM", "GRU")]
+    if not nodes:
+        loops = sorted({n.op_type for n in model.graph.node if n.op_type in ("Loop", "Scan")})
+        raise CheckError(
+            f"{path}: its graph holds no LSTM or GRU node"
+            + (f" (its recurrence is a {'/'.join(loops)} of smaller operators: not read as a layer)" if loops else "")
+        )
+    groups, seen = [], set()
+    for node in nodes:
+        if id(node) in seen:
+            continue
+        mate = [
+            m
+            for m in nodes
+            if m is not node
+            and id(m) not in seen
+            and m.input[0] == node.input[0]
+            and m.op_type == node.op_type
+            and _attributes(m).get("direction", b"forward") != b"bidirectional"
+            and _attributes(node).get("direction", b"forward") != b"bidirectional"
+        ]
+        group = [node] + mate[:1]
+        seen.update(id(n) for n in group)
+        groups.append(group)
+    return f"{path} (ONNX, opset {max((o.version for o in model.opset_import), default='?')})", [
+        _onnx_layer(path, consts, group) for group in groups
+    ]
+
+
+def _direction_cells(path, consts, node, attrs) -> list:
+    """Per direction of ``node``: its per-gate params and its stored biases apart."""
+    from lstm_equiv.harness.check import CheckError
+
+    def const(k, what):
+        name = node.input[k] if len(node.input) > k else ""
+        if not name:
+            return None
+        if name not in consts:
+            raise CheckError(
+                f"{path}: node {node.name or node.output[0]}: {what} ({name}) is computed in the graph, not "
+                "stored: not read"
+            )
+        return np.asarray(consts[name])
+
+    W, R, B = const(1, "W"), const(2, "R"), const(3, "B")
+    for k, what in ((5, "initial_h"), (6, "initial_c")):
+        value = const(k, what) if len(node.input) > k and node.input[k] in consts else None
+        if value is not None and np.any(value):
+            raise CheckError(f"{path}: node {node.name}: a stored non-zero {what}: not read")
+    if len(node.input) > 7 and node.input[7]:
+        raise CheckError(f"{path}: node {node.name}: peepholes (P): not read by check yet")
+    n = int(attrs["hidden_size"])
+    gates = 4 if node.op_type == "LSTM" else 3
+    cells, biases = [], []
+    for d in range(W.shape[0]):
+        b = B[d] if B is not None else np.zeros(2 * gates * n, W.dtype)
+        named = {"W": W[d], "R": R[d], "Wb": b[: gates * n], "Rb": b[gates * n :]}
+        if gates == 3:
+            cells.append(layouts.ONNX_GRU.split(named, W.shape[2], bool(attrs.get("linear_before_reset", 0))))
+            biases.append({})
+        else:
+            from dataclasses import replace
+
+            cells.append(layouts.ONNX.split(named, W.shape[2], forget_bias=0.0))
+            biases.append({k: replace(layouts.ONNX, biases=(k,)).split(named, W.shape[2], 0.0).b for k in ("Wb", "Rb")})
+    return cells, biases
+
+
+def _onnx_layer(path, consts, group):
+    from lstm_equiv.harness.check import CheckError, Layer
+
+    cells, biases, reversed_flags, about = [], [], [], []
+    for node in group:
+        attrs = _attributes(node)
+        op = node.op_type
+        acts = tuple(a.decode() if isinstance(a, bytes) else a for a in attrs.get("activations", ()))
+        direction = attrs.get("direction", b"forward").decode()
+        per = 2 if direction == "bidirectional" else 1
+        if acts and acts != DEFAULT_ACTIVATIONS[op] * per:
+            raise CheckError(f"{path}: node {node.name}: activations {list(acts)}: check reads the default ones only")
+        for key in ("clip", "input_forget"):
+            if attrs.get(key):
+                raise CheckError(f"{path}: node {node.name}: {key}={attrs[key]}: not read by check yet")
+        if attrs.get("layout", 0):
+            raise CheckError(f"{path}: node {node.name}: layout=1 (batch first): not read by check yet")
+        c, b = _direction_cells(path, consts, node, attrs)
+        cells += c
+        biases += b
+        reversed_flags += [False, True] if per == 2 else [direction == "reverse"]
+        about.append(f"{op} node {node.name or node.output[0]!r} direction {direction}")
+    gru = group[0].op_type == "GRU"
+    reset_after = bool(_attributes(group[0]).get("linear_before_reset", 0)) if gru else None
+    seq_lens = [n.input[4] for n in group if len(n.input) > 4 and n.input[4]]
+    if len(cells) > 2:
+        raise CheckError(f"{path}: nodes {about}: more than two directions")
+    two_nodes = len(group) == 2
+    if len(cells) == 2 and reversed_flags[0]:
+        raise CheckError(f"{path}: {about}: the first direction runs backwards: not read")
+    found = (
+        " + ".join(about)
+        + (
+            f": W [{len(cells)}, {(3 if gru else 4) * cells[0].num_units}, {cells[0].input_depth}], row blocks "
+            f"{'z r h' if gru else 'i o f c'}, B = [Wb, Rb] added"
+        )
+        + (f", linear_before_reset={int(reset_after)}" if gru else ", forget bias stored in the f blocks")
+        + (
+            "; the second node's direction is forward: its half does NOT run backwards"
+            if two_nodes and not reversed_flags[1]
+            else ""
+        )
+    )
+    semantics = {"reset_after": reset_after} if gru else {"forget_bias": 0.0}
+    nodes = [(node, consts) for node in group]
+
+    def run(x, lengths=None):
+        outs, hs, cs = [], [], []
+        for node, _ in nodes:
+            got = _run_node(node, consts, x, lengths)
+            outs.append(got[0])
+            hs.append(got[1])
+            cs.append(got[2])
+        h = np.concatenate(hs)
+        return np.concatenate(outs, axis=-1), h, None if gru else np.concatenate(cs)
+
+    layer = Layer(
+        str(group[0].name or group[0].output[0]),
+        "gru" if gru else "lstm",
+        tuple(cells),
+        semantics,
+        found,
+        go_backwards=len(cells) == 1 and reversed_flags[0],
+        merge_mode="none" if len(cells) == 2 else None,
+        lengths=f"sequence_lens input {seq_lens[0]!r}" if seq_lens else None,
+        run=run,
+        runner=f"onnxruntime {_ort_version()} running the node{'s' if two_nodes else ''} alone",
+        stored_biases=tuple(biases),
+        backward_reversed=not two_nodes or reversed_flags[1],
+    )
+    return layer
+
+
+def _ort_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
+
+
+def _run_node(node, consts, x, lengths) -> tuple:
+    """One LSTM or GRU node alone, with its stored tensors, on ``x`` [batch, T, in] (and ``lengths`` where the
+    node has a sequence_lens input): canonical (outputs [batch, T, dirs * u], h, c)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from lstm_equiv.harness.forms.onnx.lstm import run_model
+
+    inputs = list(node.input) + [""] * (8 - len(node.input))
+    feeds_names = ["x"]
+    new_inputs = ["x"]
+    init = []
+    for k, name in enumerate(inputs[1:], start=1):
+        if not name:
+            new_inputs.append("")
+        elif k == 4:
+            new_inputs.append("lens")
+            feeds_names.append("lens")
+        elif name in consts:
+            init.append(numpy_helper.from_array(np.asarray(consts[name]), f"c{k}"))
+            new_inputs.append(f"c{k}")
+        else:  # an initial state fed by the graph: zeros
+            new_inputs.append("")
+    while new_inputs and not new_inputs[-1]:
+        new_inputs.pop()
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    outs = ["y", "y_h"] + (["y_c"] if node.op_type == "LSTM" else [])
+    copy = helper.make_node(node.op_type, new_inputs, outs, **attrs)
+    dirs = 2 if attrs.get("direction", b"forward") == b"bidirectional" else 1
+    n = int(attrs["hidden_size"])
+    graph_inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", "batch", x.shape[2]])]
+    if "lens" in feeds_names:
+        graph_inputs.append(helper.make_tensor_value_info("lens", TensorProto.INT32, ["batch"]))
+    graph_outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", dirs, "batch", n])]
+    graph_outputs += [helper.make_tensor_value_info(o, TensorProto.FLOAT, [dirs, "batch", n]) for o in outs[1:]]
+    graph = helper.make_graph([copy], "node", graph_inputs, graph_outputs, init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = min(model.ir_version, 8)
+    onnx.checker.check_model(model)
+    batch, steps = x.shape[0], x.shape[1]
+    feeds = {}
+    if "lens" in feeds_names:
+        lens = np.full(batch, steps, np.int32) if lengths is None else np.asarray(lengths, np.int32)
+        feeds["lens"] = lens
+    got = run_model(model, np.ascontiguousarray(np.asarray(x, np.float32).transpose(1, 0, 2)), **feeds)
+    y = got["y"].transpose(2, 0, 1, 3).reshape(batch, steps, dirs * n)
+    return y, got["y_h"], got.get("y_c")

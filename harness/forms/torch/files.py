@@ -3,10 +3,14 @@ back into the module and run (lstm-equiv convert --to torch)."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import numpy as np
 
 from lstm_equiv.harness import layouts
 from lstm_equiv.harness.forms.torch import torch
+from lstm_equiv.reference import GRUParams
 
 
 def _module(t, source):
@@ -44,3 +48,141 @@ def load_and_run(out, source, x) -> tuple:
     if source.cell == "gru":
         return outputs.numpy(), state[0].numpy(), None
     return outputs.numpy(), state[0][0].numpy(), state[1][0].numpy()
+
+
+# ---------------------------------------------------------------------------------------------- reading (check)
+
+_KEY = re.compile(r"^(?P<module>(?:.*\.)?)weight_ih_l(?P<layer>\d+)(?P<reverse>_reverse)?$")
+_CONTAINERS = ("state_dict", "model_state_dict", "model")  # where training scripts nest a state_dict
+
+
+def _state_dict(path):
+    """The file's tensors by name, loaded with ``weights_only=True`` (PyTorch's unpickler that builds tensors
+    and containers only: no class of the file is imported, no code of it runs)."""
+    from lstm_equiv.harness import safeio
+    from lstm_equiv.harness.check import CheckError
+
+    t = torch()
+    try:
+        safeio.regular_file(path, "model file")
+        loaded = t.load(path, map_location="cpu", weights_only=True)
+    except safeio.InputError as err:
+        raise CheckError(str(err)) from None
+    except Exception as err:  # noqa: BLE001  torch's unpickler says why (a class it will not build, a bad zip)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckError(
+            f"{path}: torch.load(weights_only=True) refuses it ({first}); lstm-equiv reads tensors only, never "
+            "a pickled module (that would run code from the file): save model.state_dict() instead"
+        ) from None
+    where = ""
+    if isinstance(loaded, dict) and not any(isinstance(v, t.Tensor) for v in loaded.values()):
+        for key in _CONTAINERS:
+            if isinstance(loaded.get(key), dict):
+                loaded, where = loaded[key], f" (under key {key!r})"
+                break
+    if not isinstance(loaded, dict) or not all(isinstance(v, t.Tensor) for v in loaded.values()):
+        raise CheckError(f"{path}: not a state_dict (a mapping of names to tensors){where}")
+    return {str(k): v.detach().numpy() for k, v in loaded.items()}, where
+
+
+def read_layers(path) -> tuple:
+    """(the file in words, every nn.LSTM and nn.GRU layer of its state_dict, as harness.check.Layer): one Layer
+    per layer index l (``weight_ih_l{l}``, ``_reverse`` for the backward direction); the cell from the
+    gate count (rows of weight_ih / hidden size: 4 an LSTM, 3 a GRU)."""
+    from lstm_equiv.harness.check import CheckError
+
+    tensors, where = _state_dict(path)
+    found = sorted(
+        {(m.group("module"), int(m.group("layer"))) for k in tensors if (m := _KEY.match(k))},
+        key=lambda ml: (list(tensors).index(f"{ml[0]}weight_ih_l{ml[1]}"), ml[1]),
+    )
+    if not found:
+        raise CheckError(f"{path}: its state_dict{where} holds no nn.LSTM or nn.GRU weights (weight_ih_l0)")
+    layers = [_torch_layer(path, tensors, module, k) for module, k in found]
+    return f"{path} (PyTorch state_dict{where})", layers
+
+
+def _torch_layer(path, tensors: dict, module: str, k: int):
+    from lstm_equiv.harness.check import CheckError, Layer
+
+    directions = ["", "_reverse"] if f"{module}weight_ih_l{k}_reverse" in tensors else [""]
+    cells, biases = [], []
+    name = f"{module.rstrip('.') or 'module'}.l{k}"
+    for d in directions:
+        get = lambda part, d=d: tensors.get(f"{module}{part}_l{k}{d}")
+        w_ih, w_hh, w_hr = get("weight_ih"), get("weight_hh"), get("weight_hr")
+        if w_hh is None or w_ih.ndim != 2 or w_hh.ndim != 2:
+            raise CheckError(f"{path}: {name}: weight_ih and weight_hh must both be matrices")
+        units = w_hr.shape[1] if w_hr is not None else w_hh.shape[1]
+        gates, rest = divmod(w_ih.shape[0], units)
+        if rest or gates not in (3, 4) or w_hh.shape[0] != w_ih.shape[0]:
+            raise CheckError(
+                f"{path}: {name}: weight_ih {list(w_ih.shape)} and weight_hh {list(w_hh.shape)} are neither an "
+                "LSTM's (4 gate blocks) nor a GRU's (3)"
+            )
+        zeros = np.zeros(w_ih.shape[0], w_ih.dtype)
+        b_ih = get("bias_ih") if get("bias_ih") is not None else zeros
+        b_hh = get("bias_hh") if get("bias_hh") is not None else zeros
+        named = {"weight_ih_l0": w_ih, "weight_hh_l0": w_hh, "bias_ih_l0": b_ih, "bias_hh_l0": b_hh}
+        if gates == 3:
+            cells.append(layouts.TORCH_GRU.split(named, w_ih.shape[1], True))
+            biases.append({})
+            continue
+        if w_hr is not None:
+            named["weight_hr_l0"] = w_hr
+        cells.append(layouts.TORCH.split(named, w_ih.shape[1], forget_bias=0.0))
+        biases.append(
+            {
+                name: replace(layouts.TORCH, biases=(name,)).split(named, w_ih.shape[1], 0.0).b
+                for name in ("bias_ih_l0", "bias_hh_l0")
+            }
+        )
+    gru = isinstance(cells[0], GRUParams)
+    cls, rows = ("GRU", 3 * cells[0].num_units) if gru else ("LSTM", 4 * cells[0].num_units)
+    found = (
+        f"PyTorch nn.{cls} layer {k}{' (bidirectional)' if len(cells) == 2 else ''}: weight_ih [{rows}, "
+        f"{cells[0].input_depth}], row blocks {'r z n' if gru else 'i f g o'}, bias_ih + bias_hh added"
+        + ("; reset after the recurrent product" if gru else "; forget bias stored in the f blocks (none at run time)")
+    )
+    params = tuple(cells)
+    dtype = str(tensors[f"{module}weight_ih_l{k}"].dtype)
+
+    def run(x, lengths=None):
+        t = torch()
+        proj = 0 if gru or params[0].projection is None else params[0].projection.shape[1]
+        kwargs = {} if gru else {"proj_size": proj}
+        mod = getattr(t.nn, cls)(
+            params[0].input_depth, params[0].num_units, batch_first=True, bidirectional=len(params) == 2, **kwargs
+        ).to(getattr(t, dtype))
+        state = {}
+        for d, p in zip(("", "_reverse"), params):
+            composed = layouts.TORCH_GRU.compose(p) if gru else layouts.TORCH.compose(p, 0.0)
+            state.update(
+                {key.replace("_l0", f"_l0{d}"): t.from_numpy(np.asarray(v, dtype)) for key, v in composed.items()}
+            )
+        mod.load_state_dict(state)
+        xt = t.from_numpy(np.asarray(x, dtype))
+        with t.no_grad():
+            if lengths is None:
+                outputs, final = mod(xt)
+            else:  # the lengths as PyTorch takes them: a packed sequence
+                packed = t.nn.utils.rnn.pack_padded_sequence(
+                    xt, t.as_tensor(np.asarray(lengths)), batch_first=True, enforce_sorted=False
+                )
+                out, final = mod(packed)
+                outputs, _ = t.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        h, c = (final, None) if gru else final
+        return outputs.numpy(), h.numpy(), None if c is None else c.numpy()
+
+    return Layer(
+        name,
+        "gru" if gru else "lstm",
+        params,
+        {"reset_after": True} if gru else {"forget_bias": 0.0},
+        found,
+        merge_mode="concat" if len(params) == 2 else None,
+        takes_lengths="lengths, when called with a pack_padded_sequence (a state_dict does not say how it is called)",
+        run=run,
+        runner=f"torch.nn.{cls} loaded with the file's tensors ({dtype})",
+        stored_biases=tuple(biases),
+    )
