@@ -58,6 +58,7 @@ class Layer:
     runner: str = "none"  # what runs it, in words
     stored_biases: tuple = ()  # per cell, {name: per-gate dict} of each bias stored apart (bias_ih, bias_hh)
     backward_reversed: bool = True  # False: a bidirectional layer whose second cell runs forwards too
+    sequences: bool = True  # its every step's output goes on; False: only its last (Keras return_sequences=False)
     notes: list = field(default_factory=list)
 
     @property
@@ -237,6 +238,7 @@ def _keras_layer(path: Path, model, lay) -> Layer:
         lengths=f"the mask of {lay.masked_by}" if lay.masked_by else None,
         padded="zero" if zero else "carry",
         masked_by=lay.masked_by,
+        sequences=lay.return_sequences,
         run=run,
         runner=f"keras.layers.{'Bidirectional(' + lay.class_name + ')' if lay.backward else lay.class_name} "
         f"built from the file's keys (Keras {first.major})",
@@ -334,8 +336,12 @@ def bounds(layer: Layer, x, lengths, dtype: str = "float32") -> dict:
     return out
 
 
-def verdicts(mine: tuple, theirs: tuple, tols: dict, what: str) -> list:
-    """outputs, h and c of two runs of one layer compared within ``tols``."""
+def verdicts(mine: tuple, theirs: tuple, tols: dict, what: str, valid=None) -> list:
+    """outputs, h and c of two runs of one layer compared within ``tols`` (``valid`` [batch, T]: only those
+    steps' outputs, where the padded ones are not part of the model)."""
+    if valid is not None:
+        hide = lambda run: (np.where(valid[:, :, None], run[0], 0.0), *run[1:])
+        mine, theirs = hide(mine), hide(theirs)
     out = []
     for k, name in enumerate(("outputs", "h", "c")):
         if name not in tols or mine[k] is None or theirs[k] is None:
@@ -453,11 +459,14 @@ def check_two(path, other, say=print, warn=None, user_inputs=None) -> int:
             takes = side.lengths or side.takes_lengths
             runs[id(side)] = got if got is not None else reference_run(side, x, lengths if takes else None)
         tols = bounds(a, x, lengths)
-        result = verdicts(runs[id(b)], runs[id(a)], tols, f"{b.name} against {a.name}")
+        valid = None if lengths is None or a.sequences else np.arange(x.shape[1])[None, :] < lengths[:, None]
+        result = verdicts(runs[id(b)], runs[id(a)], tols, f"{b.name} against {a.name}", valid)
         say(f"    {b.runner} against {a.runner}, on {said}:")
+        if valid is not None:
+            say(f"    ({a.name} passes on its last output only: the outputs at padded steps are not compared)")
         same = _report(result, say)
         if not same:
-            findings += diagnose.behaviour(a, b, x, lengths, runs[id(b)], tols)
+            findings += diagnose.behaviour(a, b, x, lengths, runs[id(b)], tols, valid)
         for finding in findings:
             say(f"    DIAGNOSIS {finding}")
         if not same or findings:

@@ -106,6 +106,7 @@ class Recurrent:
     merge_mode: str | None = None  # a Bidirectional layer's (its forward layer's fields above)
     backward: Recurrent | None = None  # a Bidirectional layer's backward layer
     masked_by: str | None = None  # the upstream layer whose mask reaches this one, in words (None: no mask)
+    return_sequences: bool = False  # every step's output goes on (else only the last one)
 
     @property
     def described(self) -> str:
@@ -368,7 +369,7 @@ def _bidirectional(path: Path, name: str, cfg: dict, where: str, read_one) -> Re
         if entry is None and key == "backward_layer":
             inner = dict(entries["layer"][1])
             inner["go_backwards"] = not inner.get("go_backwards", False)
-            inner["name"] = "backward_" + str(inner.get("name", "")).removeprefix("forward_")
+            inner["name"] = str(inner.get("name", "")).removeprefix("forward_")
             entry = {"class_name": entries["layer"][0], "config": inner}
         if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
             raise ModelFileError(f"{path}: layer {name} (Bidirectional): {key} is not a layer's config")
@@ -381,8 +382,13 @@ def _bidirectional(path: Path, name: str, cfg: dict, where: str, read_one) -> Re
     (f_cls, f_cfg), (b_cls, b_cfg) = entries["layer"], entries["backward_layer"]
     if f_cls != b_cls:
         raise ModelFileError(f"{path}: layer {name} (Bidirectional): forward {f_cls}, backward {b_cls}: not one cell")
-    forward = read_one(f_cls, str(f_cfg.get("name")), f_cfg, where, ("forward_layer", name))
-    backward = read_one(b_cls, str(b_cfg.get("name")), b_cfg, where, ("backward_layer", name))
+    # Keras 3 stores the inner layers' own configs (forward_lstm, backward_lstm); Keras 2 the wrapped layer's
+    # (lstm), which it renamed forward_lstm when wrapping it: its weights carry the prefixed names
+    named = lambda cfg, prefix: (
+        str(cfg.get("name")) if str(cfg.get("name")).startswith(prefix) else prefix + str(cfg.get("name"))
+    )
+    forward = read_one(f_cls, named(f_cfg, "forward_"), f_cfg, where, ("forward_layer", name))
+    backward = read_one(b_cls, named(b_cfg, "backward_"), b_cfg, where, ("backward_layer", name))
     if bool(forward.config.get("go_backwards")) == bool(backward.config.get("go_backwards")):
         raise ModelFileError(
             f"{path}: layer {name} (Bidirectional): both layers have go_backwards="
@@ -436,7 +442,9 @@ def _recurrent(path: Path, cls: str, name: str, config: dict, arrays: dict) -> R
             )
         where, dataset = found[0]
         read[weight] = _array(path, name, where, dataset)
-    return Recurrent(cls, name, semantic, read["kernel"], read["recurrent_kernel"], read.get("bias"))
+    lay = Recurrent(cls, name, semantic, read["kernel"], read["recurrent_kernel"], read.get("bias"))
+    lay.return_sequences = bool(config.get("return_sequences", False))
+    return lay
 
 
 def _array(path: Path, layer: str, where: str, dataset) -> np.ndarray:

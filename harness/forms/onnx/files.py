@@ -108,6 +108,7 @@ def read_layers(path) -> tuple:
             + (f" (its recurrence is a {'/'.join(loops)} of smaller operators: not read as a layer)" if loops else "")
         )
     groups, seen = [], set()
+    one_way = lambda n: _attributes(n).get("direction", b"forward") != b"bidirectional"
     for node in nodes:
         if id(node) in seen:
             continue
@@ -116,10 +117,10 @@ def read_layers(path) -> tuple:
             for m in nodes
             if m is not node
             and id(m) not in seen
-            and m.input[0] == node.input[0]
-            and m.op_type == node.op_type
-            and _attributes(m).get("direction", b"forward") != b"bidirectional"
-            and _attributes(node).get("direction", b"forward") != b"bidirectional"
+            and (m.input[0], m.op_type) == (node.input[0], node.op_type)
+            and one_way(m)
+            and one_way(node)
+            and _joined(model.graph, node.output[0], m.output[0])
         ]
         group = [node] + mate[:1]
         seen.update(id(n) for n in group)
@@ -127,6 +128,21 @@ def read_layers(path) -> tuple:
     return f"{path} (ONNX, opset {max((o.version for o in model.opset_import), default='?')})", [
         _onnx_layer(path, consts, group) for group in groups
     ]
+
+
+def _joined(graph, y1: str, y2: str) -> bool:
+    """Whether the two outputs meet in one node, directly or each through one single-input node (a Squeeze or
+    a Transpose before the Concat, as exporters write a bidirectional layer's halves)."""
+
+    def reach(name: str) -> set:
+        first = [n for n in graph.node if name in n.input]
+        out = {id(n) for n in first}
+        for n in first:
+            if len([i for i in n.input if i]) == 1:
+                out |= {id(m) for m in graph.node if set(n.output) & set(m.input)}
+        return out
+
+    return bool(reach(y1) & reach(y2))
 
 
 def _direction_cells(path, consts, node, attrs) -> list:

@@ -1,0 +1,270 @@
+"""lstm-equiv check: real trained models (tests/trained.py) read whole, each layer run in its own framework
+against the per-gate reference; conversions by lstm-equiv, by torch.onnx.export and by small hand-written
+converters (tests/converters.py) found equal, and the same converters broken on purpose each given the right
+diagnosis, named here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lstm_equiv.harness import check, convert, npz
+from lstm_equiv.harness.forms.onnx import lstm as onnx_lstm
+from lstm_equiv.harness.forms.tf import compat as tf_compat
+from lstm_equiv.harness.forms.torch import lstm as pytorch
+from tests import converters, trained
+
+needs_torch = pytest.mark.skipif(pytorch.missing() is not None, reason=str(pytorch.missing()))
+needs_onnx = pytest.mark.skipif(onnx_lstm.missing() is not None, reason=str(onnx_lstm.missing()))
+
+
+def run(*args, **kwargs) -> tuple:
+    """check.main's exit code and everything it said."""
+    lines = []
+    code = check.main(*args, say=lines.append, **kwargs)
+    return code, "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """The trained Keras models of the installed Keras, saved as .keras."""
+    folder = tmp_path_factory.mktemp("trained")
+    keras = tf_compat.keras()
+    return {
+        "text_clf": trained.keras_text_classifier(keras, folder),
+        "gru_clf": trained.keras_masked_gru(keras, folder),
+        "backwards": trained.keras_backwards(keras, folder),
+        "lstm": trained.keras_plain(keras, folder, "LSTM"),
+        "gru": trained.keras_plain(keras, folder, "GRU", reset_after=False),
+    }
+
+
+@pytest.fixture(scope="module")
+def torch_model(tmp_path_factory):
+    if pytorch.missing():
+        pytest.skip(pytorch.missing())
+    from lstm_equiv.harness.forms.torch import torch
+
+    folder = tmp_path_factory.mktemp("torch")
+    path, module = trained.torch_classifier(torch(), folder)
+    return path, module, folder
+
+
+# ---------------------------------------------------------------------------------------------- one file
+
+
+def test_the_text_classifier_is_read_whole_and_every_layer_checked(models):
+    code, said = run(models["text_clf"])
+    assert code == 0, said
+    assert "2 recurrent layer(s)" in said
+    assert "layer bidi: LSTM 6->5 bidirectional" in said and "merge concat" in said
+    assert "layer lstm: LSTM 10->4 forward" in said
+    assert said.count("the mask of Embedding embedding (mask_zero=True)") == 2
+    assert "padded rows: lengths" in said  # the masked layers also ran on padded rows
+    assert "FAIL" not in said and said.count("PASS") == 12  # 2 layers x (full, padded rows) x (outputs, h, c)
+
+
+@pytest.mark.parametrize("name", ["gru_clf", "backwards", "lstm", "gru"])
+def test_every_trained_model_checks_equal(models, name):
+    code, said = run(models[name])
+    assert code == 0, said
+    assert "EQUAL" in said
+
+
+def test_go_backwards_and_gru_reset_are_found(models):
+    _, said = run(models["backwards"])
+    assert "LSTM 6->5 backwards" in said and "go_backwards" in said
+    _, said = run(models["gru"])
+    assert "reset before the recurrent product" in said
+    _, said = run(models["gru_clf"])
+    assert "reset after the recurrent product" in said and "emits its last output again" in said
+
+
+def test_trained_weights_are_not_initial_values(models):
+    """The point of training: Keras initialises biases at zero (f at one); three epochs moved them."""
+    from lstm_equiv.harness import modelfile
+
+    for lay in modelfile.read(models["text_clf"]).recurrent:
+        units = lay.config["units"]
+        assert np.abs(np.delete(lay.bias, np.s_[units : 2 * units])).max() > 1e-3
+
+
+def test_a_keras_2_h5_and_a_keras_3_h5_are_each_run_by_their_keras(models, tmp_path):
+    keras2 = tf_compat.keras_of_major(2)
+    if keras2 is not None:
+        path = trained.keras_text_classifier(keras2, tmp_path, ".h5")
+        code, said = run(path)
+        assert code == 0 and "(Keras 2" in said, said
+    if tf_compat.keras_major() == 3:
+        path = trained.keras_text_classifier(tf_compat.keras(), tmp_path, ".h5")
+        code, said = run(path)
+        assert code == 0 and "(Keras 3" in said, said
+
+
+@needs_torch
+def test_a_torch_state_dict_is_read_per_layer_and_direction(torch_model):
+    path, _, _ = torch_model
+    code, said = run(path)
+    assert code == 0, said
+    assert "layer rnn.l0: LSTM 6->5 bidirectional" in said and "layer rnn.l1: LSTM 10->5 bidirectional" in said
+    assert "pack_padded_sequence" in said and "padded rows" in said
+
+
+@needs_torch
+def test_a_pickled_torch_module_is_refused_not_run(torch_model, tmp_path):
+    from lstm_equiv.harness.forms.torch import torch
+
+    _, module, _ = torch_model
+    torch().save(module, tmp_path / "whole.pt")
+    code, said = run(tmp_path / "whole.pt")
+    assert code == 2
+    assert "weights_only=True" in said and "never a pickled module" in said
+
+
+def test_unreadable_files_exit_2_naming_them(tmp_path):
+    (tmp_path / "saved").mkdir()
+    (tmp_path / "saved" / "saved_model.pb").write_bytes(b"")
+    (tmp_path / "m.tflite").write_bytes(b"TFL3")
+    (tmp_path / "m.txt").write_text("x")
+    for name, words in (
+        ("saved", "SavedModel"),
+        ("m.tflite", "TFLite"),
+        ("m.txt", "not a model file"),
+        ("none.keras", "no such file"),
+    ):
+        code, said = run(tmp_path / name)
+        assert code == 2 and words in said and name in said, said
+
+
+# ---------------------------------------------------------------------------------------------- two files
+
+
+@needs_onnx
+def test_a_hand_converted_text_classifier_is_equal_on_padded_rows(models, tmp_path):
+    keras = tf_compat.keras()
+    out = tmp_path / "text_clf.onnx"
+    converters.keras_to_onnx(keras.models.load_model(str(models["text_clf"])), out, masked=("bidi", "lstm"))
+    code, said = run(models["text_clf"], out)
+    assert code == 0, said
+    assert "layers matched by order and shape (2): bidi = bidi, lstm = lstm" in said
+    assert said.count("padded rows: lengths") == 2
+    assert "DIAGNOSIS" not in said
+
+
+@needs_onnx
+@needs_torch
+def test_torch_onnx_export_of_a_trained_model_is_equal(torch_model):
+    from lstm_equiv.harness.forms.torch import torch
+
+    path, module, folder = torch_model
+    exported = trained.export_onnx(torch(), module, folder, "exported")
+    code, said = run(path, exported)
+    assert code == 0, said
+    assert "rnn.l0 = " in said and "rnn.l1 = " in said
+
+
+@needs_torch
+def test_lstm_equiv_convert_output_is_equal(models, tmp_path):
+    for name, target in (("lstm", "torch"), ("gru_clf", "torch"), ("lstm", "npz"), ("lstm", "onnx"), ("gru", "onnx")):
+        out = tmp_path / f"{name}.{'pt' if target == 'torch' else target}"
+        assert convert.main(models[name], target, out, say=lambda _: None) == 0
+        code, said = run(models[name], out)
+        assert code == 0, said
+
+
+def _keras_onnx(models, tmp_path, model, fault, masked=()):
+    keras = tf_compat.keras()
+    out = tmp_path / f"{model}_{fault}.onnx"
+    converters.keras_to_onnx(keras.models.load_model(str(models[model])), out, masked=masked, fault=fault)
+    return run(models[model], out)
+
+
+BROKEN = [
+    # (the Keras model, the converter's mistake, the masked layers, what the diagnosis must say)
+    (
+        "lstm",
+        "gate_order",
+        (),
+        [
+            "gate blocks swapped in V and W: its j block holds lstm's o; its f block holds lstm's j; "
+            "its o block holds lstm's f"
+        ],
+    ),
+    ("lstm", "forget_bias_added", (), ["a forget bias of 1 added: b[f] is lstm's +1 in every unit"]),
+    (
+        "text_clf",
+        "not_reversed",
+        ("bidi", "lstm"),
+        ["its backward half is NOT reversed", "reference with the backward half not reversed"],
+    ),
+    (
+        "text_clf",
+        "directions_swapped",
+        ("bidi", "lstm"),
+        ["the directions exchanged: its forward cell holds the weights of bidi's backward"],
+    ),
+    (
+        "gru_clf",
+        "reset_after",
+        ("gru",),
+        [
+            "the GRU's reset is applied before the recurrent product, gru's after",
+            "reference with the GRU's reset before",
+        ],
+    ),
+    (
+        "gru_clf",
+        "no_sequence_lens",
+        ("gru",),
+        ["takes no lengths (no sequence_lens input)", "reference without the lengths (sequence_lens missing"],
+    ),
+]
+
+
+@needs_onnx
+@pytest.mark.parametrize(("model", "fault", "masked", "expected"), BROKEN, ids=[b[1] for b in BROKEN])
+def test_a_broken_conversion_gets_its_diagnosis(models, tmp_path, model, fault, masked, expected):
+    code, said = _keras_onnx(models, tmp_path, model, fault, masked)
+    assert code == 1, said
+    for words in expected:
+        assert words in said, said
+
+
+@needs_onnx
+def test_a_dropped_run_time_forget_bias_is_named(models, tmp_path):
+    """The source keeps TF1's forget_bias apart (an lstm-equiv .npz with forget_bias 1): a converter that does
+    not add it is 1 short in every unit of f."""
+    source = check.read_model(models["lstm"])[1][0]
+    p = source.cells[0]
+    moved = type(p)(p.V, p.W, {**p.b, "f": p.b["f"] - 1.0})  # the same function, with forget_bias 1 apart
+    npz.save(tmp_path / "tf1.npz", moved, forget_bias=1.0)
+    converters.npz_to_onnx(tmp_path / "tf1.npz", tmp_path / "ok.onnx")
+    assert run(tmp_path / "tf1.npz", tmp_path / "ok.onnx")[0] == 0
+    converters.npz_to_onnx(tmp_path / "tf1.npz", tmp_path / "bad.onnx", fault="forget_bias_dropped")
+    code, said = run(tmp_path / "tf1.npz", tmp_path / "bad.onnx")
+    assert code == 1 and "a forget bias of 1 dropped: b[f] is npz's -1 in every unit" in said, said
+
+
+@needs_onnx
+@needs_torch
+def test_pytorch_bias_hh_counted_twice_is_named(torch_model, tmp_path):
+    from lstm_equiv.harness.forms.torch import torch
+
+    path, _, _ = torch_model
+    state = {k: v.numpy() for k, v in torch().load(path, weights_only=True).items()}
+    converters.torch_to_onnx(state, tmp_path / "ok.onnx")
+    assert run(path, tmp_path / "ok.onnx")[0] == 0
+    converters.torch_to_onnx(state, tmp_path / "bad.onnx", fault="bias_hh_twice")
+    code, said = run(path, tmp_path / "bad.onnx")
+    assert code == 1 and "rnn.l0's bias_hh_l0 counted twice" in said, said
+
+
+@needs_onnx
+def test_layers_that_do_not_pair_up_exit_2(models, tmp_path):
+    keras = tf_compat.keras()
+    out = tmp_path / "one.onnx"
+    converters.keras_to_onnx(keras.models.load_model(str(models["lstm"])), out)
+    code, said = run(models["gru"], out)
+    assert code == 2 and "not the same shape" in said and "GRU 6->5" in said and "LSTM 6->5" in said, said
+    code, said = run(models["text_clf"], out)
+    assert code == 2 and "has 2 recurrent layers" in said and "not covered: lstm (LSTM 10->4 forward)" in said, said

@@ -1,0 +1,140 @@
+"""Small models trained for a few epochs on synthetic data (so their weights are not initial values: biases
+moved away from zero, the forget gate's from one), saved the way users save them: Keras ``.keras`` and
+``.h5`` files, a PyTorch ``state_dict``, and that model exported by ``torch.onnx.export``.
+
+Each builder writes into ``folder`` and returns the file's path; the tests read them with lstm-equiv as data.
+The data is random and the labels a fixed function of it: the point is trained weights, not accuracy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+VOCAB, EMBED, STEPS, ROWS = 40, 6, 10, 64
+
+
+def _tokens(seed: int = 0) -> tuple:
+    """Padded token rows (0 is the padding token), each at least 3 tokens long, and a label per row."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, VOCAB, (ROWS, STEPS))
+    lengths = rng.integers(3, STEPS + 1, ROWS)
+    x[np.arange(STEPS)[None, :] >= lengths[:, None]] = 0
+    return x, (x[:, 0] > VOCAB // 2).astype(np.int64)
+
+
+def keras_text_classifier(keras, folder: Path, suffix: str = ".keras") -> Path:
+    """``Embedding(mask_zero) -> Bidirectional(LSTM, return_sequences) -> LSTM -> Dense``, trained 3 epochs."""
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCAB, EMBED, mask_zero=True, name="embedding")(inputs)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(5, return_sequences=True), name="bidi")(x)
+    x = keras.layers.LSTM(4, name="lstm")(x)
+    return _fit(
+        keras,
+        keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x)),
+        folder,
+        "text_clf",
+        suffix,
+    )
+
+
+def keras_masked_gru(keras, folder: Path, suffix: str = ".keras") -> Path:
+    """``Embedding(mask_zero) -> GRU (reset after, Keras's default) -> Dense``, trained 3 epochs."""
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCAB, EMBED, mask_zero=True, name="embedding")(inputs)
+    x = keras.layers.GRU(5, name="gru")(x)
+    return _fit(
+        keras,
+        keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x)),
+        folder,
+        "gru_clf",
+        suffix,
+    )
+
+
+def keras_backwards(keras, folder: Path, suffix: str = ".keras") -> Path:
+    """``Embedding -> LSTM(go_backwards) -> Dense``, trained 3 epochs (no mask)."""
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCAB, EMBED, name="embedding")(inputs)
+    x = keras.layers.LSTM(5, go_backwards=True, name="backwards")(x)
+    return _fit(
+        keras,
+        keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x)),
+        folder,
+        "backwards",
+        suffix,
+    )
+
+
+def keras_plain(keras, folder: Path, cell: str, suffix: str = ".keras", **layer_args) -> Path:
+    """``Embedding -> LSTM or GRU -> Dense``, trained 3 epochs."""
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCAB, EMBED, name="embedding")(inputs)
+    x = getattr(keras.layers, cell)(5, name=cell.lower(), **layer_args)(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x))
+    return _fit(keras, model, folder, f"plain_{cell.lower()}", suffix)
+
+
+def _fit(keras, model, folder: Path, name: str, suffix: str) -> Path:
+    x, y = _tokens()
+    keras.utils.set_random_seed(0)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=3, batch_size=16, verbose=0)
+    path = folder / f"{name}{suffix}"
+    model.save(str(path))
+    return path
+
+
+def _classifier(torch, cell: str):
+    """An ``nn.Embedding -> nn.LSTM or nn.GRU (2 layers, bidirectional) -> nn.Linear`` classifier."""
+
+    class Classifier(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(VOCAB, EMBED)
+            self.rnn = getattr(torch.nn, cell)(EMBED, 5, num_layers=2, bidirectional=True, batch_first=True)
+            self.head = torch.nn.Linear(10, 2)
+
+        def forward(self, tokens):
+            out, _ = self.rnn(self.embedding(tokens))
+            return self.head(out[:, -1])
+
+    Classifier.__qualname__ = Classifier.__name__ = f"{cell}Classifier"
+    globals()[Classifier.__name__] = Classifier  # so that torch.save can pickle a whole module (a test refuses it)
+    return Classifier()
+
+
+def torch_classifier(torch, folder: Path, cell: str = "LSTM") -> Path:
+    """:func:`_classifier` trained 30 steps of gradient descent; its state_dict saved (returned with the module)."""
+    torch.manual_seed(0)
+    model = _classifier(torch, cell)
+    x, y = (torch.from_numpy(a) for a in _tokens())
+    for _ in range(30):  # plain gradient descent: torch.optim imports torch._dynamo, whose triton import
+        #                    crashes a process that has loaded TensorFlow (measured: SIGSEGV, torch 2.14, TF 2.21)
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= 0.5 * p.grad
+    path = folder / f"torch_{cell.lower()}.pt"
+    torch.save(model.state_dict(), path)
+    return path, model
+
+
+def export_onnx(torch, module, folder: Path, name: str) -> Path:
+    """``module.rnn`` exported alone by torch.onnx.export (the TorchScript exporter), input [batch, T, EMBED]."""
+    import warnings
+
+    path = folder / f"{name}.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its note on exporting an LSTM with a batch size other than 1
+        torch.onnx.export(
+            module.rnn,
+            (torch.zeros(2, STEPS, EMBED),),
+            str(path),
+            dynamo=False,
+            input_names=["x"],
+            dynamic_axes={"x": {0: "batch", 1: "time"}},
+        )
+    return path
