@@ -451,33 +451,41 @@ def check_two(path, other, say=print, warn=None, user_inputs=None) -> int:
         say(f"  {a.name} ({a.shape}) = {b.name}:")
         say(f"    {path}: {a.found}; lengths: {a.lengths or 'none'}")
         say(f"    {other}: {b.found}; lengths: {b.lengths or 'none'}")
-        findings = diagnose.weights(a, b)
-        x, lengths, said = inputs_for(a, bool(a.lengths), user_inputs)
-        runs = {}
-        for side in (a, b):
-            got = side.run(x, lengths) if side.run is not None else None
-            takes = side.lengths or side.takes_lengths
-            runs[id(side)] = got if got is not None else reference_run(side, x, lengths if takes else None)
-        tols = bounds(a, x, lengths)
-        valid = None if lengths is None or a.sequences else np.arange(x.shape[1])[None, :] < lengths[:, None]
-        result = verdicts(runs[id(b)], runs[id(a)], tols, f"{b.name} against {a.name}", valid)
-        say(f"    {b.runner} against {a.runner}, on {said}:")
-        if valid is not None:
-            say(f"    ({a.name} passes on its last output only: the outputs at padded steps are not compared)")
-        same = _report(result, say)
-        if not same:
-            findings += diagnose.behaviour(a, b, x, lengths, runs[id(b)], tols, valid)
-        for finding in findings:
-            say(f"    DIAGNOSIS {finding}")
-        if not same or findings:
+        if not compare_pair(a, b, say, user_inputs):
             worst = EXIT_DIFFERENT
-            if not findings:
-                say(f"    no diagnosis found: the difference is none of {', '.join(diagnose.KNOWN)}")
     if worst == EXIT_EQUAL:
         say(f"EQUAL: every recurrent layer of {other} computes what the matching layer of {path} computes")
     else:
         warn(f"lstm-equiv check: {other} is NOT the same model as {path} (DIAGNOSIS above)")
     return worst
+
+
+def compare_pair(a: Layer, b: Layer, say, user_inputs=None) -> bool:
+    """``b`` (a conversion of ``a``) against ``a``: weights block by block, and both run on the same inputs (padded
+    rows where ``a`` is masked); what differs is diagnosed. True when they are the same function."""
+    from lstm_equiv.harness import diagnose
+
+    findings = diagnose.weights(a, b)
+    x, lengths, said = inputs_for(a, bool(a.lengths), user_inputs)
+    runs = {}
+    for side in (a, b):
+        got = side.run(x, lengths) if side.run is not None else None
+        takes = side.lengths or side.takes_lengths
+        runs[id(side)] = got if got is not None else reference_run(side, x, lengths if takes else None)
+    tols = bounds(a, x, lengths)
+    valid = None if lengths is None or a.sequences else np.arange(x.shape[1])[None, :] < lengths[:, None]
+    result = verdicts(runs[id(b)], runs[id(a)], tols, f"{b.name} against {a.name}", valid)
+    say(f"    {b.runner} against {a.runner}, on {said}:")
+    if valid is not None:
+        say(f"    ({a.name} passes on its last output only: the outputs at padded steps are not compared)")
+    same = _report(result, say)
+    if not same:
+        findings += diagnose.behaviour(a, b, x, lengths, runs[id(b)], tols, valid)
+    for finding in findings:
+        say(f"    DIAGNOSIS {finding}")
+    if not same and not findings:
+        say(f"    no diagnosis found: the difference is none of {', '.join(diagnose.KNOWN)}")
+    return same and not findings
 
 
 def read_inputs(path) -> np.ndarray:

@@ -541,6 +541,10 @@ def main(
     (stderr from the command line)."""
     warn = warn or say
     out = Path(out)
+    from lstm_equiv.harness import stack
+
+    if stack.wanted(src, to, layer):  # every recurrent layer of a Keras model (harness/stack.py)
+        return stack.main(src, to, out, batch, timesteps, say, warn, force)
     try:
         if to == "keras" and out.suffix != ".keras":
             raise ConvertError(f"-o {out}: a Keras model file must end in .keras")

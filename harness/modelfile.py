@@ -125,6 +125,7 @@ class ModelFile:
     recurrent: list
     wrapped: list = field(default_factory=list)  # names of TimeDistributed layers (not read into)
     others: list = field(default_factory=list)  # "Class name" of every other layer: never built, never run
+    order: list = field(default_factory=list)  # (class, name) of every layer, in the model's list
 
 
 def read(path) -> ModelFile:
@@ -408,6 +409,7 @@ def _model(path: Path, version: str, fmt: str, layers: list, found: list) -> Mod
         found,
         [name for cls, name, _, _ in layers if cls in WRAPPERS],
         [f"{cls} {name}" for cls, name, _, _ in layers if cls not in RECURRENT + MODELS + (BIDIRECTIONAL,)],
+        [(cls, name) for cls, name, _, _ in layers],
     )
 
 

@@ -310,3 +310,99 @@ def _run_node(node, consts, x, lengths) -> tuple:
     got = run_model(model, np.ascontiguousarray(np.asarray(x, np.float32).transpose(1, 0, 2)), **feeds)
     y = got["y"].transpose(2, 0, 1, 3).reshape(batch, steps, dirs * n)
     return y, got["y_h"], got.get("y_c")
+
+
+# ---------------------------------------------------------------------------------------------- whole models
+
+
+def stack_model(stack):
+    """The recurrent chain of ``stack`` (harness.stack.Stack) as one ONNX graph (see harness/stack.py)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from lstm_equiv.harness.forms.onnx import node_inputs
+    from lstm_equiv.harness.forms.onnx.lstm import _merged, attributes, finish_model, per_direction
+
+    init, nodes = [], [helper.make_node("Transpose", ["x"], ["X0"], perm=[1, 0, 2])]
+    const = lambda name, a: init.append(numpy_helper.from_array(np.asarray(a), name))
+    const("axis0", np.array([0], np.int64))
+    const("axis1", np.array([1], np.int64))
+    const("merged_shape", np.array([0, 0, -1], np.int64))
+    const("flip", np.array([-1], np.int64))
+    const("flip_end", np.array([np.iinfo(np.int64).min], np.int64))
+    const("last_shape", np.array([0, -1], np.int64))
+    current = "X0"
+    for k, lay in enumerate(stack.layers):
+        op, per = lay.cell.upper(), lay.directions
+        if op == "GRU":
+            tensors = [layouts.ONNX_GRU.compose(p.astype("float32")) for p in lay.cells]
+            attrs = {"linear_before_reset": int(bool(lay.semantics["reset_after"]))}
+        else:
+            tensors = [layouts.ONNX.compose(p.astype("float32"), lay.semantics["forget_bias"]) for p in lay.cells]
+            attrs = per_direction(attributes(lay.semantics), per)
+        for name, value in node_inputs(tensors, ("Wb", "Rb")).items():
+            const(f"{name}_{k}", np.asarray(value, np.float32))
+        direction = "bidirectional" if per == 2 else ("reverse" if lay.go_backwards else "forward")
+        ins = [current, f"W_{k}", f"R_{k}", f"B_{k}"] + (["sequence_lens"] if lay.masked_by else [])
+        outs = [f"Y_{k}", f"Y_h_{k}"] + ([f"Y_c_{k}"] if op == "LSTM" else [])
+        nodes.append(
+            helper.make_node(op, ins, outs, name=lay.name, hidden_size=lay.units, direction=direction, **attrs)
+        )
+        if lay.sequences:
+            merged = f"M_{k}" if lay.go_backwards else f"X{k + 1}"
+            nodes += _merged(helper, f"Y_{k}", merged, per, lay.merge_mode)
+            if lay.go_backwards:  # Keras passes a go_backwards sequence on in the order it processed it
+                nodes.append(helper.make_node("Slice", [merged, "flip", "flip_end", "axis0", "flip"], [f"X{k + 1}"]))
+            current = f"X{k + 1}"
+        else:  # the last output: h of each direction, merged: Y_h [dirs, batch, u] -> [batch, width]
+            y_h = f"Y_h_{k}"
+            if per == 1:
+                nodes.append(helper.make_node("Squeeze", [y_h, "axis0"], ["outputs"]))
+            elif lay.merge_mode == "concat":
+                nodes += [
+                    helper.make_node("Transpose", [y_h], [f"{y_h}_b"], perm=[1, 0, 2]),
+                    helper.make_node("Reshape", [f"{y_h}_b", "last_shape"], ["outputs"]),
+                ]
+            elif lay.merge_mode == "sum":
+                nodes.append(helper.make_node("ReduceSum", [y_h, "axis0"], ["outputs"], keepdims=0))
+            else:
+                op_ = {"ave": "ReduceMean", "mul": "ReduceProd"}[lay.merge_mode]
+                nodes.append(helper.make_node(op_, [y_h], ["outputs"], axes=[0], keepdims=0))
+            current = None
+    if current is not None:
+        nodes.append(helper.make_node("Transpose", [current], ["outputs"], perm=[1, 0, 2]))
+    first = stack.layers[0]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "timesteps", first.input_depth])]
+    if stack.masked:
+        inputs.append(helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, ["batch"]))
+    outputs = [helper.make_tensor_value_info("outputs", TensorProto.FLOAT, None)]
+    return finish_model("lstm_equiv_stack", nodes, inputs, outputs, init, "float32")
+
+
+def write_stack(stack, out) -> list:
+    """Write the chain of ``stack`` as one ONNX graph into ``out``; lines that tell how to run it."""
+    import onnx
+
+    onnx.save(stack_model(stack), str(out))
+    last = stack.layers[-1]
+    shape = "[batch, timesteps, width]" if last.sequences else "[batch, width]"
+    return [
+        f"onnxruntime.InferenceSession({str(out)!r}).run(None, {{'x': x"
+        + (", 'sequence_lens': lengths (int32)" if stack.masked else "")
+        + f"}}): x [batch, timesteps, {stack.layers[0].input_depth}] float32 (the output of the layers before "
+        f"{stack.layers[0].name}) -> outputs {shape}, what {last.name} passes on",
+        "one node per layer: " + ", ".join(f"{lay.name} ({lay.cell.upper()})" for lay in stack.layers),
+    ]
+
+
+def run_stack(out, stack, x, lengths) -> np.ndarray:
+    """The written graph, loaded back, run by onnxruntime on ``x`` (and ``lengths``)."""
+    import onnx
+
+    from lstm_equiv.harness.forms.onnx.lstm import run_model
+
+    feeds = (
+        {}
+        if not stack.masked
+        else {"sequence_lens": np.asarray(lengths if lengths is not None else [x.shape[1]] * x.shape[0], np.int32)}
+    )
+    return run_model(onnx.load(str(out)), np.asarray(x, np.float32), **feeds)["outputs"]

@@ -186,3 +186,122 @@ def _torch_layer(path, tensors: dict, module: str, k: int):
         runner=f"torch.nn.{cls} loaded with the file's tensors ({dtype})",
         stored_biases=tuple(biases),
     )
+
+
+# ---------------------------------------------------------------------------------------------- whole models
+
+
+def _stack_modules(t, stack):
+    """A ``torch.nn.ModuleDict`` of one nn.LSTM / nn.GRU per layer of ``stack``, named as the Keras layers."""
+    modules = {}
+    for lay in stack.layers:
+        cls = "GRU" if lay.cell == "gru" else "LSTM"
+        modules[lay.name] = getattr(t.nn, cls)(
+            lay.input_depth, lay.units, batch_first=True, bidirectional=lay.directions == 2
+        )
+    return t.nn.ModuleDict(modules)
+
+
+def _stack_state(stack) -> dict:
+    out = {}
+    for lay in stack.layers:
+        for d, p in zip(("", "_reverse"), lay.cells):
+            p = p.astype("float32")
+            composed = (
+                layouts.TORCH_GRU.compose(p)
+                if lay.cell == "gru"
+                else layouts.TORCH.compose(p, lay.semantics["forget_bias"])
+            )
+            out.update({f"{lay.name}.{k.replace('_l0', f'_l0{d}')}": v for k, v in composed.items()})
+    return out
+
+
+def write_stack(stack, out) -> list:
+    """Write the chain of ``stack`` as the state_dict of a ModuleDict into ``out``; the lines that run it."""
+    t = torch()
+    t.save({k: t.from_numpy(np.ascontiguousarray(v)) for k, v in _stack_state(stack).items()}, out)
+    lines = [
+        "stack = torch.nn.ModuleDict({"
+        + ", ".join(
+            f"{lay.name!r}: torch.nn.{lay.cell.upper()}({lay.input_depth}, {lay.units}, batch_first=True"
+            + (", bidirectional=True" if lay.directions == 2 else "")
+            + ")"
+            for lay in stack.layers
+        )
+        + "})",
+        f"stack.load_state_dict(torch.load({str(out)!r}))",
+        "then, layer by layer, x [batch, timesteps, features] (the output of the layers before "
+        f"{stack.layers[0].name}):",
+    ]
+    for lay in stack.layers:
+        u = lay.units
+        steps = []
+        if lay.go_backwards:
+            steps.append(
+                "x = x.flip(1)  # go_backwards: nn has none; the flipped rows run forwards, and their outputs come "
+                "in the order Keras passes them on"
+            )
+        if lay.masked_by:
+            steps.append(
+                f"out, state = stack[{lay.name!r}](pack_padded_sequence(x, lengths, batch_first=True, "
+                "enforce_sorted=False)); out = pad_packed_sequence(out, batch_first=True, total_length=T)[0]"
+            )
+        else:
+            steps.append(f"out, state = stack[{lay.name!r}](x)")
+        h = "state" if lay.cell == "gru" else "state[0]"
+        if not lay.sequences:
+            last = f"{h}[0]" if lay.directions == 1 else _merge_words(lay.merge_mode, f"{h}[0]", f"{h}[1]")
+            steps.append(f"x = {last}  # its last output (return_sequences=False)")
+        else:
+            if lay.directions == 2 and lay.merge_mode != "concat":
+                steps.append(f"out = {_merge_words(lay.merge_mode, f'out[..., :{u}]', f'out[..., {u}:]')}")
+            steps.append(
+                "x = out.flip(1)  # Keras passes it on in the order it processed it" if lay.go_backwards else "x = out"
+            )
+        lines.append(f"  {lay.name}: " + "; ".join(steps))
+    return lines
+
+
+def _merge_words(mode: str, fw: str, bw: str) -> str:
+    return {
+        "concat": f"torch.cat([{fw}, {bw}], -1)",
+        "sum": f"{fw} + {bw}",
+        "mul": f"{fw} * {bw}",
+        "ave": f"({fw} + {bw}) / 2",
+    }[mode]
+
+
+def run_stack(out, stack, x, lengths) -> np.ndarray:
+    """The written state_dict loaded into its ModuleDict and run as the written lines say, on ``x``."""
+    t = torch()
+    modules = _stack_modules(t, stack)
+    modules.load_state_dict(t.load(out, weights_only=True))
+    xt = t.from_numpy(np.ascontiguousarray(np.asarray(x, np.float32)))
+    steps = x.shape[1]
+    with t.no_grad():
+        for lay in stack.layers:
+            u = lay.units
+            xt = xt.flip(1) if lay.go_backwards else xt
+            module = modules[lay.name]
+            if lay.masked_by and lengths is not None:
+                packed = t.nn.utils.rnn.pack_padded_sequence(
+                    xt, t.as_tensor(np.asarray(lengths)), batch_first=True, enforce_sorted=False
+                )
+                got, state = module(packed)
+                got = t.nn.utils.rnn.pad_packed_sequence(got, batch_first=True, total_length=steps)[0]
+            else:
+                got, state = module(xt)
+            h = state if lay.cell == "gru" else state[0]
+            merge = lambda fw, bw, mode=lay.merge_mode: {
+                "concat": lambda: t.cat([fw, bw], -1),
+                "sum": lambda: fw + bw,
+                "mul": lambda: fw * bw,
+                "ave": lambda: (fw + bw) / 2,
+            }[mode]()
+            if not lay.sequences:
+                xt = h[0] if lay.directions == 1 else merge(h[0], h[1])
+            else:
+                if lay.directions == 2 and lay.merge_mode != "concat":
+                    got = merge(got[..., :u], got[..., u:])
+                xt = got
+    return xt.numpy()
