@@ -39,6 +39,7 @@ KNOWN = (
     "a transposed matrix",
     "the directions exchanged",
     "the backward half not reversed",
+    "a go_backwards layer run forwards or back",
     "the GRU's reset before or after the product",
     "padded steps emitting zeros or the last output",
     "sequence_lens (the lengths) missing",
@@ -231,6 +232,9 @@ def _semantics(a, b) -> list:
             f"layer {b.name}: {a.name} runs under {a.lengths}, {b.name} takes no lengths (no sequence_lens input): "
             "on padded rows it runs the padding as data"
         )
+    if a.go_backwards != b.go_backwards:
+        word = lambda lay: "from the last timestep to the first" if lay.go_backwards else "from the first to the last"
+        out.append(f"layer {b.name}: it runs {word(b)}, {a.name} {word(a)} (go_backwards / direction differ)")
     if a.directions == 2 and a.backward_reversed != b.backward_reversed:
         out.append(
             f"layer {b.name}: its backward half is NOT reversed: the second cell runs from the first timestep to "
@@ -267,6 +271,8 @@ def behaviour(a, b, x, lengths, b_run: tuple, tols: dict, valid=None) -> list:
         readings.append(
             (f"with the GRU's reset {'after' if flip else 'before'} the recurrent product", {"reset_after": flip})
         )
+    if a.directions == 1:
+        readings.append(("with the direction reversed (go_backwards)", {"go_backwards": not a.go_backwards}))
     if a.directions == 2:
         readings.append(("with the backward half not reversed (its cell run forwards)", {"backward_reversed": False}))
         readings.append(("with the directions exchanged", {"cells": a.cells[::-1]}))

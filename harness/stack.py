@@ -26,7 +26,7 @@ roundoff).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -199,6 +199,20 @@ def _files(to: str):
     return importlib.import_module(f"lstm_equiv.harness.forms.{to}.files")
 
 
+def _as_written(a, b):
+    """The written layer ``b`` as the written lines run it: nn.LSTM and nn.GRU have no go_backwards, so a
+    go_backwards layer's rows are fed to them flipped (its outputs then come in time order flipped back)."""
+    if not a.go_backwards or b.go_backwards:
+        return b
+    run = b.run
+
+    def flipped(x, lengths=None):
+        outputs, h, c = run(np.ascontiguousarray(x[:, ::-1]), lengths)
+        return outputs[:, ::-1], h, c
+
+    return replace(b, go_backwards=True, run=flipped, runner=b.runner + ", fed the rows flipped (go_backwards)")
+
+
 def main(src, to: str, out, batch: int, timesteps: int, say, warn, force: bool) -> int:
     """Convert the whole chain of ``src``; 0 written, 1 disproved (nothing kept), 2 refused (nothing written)."""
     from lstm_equiv.harness import compare, diagnose
@@ -238,6 +252,7 @@ def main(src, to: str, out, batch: int, timesteps: int, say, warn, force: bool) 
             written = files.read_layers(pending.path)[1]
             same = True
             for a, b in diagnose.match(stack.layers, written, str(src), str(out)):
+                b = _as_written(a, b)
                 say(f"  {a.name} = {b.name}:")
                 same = check.compare_pair(a, b, say) and same
             said = f"x [{batch}, {timesteps}, {stack.layers[0].input_depth}] (seed {check.SEED})" + (
