@@ -26,18 +26,21 @@ EXIT_CODES = (
     (
         EXIT_OK,
         "every item passed, or was skipped or xfailed with its reason, or was undecided where its case "
-        "expects it (selftest: every mistake was detected; convert: both sides agree)",
+        "expects it (selftest: every mistake was detected; convert: both sides agree; check: every recurrent "
+        "layer equal)",
     ),
     (
         EXIT_FAIL,
         "an equivalence failed or a form crashed (selftest: a mistake went undetected; convert: the "
-        "two sides disagree and OUT is left as it was; drift, gather: a run failed the reference)",
+        "two sides disagree and OUT is left as it was; check: a layer differs, diagnosed; drift, gather: a run "
+        "failed the reference)",
     ),
     (
         EXIT_INVALID,
         "a case file is invalid (the valid files still run and their results are printed), no case "
         "or no item (-k) was found, or the command line, an input file or an output path is wrong "
-        "(output paths are checked before anything runs)",
+        "(output paths are checked before anything runs; check: a model file cannot be read, or a recurrent "
+        "layer is not covered, named)",
     ),
     (
         EXIT_UNDECIDED,

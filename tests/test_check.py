@@ -5,6 +5,8 @@ diagnosis, named here."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -268,3 +270,110 @@ def test_layers_that_do_not_pair_up_exit_2(models, tmp_path):
     assert code == 2 and "not the same shape" in said and "GRU 6->5" in said and "LSTM 6->5" in said, said
     code, said = run(models["text_clf"], out)
     assert code == 2 and "has 2 recurrent layers" in said and "not covered: lstm (LSTM 10->4 forward)" in said, said
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "words"),
+    [
+        ("garbage.onnx", b"\x08\x07not a protobuf at all\xff\xff", "not an ONNX model"),
+        ("empty.onnx", b"", "holds no LSTM or GRU node"),
+        ("garbage.pt", b"PK\x03\x04 torn zip", "torch.load(weights_only=True) refuses it"),
+        ("garbage.npz", b"not a zip", "garbage.npz"),
+        ("garbage.keras", b"PK\x03\x04 torn zip", "garbage.keras"),
+    ],
+)
+def test_a_broken_file_exits_2_naming_it(tmp_path, name, data, words):
+    if name.endswith(".onnx") and onnx_lstm.missing():
+        pytest.skip(onnx_lstm.missing())
+    if name.endswith(".pt") and pytorch.missing():
+        pytest.skip(pytorch.missing())
+    (tmp_path / name).write_bytes(data)
+    code, said = run(tmp_path / name)
+    assert code == 2, said
+    assert words in said and name in said, said
+
+
+@needs_onnx
+def test_onnx_external_data_is_not_followed(tmp_path):
+    """An initializer that points at another file: the path inside a model is not one lstm-equiv opens."""
+    from onnx import TensorProto, helper
+
+    w = TensorProto(name="W", data_type=TensorProto.FLOAT, dims=[1, 8, 3])
+    w.data_location = TensorProto.EXTERNAL
+    w.external_data.add(key="location", value="../../etc/passwd")
+    node = helper.make_node("LSTM", ["x", "W", "R"], ["y"], hidden_size=2)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)], [], [w])
+    (tmp_path / "ext.onnx").write_bytes(helper.make_model(graph).SerializeToString())
+    code, said = run(tmp_path / "ext.onnx")
+    assert code == 2 and "external file: not followed" in said, said
+
+
+def test_your_own_inputs_are_used_where_their_width_fits(models, tmp_path):
+    x = np.random.default_rng(1).normal(size=(2, 7, 10)).astype(np.float32)  # lstm's input width, not bidi's
+    np.save(tmp_path / "x.npy", x)
+    code, said = run(models["text_clf"], inputs=tmp_path / "x.npy")
+    assert code == 0, said
+    assert "your --inputs [2, 7, 10]" in said and "seeded random x [2, 7, 6]" in said
+    np.save(tmp_path / "bad.npy", np.array(["a", "b"]))
+    code, said = run(models["text_clf"], inputs=tmp_path / "bad.npy")
+    assert code == 2 and "must be finite floats [batch, timesteps, features]" in said, said
+
+
+def test_convert_no_longer_passes_on_part_of_a_model(models, tmp_path):
+    """The text classifier to npz (one LSTM per file): refused, naming both layers; with --layer, the layer
+    left out is named."""
+    lines = []
+    assert convert.main(models["text_clf"], "npz", tmp_path / "a.npz", say=lines.append) == 2
+    assert "holds 2 recurrent layers ['bidi (Bidirectional LSTM, merge concat)', 'lstm (LSTM)']" in lines[-1]
+    lines = []
+    assert convert.main(models["text_clf"], "npz", tmp_path / "a.npz", layer="lstm", say=lines.append) == 0
+    said = "\n".join(lines)
+    assert "ONLY layer lstm was converted" in said and "bidi (Bidirectional LSTM, merge concat)" in said
+    assert "runs under the mask of Embedding embedding" in said
+
+
+@needs_onnx
+def test_an_onnx_node_whose_weights_do_not_fit_its_attributes_exits_2(tmp_path):
+    """An LSTM node whose hidden_size (3) disagrees with its weights (2 units): named, not read."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name)
+        for name, shape in (("W", (1, 8, 3)), ("R", (1, 8, 2)), ("B", (1, 16)))
+    ]
+    node = helper.make_node("LSTM", ["x", "W", "R", "B"], ["y"], hidden_size=3)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, None)
+    graph = helper.make_graph([node], "g", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    (tmp_path / "bad.onnx").write_bytes(helper.make_model(graph).SerializeToString())
+    code, said = run(tmp_path / "bad.onnx")
+    assert code == 2 and "W has shape [1, 8, 3], but hidden_size 3" in said, said
+
+
+def test_a_layer_its_framework_cannot_run_exits_2_not_a_traceback(models, monkeypatch):
+    """Whatever the framework raises on a layer (an onnxruntime that refuses a node, a Keras that refuses a
+    config) names the layer and leaves it not covered: exit 2."""
+    what, layers = check.read_model(models["lstm"])
+
+    def refuses(x, lengths=None):
+        raise RuntimeError("this runtime refuses the node")
+
+    monkeypatch.setattr(check, "read_model", lambda path: (what, [replace(layers[0], run=refuses)]))
+    code, said = run(models["lstm"])
+    assert code == 2 and "failed on it: RuntimeError: this runtime refuses the node" in said, said
+    assert "not covered" in said
+
+
+@needs_torch
+def test_a_state_dict_whose_tensors_do_not_fit_exits_2(tmp_path):
+    from lstm_equiv.harness.forms.torch import torch
+
+    t = torch()
+    state = t.nn.LSTM(3, 2).state_dict()
+    state["bias_ih_l0"] = t.zeros(5)  # 4 gates x 2 units need 8
+    t.save(state, tmp_path / "bad.pt")
+    code, said = run(tmp_path / "bad.pt")
+    assert code == 2 and "bad.pt" in said and "do not fit" in said, said

@@ -27,6 +27,7 @@ def models(tmp_path_factory):
         "text_clf": trained.keras_text_classifier(keras, folder),
         "gru_clf": trained.keras_masked_gru(keras, folder),
         "backwards": trained.keras_backwards(keras, folder),
+        "mixed": trained.keras_mixed(keras, folder),
     }
 
 
@@ -66,7 +67,7 @@ def _by_hand(model_path, recurrent):
 
 
 @needs_onnx
-@pytest.mark.parametrize("name", ["text_clf", "gru_clf", "backwards"])
+@pytest.mark.parametrize("name", ["text_clf", "gru_clf", "backwards", "mixed"])
 def test_the_whole_model_converts_to_onnx_and_gives_keras_probabilities(models, tmp_path, name):
     import onnxruntime
 
@@ -76,7 +77,7 @@ def test_the_whole_model_converts_to_onnx_and_gives_keras_probabilities(models, 
     assert "every recurrent layer" in said and "proof, whole" in said
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     masked = any(i.name == "sequence_lens" for i in session.get_inputs())
-    assert masked == (name != "backwards")
+    assert masked == (name in ("text_clf", "gru_clf"))
 
     def recurrent(x, lengths):
         feeds = {"x": x, **({"sequence_lens": lengths.astype(np.int32)} if masked else {})}
@@ -88,7 +89,7 @@ def test_the_whole_model_converts_to_onnx_and_gives_keras_probabilities(models, 
 
 
 @needs_torch
-@pytest.mark.parametrize("name", ["text_clf", "gru_clf", "backwards"])
+@pytest.mark.parametrize("name", ["text_clf", "gru_clf", "backwards", "mixed"])
 def test_the_whole_model_converts_to_torch_and_gives_keras_probabilities(models, tmp_path, name):
     """The written state_dict loaded into the ModuleDict the written lines describe, run as they say."""
     from lstm_equiv.harness.forms.torch import torch
@@ -125,6 +126,8 @@ def test_the_whole_model_converts_to_torch_and_gives_keras_probabilities(models,
                 else:
                     got, state = modules[lay.name](xt)
                 h = state if lay.cell == "gru" else state[0]
+                if lay.directions == 2 and lay.merge_mode == "sum":
+                    got = got[..., : lay.units] + got[..., lay.units :]
                 xt = got if lay.sequences else (t.cat([h[0], h[1]], -1) if lay.directions == 2 else h[0])
         return xt.numpy()
 

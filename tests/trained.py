@@ -67,6 +67,18 @@ def keras_backwards(keras, folder: Path, suffix: str = ".keras") -> Path:
     )
 
 
+def keras_mixed(keras, folder: Path, suffix: str = ".keras") -> Path:
+    """``Embedding -> Bidirectional(GRU, merge sum) -> LSTM(go_backwards, return_sequences) -> LSTM -> Dense``,
+    trained 3 epochs (no mask): a summed merge and a reversed sequence passed on."""
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCAB, EMBED, name="embedding")(inputs)
+    x = keras.layers.Bidirectional(keras.layers.GRU(5, return_sequences=True), merge_mode="sum", name="bigru")(x)
+    x = keras.layers.LSTM(4, go_backwards=True, return_sequences=True, name="reversed")(x)
+    x = keras.layers.LSTM(3, name="last")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x))
+    return _fit(keras, model, folder, "mixed", suffix)
+
+
 def keras_plain(keras, folder: Path, cell: str, suffix: str = ".keras", **layer_args) -> Path:
     """``Embedding -> LSTM or GRU -> Dense``, trained 3 epochs."""
     inputs = keras.Input((None,), dtype="int32")

@@ -50,9 +50,85 @@ class Mutant:
 
 
 CONVERT = ("tests/test_convert.py", "tests/test_untrusted_models.py")
+CHECK = ("tests/test_check.py",)
+WHOLE = ("tests/test_convert_models.py",)
 SEQUENCES = "cases/sequences.yaml"
 
 MUTANTS = [
+    # ------------------------------------------------------------------------------------- check, diagnose
+    Mutant(
+        "check-keras-mask-ignored",
+        "harness/check.py",
+        'kwargs = {} if lengths is None else {"mask": np.arange(x.shape[1])[None, :] < np.asarray(lengths)[:, None]}',
+        "kwargs = {}",
+        CHECK,
+        "a masked Keras layer re-run without its mask: padded rows would compare the wrong run",
+    ),
+    Mutant(
+        "diagnose-no-permutation",
+        "harness/diagnose.py",
+        "found = _permutation(mine, theirs)",
+        "found = None",
+        CHECK,
+        "swapped gate blocks reported as unexplained differences",
+    ),
+    Mutant(
+        "diagnose-runtime-forget-bias-not-folded",
+        "harness/diagnose.py",
+        'b["f"] = b["f"] + float(layer.semantics.get("forget_bias", 0.0))',
+        'b["f"] = b["f"]',
+        CHECK,
+        "a TF1 forget_bias kept apart counted as a difference of the stored f bias",
+    ),
+    Mutant(
+        "onnx-reader-reset-always-after",
+        "harness/forms/onnx/files.py",
+        'cells.append(layouts.ONNX_GRU.split(named, W.shape[2], bool(attrs.get("linear_before_reset", 0))))',
+        "cells.append(layouts.ONNX_GRU.split(named, W.shape[2], True))",
+        CHECK,
+        "an ONNX GRU's two biases read apart where linear_before_reset=0 adds them",
+    ),
+    Mutant(
+        "torch-reader-packs-nothing",
+        "harness/forms/torch/files.py",
+        "            if lengths is None:\n                outputs, final = mod(xt)",
+        "            if True:\n                outputs, final = mod(xt)",
+        CHECK,
+        "a torch layer run over the padding as data where the check gives it lengths",
+    ),
+    # ------------------------------------------------------------------------------------- whole models
+    Mutant(
+        "stack-onnx-no-time-flip",
+        "harness/forms/onnx/files.py",
+        "            if lay.go_backwards:  # Keras passes a go_backwards sequence on in the order it processed it",
+        "            if False:",
+        WHOLE,
+        "a go_backwards layer's sequence passed on in time order, where Keras passes it reversed",
+    ),
+    Mutant(
+        "stack-torch-sum-merge-dropped",
+        "harness/forms/torch/files.py",
+        'if lay.directions == 2 and lay.merge_mode != "concat":\n                    got = merge(',
+        'if False:\n                    got = merge(',
+        WHOLE,
+        "a summed bidirectional layer passed on as its two halves side by side",
+    ),
+    Mutant(
+        "stack-no-sequence-lens",
+        "harness/forms/onnx/files.py",
+        '(["sequence_lens"] if lay.masked_by else [])',
+        "[]",
+        WHOLE,
+        "a masked layer's node written without sequence_lens",
+    ),
+    Mutant(
+        "stack-chain-without-lengths",
+        "harness/stack.py",
+        "x = next_input(layer, run_layer(layer, x, lengths if layer.masked_by else None))",
+        "x = next_input(layer, run_layer(layer, x, None))",
+        WHOLE,
+        "the source chain run without its masks: the proof would compare padded rows against the wrong run",
+    ),
     # ------------------------------------------------------------------------------------- convert
     Mutant(
         "convert-torch-forget-bias-dropped",
@@ -129,7 +205,7 @@ MUTANTS = [
     Mutant(
         "modelfile-lambda-layers-unnamed",
         "harness/modelfile.py",
-        '[f"{cls} {name}" for cls, name, _, _ in layers if cls not in RECURRENT + MODELS]',
+        '[f"{cls} {name}" for cls, name, _, _ in layers if cls not in RECURRENT + MODELS + (BIDIRECTIONAL,)]',
         "[]",
         CONVERT,
         "the layers convert leaves out not named to the user",

@@ -167,8 +167,21 @@ def _direction_cells(path, consts, node, attrs) -> list:
             raise CheckError(f"{path}: node {node.name}: a stored non-zero {what}: not read")
     if len(node.input) > 7 and node.input[7]:
         raise CheckError(f"{path}: node {node.name}: peepholes (P): not read by check yet")
-    n = int(attrs["hidden_size"])
+    n = int(attrs.get("hidden_size", 0))
     gates = 4 if node.op_type == "LSTM" else 3
+    dirs = 2 if attrs.get("direction", b"forward") == b"bidirectional" else 1
+    n_in = W.shape[-1] if W is not None and W.ndim == 3 else None
+    for what, value, shape in (
+        ("W", W, (dirs, gates * n, n_in)),
+        ("R", R, (dirs, gates * n, n)),
+        ("B", B, (dirs, 2 * gates * n)),
+    ):
+        if (value is not None or what != "B") and (value is None or tuple(value.shape) != shape):
+            raise CheckError(
+                f"{path}: node {node.name or node.output[0]}: {what} has shape "
+                f"{None if value is None else list(value.shape)}, but hidden_size {n} and {dirs} direction(s) of "
+                f"{node.op_type} need {list(shape)}"
+            )
     cells, biases = [], []
     for d in range(W.shape[0]):
         b = B[d] if B is not None else np.zeros(2 * gates * n, W.dtype)
