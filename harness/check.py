@@ -511,11 +511,14 @@ def compare_pair(a: Layer, b: Layer, say, user_inputs=None) -> bool:
         takes = side.lengths or side.takes_lengths
         runs[id(side)] = got if got is not None else reference_run(side, x, lengths if takes else None)
     tols = bounds(a, x, lengths)
-    valid = None if lengths is None or a.sequences else np.arange(x.shape[1])[None, :] < lengths[:, None]
+    valid = None if lengths is None or not a.masked_by else np.arange(x.shape[1])[None, :] < lengths[:, None]
     result = verdicts(runs[id(b)], runs[id(a)], tols, f"{b.name} against {a.name}", valid)
     say(f"    {b.runner} against {a.runner}, on {said}:")
     if valid is not None:
-        say(f"    ({a.name} passes on its last output only: the outputs at padded steps are not compared)")
+        say(
+            f"    ({a.name} runs under a Keras mask, which every layer after it honours: its outputs at padded "
+            "steps are compared apart, below)"
+        )
     same = _report(result, say)
     if not same:
         findings += diagnose.behaviour(a, b, x, lengths, runs[id(b)], tols, valid)
@@ -523,6 +526,17 @@ def compare_pair(a: Layer, b: Layer, say, user_inputs=None) -> bool:
         say(f"    DIAGNOSIS {finding}")
     if not same and not findings:
         say(f"    no diagnosis found: the difference is none of {', '.join(diagnose.KNOWN)}")
+    if valid is not None and same and a.sequences:
+        padded = verdicts(runs[id(b)], runs[id(a)], tols, "", ~valid)
+        if not all(v.passed for v in padded[:1]):
+            rule = diagnose.behaviour(a, b, x, lengths, runs[id(b)], tols, ~valid, only_padding=True)
+            say(
+                f"    NOTE at padded steps its outputs differ from {a.name}'s (max abs err "
+                f"{padded[0].max_abs_err:.3g}): "
+                + ("; ".join(rule) or "by no known rule")
+                + "; the same model for every layer after it that honours the mask (Keras's recurrent layers, "
+                "pooling and attention do; Flatten does not)"
+            )
     return same and not findings
 
 

@@ -251,29 +251,28 @@ _DEFAULT = {"activation": "tanh", "recurrent_activation": "sigmoid"}
 # ---------------------------------------------------------------------------------------------- behaviour
 
 
-def behaviour(a, b, x, lengths, b_run: tuple, tols: dict, valid=None) -> list:
-    """Readings of ``a`` under which its reference reproduces ``b``'s own run ``b_run`` within ``tols``."""
+def behaviour(a, b, x, lengths, b_run: tuple, tols: dict, valid=None, only_padding=False) -> list:
+    """Readings of ``a`` under which its reference reproduces ``b``'s own run ``b_run`` within ``tols``
+    (``valid``: only those steps' outputs compared; ``only_padding``: only the reading of what a padded step
+    emits, which check asks for apart where a Keras mask hides the padded steps from every later layer)."""
     from lstm_equiv.harness.check import reference_run, verdicts
 
-    readings = [("with its own weights (the blocks above)", {"cells": b.cells})]
-    if lengths is not None:
+    readings = [] if only_padding else [("with its own weights (the blocks above)", {"cells": b.cells})]
+    if lengths is not None and not only_padding:
         readings.append(("without the lengths (sequence_lens missing: the padding run as data)", {"lengths": None}))
+    if lengths is not None and (only_padding or not a.masked_by):
         other = "carry" if a.padded == "zero" else "zero"
         words = "its last output again" if other == "carry" else "zeros"
-        readings.append(
-            (
-                f"padded steps emit {words}, {a.name}'s {'zeros' if other == 'carry' else 'last output'}",
-                {"padded": other},
-            )
-        )
-    if a.cell == "gru":
+        theirs = "zeros" if other == "carry" else "its last output"
+        readings.append((f"with padded steps emitting {words} ({a.name}'s emit {theirs})", {"padded": other}))
+    if a.cell == "gru" and not only_padding:
         flip = not a.semantics.get("reset_after")
         readings.append(
             (f"with the GRU's reset {'after' if flip else 'before'} the recurrent product", {"reset_after": flip})
         )
-    if a.directions == 1:
+    if a.directions == 1 and not only_padding:
         readings.append(("with the direction reversed (go_backwards)", {"go_backwards": not a.go_backwards}))
-    if a.directions == 2:
+    if a.directions == 2 and not only_padding:
         readings.append(("with the backward half not reversed (its cell run forwards)", {"backward_reversed": False}))
         readings.append(("with the directions exchanged", {"cells": a.cells[::-1]}))
     out = []

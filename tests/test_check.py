@@ -38,6 +38,7 @@ def models(tmp_path_factory):
         "backwards": trained.keras_backwards(keras, folder),
         "lstm": trained.keras_plain(keras, folder, "LSTM"),
         "gru": trained.keras_plain(keras, folder, "GRU", reset_after=False),
+        "stacked_masked": trained.keras_stacked_masked(keras, folder),
     }
 
 
@@ -172,6 +173,18 @@ def test_lstm_equiv_convert_output_is_equal(models, tmp_path):
         assert convert.main(models[name], target, out, say=lambda _: None) == 0
         code, said = run(models[name], out)
         assert code == 0, said
+
+
+@needs_onnx
+def test_padded_steps_a_keras_mask_hides_are_a_note_not_a_difference(models, tmp_path):
+    """Keras's first layer emits its last output again at padded steps, ONNX zeros: the second layer honours
+    the mask, so the model is the same; check says so, with the rule that differs at padded steps."""
+    out = tmp_path / "stacked.onnx"
+    assert convert.main(models["stacked_masked"], "onnx", out, say=lambda _: None) == 0
+    code, said = run(models["stacked_masked"], out)
+    assert code == 0, said
+    assert "NOTE at padded steps its outputs differ from first's" in said
+    assert "with padded steps emitting zeros (first's emit its last output)" in said
 
 
 def _keras_onnx(models, tmp_path, model, fault, masked=()):

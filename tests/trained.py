@@ -39,6 +39,17 @@ def keras_text_classifier(keras, folder: Path, suffix: str = ".keras") -> Path:
     )
 
 
+def keras_stacked_masked(keras, folder: Path, suffix: str = ".keras") -> Path:
+    """``Embedding(mask_zero) -> LSTM(return_sequences) -> LSTM -> Dense``, trained 3 epochs: the first layer
+    emits its last output again at padded steps (zero_output_for_mask=False), which the second ignores."""
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCAB, EMBED, mask_zero=True, name="embedding")(inputs)
+    x = keras.layers.LSTM(5, return_sequences=True, name="first")(x)
+    x = keras.layers.LSTM(4, name="second")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x))
+    return _fit(keras, model, folder, "stacked_masked", suffix)
+
+
 def keras_masked_gru(keras, folder: Path, suffix: str = ".keras") -> Path:
     """``Embedding(mask_zero) -> GRU (reset after, Keras's default) -> Dense``, trained 3 epochs."""
     inputs = keras.Input((None,), dtype="int32")
