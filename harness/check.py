@@ -1,6 +1,10 @@
 """``lstm-equiv check MODEL [OTHER]``: is every recurrent layer of a model file the function its weights say,
 and is a conversion still the same model, gate by gate?
 
+Over 400 lines, on purpose: the one canonical form every framework's layer is compared in (:class:`Layer`,
+the reference run of it, its bound), the Keras, .npz and checkpoint readers, and the command's two modes
+with their refusals; the diagnosis is harness/diagnose.py, the PyTorch and ONNX readers their frameworks'.
+
 Why one command with one or two files (and not ``check`` and ``compare``): the second file is the first one's
 conversion, and what is checked of each layer is the same with one file or two: its weights read per gate
 through the layouts, and its own framework's run of the layer against the per-gate NumPy reference on the
@@ -62,6 +66,7 @@ class Layer:
     runner: str = "none"  # what runs it, in words
     stored_biases: tuple = ()  # per cell, {name: per-gate dict} of each bias stored apart (bias_ih, bias_hh)
     backward_reversed: bool = True  # False: a bidirectional layer whose second cell runs forwards too
+    stateful: bool = False  # it carries its state between calls (Keras stateful=True): checked from zeros
     sequences: bool = True  # its every step's output goes on; False: only its last (Keras return_sequences=False)
     notes: list = field(default_factory=list)
 
@@ -192,10 +197,14 @@ def _keras_layers(path: Path) -> tuple:
 def _keras_layer(path: Path, model, lay) -> Layer:
     from lstm_equiv.harness.convert import ConvertError, keras_cell
 
-    for key in ("stateful", "time_major"):
-        if lay.config.get(key):
-            why = "its state between calls is not in the file" if key == "stateful" else "not read"
-            raise ConvertError(f"{path}: layer {lay.name} has {key}=True: {why}")
+    if lay.config.get("time_major"):
+        raise ConvertError(f"{path}: layer {lay.name} has time_major=True: not read")
+    notes = []
+    if lay.config.get("stateful"):  # the same equations; the state it carries between calls is an input
+        notes.append(
+            f"layer {lay.name} is stateful: it is checked from zero initial states (the state it carries between "
+            "calls is an input of the same equations; any state saved in the file is not read)"
+        )
     parts = [lay] + ([lay.backward] if lay.backward is not None else [])
     cells = [keras_cell(path, model, part) for part in parts]
     first = cells[0]
@@ -254,6 +263,8 @@ def _keras_layer(path: Path, model, lay) -> Layer:
         run=run,
         runner=f"keras.layers.{'Bidirectional(' + lay.class_name + ')' if lay.backward else lay.class_name} "
         f"built from the file's keys (Keras {first.major})",
+        notes=notes,
+        stateful=bool(lay.config.get("stateful")),
     )
 
 
@@ -268,27 +279,39 @@ def _npz_layers(path: Path) -> tuple:
 
 
 def _checkpoint_layers(prefix: Path) -> tuple:
+    """Every BasicLSTMCell / LSTMCell of a TF1 checkpoint (a scope holding ``.../lstm_cell/kernel``), one
+    Layer each, read by convert's reader (the forget_bias a checkpoint does not store: 1.0, said so)."""
     from lstm_equiv.harness.convert import _from_checkpoint
+    from lstm_equiv.harness.forms.tf import compat as tf_compat
 
-    source = _convert_error(_from_checkpoint, prefix, None, None)
+    try:
+        names = tf_compat.tf().train.load_checkpoint(str(prefix)).get_variable_to_shape_map()
+    except Exception as err:  # noqa: BLE001  TF's reason (DataLossError, NotFoundError, ...) is the message
+        raise CheckError(f"{prefix}: TensorFlow cannot read it as a checkpoint: {err}") from None
+    scopes = sorted({n.rsplit("/", 1)[0] for n in names if n.endswith("lstm_cell/kernel")}) or [None]
+    layers = []
+    for scope in scopes:
+        source = _convert_error(_from_checkpoint, prefix, None, scope)
 
-    def run(x, lengths=None):
-        if lengths is not None:
-            return None
-        outputs, h, c = source.run(x)
-        return outputs, h[None], c[None]
+        def run(x, lengths=None, source=source):
+            if lengths is not None:
+                return None
+            outputs, h, c = source.run(x)
+            return outputs, h[None], c[None]
 
-    layer = Layer(
-        str(prefix.name),
-        "lstm",
-        (source.params,),
-        {"forget_bias": source.forget_bias, **source.semantics},
-        source.what,
-        run=run,
-        runner=source.runner,
-        notes=list(source.notes),
-    )
-    return f"{prefix} (TF1 checkpoint)", [layer]
+        layers.append(
+            Layer(
+                scope or prefix.name,
+                "lstm",
+                (source.params,),
+                {"forget_bias": source.forget_bias, **source.semantics},
+                source.what,
+                run=run,
+                runner=source.runner,
+                notes=list(source.notes),
+            )
+        )
+    return f"{prefix} (TF1 checkpoint)", layers
 
 
 # ---------------------------------------------------------------------------------------------- inputs

@@ -1,5 +1,8 @@
 """Keras model files read as data: the recurrent layers' configurations and weights, nothing executed.
 
+Over 400 lines, on purpose: two file formats (HDF5, the .keras zip), each with its size limits and
+refusals, Bidirectional wrappers as Keras 2 and Keras 3 name them, and the masks that reach each layer.
+
 ``keras.models.load_model`` rebuilds every layer of a file, and for a legacy ``.h5`` (tf_keras has no safe
 mode for it) that includes running the marshalled Python code of a ``Lambda`` layer. lstm-equiv is run on
 files its users did not write, so it never loads a model: this module reads

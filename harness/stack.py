@@ -109,6 +109,11 @@ def refusals(stack: Stack, to: str) -> list:
     out = []
     for lay in stack.layers:
         semantics = {k: v for k, v in lay.semantics.items() if k not in ("forget_bias", "reset_after")}
+        if lay.stateful:
+            out.append(
+                f"layer {lay.name}: stateful: the written file would need the state carried between calls as "
+                "inputs and outputs; not converted yet"
+            )
         if lay.merge_mode == "none":
             out.append(f"layer {lay.name}: merge_mode=None returns two tensors, not a chain's one")
         if lay.go_backwards and lay.masked_by and lay.sequences:

@@ -5,6 +5,7 @@ write ONNX models of independent nodes: node k reads its own input ``x{k}`` [T, 
 the sequence lengths, where the source layer is masked). ``fault`` names the mistake:
 
 - ``gate_order``: Keras's gate blocks (i f c o) written as they are, where ONNX wants i o f c;
+- ``transposed_recurrent``: each square recurrent gate block written untransposed;
 - ``forget_bias_added``: a forget bias of 1 added to a layer whose bias already holds it;
 - ``forget_bias_dropped``: a run-time forget_bias (TF1's, kept in the lstm-equiv .npz) not written at all;
 - ``bias_hh_twice``: PyTorch's two biases summed into Wb, and bias_hh written into Rb again;
@@ -21,6 +22,7 @@ import numpy as np
 KERAS_TO_ONNX = [0, 3, 1, 2]  # Keras i f c o (and PyTorch i f g o) -> ONNX i o f c
 FAULTS = (
     "gate_order",
+    "transposed_recurrent",
     "forget_bias_added",
     "forget_bias_dropped",
     "bias_hh_twice",
@@ -49,7 +51,10 @@ def _direction(kernel, recurrent, bias, gru, fault):
     if fault == "forget_bias_added":
         u = wb.shape[0] // 4
         wb[2 * u : 3 * u] += 1.0  # ONNX's f block
-    return _blocks(kernel.T, order, 4), _blocks(recurrent.T, order, 4), np.concatenate([wb, np.zeros_like(wb)])
+    R = _blocks(recurrent.T, order, 4)
+    if fault == "transposed_recurrent":  # each [u, u] gate block of R written as Keras stores it, untransposed
+        R = np.concatenate([block.T for block in np.split(R, 4, axis=0)])
+    return _blocks(kernel.T, order, 4), R, np.concatenate([wb, np.zeros_like(wb)])
 
 
 def keras_to_onnx(model, path, masked=(), fault=None):

@@ -206,6 +206,7 @@ BROKEN = [
         ],
     ),
     ("lstm", "forget_bias_added", (), ["a forget bias of 1 added: b[f] is lstm's +1 in every unit"]),
+    ("lstm", "transposed_recurrent", (), [f"layer lstm: W[{g}] is lstm's W[{g}] transposed" for g in "ijfo"]),
     (
         "text_clf",
         "not_reversed",
@@ -390,3 +391,33 @@ def test_a_state_dict_whose_tensors_do_not_fit_exits_2(tmp_path):
     t.save(state, tmp_path / "bad.pt")
     code, said = run(tmp_path / "bad.pt")
     assert code == 2 and "bad.pt" in said and "do not fit" in said, said
+
+
+def test_a_stateful_layer_is_checked_from_zero_states_and_its_conversion_refused(tmp_path):
+    keras = tf_compat.keras()
+    inputs = keras.Input((None, 3), batch_size=4)
+    x = keras.layers.LSTM(4, stateful=True, return_sequences=True, name="carried")(inputs)
+    model = keras.Model(inputs, keras.layers.LSTM(2, name="after")(x))
+    rng = np.random.default_rng(2)
+    for w in model.weights:
+        w.assign(rng.normal(0.0, 0.5, w.shape))
+    model.save(str(tmp_path / "stateful.keras"))
+    code, said = run(tmp_path / "stateful.keras")
+    assert code == 0, said
+    assert "layer carried is stateful: it is checked from zero initial states" in said
+    lines = []
+    assert convert.main(tmp_path / "stateful.keras", "onnx", tmp_path / "s.onnx", say=lines.append) == 2
+    assert "layer carried: stateful" in lines[-1] and not (tmp_path / "s.onnx").exists()
+
+
+@pytest.mark.skipif(tf_compat.legacy_cells_missing() is not None, reason=str(tf_compat.legacy_cells_missing()))
+def test_a_tf1_checkpoint_is_checked_and_its_npz_conversion_equal(tmp_path):
+    from tests.test_convert import _checkpoint
+
+    prefix = _checkpoint(tmp_path, "BasicLSTMCell")
+    code, said = run(prefix)
+    assert code == 0, said
+    assert "rnn/basic_lstm_cell" in said and "forget_bias 1.0" in said
+    assert convert.main(prefix, "npz", tmp_path / "c.npz", say=lambda _: None) == 0
+    code, said = run(prefix, tmp_path / "c.npz")
+    assert code == 0, said

@@ -1,5 +1,9 @@
 """ONNX files: a layer's weights written as a model with one LSTM or GRU node, and the written model run by
-onnxruntime (lstm-equiv convert --to onnx)."""
+onnxruntime (lstm-equiv convert --to onnx); a whole Keras model's recurrent chain written as one graph
+(harness/stack.py); and the LSTM and GRU nodes of any ONNX model read per gate (lstm-equiv check).
+
+Over 400 lines, on purpose: reading ONNX files users did not write (every tensor's shape checked against
+the node's attributes, external data never followed, a node run alone) is most of it."""
 
 from __future__ import annotations
 
