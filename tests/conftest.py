@@ -75,3 +75,13 @@ def pytest_collection_modifyitems(config, items):
     if sweep:
         config.hook.pytest_deselected(items=sweep)
         items[:] = [item for item in items if not item.get_closest_marker("sweep")]
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory):
+    """The trained Keras models of tests/trained.py, saved as .keras by the installed Keras, each trained the
+    first time a test asks for it (once per worker)."""
+    from lstm_equiv.harness.forms.tf import compat as tf_compat
+    from tests import trained
+
+    return trained.Trained(tf_compat.keras(), tmp_path_factory.mktemp("trained"))

@@ -28,21 +28,6 @@ def run(*args, **kwargs) -> tuple:
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    """The trained Keras models of the installed Keras, saved as .keras."""
-    folder = tmp_path_factory.mktemp("trained")
-    keras = tf_compat.keras()
-    return {
-        "text_clf": trained.keras_text_classifier(keras, folder),
-        "gru_clf": trained.keras_masked_gru(keras, folder),
-        "backwards": trained.keras_backwards(keras, folder),
-        "lstm": trained.keras_plain(keras, folder, "LSTM"),
-        "gru": trained.keras_plain(keras, folder, "GRU", reset_after=False),
-        "stacked_masked": trained.keras_stacked_masked(keras, folder),
-    }
-
-
-@pytest.fixture(scope="module")
 def torch_model(tmp_path_factory):
     if pytorch.missing():
         pytest.skip(pytorch.missing())

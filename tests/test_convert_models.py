@@ -19,18 +19,6 @@ needs_torch = pytest.mark.skipif(pytorch.missing() is not None, reason=str(pytor
 needs_onnx = pytest.mark.skipif(onnx_lstm.missing() is not None, reason=str(onnx_lstm.missing()))
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("trained")
-    keras = tf_compat.keras()
-    return {
-        "text_clf": trained.keras_text_classifier(keras, folder),
-        "gru_clf": trained.keras_masked_gru(keras, folder),
-        "backwards": trained.keras_backwards(keras, folder),
-        "mixed": trained.keras_mixed(keras, folder),
-    }
-
-
 def _convert(src, to, out) -> tuple:
     lines = []
     code = convert.main(src, to, out, say=lines.append)

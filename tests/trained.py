@@ -24,79 +24,67 @@ def _tokens(seed: int = 0) -> tuple:
     return x, (x[:, 0] > VOCAB // 2).astype(np.int64)
 
 
-def keras_text_classifier(keras, folder: Path, suffix: str = ".keras") -> Path:
-    """``Embedding(mask_zero) -> Bidirectional(LSTM, return_sequences) -> LSTM -> Dense``, trained 3 epochs."""
+def _keras_model(keras, folder: Path, name: str, suffix: str, layers: list, mask_zero: bool = True) -> Path:
+    """``Embedding -> layers... -> Dense(2, softmax)`` on token rows, trained 3 epochs and saved."""
     inputs = keras.Input((None,), dtype="int32")
-    x = keras.layers.Embedding(VOCAB, EMBED, mask_zero=True, name="embedding")(inputs)
-    x = keras.layers.Bidirectional(keras.layers.LSTM(5, return_sequences=True), name="bidi")(x)
-    x = keras.layers.LSTM(4, name="lstm")(x)
-    return _fit(
-        keras,
-        keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x)),
-        folder,
-        "text_clf",
-        suffix,
-    )
+    x = keras.layers.Embedding(VOCAB, EMBED, mask_zero=mask_zero, name="embedding")(inputs)
+    for layer in layers:
+        x = layer(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x))
+    return _fit(keras, model, folder, name, suffix)
+
+
+def keras_text_classifier(keras, folder: Path, suffix: str = ".keras") -> Path:
+    """``Embedding(mask_zero) -> Bidirectional(LSTM, return_sequences) -> LSTM -> Dense``."""
+    bidi = keras.layers.Bidirectional(keras.layers.LSTM(5, return_sequences=True), name="bidi")
+    return _keras_model(keras, folder, "text_clf", suffix, [bidi, keras.layers.LSTM(4, name="lstm")])
 
 
 def keras_stacked_masked(keras, folder: Path, suffix: str = ".keras") -> Path:
-    """``Embedding(mask_zero) -> LSTM(return_sequences) -> LSTM -> Dense``, trained 3 epochs: the first layer
-    emits its last output again at padded steps (zero_output_for_mask=False), which the second ignores."""
-    inputs = keras.Input((None,), dtype="int32")
-    x = keras.layers.Embedding(VOCAB, EMBED, mask_zero=True, name="embedding")(inputs)
-    x = keras.layers.LSTM(5, return_sequences=True, name="first")(x)
-    x = keras.layers.LSTM(4, name="second")(x)
-    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x))
-    return _fit(keras, model, folder, "stacked_masked", suffix)
+    """``Embedding(mask_zero) -> LSTM(return_sequences) -> LSTM -> Dense``: the first layer emits its last
+    output again at padded steps (zero_output_for_mask=False), which the second ignores."""
+    layers = [keras.layers.LSTM(5, return_sequences=True, name="first"), keras.layers.LSTM(4, name="second")]
+    return _keras_model(keras, folder, "stacked_masked", suffix, layers)
 
 
 def keras_masked_gru(keras, folder: Path, suffix: str = ".keras") -> Path:
-    """``Embedding(mask_zero) -> GRU (reset after, Keras's default) -> Dense``, trained 3 epochs."""
-    inputs = keras.Input((None,), dtype="int32")
-    x = keras.layers.Embedding(VOCAB, EMBED, mask_zero=True, name="embedding")(inputs)
-    x = keras.layers.GRU(5, name="gru")(x)
-    return _fit(
-        keras,
-        keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x)),
-        folder,
-        "gru_clf",
-        suffix,
-    )
+    """``Embedding(mask_zero) -> GRU (reset after, Keras's default) -> Dense``."""
+    return _keras_model(keras, folder, "gru_clf", suffix, [keras.layers.GRU(5, name="gru")])
 
 
 def keras_backwards(keras, folder: Path, suffix: str = ".keras") -> Path:
-    """``Embedding -> LSTM(go_backwards) -> Dense``, trained 3 epochs (no mask)."""
-    inputs = keras.Input((None,), dtype="int32")
-    x = keras.layers.Embedding(VOCAB, EMBED, name="embedding")(inputs)
-    x = keras.layers.LSTM(5, go_backwards=True, name="backwards")(x)
-    return _fit(
-        keras,
-        keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x)),
-        folder,
-        "backwards",
-        suffix,
-    )
+    """``Embedding -> LSTM(go_backwards) -> Dense`` (no mask)."""
+    layers = [keras.layers.LSTM(5, go_backwards=True, name="backwards")]
+    return _keras_model(keras, folder, "backwards", suffix, layers, mask_zero=False)
 
 
 def keras_mixed(keras, folder: Path, suffix: str = ".keras") -> Path:
-    """``Embedding -> Bidirectional(GRU, merge sum) -> LSTM(go_backwards, return_sequences) -> LSTM -> Dense``,
-    trained 3 epochs (no mask): a summed merge and a reversed sequence passed on."""
-    inputs = keras.Input((None,), dtype="int32")
-    x = keras.layers.Embedding(VOCAB, EMBED, name="embedding")(inputs)
-    x = keras.layers.Bidirectional(keras.layers.GRU(5, return_sequences=True), merge_mode="sum", name="bigru")(x)
-    x = keras.layers.LSTM(4, go_backwards=True, return_sequences=True, name="reversed")(x)
-    x = keras.layers.LSTM(3, name="last")(x)
-    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x))
-    return _fit(keras, model, folder, "mixed", suffix)
+    """``Embedding -> Bidirectional(GRU, merge sum) -> LSTM(go_backwards, return_sequences) -> LSTM -> Dense``
+    (no mask): a summed merge and a reversed sequence passed on."""
+    layers = [
+        keras.layers.Bidirectional(keras.layers.GRU(5, return_sequences=True), merge_mode="sum", name="bigru"),
+        keras.layers.LSTM(4, go_backwards=True, return_sequences=True, name="reversed"),
+        keras.layers.LSTM(3, name="last"),
+    ]
+    return _keras_model(keras, folder, "mixed", suffix, layers, mask_zero=False)
 
 
 def keras_plain(keras, folder: Path, cell: str, suffix: str = ".keras", **layer_args) -> Path:
-    """``Embedding -> LSTM or GRU -> Dense``, trained 3 epochs."""
-    inputs = keras.Input((None,), dtype="int32")
-    x = keras.layers.Embedding(VOCAB, EMBED, name="embedding")(inputs)
-    x = getattr(keras.layers, cell)(5, name=cell.lower(), **layer_args)(x)
-    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x))
-    return _fit(keras, model, folder, f"plain_{cell.lower()}", suffix)
+    """``Embedding -> LSTM or GRU -> Dense`` (no mask)."""
+    layers = [getattr(keras.layers, cell)(5, name=cell.lower(), **layer_args)]
+    return _keras_model(keras, folder, f"plain_{cell.lower()}", suffix, layers, mask_zero=False)
+
+
+KERAS_MODELS = {
+    "text_clf": keras_text_classifier,
+    "stacked_masked": keras_stacked_masked,
+    "gru_clf": keras_masked_gru,
+    "backwards": keras_backwards,
+    "mixed": keras_mixed,
+    "lstm": lambda keras, folder: keras_plain(keras, folder, "LSTM"),
+    "gru": lambda keras, folder: keras_plain(keras, folder, "GRU", reset_after=False),
+}
+"""Every trained Keras model of the tests, by name (each trained 3 epochs and saved as .keras)."""
 
 
 def _fit(keras, model, folder: Path, name: str, suffix: str) -> Path:
@@ -161,3 +149,15 @@ def export_onnx(torch, module, folder: Path, name: str) -> Path:
             dynamic_axes={"x": {0: "batch", 1: "time"}},
         )
     return path
+
+
+class Trained(dict):
+    """The models of :data:`KERAS_MODELS` by name, each trained the first time it is asked for."""
+
+    def __init__(self, keras, folder: Path):
+        super().__init__()
+        self.keras, self.folder = keras, folder
+
+    def __missing__(self, name: str) -> Path:
+        self[name] = KERAS_MODELS[name](self.keras, self.folder)
+        return self[name]

@@ -110,7 +110,7 @@ MUTANTS = [
         "stack-torch-sum-merge-dropped",
         "harness/forms/torch/files.py",
         'if lay.directions == 2 and lay.merge_mode != "concat":\n                    got = merge(',
-        'if False:\n                    got = merge(',
+        "if False:\n                    got = merge(",
         WHOLE,
         "a summed bidirectional layer passed on as its two halves side by side",
     ),
