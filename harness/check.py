@@ -135,12 +135,9 @@ def read_model(path) -> tuple:
 
 def _read_model(path: Path) -> tuple:
     if path.is_dir():
-        if (path / "saved_model.pb").exists():
-            raise CheckError(
-                f"{path}: a TensorFlow SavedModel: its recurrent layers are graph functions, not read yet "
-                "(save the Keras model as .keras or .h5, or check its TF1 checkpoint)"
-            )
-        raise CheckError(f"{path}: a folder, not a model file")
+        if (path / "saved_model.pb").exists():  # read by its keras_metadata.pb (harness/modelfile.py)
+            return _keras_layers(path)
+        raise CheckError(f"{path}: a folder, not a model file (nor a SavedModel: no saved_model.pb)")
     suffix = path.suffix.lower()
     if suffix == ".tflite":
         raise CheckError(f"{path}: a TFLite model: lstm-equiv does not read .tflite files yet")
@@ -157,8 +154,8 @@ def _read_model(path: Path) -> tuple:
     if not path.exists():
         raise CheckError(f"{path}: no such file, and no TF1 checkpoint {path}.index")
     raise CheckError(
-        f"{path}: not a model file lstm-equiv reads (.keras, .h5, .pt/.pth state_dict, .onnx, lstm-equiv .npz, "
-        "or a TF1 checkpoint prefix)"
+        f"{path}: not a model file lstm-equiv reads (.keras, .h5, a Keras SavedModel folder, .pt/.pth state_dict, "
+        ".onnx, lstm-equiv .npz, or a TF1 checkpoint prefix)"
     )
 
 

@@ -627,7 +627,8 @@ def parser() -> argparse.ArgumentParser:
     )
     chk.add_argument(
         "model",
-        help="a .keras/.h5, a PyTorch state_dict (.pt/.pth), an .onnx, an lstm-equiv .npz, or a TF1 checkpoint prefix",
+        help="a .keras/.h5, a Keras SavedModel folder, a PyTorch state_dict (.pt/.pth), an .onnx, an lstm-equiv .npz, "
+        "or a TF1 checkpoint prefix",
     )
     chk.add_argument("other", nargs="?", help="its conversion, in any of those formats")
     chk.add_argument(

@@ -75,7 +75,7 @@ def read_source(path, forget_bias=None, layer=None) -> Source:
     if path.suffix == ".npz":
         _no_forget_bias(forget_bias, "an .npz stores its forget_bias")
         return _from_npz(path)
-    if path.suffix in (".keras", ".h5"):
+    if path.suffix in (".keras", ".h5") or (path / "saved_model.pb").exists():  # a Keras file or SavedModel
         _no_forget_bias(forget_bias, "Keras has no run-time forget bias: it is stored in the f block of the bias")
         return _from_keras(path, layer)
     if Path(f"{path}.index").exists():

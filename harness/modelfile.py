@@ -135,6 +135,8 @@ def read(path) -> ModelFile:
     """The recurrent layers of the Keras file ``path``, read as data: an HDF5 file (``.h5``, and the ``.keras``
     files of Keras 2.12) or a ``.keras`` zip archive, told apart by their first bytes."""
     path = Path(path)
+    if path.is_dir() and (path / "saved_model.pb").exists():
+        return _read_savedmodel(path)
     try:
         size = safeio.regular_file(path, "model file")
     except safeio.InputError as err:
@@ -241,6 +243,92 @@ def _read_keras(path: Path) -> ModelFile:
         )
         found = _recurrent_layers(path, layers, read_one)
     return _model(path, version, ".keras", layers, found)
+
+
+def _read_savedmodel(path: Path) -> ModelFile:
+    """A SavedModel written by Keras 2 (``model.save(folder)``): the model's config from the root node of
+    ``keras_metadata.pb`` (a SavedMetadata protobuf, parsed as data), and each layer's variables from
+    ``variables/variables`` (a TF checkpoint, read with tf.train.load_checkpoint), found through the
+    checkpoint's object graph: the root's child ``layer-<k>`` is the model's k-th layer, and its children
+    ``cell`` (``forward_layer``/``backward_layer`` first in a Bidirectional) and ``kernel``,
+    ``recurrent_kernel``, ``bias`` lead to each variable's node and its checkpoint key."""
+    meta = path / "keras_metadata.pb"
+    if not meta.exists():
+        raise ModelFileError(
+            f"{path}: a SavedModel without keras_metadata.pb (written by tf.saved_model.save or Keras 3's export): "
+            "its layers are graph functions with no Keras config to read them by; save the Keras model as "
+            ".keras or .h5"
+        )
+    try:
+        from tensorflow.core.protobuf import trackable_object_graph_pb2
+        from tensorflow.python.keras.protobuf import saved_metadata_pb2
+    except ImportError as err:
+        raise ModelFileError(f"{path}: reading a SavedModel needs TensorFlow's protobuf modules ({err})") from None
+    try:
+        data = safeio.read_bytes(meta, "model config")
+        metadata = saved_metadata_pb2.SavedMetadata()
+        metadata.ParseFromString(data)
+    except safeio.InputError as err:
+        raise ModelFileError(str(err)) from None
+    except Exception as err:  # noqa: BLE001  protobuf's DecodeError says why
+        raise ModelFileError(f"{path}: keras_metadata.pb is not a SavedMetadata protobuf ({err})") from None
+    roots = [n for n in metadata.nodes if n.node_path == "root"]
+    if not roots:
+        raise ModelFileError(f"{path}: keras_metadata.pb has no root node")
+    root = _json(path, roots[0].metadata, "keras_metadata.pb")
+    if not isinstance(root, dict) or "config" not in root:
+        raise ModelFileError(f"{path}: the root of keras_metadata.pb holds no model config")
+    layers = _layers(path, {"class_name": root.get("class_name"), "config": root["config"]})
+    if any(where.count("/layers/") for _, _, _, where in layers):
+        raise ModelFileError(f"{path}: a model nested in the SavedModel's model: not read yet (save it as .keras)")
+    from lstm_equiv.harness.forms.tf import compat as tf_compat
+
+    prefix = path / "variables" / "variables"
+    for part in [Path(f"{prefix}.index"), *sorted(prefix.parent.glob("variables.data-*"))]:
+        try:
+            safeio.regular_file(part, "model file")
+        except safeio.InputError as err:
+            raise ModelFileError(str(err)) from None
+    try:
+        reader = tf_compat.tf().train.load_checkpoint(str(prefix))
+        graph = trackable_object_graph_pb2.TrackableObjectGraph()
+        graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    except Exception as err:  # noqa: BLE001  TF's reason is the message
+        raise ModelFileError(f"{path}: its variables cannot be read as a checkpoint ({err})") from None
+    shapes = reader.get_variable_to_shape_map()
+    dtypes = reader.get_variable_to_dtype_map()
+    index = {name: k for k, (_, name, _, _) in enumerate(layers)}
+
+    def child(node: int, name: str):
+        found = [c.node_id for c in graph.nodes[node].children if c.local_name == name]
+        return found[0] if found else None
+
+    def read_one(cls, name, cfg, where, inner):
+        outer = inner[1] if inner else name
+        node = child(0, f"layer-{index[outer]}")
+        for step in ([inner[0]] if inner else []) + ["cell"]:
+            node = None if node is None else child(node, step)
+        arrays = {}
+        for weight in WEIGHT_NAMES:
+            leaf = None if node is None else child(node, weight)
+            keys = [a.checkpoint_key for a in graph.nodes[leaf].attributes] if leaf is not None else []
+            if keys:
+                arrays[weight] = [(keys[0], _CheckpointTensor(reader, keys[0], shapes[keys[0]], dtypes[keys[0]]))]
+        return _recurrent(path, cls, name, cfg, arrays)
+
+    version = str(root.get("keras_version", ""))
+    return _model(path, version, ".h5", layers, _recurrent_layers(path, layers, read_one))
+
+
+class _CheckpointTensor:
+    """One checkpoint variable as _array reads a dataset: dtype and shape first, the values only when asked."""
+
+    def __init__(self, reader, key: str, shape, dtype):
+        self.reader, self.key = reader, key
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype.as_numpy_dtype)
+
+    def __getitem__(self, _):
+        return self.reader.get_tensor(self.key)
 
 
 def _member(path: Path, archive, info, what: str) -> bytes:

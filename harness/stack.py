@@ -52,7 +52,8 @@ class Stack:
 def wanted(path, to: str, layer) -> bool:
     """Whether ``convert`` takes the whole-model path: a Keras file, no --layer, and more than one recurrent
     layer, or one that is Bidirectional, go_backwards or masked."""
-    if layer or Path(path).suffix not in (".keras", ".h5") or to not in TARGETS:
+    keras_file = Path(path).suffix in (".keras", ".h5") or (Path(path) / "saved_model.pb").exists()
+    if layer or not keras_file or to not in TARGETS:
         return False
     from lstm_equiv.harness import modelfile
 

@@ -406,3 +406,21 @@ def test_a_tf1_checkpoint_is_checked_and_its_npz_conversion_equal(tmp_path):
     assert convert.main(prefix, "npz", tmp_path / "c.npz", say=lambda _: None) == 0
     code, said = run(prefix, tmp_path / "c.npz")
     assert code == 0, said
+
+
+def test_a_keras_2_savedmodel_is_read_by_its_metadata_and_equals_its_h5(tmp_path):
+    """``model.save(folder)`` of Keras 2: the config from keras_metadata.pb, the weights from the checkpoint's
+    object graph; every layer equal to the same model's .h5, weight for weight (max abs err 0)."""
+    keras2 = tf_compat.keras_of_major(2)
+    if keras2 is None:
+        pytest.skip("no Keras 2 installed (tf_keras)")
+    h5 = trained.keras_text_classifier(keras2, tmp_path, ".h5")
+    keras2.models.load_model(str(h5)).save(str(tmp_path / "saved"), save_format="tf")  # the test's own file
+    code, said = run(tmp_path / "saved")
+    assert code == 0, said
+    assert "layer bidi: LSTM 6->5 bidirectional" in said and "(Keras 2" in said
+    code, said = run(tmp_path / "saved", h5)
+    assert code == 0 and "DIAGNOSIS" not in said, said
+    (tmp_path / "saved" / "keras_metadata.pb").unlink()
+    code, said = run(tmp_path / "saved")
+    assert code == 2 and "without keras_metadata.pb" in said, said
