@@ -99,14 +99,55 @@ def test_a_torch_state_dict_is_read_per_layer_and_direction(torch_model):
 
 
 @needs_torch
-def test_a_pickled_torch_module_is_refused_not_run(torch_model, tmp_path):
+def test_a_pickled_torch_module_is_read_as_data_and_runs_no_code(torch_model, tmp_path):
+    """``torch.save(model)``: its classes are never imported, their ``__setstate__`` never runs. The tripwire
+    module writes a file when unpickled by torch.load (shown here first, so the test can fail), and not when
+    check reads it."""
     from lstm_equiv.harness.forms.torch import torch
 
-    _, module, _ = torch_model
-    torch().save(module, tmp_path / "whole.pt")
+    t = torch()
+    path, module, _ = torch_model
+    marker = tmp_path / "code_ran"
+
+    def tripped(self, state):
+        marker.write_text("the file's __setstate__ ran")
+        t.nn.Module.__setstate__(self, state)
+
+    global Tripwire
+    Tripwire = type("Tripwire", (t.nn.Module,), {"__setstate__": tripped})
+    wrapper = Tripwire()
+    wrapper.rnn = module.rnn
+    t.save(wrapper, tmp_path / "whole.pt")
+    t.load(tmp_path / "whole.pt", weights_only=False)  # what lstm-equiv must never do
+    assert marker.exists()
+    marker.unlink()
     code, said = run(tmp_path / "whole.pt")
-    assert code == 2
-    assert "weights_only=True" in said and "never a pickled module" in said
+    assert code == 0, said
+    assert not marker.exists()
+    assert "read as data, no class imported" in said and "torch.nn.modules.rnn.LSTM" in said
+    code, said = run(tmp_path / "whole.pt", path)  # the same weights as the trained state_dict
+    assert code == 0 and "DIAGNOSIS" not in said, said
+
+
+def test_a_pickle_that_calls_a_function_is_not_run(tmp_path):
+    """A torch-format zip whose pickle calls os.system: the call gets a stub, nothing runs, exit 2."""
+    import pickle
+    import zipfile
+
+    marker = tmp_path / "code_ran"
+
+    class Payload:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {marker}",))
+
+    with zipfile.ZipFile(tmp_path / "evil.pt", "w") as z:
+        z.writestr("evil/data.pkl", pickle.dumps(Payload(), protocol=2))
+        z.writestr("evil/byteorder", "little")
+    code, said = run(tmp_path / "evil.pt")
+    assert code == 2 and "holds no module" in said, said
+    assert not marker.exists()
 
 
 def test_unreadable_files_exit_2_naming_them(tmp_path):

@@ -97,6 +97,14 @@ MUTANTS = [
         CHECK,
         "a torch layer run over the padding as data where the check gives it lengths",
     ),
+    Mutant(
+        "pickled-imports-classes",
+        "harness/forms/torch/pickled.py",
+        'return type(name, (Stub,), {"qualified": f"{module}.{name}"})',
+        "return super().find_class(module, name)",
+        CHECK,
+        "a whole pickled module unpickled with its own classes: the file's code runs",
+    ),
     # ------------------------------------------------------------------------------------- whole models
     Mutant(
         "stack-onnx-no-time-flip",

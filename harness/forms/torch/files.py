@@ -61,6 +61,7 @@ def _state_dict(path):
     and containers only: no class of the file is imported, no code of it runs)."""
     from lstm_equiv.harness import safeio
     from lstm_equiv.harness.check import CheckError
+    from lstm_equiv.harness.forms.torch import pickled
 
     t = torch()
     try:
@@ -70,10 +71,17 @@ def _state_dict(path):
         raise CheckError(str(err)) from None
     except Exception as err:  # noqa: BLE001  torch's unpickler says why (a class it will not build, a bad zip)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckError(
-            f"{path}: torch.load(weights_only=True) refuses it ({first}); lstm-equiv reads tensors only, never "
-            "a pickled module (that would run code from the file): save model.state_dict() instead"
-        ) from None
+        try:  # a whole pickled module: its parameters read as data (harness/forms/torch/pickled.py)
+            params, modules = pickled.read(path, safeio.LIMITS["weights file"])
+        except pickled.PickledError as why:
+            raise CheckError(
+                f"{path}: torch.load(weights_only=True) refuses it ({first}), and it is not a whole module that "
+                f"can be read as data ({why}); lstm-equiv never unpickles code from a file: save "
+                "model.state_dict()"
+            ) from None
+        classes = sorted({cls for cls, _ in modules.values() if cls.startswith("torch.nn.modules.rnn.")})
+        where = f" (a whole pickled {modules[''][0]}, read as data, no class imported; {', '.join(classes)})"
+        return params, where
     where = ""
     if isinstance(loaded, dict) and not any(isinstance(v, t.Tensor) for v in loaded.values()):
         for key in _CONTAINERS:
