@@ -62,7 +62,7 @@ class Layer:
     takes_lengths: str | None = None  # how it can be given lengths where the file does not say (torch: packed)
     padded: str = "zero"  # what it emits at a padded step: zeros, or its last output again (carry)
     masked_by: str | None = None  # the upstream layer whose mask reaches it (Keras), in words
-    run: object = None  # (x, lengths) -> (outputs, h, c) in canonical form, in its own framework; None: none
+    run: object = None  # (x, lengths[, states]) -> (outputs, h, c) canonical, in its own framework; None: none
     runner: str = "none"  # what runs it, in words
     stored_biases: tuple = ()  # per cell, {name: per-gate dict} of each bias stored apart (bias_ih, bias_hh)
     backward_reversed: bool = True  # False: a bidirectional layer whose second cell runs forwards too
@@ -99,7 +99,7 @@ def sequence(layer: Layer, lengths) -> dict:
     }
 
 
-def reference_run(layer: Layer, x, lengths=None, cells=None, **changes) -> tuple:
+def reference_run(layer: Layer, x, lengths=None, cells=None, states=None, **changes) -> tuple:
     """The per-gate reference of ``layer`` in float64 (``cells``, ``changes``: another reading of it, such as
     ``padded="carry"`` or ``backward_reversed=False``): (outputs, h [cells, batch, w], c or None)."""
     seq = {**sequence(layer, lengths), **{k: v for k, v in changes.items() if k in SEQUENCE_KEYS}}
@@ -111,10 +111,15 @@ def reference_run(layer: Layer, x, lengths=None, cells=None, **changes) -> tuple
     x64 = np.asarray(x, np.float64)
     if len(cells64) == 2 and not changes.get("backward_reversed", layer.backward_reversed):
         runs = [network_forward(x64, (p,), **{**seq, "merge_mode": None}, **semantics) for p in cells64]
-        states = lambda k: None if runs[0][1][k] is None else np.concatenate([r[1][k] for r in runs])
-        return np.concatenate([r[0] for r in runs], axis=-1), states(0), states(1)
-    outputs, (h, c) = network_forward(x64, cells64, **seq, **semantics)
+        final = lambda k: None if runs[0][1][k] is None else np.concatenate([r[1][k] for r in runs])
+        return np.concatenate([r[0] for r in runs], axis=-1), final(0), final(1)
+    h0, c0 = (None, None) if states is None else (_f64(states[0]), _f64(states[1]))
+    outputs, (h, c) = network_forward(x64, cells64, h0, c0, **seq, **semantics)
     return outputs, h, c
+
+
+def _f64(states):
+    return None if states is None else tuple(np.asarray(s, np.float64) for s in states)
 
 
 SEQUENCE_KEYS = ("merge_mode", "go_backwards", "lengths", "padded", "outputs_order")
@@ -222,7 +227,7 @@ def _keras_layer(path: Path, model, lay) -> Layer:
     if lay.backward is not None and lay.merge_mode is None:
         raise ConvertError(f"{path}: layer {lay.name}: no merge mode")
 
-    def run(x, lengths=None):
+    def run(x, lengths=None, states=None):
         keras = first.keras
         if lay.backward is None:
             fresh = first.built(go_backwards=go_backwards, zero_output_for_mask=zero)
@@ -233,6 +238,11 @@ def _keras_layer(path: Path, model, lay) -> Layer:
             fresh.build((None, None, first.params.input_depth))
             fresh.set_weights(first.weights_list() + cells[1].weights_list())
         kwargs = {} if lengths is None else {"mask": np.arange(x.shape[1])[None, :] < np.asarray(lengths)[:, None]}
+        if states is not None:  # (h0, c0), each [cells, batch, width]: Keras takes them cell by cell
+            h0, c0 = states
+            kwargs["initial_state"] = [
+                np.asarray(s, x.dtype) for k in range(len(h0)) for s in ([h0[k]] if gru else [h0[k], c0[k]])
+            ]
         got = [np.asarray(t) for t in fresh(x, **kwargs)]
         per = 2 if gru else 3  # outputs, h(, c) of a layer
         if lay.backward is not None:

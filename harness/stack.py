@@ -110,11 +110,6 @@ def refusals(stack: Stack, to: str) -> list:
     out = []
     for lay in stack.layers:
         semantics = {k: v for k, v in lay.semantics.items() if k not in ("forget_bias", "reset_after")}
-        if lay.stateful:
-            out.append(
-                f"layer {lay.name}: stateful: the written file would need the state carried between calls as "
-                "inputs and outputs; not converted yet"
-            )
         if lay.merge_mode == "none":
             out.append(f"layer {lay.name}: merge_mode=None returns two tensors, not a chain's one")
         if lay.go_backwards and lay.masked_by and lay.sequences:
@@ -161,33 +156,50 @@ def _merge(layer, fw, bw):
     }[layer.merge_mode]()
 
 
-def chain(stack: Stack, x, lengths, run_layer) -> np.ndarray:
-    """The chain's output: each layer run by ``run_layer(layer, x, lengths)`` (canonical), fed to the next."""
+def chain(stack: Stack, x, lengths, run_layer, states=None) -> np.ndarray:
+    """The chain's output: each layer run by ``run_layer(layer, x, lengths, states)`` (canonical), fed to the
+    next; ``states``: the initial (h, c) of each stateful layer, by name (the state it carried in)."""
     for layer in stack.layers:
-        x = next_input(layer, run_layer(layer, x, lengths if layer.masked_by else None))
+        given = (states or {}).get(layer.name)
+        x = next_input(layer, run_layer(layer, x, lengths if layer.masked_by else None, given))
     return x
 
 
-def chain_bound(stack: Stack, x, lengths, seed: int = check.SEED) -> tolerances.Tolerance:
+def initial_states(stack: Stack, batch: int, seed: int = check.SEED) -> dict:
+    """Seeded initial states (h0, c0 or None; [cells, batch, width]) for every stateful layer: the proof runs
+    from a carried state, not from zeros."""
+    rng = np.random.default_rng([seed, 0x57A7E])
+    out = {}
+    for lay in stack.layers:
+        if lay.stateful:
+            shape = (lay.directions, batch, lay.units)
+            h0 = rng.normal(0.0, 0.5, shape).astype(np.float32)
+            out[lay.name] = (h0, None if lay.cell == "gru" else rng.normal(0.0, 0.5, shape).astype(np.float32))
+    return out
+
+
+def chain_bound(stack: Stack, x, lengths, seed: int = check.SEED, states=None) -> tolerances.Tolerance:
     """Twice the derived single-run bound of the chain's output: MULTIPLE x the spread of the reference chain
     with every input, weight and state perturbed at float32's unit roundoff over DRAWS runs, at least FLOOR
     roundoffs of its size (harness/tolerances.py)."""
     u = sensitivity.UNIT_ROUNDOFF["float32"]
     rng = np.random.default_rng([seed, 0xC4A1])
-    exact = chain(stack, x, lengths, lambda lay, xs, ls: check.reference_run(lay, xs, ls))
+    exact = chain(stack, x, lengths, lambda lay, xs, ls, st: check.reference_run(lay, xs, ls, states=st), states)
     spread = np.zeros(exact.shape[1:-1] or (1,))
     for _ in range(sensitivity.DRAWS):
 
-        def perturbed(lay, xs, ls):
+        def perturbed(lay, xs, ls, st):
             cells = tuple(sensitivity._perturb_params(p, u, rng) for p in lay.cells)
             rounded = lambda h, *c: (  # every state rounded after every step, as harness.sensitivity does
                 (sensitivity._perturb(h, u, rng), *(sensitivity._perturb(s, u, rng) for s in c))
                 if c
                 else sensitivity._perturb(h, u, rng)
             )
-            return check.reference_run(lay, sensitivity._perturb(xs, u, rng), ls, cells=cells, after_step=rounded)
+            return check.reference_run(
+                lay, sensitivity._perturb(xs, u, rng), ls, cells=cells, states=st, after_step=rounded
+            )
 
-        got = chain(stack, x, lengths, perturbed)
+        got = chain(stack, x, lengths, perturbed, states)
         err = np.abs(got - exact)
         spread = np.maximum(spread, err.max(axis=(0, -1)) if err.ndim == 3 else err.max())
     single = tolerances.derived(
@@ -265,9 +277,12 @@ def main(src, to: str, out, batch: int, timesteps: int, say, warn, force: bool) 
                 f", padded rows: lengths {lengths.tolist()}" if lengths is not None else ""
             )
             say(f"proof, whole: the written file run as a whole against the Keras layers chained, on {said}:")
-            theirs = chain(stack, x, lengths, lambda lay, xs, ls: lay.run(xs, ls))
-            mine = files.run_stack(pending.path, stack, x, lengths)
-            tol = chain_bound(stack, x, lengths)
+            states = initial_states(stack, batch)
+            if states:
+                say(f"  (stateful layers {', '.join(states)} start from seeded states, as carried from a call before)")
+            theirs = chain(stack, x, lengths, lambda lay, xs, ls, st: lay.run(xs, ls, st), states)
+            mine = files.run_stack(pending.path, stack, x, lengths, states)
+            tol = chain_bound(stack, x, lengths, states=states)
             if lengths is not None and mine.ndim == 3:  # padded steps of a returned sequence: the mask's to hide
                 valid = np.arange(timesteps)[None, :, None] < lengths[:, None, None]
                 mine, theirs = np.where(valid, mine, 0.0), np.where(valid, theirs, 0.0)

@@ -419,7 +419,9 @@ def test_a_state_dict_whose_tensors_do_not_fit_exits_2(tmp_path):
     assert code == 2 and "bad.pt" in said and "do not fit" in said, said
 
 
-def test_a_stateful_layer_is_checked_from_zero_states_and_its_conversion_refused(tmp_path):
+def test_a_stateful_layer_is_checked_and_converted_with_its_state_carried(tmp_path):
+    """A stateful layer: checked from zero states; converted with its state as graph inputs and outputs
+    (ONNX) or the state argument (torch), proven from seeded carried states."""
     keras = tf_compat.keras()
     inputs = keras.Input((None, 3), batch_size=4)
     x = keras.layers.LSTM(4, stateful=True, return_sequences=True, name="carried")(inputs)
@@ -431,9 +433,14 @@ def test_a_stateful_layer_is_checked_from_zero_states_and_its_conversion_refused
     code, said = run(tmp_path / "stateful.keras")
     assert code == 0, said
     assert "layer carried is stateful: it is checked from zero initial states" in said
-    lines = []
-    assert convert.main(tmp_path / "stateful.keras", "onnx", tmp_path / "s.onnx", say=lines.append) == 2
-    assert "layer carried: stateful" in lines[-1] and not (tmp_path / "s.onnx").exists()
+    for to in ("onnx", "torch"):
+        if (onnx_lstm if to == "onnx" else pytorch).missing():
+            continue
+        lines = []
+        assert convert.main(tmp_path / "stateful.keras", to, tmp_path / f"s.{to}", say=lines.append) == 0, lines
+        said = "\n".join(lines)
+        assert "stateful layers carried start from seeded states" in said
+        assert ("feed h0_carried, c0_carried" if to == "onnx" else "state_carried = state") in said
 
 
 @pytest.mark.skipif(tf_compat.legacy_cells_missing() is not None, reason=str(tf_compat.legacy_cells_missing()))

@@ -22,7 +22,7 @@ def test_each_mutant_still_applies_once(mutant):
 
 def test_the_ids_are_unique():
     ids = [m.id for m in plausible_mutants.MUTANTS]
-    assert len(ids) == len(set(ids)) == 30
+    assert len(ids) == len(set(ids)) == 31
 
 
 def test_the_mutmut_copy_lays_the_package_out_as_it_is_imported(tmp_path):

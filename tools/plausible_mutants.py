@@ -131,6 +131,14 @@ MUTANTS = [
         "a masked layer's node written without sequence_lens",
     ),
     Mutant(
+        "stack-onnx-state-not-read",
+        "harness/forms/onnx/files.py",
+        'ins += [f"{name}0_{lay.name}" for name in names]',
+        "ins += []",
+        CHECK,
+        "a stateful layer's node written without its carried state: every call would start from zeros",
+    ),
+    Mutant(
         "stack-chain-without-lengths",
         "harness/stack.py",
         "x = next_input(layer, run_layer(layer, x, lengths if layer.masked_by else None))",

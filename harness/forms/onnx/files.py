@@ -340,6 +340,11 @@ def stack_model(stack):
     from lstm_equiv.harness.forms.onnx.lstm import _merged, attributes, finish_model, per_direction
 
     init, nodes = [], [helper.make_node("Transpose", ["x"], ["X0"], perm=[1, 0, 2])]
+    first = stack.layers[0]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "timesteps", first.input_depth])]
+    if stack.masked:
+        inputs.append(helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, ["batch"]))
+    outputs = [helper.make_tensor_value_info("outputs", TensorProto.FLOAT, None)]
     const = lambda name, a: init.append(numpy_helper.from_array(np.asarray(a), name))
     const("axis0", np.array([0], np.int64))
     const("axis1", np.array([1], np.int64))
@@ -359,8 +364,19 @@ def stack_model(stack):
         for name, value in node_inputs(tensors, ("Wb", "Rb")).items():
             const(f"{name}_{k}", np.asarray(value, np.float32))
         direction = "bidirectional" if per == 2 else ("reverse" if lay.go_backwards else "forward")
-        ins = [current, f"W_{k}", f"R_{k}", f"B_{k}"] + (["sequence_lens"] if lay.masked_by else [])
+        ins = [current, f"W_{k}", f"R_{k}", f"B_{k}", "sequence_lens" if lay.masked_by else ""]
         outs = [f"Y_{k}", f"Y_h_{k}"] + ([f"Y_c_{k}"] if op == "LSTM" else [])
+        if lay.stateful:  # the state it carries between calls: graph inputs in, final states out
+            names = ["h"] + (["c"] if op == "LSTM" else [])
+            ins += [f"{name}0_{lay.name}" for name in names]
+            for name in names:
+                inputs.append(
+                    helper.make_tensor_value_info(f"{name}0_{lay.name}", TensorProto.FLOAT, [per, "batch", lay.units])
+                )
+                nodes.append(helper.make_node("Identity", [f"Y_{name}_{k}"], [f"{name}_{lay.name}"]))
+                outputs.append(helper.make_tensor_value_info(f"{name}_{lay.name}", TensorProto.FLOAT, None))
+        while ins[-1] == "":
+            ins.pop()
         nodes.append(
             helper.make_node(op, ins, outs, name=lay.name, hidden_size=lay.units, direction=direction, **attrs)
         )
@@ -387,11 +403,6 @@ def stack_model(stack):
             current = None
     if current is not None:
         nodes.append(helper.make_node("Transpose", [current], ["outputs"], perm=[1, 0, 2]))
-    first = stack.layers[0]
-    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "timesteps", first.input_depth])]
-    if stack.masked:
-        inputs.append(helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, ["batch"]))
-    outputs = [helper.make_tensor_value_info("outputs", TensorProto.FLOAT, None)]
     return finish_model("lstm_equiv_stack", nodes, inputs, outputs, init, "float32")
 
 
@@ -408,11 +419,20 @@ def write_stack(stack, out) -> list:
         + f"}}): x [batch, timesteps, {stack.layers[0].input_depth}] float32 (the output of the layers before "
         f"{stack.layers[0].name}) -> outputs {shape}, what {last.name} passes on",
         "one node per layer: " + ", ".join(f"{lay.name} ({lay.cell.upper()})" for lay in stack.layers),
+    ] + [
+        f"stateful {lay.name}: feed h0_{lay.name}"
+        + ("" if lay.cell == "gru" else f", c0_{lay.name}")
+        + f" [{lay.directions}, batch, {lay.units}] (zeros at first) and pass its outputs h_{lay.name}"
+        + ("" if lay.cell == "gru" else f", c_{lay.name}")
+        + " back in at the next call"
+        for lay in stack.layers
+        if lay.stateful
     ]
 
 
-def run_stack(out, stack, x, lengths) -> np.ndarray:
-    """The written graph, loaded back, run by onnxruntime on ``x`` (and ``lengths``)."""
+def run_stack(out, stack, x, lengths, states=None) -> np.ndarray:
+    """The written graph, loaded back, run by onnxruntime on ``x`` (and ``lengths``, and each stateful layer's
+    initial ``states`` by name)."""
     import onnx
 
     from lstm_equiv.harness.forms.onnx.lstm import run_model
@@ -422,4 +442,10 @@ def run_stack(out, stack, x, lengths) -> np.ndarray:
         if not stack.masked
         else {"sequence_lens": np.asarray(lengths if lengths is not None else [x.shape[1]] * x.shape[0], np.int32)}
     )
+    for lay in stack.layers:
+        if lay.stateful:
+            h0, c0 = (states or {})[lay.name]
+            feeds[f"h0_{lay.name}"] = np.asarray(h0, np.float32)
+            if c0 is not None:
+                feeds[f"c0_{lay.name}"] = np.asarray(c0, np.float32)
     return run_model(onnx.load(str(out)), np.asarray(x, np.float32), **feeds)["outputs"]

@@ -244,6 +244,7 @@ def write_stack(stack, out) -> list:
     for lay in stack.layers:
         u = lay.units
         steps = []
+        carried = f", state_{lay.name}" if lay.stateful else ""
         if lay.go_backwards:
             steps.append(
                 "x = x.flip(1)  # go_backwards: nn has none; the flipped rows run forwards, and their outputs come "
@@ -252,10 +253,12 @@ def write_stack(stack, out) -> list:
         if lay.masked_by:
             steps.append(
                 f"out, state = stack[{lay.name!r}](pack_padded_sequence(x, lengths, batch_first=True, "
-                "enforce_sorted=False)); out = pad_packed_sequence(out, batch_first=True, total_length=T)[0]"
+                f"enforce_sorted=False){carried}); out = pad_packed_sequence(out, batch_first=True, total_length=T)[0]"
             )
         else:
-            steps.append(f"out, state = stack[{lay.name!r}](x)")
+            steps.append(f"out, state = stack[{lay.name!r}](x{carried})")
+        if lay.stateful:
+            steps.append(f"state_{lay.name} = state  # stateful: carried into the next call (None at the first)")
         h = "state" if lay.cell == "gru" else "state[0]"
         if not lay.sequences:
             last = f"{h}[0]" if lay.directions == 1 else _merge_words(lay.merge_mode, f"{h}[0]", f"{h}[1]")
@@ -279,8 +282,9 @@ def _merge_words(mode: str, fw: str, bw: str) -> str:
     }[mode]
 
 
-def run_stack(out, stack, x, lengths) -> np.ndarray:
-    """The written state_dict loaded into its ModuleDict and run as the written lines say, on ``x``."""
+def run_stack(out, stack, x, lengths, states=None) -> np.ndarray:
+    """The written state_dict loaded into its ModuleDict and run as the written lines say, on ``x`` (each
+    stateful layer from its initial ``states``, by name)."""
     t = torch()
     modules = _stack_modules(t, stack)
     modules.load_state_dict(t.load(out, weights_only=True))
@@ -291,14 +295,18 @@ def run_stack(out, stack, x, lengths) -> np.ndarray:
             u = lay.units
             xt = xt.flip(1) if lay.go_backwards else xt
             module = modules[lay.name]
+            hx = ()
+            if lay.stateful:
+                h0, c0 = (t.from_numpy(np.asarray(a, np.float32)) if a is not None else None for a in states[lay.name])
+                hx = (h0,) if lay.cell == "gru" else ((h0, c0),)
             if lay.masked_by and lengths is not None:
                 packed = t.nn.utils.rnn.pack_padded_sequence(
                     xt, t.as_tensor(np.asarray(lengths)), batch_first=True, enforce_sorted=False
                 )
-                got, state = module(packed)
+                got, state = module(packed, *hx)
                 got = t.nn.utils.rnn.pad_packed_sequence(got, batch_first=True, total_length=steps)[0]
             else:
-                got, state = module(xt)
+                got, state = module(xt, *hx)
             h = state if lay.cell == "gru" else state[0]
             merge = lambda fw, bw, mode=lay.merge_mode: {
                 "concat": lambda: t.cat([fw, bw], -1),
