@@ -337,11 +337,16 @@ def inputs_for(layer: Layer, lengths_wanted: bool, user=None, seed: int = SEED) 
         said = f"seeded random x [{batch}, {steps}, {layer.input_depth}] (seed {seed})"
     lengths = None
     if lengths_wanted:
-        steps = x.shape[1]
-        lengths = np.concatenate([[steps], rng.integers(1, steps, x.shape[0] - 1)]) if x.shape[0] > 1 else [steps]
-        lengths = np.asarray(lengths, np.int64)
-        said += f", padded rows: lengths {lengths.tolist()}"
+        lengths = padded_lengths(rng, x.shape[0], x.shape[1])
+        said += f", padded rows: lengths {lengths.tolist()}" if lengths.min() < x.shape[1] else " (too short to pad)"
     return np.asarray(x, np.float32), lengths, said
+
+
+def padded_lengths(rng, batch: int, steps: int) -> np.ndarray:
+    """One length per row: the first row full, the others seeded in [1, steps - 1] (all full where a row of
+    ``steps`` cannot be shortened: one timestep)."""
+    rest = rng.integers(1, steps, batch - 1) if steps > 1 else np.full(batch - 1, steps)
+    return np.concatenate([[steps], rest]).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------------------- comparing

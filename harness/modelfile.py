@@ -41,8 +41,29 @@ BIDIRECTIONAL = "Bidirectional"
 WRAPPERS = ("TimeDistributed",)  # a wrapper lstm-equiv does not read into: named, never converted
 BIDIRECTIONAL_KEYS = ("name", "trainable", "dtype", "merge_mode", "layer", "backward_layer")
 """The keys of a Bidirectional wrapper's own config: any other is refused (it may change the function)."""
-MASKS = {"Embedding": "mask_zero", "Masking": "mask_value"}
-"""Layers that start a mask (keras Embedding(mask_zero=True), Masking), and the key that says so."""
+MASKS = ("Embedding", "Masking")
+"""Layers that start a mask: an Embedding with ``mask_zero`` true, any Masking layer (its mask_value, 0.0 by
+default, is the padding's value, not a switch)."""
+PASS_MASK = (
+    "Dense",
+    "Activation",
+    "Dropout",
+    "SpatialDropout1D",
+    "GaussianDropout",
+    "GaussianNoise",
+    "AlphaDropout",
+    "ActivityRegularization",
+    "BatchNormalization",
+    "LayerNormalization",
+    "TimeDistributed",
+    "InputLayer",
+    "Functional",
+    "Model",
+    "Sequential",
+)
+"""Layers that pass a mask on unchanged (their ``supports_masking``, Keras 2 and 3); any other layer between
+a mask and a recurrent layer (a pooling, a Flatten, a Conv1D, a RepeatVector, a Lambda) ends the mask here,
+which is what Keras does where it cannot carry it."""
 MODELS = ("Functional", "Model", "Sequential")
 MAX_DEPTH = 32  # models nested in models; Keras files seen here nest at most 3
 WEIGHT_NAMES = ("kernel", "recurrent_kernel", "bias")
@@ -279,7 +300,7 @@ def _read_savedmodel(path: Path) -> ModelFile:
     if not isinstance(root, dict) or "config" not in root:
         raise ModelFileError(f"{path}: the root of keras_metadata.pb holds no model config")
     layers = _layers(path, {"class_name": root.get("class_name"), "config": root["config"]})
-    if any(where.count("/layers/") for _, _, _, where in layers):
+    if any(where.count("/layers/") for _, _, _, where, _ in layers):
         raise ModelFileError(f"{path}: a model nested in the SavedModel's model: not read yet (save it as .keras)")
     from lstm_equiv.harness.forms.tf import compat as tf_compat
 
@@ -297,7 +318,7 @@ def _read_savedmodel(path: Path) -> ModelFile:
         raise ModelFileError(f"{path}: its variables cannot be read as a checkpoint ({err})") from None
     shapes = reader.get_variable_to_shape_map()
     dtypes = reader.get_variable_to_dtype_map()
-    index = {name: k for k, (_, name, _, _) in enumerate(layers)}
+    index = {name: k for k, (_, name, *_) in enumerate(layers)}
 
     def child(node: int, name: str):
         found = [c.node_id for c in graph.nodes[node].children if c.local_name == name]
@@ -408,10 +429,25 @@ def _layers(path: Path, config, where: str = "", depth: int = 0) -> list:
         snake = _snake(cls)
         used[snake] = used.get(snake, -1) + 1
         mine = f"{where}layers/{snake}" + (f"_{used[snake]}" if used[snake] else "")
-        out.append((cls, name, cfg, mine))
+        out.append((cls, name, cfg, mine, _explicit_mask(entry)))
         if cls in MODELS:
             out += _layers(path, entry, mine + "/", depth + 1)
     return out
+
+
+def _explicit_mask(entry: dict) -> str | None:
+    """The mask Keras 3 recorded as an argument of a functional layer's call (its ``inbound_nodes``
+    kwargs ``mask``: the layer that computed it, in words), "" where a Keras 3 call records none, None where
+    the file records no calls this way (Keras 2, Sequential)."""
+    nodes = entry.get("inbound_nodes")
+    if not isinstance(nodes, list) or not nodes or not all(isinstance(n, dict) and "args" in n for n in nodes):
+        return None
+    for node in nodes:
+        mask = (node.get("kwargs") or {}).get("mask")
+        history = (mask or {}).get("config", {}).get("keras_history") if isinstance(mask, dict) else None
+        if history:
+            return f"recorded by Keras from {history[0]}"
+    return ""
 
 
 def _recurrent_layers(path: Path, layers: list, read_one) -> list:
@@ -421,19 +457,29 @@ def _recurrent_layers(path: Path, layers: list, read_one) -> list:
 
     The mask is followed along the model's list of layers, as Keras propagates it through a chain: an
     ``Embedding(mask_zero=True)`` or a ``Masking`` layer starts it, a recurrent layer without
-    ``return_sequences`` ends it (its one output per row has no timesteps to mask). A model whose branches
-    mask differently is read as the chain of its listed layers (docs/check.md)."""
+    ``return_sequences`` ends it (its one output per row has no timesteps to mask), and so does any layer not in
+    :data:`PASS_MASK`. A model whose branches mask differently is read as the chain of its listed layers
+    (docs/check.md)."""
     found, mask = [], None
-    for cls, name, cfg, where in layers:
-        if cls in MASKS and cfg.get(MASKS[cls]) not in (None, False):
-            mask = f"{cls} {name} ({MASKS[cls]}={cfg[MASKS[cls]]!r})"
+    explicit = any(recorded is not None for *_, recorded in layers)  # Keras 3 functional: masks recorded
+    found, mask, source = [], None, None
+    for cls, name, cfg, where, recorded in layers:
+        if cls == "Embedding" and cfg.get("mask_zero") is True:
+            mask = source = f"Embedding {name} (mask_zero=True)"
+        elif cls == "Masking":
+            mask = source = f"Masking {name} (mask_value={cfg.get('mask_value', 0.0)!r})"
         if cls == BIDIRECTIONAL:
             lay = _bidirectional(path, name, cfg, where, read_one)
         elif cls in RECURRENT:
             lay = read_one(cls, name, cfg, where, None)
         else:
+            if cls not in PASS_MASK + MASKS:
+                mask = None
             continue
-        lay.masked_by = mask
+        if explicit:  # what Keras recorded it was called with, exactly
+            lay.masked_by = f"{source or 'a mask'}, {recorded}" if recorded else None
+        else:
+            lay.masked_by = mask
         found.append(lay)
         inner = cfg.get("layer", {}).get("config", {}) if cls == BIDIRECTIONAL else cfg
         if not inner.get("return_sequences", False):
@@ -474,13 +520,26 @@ def _bidirectional(path: Path, name: str, cfg: dict, where: str, read_one) -> Re
     (f_cls, f_cfg), (b_cls, b_cfg) = entries["layer"], entries["backward_layer"]
     if f_cls != b_cls:
         raise ModelFileError(f"{path}: layer {name} (Bidirectional): forward {f_cls}, backward {b_cls}: not one cell")
-    # Keras 3 stores the inner layers' own configs (forward_lstm, backward_lstm); Keras 2 the wrapped layer's
-    # (lstm), which it renamed forward_lstm when wrapping it: its weights carry the prefixed names
-    named = lambda cfg, prefix: (
-        str(cfg.get("name")) if str(cfg.get("name")).startswith(prefix) else prefix + str(cfg.get("name"))
-    )
-    forward = read_one(f_cls, named(f_cfg, "forward_"), f_cfg, where, ("forward_layer", name))
-    backward = read_one(b_cls, named(b_cfg, "backward_"), b_cfg, where, ("backward_layer", name))
+
+    # The inner layers' names: Keras 3 stores each inner layer's own config (forward_lstm; a given
+    # backward_layer keeps its own name), Keras 2 the wrapped layer's (lstm), renamed forward_lstm and
+    # backward_lstm when wrapped, which its weights carry: the config's name first, then the prefixed one
+    def inner(cls, cfg, prefix, kind):
+        own = str(cfg.get("name"))
+        try:
+            return read_one(cls, own, cfg, where, (kind, name))
+        except ModelFileError:
+            if own.startswith(prefix):
+                raise
+            return read_one(cls, prefix + own, cfg, where, (kind, name))
+
+    forward = inner(f_cls, f_cfg, "forward_", "forward_layer")
+    backward = inner(b_cls, b_cfg, "backward_", "backward_layer")
+    if forward.config.get("go_backwards"):
+        raise ModelFileError(
+            f"{path}: layer {name} (Bidirectional): its forward layer has go_backwards=True (the two directions "
+            "exchanged): not read"
+        )
     if bool(forward.config.get("go_backwards")) == bool(backward.config.get("go_backwards")):
         raise ModelFileError(
             f"{path}: layer {name} (Bidirectional): both layers have go_backwards="
@@ -498,9 +557,9 @@ def _model(path: Path, version: str, fmt: str, layers: list, found: list) -> Mod
         major,
         version or f"unknown (Keras {major} assumed from the {fmt} format)",
         found,
-        [name for cls, name, _, _ in layers if cls in WRAPPERS],
-        [f"{cls} {name}" for cls, name, _, _ in layers if cls not in RECURRENT + MODELS + (BIDIRECTIONAL,)],
-        [(cls, name) for cls, name, _, _ in layers],
+        [name for cls, name, *_ in layers if cls in WRAPPERS],
+        [f"{cls} {name}" for cls, name, *_ in layers if cls not in RECURRENT + MODELS + (BIDIRECTIONAL,)],
+        [(cls, name) for cls, name, *_ in layers],
     )
 
 

@@ -261,8 +261,8 @@ def main(src, to: str, out, batch: int, timesteps: int, say, warn, force: bool) 
     rng = np.random.default_rng([check.SEED, 0xC0DE])
     x = rng.normal(0.0, 1.0, (batch, timesteps, stack.layers[0].input_depth)).astype(np.float32)
     lengths = None
-    if stack.masked and batch > 1:
-        lengths = np.concatenate([[timesteps], rng.integers(1, timesteps, batch - 1)]).astype(np.int64)
+    if stack.masked:
+        lengths = check.padded_lengths(rng, batch, timesteps)
     try:
         with safeio.publishing(out, "-o", force) as pending:
             lines = [line.replace(str(pending.path), str(out)) for line in files.write_stack(stack, pending.path)]

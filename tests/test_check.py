@@ -472,3 +472,69 @@ def test_a_keras_2_savedmodel_is_read_by_its_metadata_and_equals_its_h5(tmp_path
     (tmp_path / "saved" / "keras_metadata.pb").unlink()
     code, said = run(tmp_path / "saved")
     assert code == 2 and "without keras_metadata.pb" in said, said
+
+
+def test_a_masking_layer_masks_and_a_pooling_ends_the_mask(tmp_path):
+    """Masking() (mask_value 0.0, which equals False) masks what follows; a GlobalAveragePooling1D and a
+    RepeatVector end the mask, so the LSTM after them runs every step."""
+    keras = tf_compat.keras()
+    inputs = keras.Input((None, 3))
+    x = keras.layers.Masking(name="masking")(inputs)
+    x = keras.layers.LSTM(4, return_sequences=True, name="masked")(x)
+    x = keras.layers.LSTM(3, name="masked_last")(x)
+    x = keras.layers.RepeatVector(5, name="repeat")(x)
+    model = keras.Model(inputs, keras.layers.LSTM(2, name="unmasked")(x))
+    model.save(str(tmp_path / "masking.keras"))
+    code, said = run(tmp_path / "masking.keras")
+    assert code == 0, said
+    assert said.count("lengths: the mask of Masking masking (mask_value=0.0)") == 2, said
+    assert "layer unmasked: LSTM 3->2 forward" in said and "lengths: none (every step is run)" in said
+    if onnx_lstm.missing() is None:
+        lines = []
+        out = tmp_path / "masking.onnx"
+        code = convert.main(tmp_path / "masking.keras", "onnx", out, layer=None, say=lines.append)
+        assert code == 2 and "RepeatVector repeat sits between them" in lines[-1], lines
+
+
+def test_a_bidirectional_whose_forward_layer_runs_backwards_is_refused(tmp_path):
+    keras = tf_compat.keras()
+    inputs = keras.Input((None, 3))
+    forward = keras.layers.LSTM(4, go_backwards=True, return_sequences=True)
+    backward = keras.layers.LSTM(4, return_sequences=True)
+    x = keras.layers.Bidirectional(forward, backward_layer=backward, name="exchanged")(inputs)
+    keras.Model(inputs, x).save(str(tmp_path / "exchanged.keras"))
+    code, said = run(tmp_path / "exchanged.keras")
+    assert code == 2 and "its forward layer has go_backwards=True" in said, said
+
+
+def _pickled_tensor(size: int, stride: int) -> bytes:
+    """A protocol-2 pickle, written opcode by opcode, of what torch.save writes for a 1-D tensor:
+    torch._utils._rebuild_tensor_v2(<storage 0: 4 float32 values>, 0, (size,), (stride,), False, None)."""
+    import struct
+
+    text = lambda t: b"X" + struct.pack("<I", len(t)) + t.encode()
+    storage = b"(" + text("storage") + b"ctorch\nFloatStorage\n" + text("0") + text("cpu") + b"K\x04tQ"
+    ints = lambda v: b"J" + struct.pack("<i", v) + b"\x85"
+    return (
+        b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(" + storage + b"K\x00" + ints(size) + ints(stride) + b"\x89NtR."
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "stride", "words"),
+    [(16, 1, "reaches past its storage"), (4, -1, "not read"), (4, 1, "holds no module")],
+    ids=["past-the-storage", "negative-stride", "in-bounds"],
+)
+def test_a_pickled_tensor_outside_its_storage_is_refused(tmp_path, size, stride, words):
+    """The pickle's offset, sizes and strides are the file's word: a view past its 4-value storage (which
+    as_strided would read from neighbouring memory) or backwards is refused; the same tensor in bounds is read
+    (and then refused only for not being a module)."""
+    import zipfile
+
+    from lstm_equiv.harness.forms.torch import pickled
+
+    with zipfile.ZipFile(tmp_path / "bad.pt", "w") as z:
+        z.writestr("bad/data.pkl", _pickled_tensor(size, stride))
+        z.writestr("bad/data/0", np.arange(4, dtype=np.float32).tobytes())
+    with pytest.raises(pickled.PickledError, match=words):
+        pickled.read(tmp_path / "bad.pt", 1 << 20)

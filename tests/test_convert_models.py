@@ -98,6 +98,9 @@ def test_the_whole_model_converts_to_torch_and_gives_keras_probabilities(models,
     modules.load_state_dict(t.load(out, weights_only=True))
     for lay in layers:
         assert f"stack[{lay.name!r}]" in said
+        if lay.go_backwards:  # the rows flipped in, the outputs passed on as they come (Keras's order)
+            assert f"  {lay.name}: x = x.flip(1)" in said
+    assert "out.flip" not in said
 
     def recurrent(x, lengths):
         xt = t.from_numpy(x)

@@ -222,7 +222,7 @@ MUTANTS = [
     Mutant(
         "modelfile-lambda-layers-unnamed",
         "harness/modelfile.py",
-        '[f"{cls} {name}" for cls, name, _, _ in layers if cls not in RECURRENT + MODELS + (BIDIRECTIONAL,)]',
+        '[f"{cls} {name}" for cls, name, *_ in layers if cls not in RECURRENT + MODELS + (BIDIRECTIONAL,)]',
         "[]",
         CONVERT,
         "the layers convert leaves out not named to the user",

@@ -246,6 +246,14 @@ def _onnx_layer(path, consts, group):
     )
     semantics = {"reset_after": reset_after} if gru else {"forget_bias": 0.0}
     nodes = [(node, consts) for node in group]
+    fed = sorted(
+        {n.input[k] for n in group for k in (5, 6) if len(n.input) > k and n.input[k] and n.input[k] not in consts}
+    )
+    notes = (
+        [f"initial states {fed} are fed by the graph (inputs or computed): checked from zeros, as at a first call"]
+        if fed
+        else []
+    )
 
     def run(x, lengths=None):
         outs, hs, cs = [], [], []
@@ -270,6 +278,7 @@ def _onnx_layer(path, consts, group):
         runner=f"onnxruntime {_ort_version()} running the node{'s' if two_nodes else ''} alone",
         stored_biases=tuple(biases),
         backward_reversed=not two_nodes or reversed_flags[1],
+        notes=notes,
     )
     return layer
 

@@ -119,9 +119,11 @@ def _torch_layer(path, tensors: dict, module: str, k: int):
     for d in directions:
         get = lambda part, d=d: tensors.get(f"{module}{part}_l{k}{d}")
         w_ih, w_hh, w_hr = get("weight_ih"), get("weight_hh"), get("weight_hr")
-        if w_hh is None or w_ih.ndim != 2 or w_hh.ndim != 2:
-            raise CheckError(f"{path}: {name}: weight_ih and weight_hh must both be matrices")
+        if w_hh is None or w_ih.ndim != 2 or w_hh.ndim != 2 or (w_hr is not None and w_hr.ndim != 2):
+            raise CheckError(f"{path}: {name}: weight_ih, weight_hh (and weight_hr) must be matrices")
         units = w_hr.shape[1] if w_hr is not None else w_hh.shape[1]
+        if not units or not w_ih.shape[1]:
+            raise CheckError(f"{path}: {name}: weight_ih {list(w_ih.shape)}, weight_hh {list(w_hh.shape)}: empty")
         gates, rest = divmod(w_ih.shape[0], units)
         if rest or gates not in (3, 4) or w_hh.shape[0] != w_ih.shape[0]:
             raise CheckError(
@@ -266,9 +268,7 @@ def write_stack(stack, out) -> list:
         else:
             if lay.directions == 2 and lay.merge_mode != "concat":
                 steps.append(f"out = {_merge_words(lay.merge_mode, f'out[..., :{u}]', f'out[..., {u}:]')}")
-            steps.append(
-                "x = out.flip(1)  # Keras passes it on in the order it processed it" if lay.go_backwards else "x = out"
-            )
+            steps.append("x = out")
         lines.append(f"  {lay.name}: " + "; ".join(steps))
     return lines
 

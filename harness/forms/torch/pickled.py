@@ -50,6 +50,7 @@ class Stub:
     """An object of a class the file names, which is never imported: it keeps what the pickle gives it."""
 
     qualified = "?"
+    state = None
 
     def __init__(self, *args, **kwargs):
         self.args, self.state = args, None
@@ -59,8 +60,8 @@ class Stub:
 
 
 class _Storage:
-    def __init__(self, array):
-        self.array = array
+    def __init__(self, array, limit: int):
+        self.array, self.limit = array, limit
 
 
 class _StorageType:
@@ -69,13 +70,28 @@ class _StorageType:
 
 
 def _rebuild_tensor_v2(storage, offset, size, stride, *rest):
+    """The tensor's values as a NumPy array, its view checked to lie inside its storage (the pickle's
+    offset, sizes and strides are the file's word, never trusted)."""
+    if not isinstance(storage, _Storage):
+        raise PickledError("a tensor without a storage")
+    ints = lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    size, stride = tuple(size), tuple(stride)
+    if not (ints(offset) and all(map(ints, size)) and all(map(ints, stride)) and len(size) == len(stride)):
+        raise PickledError(f"a tensor with offset {offset!r}, sizes {size!r}, strides {stride!r}: not read")
     array = storage.array
-    itemsize = array.dtype.itemsize
+    if size and not all(size):
+        return np.zeros(size, array.dtype)
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if last >= len(array):
+        raise PickledError(f"a tensor that reaches past its storage ({last} >= {len(array)} values)")
     if not size:
         return array[offset : offset + 1].reshape(()).copy()
+    itemsize = array.dtype.itemsize
     view = np.lib.stride_tricks.as_strided(
-        array[offset:], shape=tuple(size), strides=tuple(s * itemsize for s in stride), writeable=False
+        array[offset:], shape=size, strides=tuple(s * itemsize for s in stride), writeable=False
     )
+    if view.size * itemsize > storage.limit:
+        raise PickledError(f"a tensor of {view.size} values: over the limit")
     return np.array(view)
 
 
@@ -94,9 +110,9 @@ class DataUnpickler(pickle.Unpickler):
         ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     }
 
-    def __init__(self, data: bytes, storage):
+    def __init__(self, data: bytes, storage, limit: int):
         super().__init__(io.BytesIO(data))
-        self._storage = storage
+        self._storage, self._limit, self._read = storage, limit, {}
 
     def find_class(self, module, name):
         if (module, name) in self.ALLOWED:
@@ -109,9 +125,14 @@ class DataUnpickler(pickle.Unpickler):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
             raise PickledError(f"a persistent id torch.save does not write: {str(pid)[:80]}")
         _, kind, key, _, numel = pid
-        if not isinstance(kind, _StorageType):
+        if not isinstance(kind, _StorageType) or not isinstance(numel, int) or numel < 0:
             raise PickledError(f"a storage of type {getattr(kind, 'qualified', kind)!r}: not read")
-        return _Storage(self._storage(str(key), STORAGES[kind.name], int(numel)))
+        if key not in self._read:  # each storage read once, however often the pickle names it
+            array = self._storage(str(key), STORAGES[kind.name], numel)
+            if sum(a.array.nbytes for a in self._read.values()) + array.nbytes > self._limit:
+                raise PickledError(f"its storages hold more than {self._limit} bytes")
+            self._read[key] = _Storage(array, self._limit)
+        return self._read[key]
 
 
 def read(path, limit: int) -> tuple:
@@ -130,18 +151,28 @@ def read(path, limit: int) -> tuple:
         if f"{root}byteorder" in names and archive.read(f"{root}byteorder").strip() not in (b"little", b""):
             raise PickledError("its storages are big-endian: not read")
 
-        def storage(key, dtype, numel):
-            info = archive.getinfo(f"{root}data/{key}")
-            want = numel * np.dtype(dtype).itemsize
-            if info.file_size > limit or info.file_size < want:
-                raise PickledError(f"storage {key} holds {info.file_size} bytes for {numel} values (limit {limit})")
-            return np.frombuffer(archive.read(info)[:want], dtype=np.dtype(dtype).newbyteorder("<"))
+        def member(name: str) -> bytes:  # at most limit bytes, whatever the zip declares
+            try:
+                info = archive.getinfo(name)
+            except KeyError:
+                raise PickledError(f"no member {name}") from None
+            if info.file_size > limit:
+                raise PickledError(f"{name} declares {info.file_size} bytes (limit {limit})")
+            with archive.open(info) as f:
+                data = f.read(limit + 1)
+            if len(data) > limit:
+                raise PickledError(f"{name} holds more than {limit} bytes")
+            return data
 
-        info = archive.getinfo(pickles[0])
-        if info.file_size > limit:
-            raise PickledError(f"data.pkl declares {info.file_size} bytes (limit {limit})")
+        def storage(key, dtype, numel):
+            want = numel * np.dtype(dtype).itemsize
+            data = member(f"{root}data/{key}")
+            if len(data) < want:
+                raise PickledError(f"storage {key} holds {len(data)} bytes for {numel} values")
+            return np.frombuffer(data[:want], dtype=np.dtype(dtype).newbyteorder("<"))
+
         try:
-            top = DataUnpickler(archive.read(info), storage).load()
+            top = DataUnpickler(member(pickles[0]), storage, limit).load()
         except PickledError:
             raise
         except Exception as err:  # noqa: BLE001  pickle's reason (a truncated stream, an opcode it refuses)
@@ -149,19 +180,34 @@ def read(path, limit: int) -> tuple:
     if not isinstance(top, Stub) or not isinstance(top.state, dict):
         raise PickledError("its pickle holds no module (a Module with _modules and _parameters)")
     params, modules = {}, {}
-    _walk(top, "", params, modules, 0)
+    _walk(top, "", params, modules, 0, set())
     return params, modules
 
 
-def _walk(module, prefix: str, params: dict, modules: dict, depth: int):
+MAX_MODULES = 100_000  # a model with more modules than this is not one lstm-equiv reads
+
+
+def _walk(module, prefix: str, params: dict, modules: dict, depth: int, seen: set):
+    """Every module's parameters by state_dict name; a module met again (the pickle memo shares objects) is
+    not walked again, and the tree is bounded in depth and size."""
     if depth > 64:
         raise PickledError("modules nested more than 64 deep")
+    if id(module) in seen:
+        return
+    seen.add(id(module))
+    if len(seen) > MAX_MODULES:
+        raise PickledError(f"more than {MAX_MODULES} modules")
     state = module.state if isinstance(module, Stub) and isinstance(module.state, dict) else {}
     plain = {k: v for k, v in state.items() if isinstance(v, (bool, int, float, str)) and not k.startswith("_")}
     modules[prefix.rstrip(".")] = (type(module).qualified if isinstance(module, Stub) else type(module).__name__, plain)
-    for name, value in (state.get("_parameters") or {}).items():
+    parameters, children = state.get("_parameters") or {}, state.get("_modules") or {}
+    if not isinstance(parameters, dict) or not isinstance(children, dict):
+        raise PickledError(f"module {prefix.rstrip('.') or 'root'}: _parameters and _modules must be mappings")
+    for name, value in parameters.items():
         if value is not None:
-            params[f"{prefix}{name}"] = np.asarray(value)
-    for name, child in (state.get("_modules") or {}).items():
+            if not isinstance(value, np.ndarray):
+                raise PickledError(f"parameter {prefix}{name} is not a tensor")
+            params[f"{prefix}{name}"] = value
+    for name, child in children.items():
         if child is not None:
-            _walk(child, f"{prefix}{name}.", params, modules, depth + 1)
+            _walk(child, f"{prefix}{name}.", params, modules, depth + 1, seen)
