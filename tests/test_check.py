@@ -129,6 +129,7 @@ def test_a_pickled_torch_module_is_read_as_data_and_runs_no_code(torch_model, tm
     assert code == 0 and "DIAGNOSIS" not in said, said
 
 
+@needs_torch
 def test_a_pickle_that_calls_a_function_is_not_run(tmp_path):
     """A torch-format zip whose pickle calls os.system: the call gets a stub, nothing runs, exit 2."""
     import pickle
@@ -193,6 +194,7 @@ def test_torch_onnx_export_of_a_trained_model_is_equal(torch_model):
 
 
 @needs_torch
+@needs_onnx
 def test_lstm_equiv_convert_output_is_equal(models, tmp_path):
     for name, target in (("lstm", "torch"), ("gru_clf", "torch"), ("lstm", "npz"), ("lstm", "onnx"), ("gru", "onnx")):
         out = tmp_path / f"{name}.{'pt' if target == 'torch' else target}"
