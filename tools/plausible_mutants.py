@@ -125,8 +125,8 @@ MUTANTS = [
     Mutant(
         "stack-no-sequence-lens",
         "harness/forms/onnx/files.py",
-        '(["sequence_lens"] if lay.masked_by else [])',
-        "[]",
+        '"sequence_lens" if lay.masked_by else ""]',
+        '""]',
         WHOLE,
         "a masked layer's node written without sequence_lens",
     ),
@@ -141,8 +141,8 @@ MUTANTS = [
     Mutant(
         "stack-chain-without-lengths",
         "harness/stack.py",
-        "x = next_input(layer, run_layer(layer, x, lengths if layer.masked_by else None))",
-        "x = next_input(layer, run_layer(layer, x, None))",
+        "x = next_input(layer, run_layer(layer, x, lengths if layer.masked_by else None, given))",
+        "x = next_input(layer, run_layer(layer, x, None, given))",
         WHOLE,
         "the source chain run without its masks: the proof would compare padded rows against the wrong run",
     ),
