@@ -55,7 +55,7 @@ def _by_hand(model_path, recurrent):
 
 
 @needs_onnx
-@pytest.mark.parametrize("name", ["text_clf", "gru_clf", "backwards", "mixed"])
+@pytest.mark.parametrize("name", ["text_clf", "gru_clf", "backwards", "mixed", "merges"])
 def test_the_whole_model_converts_to_onnx_and_gives_keras_probabilities(models, tmp_path, name):
     import onnxruntime
 
@@ -65,7 +65,7 @@ def test_the_whole_model_converts_to_onnx_and_gives_keras_probabilities(models, 
     assert "every recurrent layer" in said and "proof, whole" in said
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     masked = any(i.name == "sequence_lens" for i in session.get_inputs())
-    assert masked == (name in ("text_clf", "gru_clf"))
+    assert masked == (name in ("text_clf", "gru_clf", "merges"))
 
     def recurrent(x, lengths):
         feeds = {"x": x, **({"sequence_lens": lengths.astype(np.int32)} if masked else {})}
@@ -77,7 +77,7 @@ def test_the_whole_model_converts_to_onnx_and_gives_keras_probabilities(models, 
 
 
 @needs_torch
-@pytest.mark.parametrize("name", ["text_clf", "gru_clf", "backwards", "mixed"])
+@pytest.mark.parametrize("name", ["text_clf", "gru_clf", "backwards", "mixed", "merges"])
 def test_the_whole_model_converts_to_torch_and_gives_keras_probabilities(models, tmp_path, name):
     """The written state_dict loaded into the ModuleDict the written lines describe, run as they say."""
     from lstm_equiv.harness.forms.torch import torch
@@ -117,9 +117,15 @@ def test_the_whole_model_converts_to_torch_and_gives_keras_probabilities(models,
                 else:
                     got, state = modules[lay.name](xt)
                 h = state if lay.cell == "gru" else state[0]
-                if lay.directions == 2 and lay.merge_mode == "sum":
-                    got = got[..., : lay.units] + got[..., lay.units :]
-                xt = got if lay.sequences else (t.cat([h[0], h[1]], -1) if lay.directions == 2 else h[0])
+                merge = {  # Keras's merge modes, written out by hand
+                    "concat": lambda a, b: t.cat([a, b], -1),
+                    "sum": lambda a, b: a + b,
+                    "ave": lambda a, b: (a + b) / 2,
+                    "mul": lambda a, b: a * b,
+                }.get(lay.merge_mode)
+                if lay.directions == 2 and lay.sequences:
+                    got = merge(got[..., : lay.units], got[..., lay.units :])
+                xt = got if lay.sequences else (merge(h[0], h[1]) if lay.directions == 2 else h[0])
         return xt.numpy()
 
     got, expected, bound = _by_hand(models[name], recurrent)

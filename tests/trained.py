@@ -69,6 +69,16 @@ def keras_mixed(keras, folder: Path, suffix: str = ".keras") -> Path:
     return _keras_model(keras, folder, "mixed", suffix, layers, mask_zero=False)
 
 
+def keras_merges(keras, folder: Path, suffix: str = ".keras") -> Path:
+    """``Embedding(mask_zero) -> Bidirectional(LSTM, merge ave) -> Bidirectional(GRU, merge mul) -> Dense``
+    (a masked chain through the two merges the other models do not use)."""
+    layers = [
+        keras.layers.Bidirectional(keras.layers.LSTM(5, return_sequences=True), merge_mode="ave", name="averaged"),
+        keras.layers.Bidirectional(keras.layers.GRU(4), merge_mode="mul", name="multiplied"),
+    ]
+    return _keras_model(keras, folder, "merges", suffix, layers)
+
+
 def keras_plain(keras, folder: Path, cell: str, suffix: str = ".keras", **layer_args) -> Path:
     """``Embedding -> LSTM or GRU -> Dense`` (no mask)."""
     layers = [getattr(keras.layers, cell)(5, name=cell.lower(), **layer_args)]
@@ -81,6 +91,7 @@ KERAS_MODELS = {
     "gru_clf": keras_masked_gru,
     "backwards": keras_backwards,
     "mixed": keras_mixed,
+    "merges": keras_merges,
     "lstm": lambda keras, folder: keras_plain(keras, folder, "LSTM"),
     "gru": lambda keras, folder: keras_plain(keras, folder, "GRU", reset_after=False),
 }
